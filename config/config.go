@@ -1,0 +1,224 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Sections a subcommand does not use may
+// be left out (ingest ignores users/hosts, the gateway ignores ingest).
+type Config struct {
+	Gateway    Gateway             `yaml:"gateway"`
+	Kafka      Kafka               `yaml:"kafka"`
+	ClickHouse ClickHouse          `yaml:"clickhouse"`
+	Ingest     Ingest              `yaml:"ingest"`
+	Retention  Retention           `yaml:"retention"`
+	Roles      map[string]Role     `yaml:"roles"`
+	Users      []User              `yaml:"users"`
+	Hosts      []Host              `yaml:"hosts"`
+	Metrics    Metrics             `yaml:"metrics"`
+}
+
+// Gateway configures the SSH front door.
+type Gateway struct {
+	// ID names this gateway in every event. Default: the machine's hostname.
+	ID string `yaml:"id"`
+	// Listen is the SSH listen address. Default: 127.0.0.1:2222.
+	Listen string `yaml:"listen"`
+	// DataDir holds the host key, the upstream client key (when not set
+	// explicitly) and the spool. Required.
+	DataDir string `yaml:"data_dir"`
+	// HostKeyFile is the bastion's own ed25519 host key, created on first
+	// start with mode 0600. Default: DATA_DIR/host_ed25519.
+	HostKeyFile string `yaml:"host_key_file"`
+	// ClientKeyFile is the key the bastion logs into hosts with, created on
+	// first start. Default: DATA_DIR/upstream_ed25519.
+	ClientKeyFile string `yaml:"client_key_file"`
+	// SpoolDir holds the durable event spool. Default: DATA_DIR/spool.
+	SpoolDir string `yaml:"spool_dir"`
+	// SpoolMaxBytes caps the spool on disk. Default: 1 GiB.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// SpoolSyncInterval is the longest time an event waits for fsync.
+	// Default: 50ms; at most 100ms.
+	SpoolSyncInterval time.Duration `yaml:"spool_sync_interval"`
+	// ChunkBytes and ChunkInterval bound an output chunk: a chunk is cut
+	// when it reaches ChunkBytes or is ChunkInterval old. Defaults: 16384, 20ms.
+	ChunkBytes    int           `yaml:"chunk_bytes"`
+	ChunkInterval time.Duration `yaml:"chunk_interval"`
+	// UpstreamTimeout bounds dialing and the SSH handshake with a host.
+	// Default: 10s.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// KeepaliveInterval is how often idle clients are probed. Default: 15s.
+	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
+}
+
+// Kafka configures the event topic, shared by gateway (producer) and ingest
+// (consumer).
+type Kafka struct {
+	// Brokers are host:port seed addresses. Required.
+	Brokers []string `yaml:"brokers"`
+	// Topic carries all session events, keyed by session id. Default: foureyes.events.
+	Topic string `yaml:"topic"`
+	// Partitions is used when the gateway creates the topic. Default: 6.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor is used when the gateway creates the topic. Default: 1.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// RetentionHours is the topic's retention.ms when the gateway creates it:
+	// Kafka is a buffer, not an archive. Default: 72 (3 days).
+	RetentionHours int `yaml:"retention_hours"`
+	// BatchTimeout is the producer's longest wait to fill a batch. Default: 5ms.
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+}
+
+// ClickHouse configures the store that ingest writes and query reads.
+type ClickHouse struct {
+	// Addr is host:port of the native protocol. Default: 127.0.0.1:9000.
+	Addr string `yaml:"addr"`
+	// Database is created if missing. Default: foureyes.
+	Database string `yaml:"database"`
+	// Username and Password authenticate. Default user: default.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// DialTimeout bounds connecting. Default: 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// Ingest configures the Kafka → ClickHouse consumer.
+type Ingest struct {
+	// Group is the Kafka consumer group. Default: foureyes-ingest.
+	Group string `yaml:"group"`
+	// BatchRows is the most events inserted at once. Default: 50000.
+	BatchRows int `yaml:"batch_rows"`
+	// BatchInterval is the longest an event waits to be inserted. Default: 200ms.
+	BatchInterval time.Duration `yaml:"batch_interval"`
+}
+
+// Retention maps hosts to retention classes.
+type Retention struct {
+	// Classes maps a class name to how long its data is kept, e.g.
+	// {logs: 3d, production: 90d}. Default: {default: 90d}.
+	Classes map[string]Duration `yaml:"classes"`
+	// Default is the class of hosts without one. Default: the only class,
+	// or "default".
+	Default string `yaml:"default"`
+}
+
+// Metrics configures the Prometheus and health endpoint.
+type Metrics struct {
+	// Listen is the HTTP address for /metrics, /healthz and /readyz.
+	// Empty disables it.
+	Listen string `yaml:"listen"`
+}
+
+// Role grants permissions. Host patterns are host names with * and ?
+// wildcards (path.Match) or label selectors "key=value".
+type Role struct {
+	// Connect lists the hosts members may open sessions on.
+	Connect []string `yaml:"connect"`
+	// Approve lists the hosts whose sessions members may join and approve.
+	Approve []string `yaml:"approve"`
+	// Audit lets members run the `audit` commands.
+	Audit bool `yaml:"audit"`
+}
+
+// User is a person allowed to log into the bastion.
+type User struct {
+	// Name is the SSH user name. Required, unique.
+	Name string `yaml:"name"`
+	// Keys are public keys in authorized_keys format. At least one.
+	Keys []string `yaml:"keys"`
+	// Roles name entries of the roles map. At least one.
+	Roles []string `yaml:"roles"`
+}
+
+// Host is an upstream SSH server reachable through the bastion.
+type Host struct {
+	// Name is what users type: `ssh alice@bastion NAME`. Required, unique.
+	Name string `yaml:"name"`
+	// Address is host:port. Required.
+	Address string `yaml:"address"`
+	// Login is the remote user the bastion logs in as. Default: root.
+	Login string `yaml:"login"`
+	// HostKey pins the host's public key (authorized_keys format). Required:
+	// a host without a pinned key is refused.
+	HostKey string `yaml:"host_key"`
+	// Labels are matched by role selectors ("env=production").
+	Labels map[string]string `yaml:"labels"`
+	// Class is the retention class. Default: retention.default.
+	Class string `yaml:"class"`
+}
+
+// Duration is a time.Duration that also accepts a day suffix ("3d", "90d")
+// in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses "90d", "36h", "15m" or a plain number of seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses a Go duration or a whole number of days ("90d").
+func ParseDuration(s string) (time.Duration, error) {
+	if l := len(s); l > 1 && s[l-1] == 'd' {
+		var days int
+		if _, err := fmt.Sscanf(s[:l-1], "%d", &days); err == nil && fmt.Sprint(days) == s[:l-1] && days > 0 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 3d, 90d, 36h)", s)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 3d, 90d, 36h)", s)
+	}
+	return v, nil
+}
+
+// Days returns the duration in whole days, rounded up.
+func (d Duration) Days() int {
+	day := 24 * time.Hour
+	return int((time.Duration(d) + day - 1) / day)
+}
+
+// ErrInvalid wraps every validation error.
+var ErrInvalid = errors.New("config: invalid")
+
+// Load reads, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML (unknown keys are errors), applies defaults and
+// validates.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+

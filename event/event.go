@@ -1,0 +1,181 @@
+package event
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Version is the schema version written into every new event. Readers accept
+// every version they know; the canonical encoding of a version never changes.
+const Version = 1
+
+// Type names what happened. Values are stable strings stored in Kafka and
+// ClickHouse; new types may be added, existing ones are never renamed.
+type Type string
+
+// Event types of a recorded session stream.
+const (
+	// SessionStart opens a stream. Meta: user, host, login, remote, gateway,
+	// kind ("shell", "exec", "audit", "gateway"), term, cols, rows, key (fingerprint).
+	SessionStart Type = "session.start"
+	// Output is a chunk of bytes the host (or the gateway) sent to the
+	// participants' terminals. Data holds the bytes.
+	Output Type = "output"
+	// Input is a chunk of bytes typed by Actor. Data holds the bytes.
+	Input Type = "input"
+	// Resize is a window size change. Meta: cols, rows.
+	Resize Type = "resize"
+	// Exec is the command of a non-interactive session. Data holds the command.
+	Exec Type = "exec"
+	// Signal is a signal delivered to the remote command. Meta: signal.
+	Signal Type = "signal"
+	// SessionEnd closes a stream. Meta: exit_status, duration_ms, bytes_in,
+	// bytes_out, interrupted ("true" when synthesized after a crash), plus
+	// the start fields (user, host, login, started_ns) so that a summary row
+	// can be built from the end event alone.
+	SessionEnd Type = "session.end"
+
+	// AuthFailure is a refused login attempt. Meta: user, key (fingerprint),
+	// method, remote, reason.
+	AuthFailure Type = "auth.failure"
+	// AccessDenied is a refused request by an authenticated user (unknown or
+	// forbidden host, audit without the role). Meta: user, host, reason.
+	AccessDenied Type = "access.denied"
+	// ForwardDenied is a refused port, agent or X11 forwarding request.
+	// Meta: user, kind, detail.
+	ForwardDenied Type = "forward.denied"
+	// HostKeyMismatch is a refused upstream connection because the host key
+	// differed from the pinned one. Meta: host, want, got.
+	HostKeyMismatch Type = "hostkey.mismatch"
+	// AuditQuery is an auditor command. Data holds the command line.
+	AuditQuery Type = "audit.query"
+)
+
+// HashSize is the size of a chain hash in bytes.
+const HashSize = 32
+
+// Hash is a SHA-256 chain hash.
+type Hash [HashSize]byte
+
+// String returns the lower-case hex encoding of h.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// IsZero reports whether h is the all-zero hash that precedes seq 0.
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// MarshalText encodes h as hex.
+func (h Hash) MarshalText() ([]byte, error) {
+	b := make([]byte, hex.EncodedLen(HashSize))
+	hex.Encode(b, h[:])
+	return b, nil
+}
+
+// UnmarshalText decodes a hex hash.
+func (h *Hash) UnmarshalText(b []byte) error {
+	if hex.DecodedLen(len(b)) != HashSize {
+		return fmt.Errorf("event: hash has %d hex digits, want %d", len(b), 2*HashSize)
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		return fmt.Errorf("event: hash: %w", err)
+	}
+	return nil
+}
+
+// ParseHash decodes the hex form of a hash.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	err := h.UnmarshalText([]byte(s))
+	return h, err
+}
+
+// Event is one entry of a session stream. Session and Seq identify it;
+// Prev and Hash chain it to its predecessor. All fields except Hash are
+// covered by the hash.
+type Event struct {
+	V         uint16            `json:"v"`
+	Session   string            `json:"session"`
+	Seq       uint64            `json:"seq"`
+	Time      int64             `json:"ts"` // Unix nanoseconds
+	Type      Type              `json:"type"`
+	Gateway   string            `json:"gateway"`
+	Actor     string            `json:"actor,omitempty"`
+	Data      []byte            `json:"data,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	Class     string            `json:"class"`
+	Retention uint16            `json:"retention_days"`
+	Prev      Hash              `json:"prev"`
+	Hash      Hash              `json:"hash"`
+}
+
+// Timestamp returns the event time.
+func (e *Event) Timestamp() time.Time { return time.Unix(0, e.Time) }
+
+// Errors returned by Decode and Validate.
+var (
+	ErrVersion = errors.New("event: unsupported version")
+	ErrInvalid = errors.New("event: invalid event")
+)
+
+// Marshal returns the JSON encoding used on Kafka and in the spool.
+func Marshal(e *Event) ([]byte, error) { return json.Marshal(e) }
+
+// Unmarshal decodes and validates the JSON encoding of an event.
+func Unmarshal(b []byte, e *Event) error {
+	*e = Event{}
+	if err := json.Unmarshal(b, e); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return e.Validate()
+}
+
+// Validate reports whether e is structurally valid: a known version, a
+// session id, a type and a time.
+func (e *Event) Validate() error {
+	switch {
+	case e.V == 0 || e.V > Version:
+		return fmt.Errorf("%w %d (this build knows 1..%d)", ErrVersion, e.V, Version)
+	case e.Session == "":
+		return fmt.Errorf("%w: empty session id", ErrInvalid)
+	case e.Type == "":
+		return fmt.Errorf("%w: empty type", ErrInvalid)
+	case e.Time <= 0:
+		return fmt.Errorf("%w: non-positive time", ErrInvalid)
+	}
+	return nil
+}
+
+// MetaJSON returns the canonical JSON of e.Meta (keys sorted, "{}" when
+// empty), the form stored in ClickHouse.
+func (e *Event) MetaJSON() string {
+	if len(e.Meta) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(e.Meta) // map[string]string cannot fail; keys sorted by encoding/json
+	return string(b)
+}
+
+// ParseMeta decodes the stored JSON form of Meta.
+func ParseMeta(s string) (map[string]string, error) {
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("event: meta: %w", err)
+	}
+	return m, nil
+}
+
+// sortedKeys returns the keys of m in ascending byte order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,128 @@
+package event
+
+import (
+	"errors"
+	"testing"
+)
+
+func sample(n int) []Event {
+	var c Chain
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = Event{V: Version, Session: "s1", Time: int64(1e18 + i), Type: Output, Gateway: "gw",
+			Actor: "alice", Data: []byte{byte(i), 'x'}, Meta: map[string]string{"b": "2", "a": "1"},
+			Class: "production", Retention: 90}
+		c.Seal(&evs[i])
+	}
+	return evs
+}
+
+func TestVerify(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func([]Event) []Event
+		wantSeq uint64
+		ok      bool
+	}{
+		{name: "intact", mutate: func(e []Event) []Event { return e }, ok: true},
+		{name: "flipped data byte", mutate: func(e []Event) []Event { e[3].Data[1] ^= 1; return e }, wantSeq: 3},
+		{name: "changed meta", mutate: func(e []Event) []Event { e[2].Meta = map[string]string{"a": "1"}; return e }, wantSeq: 2},
+		{name: "changed actor", mutate: func(e []Event) []Event { e[4].Actor = "bob"; return e }, wantSeq: 4},
+		{name: "missing event", mutate: func(e []Event) []Event { return append(e[:2:2], e[3:]...) }, wantSeq: 2},
+		{name: "reordered", mutate: func(e []Event) []Event { e[1], e[2] = e[2], e[1]; return e }, wantSeq: 1},
+		{name: "duplicate", mutate: func(e []Event) []Event { return append(e[:3:3], e[2:]...) }, wantSeq: 2},
+		{name: "rehashed but prev broken", mutate: func(e []Event) []Event {
+			e[2].Data = []byte("evil")
+			e[2].Hash = ComputeHash(&e[2])
+			return e
+		}, wantSeq: 3},
+		{name: "missing first", mutate: func(e []Event) []Event { return e[1:] }, wantSeq: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Verify(tt.mutate(sample(6)))
+			if tt.ok {
+				if got != nil {
+					t.Fatalf("Verify = %v; want nil", got)
+				}
+				return
+			}
+			if got == nil || got.Seq != tt.wantSeq {
+				t.Fatalf("Verify = %v; want break at seq %d", got, tt.wantSeq)
+			}
+		})
+	}
+}
+
+func TestJSONRoundTripKeepsHash(t *testing.T) {
+	for _, e := range sample(3) {
+		b, err := Marshal(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Event
+		if err := Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if h := ComputeHash(&got); h != e.Hash {
+			t.Fatalf("hash after round trip = %s; want %s", h, e.Hash)
+		}
+		m, err := ParseMeta(got.MetaJSON())
+		if err != nil || len(m) != 2 || m["a"] != "1" {
+			t.Fatalf("ParseMeta(MetaJSON) = %v, %v", m, err)
+		}
+	}
+}
+
+func TestUnmarshalRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"garbage":    "not json",
+		"no version": `{"session":"s","type":"output","ts":1}`,
+		"future":     `{"v":99,"session":"s","type":"output","ts":1}`,
+		"no session": `{"v":1,"type":"output","ts":1}`,
+		"no type":    `{"v":1,"session":"s","ts":1}`,
+		"no time":    `{"v":1,"session":"s","type":"output"}`,
+		"bad hash":   `{"v":1,"session":"s","type":"output","ts":1,"hash":"zz"}`,
+	} {
+		var e Event
+		err := Unmarshal([]byte(in), &e)
+		if err == nil {
+			t.Errorf("%s: Unmarshal = nil; want error", name)
+		}
+		if name == "future" && !errors.Is(err, ErrVersion) {
+			t.Errorf("%s: err = %v; want ErrVersion", name, err)
+		}
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	b, _ := Marshal(&sample(1)[0])
+	f.Add(b)
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var e Event
+		if Unmarshal(in, &e) != nil {
+			return
+		}
+		out, err := Marshal(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again Event
+		if err := Unmarshal(out, &again); err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if ComputeHash(&e) != ComputeHash(&again) {
+			t.Fatal("canonical form changed over a JSON round trip")
+		}
+	})
+}
+
+func BenchmarkSeal(b *testing.B) {
+	var c Chain
+	e := Event{V: Version, Session: "0b0f6a8e-1c1e-4a57-9d53-0d9a7f7f1e2a", Time: 1e18, Type: Output, Gateway: "gw", Data: make([]byte, 200)}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Seal(&e)
+	}
+}

@@ -1,0 +1,267 @@
+// Package chserver starts a private clickhouse-server child process with a
+// generated configuration under a directory of its own. `foureyes dev` and
+// the integration tests use it; production points at an existing server.
+package chserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Binary is the server executable looked up in PATH and in /usr/bin.
+const Binary = "clickhouse-server"
+
+// ErrNotInstalled is returned by Start when clickhouse-server is missing.
+var ErrNotInstalled = errors.New("chserver: clickhouse-server is not installed; install it with: sudo apt-get install -y clickhouse-server clickhouse-client")
+
+// Server is a running clickhouse-server child process.
+type Server struct {
+	// Addr is the native-protocol address (127.0.0.1:PORT).
+	Addr string
+	// HTTPAddr is the HTTP address, used only for readiness checks.
+	HTTPAddr string
+	// Dir holds the config, data and logs.
+	Dir string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Options tune Start. The zero value picks free ports.
+type Options struct {
+	// TCPPort and HTTPPort; 0 picks a free port.
+	TCPPort, HTTPPort int
+	// StartTimeout bounds waiting for the server to answer. Default: 60s.
+	StartTimeout time.Duration
+}
+
+// Start writes a config under dir, kills a server left running by an earlier
+// process with the same dir (pid file), starts clickhouse-server and waits
+// until it answers.
+func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		if _, serr := os.Stat("/usr/bin/" + Binary); serr != nil {
+			return nil, ErrNotInstalled
+		}
+		bin = "/usr/bin/" + Binary
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("chserver: %w", err)
+	}
+	for _, d := range []string{"data", "tmp", "log"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
+			return nil, fmt.Errorf("chserver: %w", err)
+		}
+	}
+	killStale(filepath.Join(dir, "clickhouse.pid"))
+	if opt.TCPPort == 0 {
+		if opt.TCPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if opt.HTTPPort == 0 {
+		if opt.HTTPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if opt.StartTimeout == 0 {
+		opt.StartTimeout = 60 * time.Second
+	}
+	cfgPath := filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o640); err != nil {
+		return nil, fmt.Errorf("chserver: %w", err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(configXML(dir, opt.TCPPort, opt.HTTPPort)), 0o640); err != nil {
+		return nil, fmt.Errorf("chserver: %w", err)
+	}
+	s := &Server{
+		Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(opt.TCPPort)),
+		HTTPAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opt.HTTPPort)),
+		Dir:      dir,
+		done:     make(chan struct{}),
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("chserver: %w", err)
+	}
+	s.cmd = exec.Command(bin, "--config-file="+cfgPath, "--pid-file="+filepath.Join(dir, "clickhouse.pid"))
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// The server dies with us even on SIGKILL of the parent (Linux).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("chserver: start %s: %w", bin, err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	if err := s.waitReady(ctx, opt.StartTimeout); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitReady polls the HTTP /ping endpoint and the native port.
+func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("chserver: clickhouse-server exited during start (%v); see %s", s.err, filepath.Join(s.Dir, "log"))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
+			c.Close()
+			if ping(s.HTTPAddr) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("chserver: clickhouse-server did not answer within %v; see %s", timeout, filepath.Join(s.Dir, "log"))
+		}
+	}
+}
+
+func ping(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("GET /ping HTTP/1.0\r\n\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 512)
+	n, _ := c.Read(buf)
+	return strings.Contains(string(buf[:n]), "200 OK")
+}
+
+// Stop terminates the server (SIGTERM, then SIGKILL after 10s) and waits.
+func (s *Server) Stop() error {
+	if s.cmd.Process == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+	return nil
+}
+
+// Kill ends the server at once with SIGKILL (fault injection).
+func (s *Server) Kill() {
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+}
+
+// Done is closed when the server process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func killStale(pidFile string) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	// Only kill it if it is really a clickhouse server.
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cmdline), "clickhouse") {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 50; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	os.Remove(pidFile)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("chserver: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func configXML(dir string, tcp, http int) string {
+	return fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>%[1]s/log/clickhouse-server.log</log>
+        <errorlog>%[1]s/log/clickhouse-server.err.log</errorlog>
+        <size>10M</size>
+        <count>2</count>
+    </logger>
+    <http_port>%[3]d</http_port>
+    <tcp_port>%[2]d</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <users_config>%[1]s/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+`, dir, tcp, http)
+}
+
+const usersXML = `<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>4000000000</max_memory_usage>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+`
