@@ -1,0 +1,93 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// BenchmarkSessions searches 100k summary rows spread over 30 days, 50
+// users and 20 hosts: one user over a week, and the default listing.
+func BenchmarkSessions(b *testing.B) {
+	conn := testConn(b)
+	const n = 100_000
+	rows := make([]Session, n)
+	for i := range rows {
+		start := t0.Add(-time.Duration(i) * 26 * time.Second) // 30 days back
+		rows[i] = Session{ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Kind: []string{"shell", "exec", "audit"}[i%3],
+			User: fmt.Sprintf("user%02d", i%50), Host: fmt.Sprintf("host%02d", i%20), Started: start, Ended: start.Add(time.Minute),
+			Class: "production", RetentionDays: 90, Approvers: []string{"bob"}, LastSeq: 100, LastHash: "00"}
+	}
+	insertSessions(b, conn, 1, rows...)
+	insertSessions(b, conn, 2, rows[:n/10]...) // updated rows not merged yet
+	st := NewStore(conn)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		f    Filter
+	}{
+		{"user-week", Filter{User: "user07", Since: t0.AddDate(0, 0, -7)}},
+		{"default-100", Filter{}},
+		{"host-all-1000", Filter{Host: "host03", Kind: KindAll, Limit: 1000}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				got, err := st.Sessions(ctx, bc.f)
+				if err != nil || len(got) == 0 {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEventsVerify loads and verifies a 100k-event session (100-byte
+// output chunks).
+func BenchmarkEventsVerify(b *testing.B) {
+	conn := testConn(b)
+	const n = 100_000
+	r := newRec("big", "alice", "h", "shell", t0)
+	chunk := make([]byte, 100)
+	for i := range chunk {
+		chunk[i] = 'a' + byte(i%26)
+	}
+	for i := 1; i < n-1; i++ {
+		r.at(time.Duration(i)*time.Millisecond, event.Output, "", string(chunk), nil)
+	}
+	store(b, conn, r.end(n*time.Millisecond, "0"))
+	st := NewStore(conn)
+	ctx := context.Background()
+	b.Run("events", func(b *testing.B) {
+		for b.Loop() {
+			evs, err := st.Events(ctx, "big")
+			if err != nil || len(evs) != n {
+				b.Fatal(len(evs), err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			res, err := st.Verify(ctx, "big")
+			if err != nil || !res.OK() || res.Events != n {
+				b.Fatal(res, err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// BenchmarkCommands reconstructs commands from 1 MiB of typed input.
+func BenchmarkCommands(b *testing.B) {
+	var evs []event.Event
+	for i := 0; i < 1<<20/32; i++ {
+		evs = append(evs, event.Event{Seq: uint64(i), Type: event.Input, Actor: "alice", Data: []byte("ls -la /var/log\x7f\x7f\x1b[Dg | wc\r")})
+	}
+	b.SetBytes(1 << 20)
+	for b.Loop() {
+		Commands(evs)
+	}
+}

@@ -1,0 +1,383 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// Exit statuses of Run.
+const (
+	ExitOK      = 0 // success; verify: chain intact
+	ExitFailure = 1 // not found, query failed, verify failed
+	ExitUsage   = 2 // unknown verb, bad flag or argument
+)
+
+const usageText = `usage: audit VERB [arguments]
+
+  sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]
+        list sessions, newest first. T is an RFC3339 time, a date (YYYY-MM-DD,
+        UTC) or an age such as 90m, 24h, 7d. K is shell, exec, audit, gateway
+        or all (default: shell and exec). --limit defaults to 100.
+  show ID [--json]
+        session details and timeline: start, resizes, commands typed (with
+        typist), exec, signals and other events, end.
+  play ID [--speed N] [--max-idle D]
+        replay the output with its timing (escape sequences that act beyond
+        drawing are removed). --max-idle caps pauses (default 2s; 0: no cap).
+  export ID [--format asciicast] [--sanitize]
+        write the recording to stdout as asciicast v2.
+  verify ID
+        check the hash chain and the stored tail; exit status 1 when broken.
+  help
+        this text.
+`
+
+// cli holds what one Run needs; tests build it with a fixed clock and a
+// sleep that does not wait.
+type cli struct {
+	st             *Store
+	stdout, stderr io.Writer
+	now            func() time.Time
+	sleep          func(ctx context.Context, d time.Duration) error
+}
+
+// Run executes one auditor command — args is its argv without "audit",
+// e.g. ["sessions", "--user", "alice", "--json"] — writing results to
+// stdout and errors to stderr. It returns the exit status: ExitOK,
+// ExitFailure or ExitUsage. Every string taken from a recording is made
+// harmless for the auditor's terminal before it is printed.
+func Run(ctx context.Context, st *Store, args []string, stdout, stderr io.Writer) int {
+	c := &cli{st: st, stdout: stdout, stderr: stderr, now: time.Now}
+	return c.run(ctx, args)
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usageText)
+		return ExitUsage
+	}
+	verb, rest := args[0], args[1:]
+	switch verb {
+	case "sessions":
+		return c.sessions(ctx, rest)
+	case "show":
+		return c.show(ctx, rest)
+	case "play":
+		return c.play(ctx, rest)
+	case "export":
+		return c.export(ctx, rest)
+	case "verify":
+		return c.verify(ctx, rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, usageText)
+		return ExitOK
+	}
+	fmt.Fprintf(c.stderr, "audit: unknown verb %q\n\n%s", printable(verb), usageText)
+	return ExitUsage
+}
+
+// flagSet returns a FlagSet for verb whose errors and usage go to stderr.
+func (c *cli) flagSet(verb, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "usage: audit %s %s\n", verb, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags placed anywhere among the arguments (so "show ID
+// --json" works) and returns the positional arguments. help reports -h.
+func parse(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errors.Is(err, flag.ErrHelp), err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, false, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// parseID parses flags and exactly one session ID; on failure it has
+// already reported and returns the exit status to use.
+func (c *cli) parseID(fs *flag.FlagSet, args []string) (string, int, bool) {
+	pos, help, err := parse(fs, args)
+	switch {
+	case help:
+		return "", ExitOK, false
+	case err != nil:
+		return "", ExitUsage, false
+	case len(pos) == 0:
+		fmt.Fprintf(c.stderr, "%s: missing session ID\n", fs.Name())
+		fs.Usage()
+		return "", ExitUsage, false
+	case len(pos) > 1:
+		fmt.Fprintf(c.stderr, "%s: one session ID expected, got %d arguments\n", fs.Name(), len(pos))
+		fs.Usage()
+		return "", ExitUsage, false
+	}
+	return pos[0], ExitOK, true
+}
+
+// fail reports err and returns ExitFailure.
+func (c *cli) fail(id string, err error) int {
+	var exp *ExpiredError
+	switch {
+	case errors.As(err, &exp):
+		fmt.Fprintf(c.stderr, "audit: session %s expired on %s\n", printable(id), exp.Expired.UTC().Format(time.DateOnly))
+	case isNotFound(err):
+		fmt.Fprintf(c.stderr, "audit: session %s not found\n", printable(id))
+	default:
+		fmt.Fprintf(c.stderr, "audit: %s\n", printable(err.Error()))
+	}
+	return ExitFailure
+}
+
+func (c *cli) sessions(ctx context.Context, args []string) int {
+	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]")
+	var (
+		f       Filter
+		asJSON  bool
+		limitOK = true
+	)
+	fs.StringVar(&f.User, "user", "", "only sessions of this user")
+	fs.StringVar(&f.Host, "host", "", "only sessions to this host")
+	fs.Var(timeFlag{&f.Since, c.now}, "since", "started at or after T (RFC3339, YYYY-MM-DD or an age: 24h, 7d)")
+	fs.Var(timeFlag{&f.Until, c.now}, "until", "started before T")
+	fs.StringVar(&f.Kind, "kind", "", "shell, exec, audit, gateway or all (default shell and exec)")
+	fs.IntVar(&f.Limit, "limit", DefaultLimit, fmt.Sprintf("at most N sessions (max %d)", MaxLimit))
+	fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
+	pos, help, err := parse(fs, args)
+	switch {
+	case help:
+		return ExitOK
+	case err != nil:
+		return ExitUsage
+	case len(pos) > 0:
+		fmt.Fprintf(c.stderr, "audit sessions: unexpected argument %q\n", printable(pos[0]))
+		fs.Usage()
+		return ExitUsage
+	case f.Limit <= 0 || f.Limit > MaxLimit:
+		limitOK = false
+	}
+	if !limitOK {
+		fmt.Fprintf(c.stderr, "audit sessions: --limit must be between 1 and %d\n", MaxLimit)
+		return ExitUsage
+	}
+	list, err := c.st.Sessions(ctx, f)
+	if err != nil {
+		return c.fail("", err)
+	}
+	if asJSON {
+		for i := range list {
+			if err := writeJSONLine(c.stdout, toSessionJSON(&list[i], "")); err != nil {
+				return c.fail("", err)
+			}
+		}
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tUSER\tHOST\tKIND\tDURATION\tEXIT\tAPPROVERS")
+	for i := range list {
+		s := &list[i]
+		approvers := "-"
+		if len(s.Approvers) > 0 {
+			approvers = strings.Join(s.Approvers, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(s.ID), s.Started.UTC().Format(time.RFC3339),
+			printable(s.User), printable(s.Host), printable(s.Kind), durationText(s), exitText(s), printable(approvers))
+	}
+	if err := tw.Flush(); err != nil {
+		return c.fail("", err)
+	}
+	return ExitOK
+}
+
+// durationText is the DURATION column: "open" or the rounded duration.
+func durationText(s *Session) string {
+	if s.Open {
+		return "open"
+	}
+	switch d := s.Duration(); {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Millisecond).String()
+	}
+}
+
+// exitText is the EXIT column: "-" while open, "interrupted" for a session
+// the recorder closed after a crash, else the status.
+func exitText(s *Session) string {
+	switch {
+	case s.Open:
+		return "-"
+	case s.Interrupted:
+		return "interrupted"
+	}
+	return fmt.Sprint(s.ExitStatus)
+}
+
+func (c *cli) show(ctx context.Context, args []string) int {
+	fs := c.flagSet("show", "ID [--json]")
+	asJSON := fs.Bool("json", false, "print the session and its timeline as JSON lines")
+	id, code, ok := c.parseID(fs, args)
+	if !ok {
+		return code
+	}
+	sess, evs, err := c.st.load(ctx, id)
+	if err != nil {
+		return c.fail(id, err)
+	}
+	if *asJSON {
+		err = writeTimelineJSON(c.stdout, &sess, evs)
+	} else {
+		err = writeTimeline(c.stdout, &sess, evs)
+	}
+	if err != nil {
+		return c.fail(id, err)
+	}
+	return ExitOK
+}
+
+func (c *cli) play(ctx context.Context, args []string) int {
+	fs := c.flagSet("play", "ID [--speed N] [--max-idle D]")
+	speed := fs.Float64("speed", 1, "playback speed factor (2 = twice as fast)")
+	maxIdle := fs.Duration("max-idle", DefaultMaxIdle, "longest pause (0: no cap)")
+	id, code, ok := c.parseID(fs, args)
+	if !ok {
+		return code
+	}
+	if !(*speed > 0 && *speed <= 1000) {
+		fmt.Fprintln(c.stderr, "audit play: --speed must be greater than 0 and at most 1000")
+		return ExitUsage
+	}
+	evs, err := c.st.Events(ctx, id)
+	if err != nil {
+		return c.fail(id, err)
+	}
+	opt := PlayOptions{Speed: *speed, MaxIdle: *maxIdle, sleep: c.sleep}
+	if *maxIdle <= 0 {
+		opt.MaxIdle = -1
+	}
+	if err := Play(ctx, c.stdout, evs, opt); err != nil {
+		return c.fail(id, err)
+	}
+	return ExitOK
+}
+
+func (c *cli) export(ctx context.Context, args []string) int {
+	fs := c.flagSet("export", "ID [--format asciicast] [--sanitize]")
+	format := fs.String("format", "asciicast", "output format (asciicast)")
+	sanitize := fs.Bool("sanitize", false, "remove escape sequences that act beyond drawing from the output, as play does")
+	id, code, ok := c.parseID(fs, args)
+	if !ok {
+		return code
+	}
+	if *format != "asciicast" {
+		fmt.Fprintf(c.stderr, "audit export: unknown format %q (supported: asciicast)\n", printable(*format))
+		return ExitUsage
+	}
+	sess, evs, err := c.st.load(ctx, id)
+	if err != nil {
+		return c.fail(id, err)
+	}
+	if err := writeAsciicast(c.stdout, sess, evs, *sanitize); err != nil {
+		return c.fail(id, err)
+	}
+	return ExitOK
+}
+
+func (c *cli) verify(ctx context.Context, args []string) int {
+	fs := c.flagSet("verify", "ID")
+	id, code, ok := c.parseID(fs, args)
+	if !ok {
+		return code
+	}
+	res, err := c.st.Verify(ctx, id)
+	if err != nil {
+		return c.fail(id, err)
+	}
+	if len(res.Conflicts) > 0 {
+		fmt.Fprintf(c.stdout, "conflicting copies stored for seq %s\n", joinSeqs(res.Conflicts))
+	}
+	if !res.OK() {
+		fmt.Fprintf(c.stdout, "FAILED: seq %d: %s\n", res.Break.Seq, res.Break.Reason)
+		return ExitFailure
+	}
+	fmt.Fprintf(c.stdout, "OK: session %s, %d events, chain intact, last hash %s\n", printable(id), res.Events, res.LastHash)
+	if res.Open {
+		fmt.Fprintf(c.stdout, "note: the session has not ended; verified up to seq %d\n", res.LastSeq)
+	}
+	if !res.Summary {
+		fmt.Fprintln(c.stdout, "note: no summary row; a lost tail cannot be detected")
+	}
+	return ExitOK
+}
+
+func joinSeqs(seqs []uint64) string {
+	parts := make([]string, len(seqs))
+	for i, s := range seqs {
+		parts[i] = fmt.Sprint(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// load returns the summary and events of a session. When the summary row
+// is missing (not yet written) it is rebuilt from the events.
+func (s *Store) load(ctx context.Context, id string) (Session, []event.Event, error) {
+	evs, err := s.Events(ctx, id)
+	if err != nil && !isNotFound(err) {
+		return Session{}, nil, err
+	}
+	sess, found, serr := s.session(ctx, id)
+	switch {
+	case serr != nil:
+		return Session{}, nil, serr
+	case !found && len(evs) == 0:
+		return Session{}, nil, err
+	case !found:
+		sess = sessionFromEvents(id, evs)
+	}
+	return sess, evs, nil
+}
+
+// sessionFromEvents builds a summary from the start and end events.
+func sessionFromEvents(id string, evs []event.Event) Session {
+	s := Session{ID: id, Open: true}
+	for i := range evs {
+		e := &evs[i]
+		switch e.Type {
+		case event.SessionStart:
+			m := e.Meta
+			s.Kind, s.User, s.Host, s.Login, s.Remote = m["kind"], m["user"], m["host"], m["login"], m["remote"]
+			s.Gateway, s.Class, s.RetentionDays = e.Gateway, e.Class, int(e.Retention)
+			s.Started = e.Timestamp().UTC()
+		case event.Exec:
+			s.Command = string(e.Data)
+		case event.SessionEnd:
+			s.Open = false
+			s.Ended = e.Timestamp().UTC()
+			s.ExitStatus, _ = strconv.Atoi(e.Meta["exit_status"])
+			s.Interrupted = e.Meta["interrupted"] == "true"
+		}
+		s.LastSeq, s.LastHash = e.Seq, e.Hash.String()
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/chserver"
+)
+
+// The tables ingest writes (the contract of this package).
+const (
+	eventsDDL = `CREATE TABLE events (session String, seq UInt64, ts DateTime, ts_ns Int64, type String, gateway String, actor String,
+  data String, meta String, class String, retention_days UInt16, version UInt16,
+  prev_hash String, hash String, ingested_at DateTime DEFAULT now())
+  ENGINE = ReplacingMergeTree PARTITION BY (retention_days, toYYYYMMDD(ts)) ORDER BY (session, seq)`
+	sessionsDDL = `CREATE TABLE sessions (session String, version UInt64, kind String, user String, host String, login String, remote String, gateway String,
+  started DateTime, started_ns Int64, ended_ns Int64, exit_status Int32, interrupted UInt8, command String,
+  bytes_in UInt64, bytes_out UInt64, approvers Array(String), reason String, last_seq UInt64, last_hash String,
+  class String, retention_days UInt16)
+  ENGINE = ReplacingMergeTree(version) PARTITION BY (retention_days, toYYYYMMDD(started)) ORDER BY session`
+)
+
+// One clickhouse-server serves the whole package run (it takes seconds to
+// start); every test gets a database of its own.
+var shared struct {
+	once sync.Once
+	dir  string
+	srv  *chserver.Server
+	err  error
+	dbs  atomic.Int64
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// testConn returns a connection whose default database is a fresh one
+// holding empty events and sessions tables. Without clickhouse-server the
+// test is skipped, except under CI=true, where it fails.
+func testConn(tb testing.TB) driver.Conn {
+	tb.Helper()
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "query-clickhouse-"); shared.err != nil {
+			return
+		}
+		shared.srv, shared.err = chserver.Start(context.Background(), shared.dir, chserver.Options{})
+	})
+	if errors.Is(shared.err, chserver.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		tb.Skip(shared.err)
+	}
+	if shared.err != nil {
+		tb.Fatal(shared.err)
+	}
+	ctx := context.Background()
+	db := fmt.Sprintf("query_test_%d", shared.dbs.Add(1))
+	admin := openConn(tb, "default")
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		tb.Fatal(err)
+	}
+	conn := openConn(tb, db)
+	for _, ddl := range []string{eventsDDL, sessionsDDL} {
+		if err := conn.Exec(ctx, ddl); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tb.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE "+db) })
+	return conn
+}
+
+func openConn(tb testing.TB, db string) driver.Conn {
+	tb.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol:    clickhouse.Native,
+		Addr:        []string{shared.srv.Addr},
+		Auth:        clickhouse.Auth{Database: db},
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: time.Minute,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// insertEvents writes events in one batch (one part: inserting the same
+// events twice leaves duplicates until a merge).
+func insertEvents(tb testing.TB, conn driver.Conn, evs []event.Event) {
+	tb.Helper()
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO events (session, seq, ts, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range evs {
+		e := &evs[i]
+		if err := batch.Append(e.Session, e.Seq, time.Unix(0, e.Time), e.Time, string(e.Type), e.Gateway, e.Actor, string(e.Data),
+			e.MetaJSON(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// insertSessions writes summary rows with the given version.
+func insertSessions(tb testing.TB, conn driver.Conn, version uint64, rows ...Session) {
+	tb.Helper()
+	ctx := context.Background()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO sessions (session, version, kind, user, host, login, remote, gateway, started, started_ns, ended_ns, "+
+		"exit_status, interrupted, command, bytes_in, bytes_out, approvers, reason, last_seq, last_hash, class, retention_days)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range rows {
+		var ended int64
+		if !s.Open {
+			ended = s.Ended.UnixNano()
+		}
+		var interrupted uint8
+		if s.Interrupted {
+			interrupted = 1
+		}
+		approvers := s.Approvers
+		if approvers == nil {
+			approvers = []string{}
+		}
+		if err := batch.Append(s.ID, version, s.Kind, s.User, s.Host, s.Login, s.Remote, s.Gateway, s.Started, s.Started.UnixNano(), ended,
+			int32(s.ExitStatus), interrupted, s.Command, s.BytesIn, s.BytesOut, approvers, s.Reason, s.LastSeq, s.LastHash,
+			s.Class, uint16(s.RetentionDays)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// store records a session (events and summary) and returns its summary.
+func store(tb testing.TB, conn driver.Conn, r *rec) Session {
+	tb.Helper()
+	insertEvents(tb, conn, r.events())
+	s := r.summary()
+	insertSessions(tb, conn, 1, s)
+	return s
+}

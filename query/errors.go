@@ -1,0 +1,25 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotFound is returned when a session has no row and no events.
+var ErrNotFound = errors.New("query: session not found")
+
+// ExpiredError reports a session whose recording was deleted by retention.
+// It matches ErrNotFound with errors.Is, so callers that only care about
+// absence need not know about retention.
+type ExpiredError struct {
+	ID      string
+	Expired time.Time // when the recording was removed
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("query: session %s expired on %s", e.ID, e.Expired.UTC().Format(time.DateOnly))
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *ExpiredError) Is(target error) bool { return target == ErrNotFound }

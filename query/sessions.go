@@ -1,0 +1,230 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultLimit is the number of sessions Sessions returns when Filter.Limit
+// is zero; MaxLimit caps larger requests.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 100000
+)
+
+// KindAll in Filter.Kind selects sessions of every kind.
+const KindAll = "all"
+
+// Filter selects sessions. Zero fields do not filter.
+type Filter struct {
+	User  string    // exact user name
+	Host  string    // exact host name
+	Since time.Time // started at or after
+	Until time.Time // started before
+	// Kind is an exact kind ("shell", "exec", "audit", "gateway") or
+	// KindAll. Empty means the admin sessions: shell and exec.
+	Kind  string
+	Limit int // default DefaultLimit, at most MaxLimit
+}
+
+// Session is the summary row of one recorded stream.
+type Session struct {
+	ID            string
+	Kind          string
+	User          string
+	Host          string
+	Login         string
+	Remote        string
+	Gateway       string
+	Command       string // exec sessions: the command
+	Reason        string // the reason given for the session (four-eyes)
+	Class         string
+	Started       time.Time
+	Ended         time.Time // zero while open
+	Open          bool
+	ExitStatus    int
+	Interrupted   bool // ended by the recorder after a crash, not by the session
+	BytesIn       uint64
+	BytesOut      uint64
+	Approvers     []string
+	LastSeq       uint64
+	LastHash      string
+	RetentionDays int
+}
+
+// Duration returns Ended-Started, or zero while the session is open.
+func (s *Session) Duration() time.Duration {
+	if s.Open || s.Ended.IsZero() {
+		return 0
+	}
+	return s.Ended.Sub(s.Started)
+}
+
+// sessionColumns is the select list scanned by scanSession.
+const sessionColumns = `session, kind, user, host, login, remote, gateway, command, reason, class,
+	started_ns, ended_ns, exit_status, interrupted, bytes_in, bytes_out, approvers,
+	last_seq, last_hash, retention_days`
+
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+func scanSession(r rowScanner) (Session, error) {
+	var (
+		s                  Session
+		startedNs, endedNs int64
+		exit               int32
+		interrupted        uint8
+		retention          uint16
+	)
+	err := r.Scan(&s.ID, &s.Kind, &s.User, &s.Host, &s.Login, &s.Remote, &s.Gateway, &s.Command, &s.Reason, &s.Class,
+		&startedNs, &endedNs, &exit, &interrupted, &s.BytesIn, &s.BytesOut, &s.Approvers,
+		&s.LastSeq, &s.LastHash, &retention)
+	if err != nil {
+		return Session{}, err
+	}
+	s.Started = time.Unix(0, startedNs).UTC()
+	if endedNs != 0 {
+		s.Ended = time.Unix(0, endedNs).UTC()
+	} else {
+		s.Open = true
+	}
+	s.ExitStatus = int(exit)
+	s.Interrupted = interrupted != 0
+	s.RetentionDays = int(retention)
+	return s, nil
+}
+
+// Sessions returns the sessions matching f, newest first. Redelivered or
+// updated summary rows are collapsed with FINAL (ReplacingMergeTree by
+// version). Every filtered column is fixed for the life of a session, so
+// the matching ids can be chosen from the raw rows before the collapse.
+func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
+	var (
+		where []string
+		args  []any
+	)
+	switch f.Kind {
+	case "":
+		where = append(where, "kind IN ('shell', 'exec')")
+	case KindAll:
+	default:
+		where = append(where, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	if f.User != "" {
+		where = append(where, "user = ?")
+		args = append(args, f.User)
+	}
+	if f.Host != "" {
+		where = append(where, "host = ?")
+		args = append(args, f.Host)
+	}
+	// started (seconds) prunes partitions; started_ns is the exact bound.
+	if !f.Since.IsZero() {
+		where = append(where, "started >= toDateTime(?)", "started_ns >= ?")
+		args = append(args, clampUnix(f.Since.Unix()), f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "started <= toDateTime(?)", "started_ns < ?")
+		args = append(args, clampUnix(f.Until.Unix()), f.Until.UnixNano())
+	}
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultLimit
+	case limit > MaxLimit:
+		limit = MaxLimit
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	// Two steps: pick the newest matching session ids from the raw rows
+	// (cheap: two columns), then read those sessions with FINAL. FINAL
+	// over the whole table costs 15-20 times more on 18.16.
+	q := fmt.Sprintf(`SELECT %s FROM sessions FINAL WHERE session IN (
+		SELECT session FROM (SELECT DISTINCT session, started_ns FROM sessions%s ORDER BY started_ns DESC, session DESC LIMIT %d))
+		ORDER BY started_ns DESC, session DESC LIMIT %d`, sessionColumns, cond, limit, limit)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("query: sessions: scan: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query: sessions: %w", err)
+	}
+	return out, nil
+}
+
+// clampUnix keeps a bound inside the DateTime range (UInt32 seconds).
+func clampUnix(sec int64) uint32 {
+	switch {
+	case sec < 0:
+		return 0
+	case sec > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(sec)
+}
+
+// Session returns the summary row of session id, or ErrNotFound (an
+// *ExpiredError when retention removed it and the Store knows when).
+func (s *Store) Session(ctx context.Context, id string) (Session, error) {
+	sess, found, err := s.session(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	if !found {
+		return Session{}, s.notFound(ctx, id)
+	}
+	return sess, nil
+}
+
+// session loads the summary row; found is false when there is none.
+func (s *Store) session(ctx context.Context, id string) (Session, bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT "+sessionColumns+" FROM sessions FINAL WHERE session = ? LIMIT 1", id)
+	if err != nil {
+		return Session{}, false, fmt.Errorf("query: session %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Session{}, false, fmt.Errorf("query: session %s: %w", id, err)
+		}
+		return Session{}, false, nil
+	}
+	sess, err := scanSession(rows)
+	if err != nil {
+		return Session{}, false, fmt.Errorf("query: session %s: scan: %w", id, err)
+	}
+	return sess, true, nil
+}
+
+// notFound builds the error for an absent session, asking the expiry
+// lookup whether retention removed it.
+func (s *Store) notFound(ctx context.Context, id string) error {
+	if s.expiry != nil {
+		when, ok, err := s.expiry(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "expiry lookup failed", "session", id, "err", err)
+		} else if ok {
+			return &ExpiredError{ID: id, Expired: when}
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
+// isNotFound reports whether err means the session does not exist.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,52 @@
+package query
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Store answers auditor questions from the ClickHouse tables written by
+// ingest. It is safe for concurrent use.
+type Store struct {
+	conn   driver.Conn
+	log    *slog.Logger
+	expiry ExpiryLookup
+}
+
+// ExpiryLookup reports when the recording of a session that no longer
+// exists was removed by retention (ok false when nothing is known). The
+// retention code provides it; without one, a missing session is simply
+// ErrNotFound.
+type ExpiryLookup func(ctx context.Context, id string) (expired time.Time, ok bool, err error)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l.With("component", "query")
+		}
+	}
+}
+
+// WithExpiryLookup makes lookups of absent sessions return *ExpiredError
+// when lookup knows the session expired.
+func WithExpiryLookup(lookup ExpiryLookup) Option {
+	return func(s *Store) { s.expiry = lookup }
+}
+
+// NewStore returns a Store reading through conn, whose default database
+// holds the events and sessions tables.
+func NewStore(conn driver.Conn, opts ...Option) *Store {
+	s := &Store{conn: conn, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}

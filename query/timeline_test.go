@@ -1,0 +1,56 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+func TestTimelineCollapse(t *testing.T) {
+	resize := func(n int) timelineItem {
+		s := fmt.Sprintf("%dx24", n)
+		return timelineItem{at: t0.Add(time.Duration(n) * time.Second), what: "resize", detail: s, first: s, resizes: 1}
+	}
+	other := timelineItem{what: "signal"}
+	tests := []struct {
+		name string
+		in   []timelineItem
+		want []string
+	}{
+		{"two kept", []timelineItem{resize(1), resize(2), other}, []string{"1x24", "2x24", ""}},
+		{"three collapsed", []timelineItem{other, resize(1), resize(2), resize(3), other}, []string{"", "1x24 → 3x24 (3 changes over 2s)", ""}},
+		{"runs split by events", []timelineItem{resize(1), resize(2), resize(3), other, resize(4), resize(5), resize(6), resize(7)},
+			[]string{"1x24 → 3x24 (3 changes over 2s)", "", "4x24 → 7x24 (4 changes over 3s)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, it := range collapseResizes(tt.in) {
+				got = append(got, it.detail)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Fatalf("collapseResizes = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTimelineApproximateAndTypists(t *testing.T) {
+	r := newRec("s", "alice", "h", "shell", t0)
+	r.at(time.Second, event.Input, "alice", "sudo ", nil)
+	r.at(2*time.Second, event.Input, "bob", "reboot\r", nil)
+	r.at(3*time.Second, event.Input, "alice", "\x1b[A\r", nil)
+	var got []string
+	for _, it := range timeline(r.events()) {
+		got = append(got, it.actor+" "+it.what+" "+it.detail)
+	}
+	want := []string{" session.start cols=80 gateway=gw1 host=h kind=shell login=root remote=192.0.2.7:50000 rows=24 term=xterm-256color user=alice",
+		"bob command~ sudo reboot   [typed by alice, bob]",
+		"alice command~ (recalled from history or completed; not known from input)"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
