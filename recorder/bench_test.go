@@ -1,0 +1,148 @@
+package recorder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// benchRecorder opens a recorder on a temporary disk directory with a
+// spool limit that the benchmark cannot reach.
+func benchRecorder(b *testing.B) *Recorder {
+	b.Helper()
+	r, err := New(Config{Gateway: "gw-bench", SpoolDir: b.TempDir(), SpoolMaxBytes: 1 << 40, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	return r
+}
+
+// BenchmarkSessionOutput measures bulk output throughput (4 KiB writes,
+// default 16 KiB chunks) into the spool, including the final fsync.
+func BenchmarkSessionOutput(b *testing.B) {
+	r := benchRecorder(b)
+	s, err := r.Start(StartInfo{User: "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := make([]byte, 4096)
+	for i := range p {
+		p[i] = byte('a' + i%26)
+	}
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Output(p)
+	}
+	if err := s.End(0, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSessionInput measures one keystroke: Input of one byte (it
+// must not wait for fsync).
+func BenchmarkSessionInput(b *testing.B) {
+	r := benchRecorder(b)
+	s, err := r.Start(StartInfo{User: "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := []byte{'a'}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Input("alice", key)
+	}
+	b.StopTimer()
+	if err := s.End(0, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSpoolGroupCommit measures events/s from concurrent sessions
+// (100-byte records) until all are fsync'd.
+func BenchmarkSpoolGroupCommit(b *testing.B) {
+	r := benchRecorder(b)
+	data := make([]byte, 100)
+	var id atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		s, err := r.Start(StartInfo{ID: fmt.Sprint("s", id.Add(1)), User: "alice"})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			if err := s.Record(event.AuditQuery, "alice", data, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if err := r.spool.sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkSessionEnd measures Start plus End, which waits for its fsync.
+func BenchmarkSessionEnd(b *testing.B) {
+	r := benchRecorder(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := r.Start(StartInfo{User: "alice"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.End(0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPublish measures draining a full spool (16 sessions of input
+// events, about 300 bytes of JSON each) to kfake over TCP.
+func BenchmarkPublish(b *testing.B) {
+	for _, comp := range []string{"none", "lz4"} {
+		b.Run(comp, func(b *testing.B) {
+			br := startBroker(b, "127.0.0.1:0", "")
+			r := benchRecorder(b)
+			var sessions []*Session
+			for i := 0; i < 16; i++ {
+				s, err := r.Start(StartInfo{User: "alice"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sessions = append(sessions, s)
+			}
+			data := make([]byte, 60)
+			for i := 0; i < b.N; i++ {
+				sessions[i%16].Input("alice", data)
+			}
+			if err := r.spool.sync(); err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ResetTimer()
+			start := time.Now()
+			go r.Publish(ctx, PublisherConfig{Brokers: []string{br.Addr()}, Compression: comp})
+			dctx, dcancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer dcancel()
+			if err := r.Drain(dctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}

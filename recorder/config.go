@@ -1,0 +1,95 @@
+package recorder
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Config configures a Recorder. The zero value of every field except
+// SpoolDir selects its default, the same defaults as config.Gateway.
+type Config struct {
+	// Gateway is the gateway id written into every event. Default: the
+	// machine's hostname.
+	Gateway string
+	// SpoolDir holds the spool segments and the ack watermark; created
+	// with mode 0700 if missing. Required.
+	SpoolDir string
+	// SpoolMaxBytes caps the spool on disk. At the limit appends fail with
+	// ErrSpoolFull. Default: 1 GiB.
+	SpoolMaxBytes int64
+	// SyncInterval is the longest time an appended event waits for fsync
+	// (group commit). Default: 50ms; at most 100ms.
+	SyncInterval time.Duration
+	// ChunkBytes bounds an output chunk. Default: 16384; 256..1048576.
+	ChunkBytes int
+	// ChunkInterval bounds how long the first byte of an output chunk
+	// waits before the chunk is cut. Default: 20ms.
+	ChunkInterval time.Duration
+	// Logger receives the recorder's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Limits that are not configurable.
+const (
+	// MaxEventData is the largest Data of a single event. Input larger
+	// than this is split into several input events; Record refuses it
+	// with ErrTooLarge. It keeps every spool record and Kafka message well
+	// below Kafka's default message.max.bytes (1 MB).
+	MaxEventData = 256 << 10
+
+	defaultSpoolMaxBytes = 1 << 30
+	defaultSyncInterval  = 50 * time.Millisecond
+	maxSyncInterval      = 100 * time.Millisecond
+	defaultChunkBytes    = 16 << 10
+	defaultChunkInterval = 20 * time.Millisecond
+	defaultSegmentBytes  = 16 << 20
+	minSegmentBytes      = 4 << 10
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Gateway == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.Gateway = h
+		} else {
+			c.Gateway = "gateway"
+		}
+	}
+	if c.SpoolMaxBytes == 0 {
+		c.SpoolMaxBytes = defaultSpoolMaxBytes
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = defaultSyncInterval
+	}
+	if c.ChunkBytes == 0 {
+		c.ChunkBytes = defaultChunkBytes
+	}
+	if c.ChunkInterval == 0 {
+		c.ChunkInterval = defaultChunkInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate reports the first invalid field of a defaulted Config.
+func (c Config) validate() error {
+	switch {
+	case c.SpoolDir == "":
+		return fmt.Errorf("%w: SpoolDir is empty; set gateway.spool_dir or gateway.data_dir", ErrConfig)
+	case c.SpoolMaxBytes < 0:
+		return fmt.Errorf("%w: SpoolMaxBytes is %d; use a positive size", ErrConfig, c.SpoolMaxBytes)
+	case c.SyncInterval < 0 || c.SyncInterval > maxSyncInterval:
+		return fmt.Errorf("%w: SyncInterval is %v; use a value in (0, %v]", ErrConfig, c.SyncInterval, maxSyncInterval)
+	case c.ChunkBytes < 256 || c.ChunkBytes > 1<<20:
+		return fmt.Errorf("%w: ChunkBytes is %d; use a value between 256 and 1048576", ErrConfig, c.ChunkBytes)
+	case c.ChunkInterval < 0:
+		return fmt.Errorf("%w: ChunkInterval is %v; use a positive duration", ErrConfig, c.ChunkInterval)
+	case len(c.Gateway) > 255:
+		return fmt.Errorf("%w: Gateway id is %d bytes; use at most 255", ErrConfig, len(c.Gateway))
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+// Package recorder turns live SSH sessions into events, makes them durable
+// in a local spool, and publishes the spool to Kafka.
+//
+// # Usage
+//
+//	rec, err := recorder.New(recorder.Config{Gateway: id, SpoolDir: dir, Logger: log})
+//	go rec.Publish(ctx, recorder.PublisherConfig{Brokers: brokers, Topic: topic})
+//
+//	s, err := rec.Start(recorder.StartInfo{Kind: "shell", User: "alice", Host: "db1"})
+//	s.Output(fromHost)          // batched into chunks
+//	s.Input("alice", fromAlice) // one event per call
+//	s.Resize(120, 40)
+//	<-s.Done()                  // fail-closed: recording failed (s.Err() says why)
+//	err = s.End(exitStatus, map[string]string{"approvers": "bob"})
+//
+//	rec.Drain(shutdownCtx) // optional: wait until Kafka has everything
+//	rec.Close()
+//
+// # Data flow
+//
+//	gateway ──Output/Input/Resize/Record/End──> Session ──append──> spool (memory)
+//	                                                                   │ syncer: write + fsync (group commit)
+//	                                                                   v
+//	                                                        segment files (durable)
+//	                                                                   │ Publish: read durable frames
+//	                                                                   v
+//	                                                 Kafka (key = session id, acks=all)
+//	                                                                   │ ack → watermark file, delete segments
+//
+// A Recorder owns one spool directory. Start opens a Session and writes
+// session.start; the gateway then reports what happens and finally calls
+// End. Each Session seals its events with an event.Chain (seq from 0,
+// gapless, prev/hash) under its own mutex, so the order of events is the
+// order of the calls, and appends the encoded frame to the spool in memory:
+// nothing on the keystroke or output path waits for the disk or the
+// network. (Appends wait only when more than 32 MiB are waiting for the
+// disk, which then is far behind.)
+//
+// Output is batched: bytes collect into a chunk that becomes one output
+// event at ChunkBytes, or ChunkInterval after the chunk's first byte (a
+// timer), or before any other event of the session, whichever comes first.
+// The event time is the time of the first byte. Input, Resize and Record
+// write one event per call.
+//
+// # Spool format
+//
+// The spool directory holds segment files seg-NNNNNNNN.log (numbers
+// increase, never reused), the ack watermark file "acked", and a LOCK file
+// (flock: one process per spool, else ErrSpoolLocked).
+//
+// A segment is a 16-byte header ("4EYSPOOL", u32 version 1, u32 segment
+// number) followed by frames:
+//
+//	u32 length | u32 CRC-32C | body            (big-endian; length and CRC cover the body)
+//	body = 'E' | i64 time | u8 len(session) | session | event JSON   (event.Marshal bytes)
+//	     | 'C' | checkpoint JSON
+//
+// The event JSON is exactly what goes to Kafka as the message value; the
+// session id and time in front of it give the message key and timestamp
+// without decoding JSON. Every segment starts with a checkpoint frame: the
+// state of every session open at that point (id, start fields, next seq,
+// last hash, last time, byte counts). A segment rotates at 16 MiB (at most
+// SpoolMaxBytes/8, so acknowledged data can always free space).
+//
+// The watermark file holds the position (segment, offset) of the first
+// frame Kafka has not acknowledged, with a CRC; it is rewritten after every
+// acknowledged batch and not fsync'd.
+//
+// # Durability
+//
+//   - The syncer goroutine writes appended frames and fsyncs the segment
+//     (and the directory after creating one) at least every SyncInterval,
+//     and earlier when 1 MiB is waiting or someone waits: one fsync covers
+//     every frame appended before it (group commit). No fsync per event.
+//   - Session.End returns once the fsync covering session.end is done.
+//     Other events are durable within SyncInterval (at most 100ms).
+//   - Publish reads only fsync'd frames, in spool order, sends up to 4096
+//     events (about 900 KiB) per WriteMessages call and advances the
+//     watermark when Kafka acknowledged all of them (acks=all). Failed
+//     calls are retried forever with backoff 100ms..5s, resending only the
+//     failed partitions' messages: each partition gets one record batch per
+//     call, so a session's events are never reordered.
+//   - A segment is deleted when the watermark has moved past it, i.e. every
+//     frame in it was acknowledged. A lost or torn watermark only causes
+//     resending; ingest deduplicates by (session, seq).
+//   - At SpoolMaxBytes an append fails with ErrSpoolFull and the session's
+//     Done closes with it; the gateway chooses strict or best effort. A
+//     write or fsync error is sticky: every open session's Done closes with
+//     it. End on such a session still writes a session.end marked
+//     interrupted (the size limit does not apply to it), continuing the
+//     chain: a refused event's seq is not consumed.
+//
+// # Recovery
+//
+// New reads every segment: frames are checked by length and CRC, and a
+// torn or corrupt tail is truncated at the last good frame (a segment torn
+// before its header is complete is removed; one with a bad header is
+// renamed *.corrupt). Frames at or after the watermark are queued for
+// Publish again.
+//
+// Open sessions are rebuilt from the checkpoint at the head of the oldest
+// segment plus every event after it (from the newest run of consecutive
+// segment numbers, should an old segment reappear after a crash). This is
+// why a session's state survives the deletion of the segments holding its
+// start and earlier events: every later segment repeats it in its
+// checkpoint, and only the oldest segments are ever deleted.
+//
+// For every session without a session.end, New writes one with Meta
+// interrupted=true, last_durable_seq=N (the last event that reached the
+// disk), exit_status=-1, the start fields and counters, and the hash chain
+// continued from event N (event.Resume), so event.Verify passes over
+// start..end. New returns when those ends are durable. Close does the same
+// for sessions the gateway did not end, after flushing their output.
+package recorder

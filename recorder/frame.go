@@ -1,0 +1,117 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// A frame is one spool record:
+//
+//	u32 len(body) | u32 CRC-32C(body) | body            (big-endian)
+//
+// and body is one of
+//
+//	'E' | i64 time (unix ns) | u8 len(session) | session | event JSON
+//	'C' | checkpoint JSON
+//
+// The event body repeats the session id and time in front of the JSON so
+// the publisher builds Kafka messages (key, timestamp, value = the JSON as
+// is) without decoding JSON.
+const (
+	frameHeaderSize = 8
+	// maxFrameBody bounds a body; anything larger is corruption.
+	maxFrameBody = 8 << 20
+	// maxEventFrame bounds an encoded event: the largest output chunk
+	// (1 MiB, 1.4 MB as JSON) fits, huge Meta does not.
+	maxEventFrame = 2 << 20
+
+	kindEvent      byte = 'E'
+	kindCheckpoint byte = 'C'
+
+	eventBodyFixed = 1 + 8 + 1 // kind, time, session length
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Frame decoding errors. errFrameShort means more bytes may complete the
+// frame; errFrameCorrupt means they will not.
+var (
+	errFrameShort   = errors.New("recorder: spool frame: truncated")
+	errFrameCorrupt = errors.New("recorder: spool frame: corrupt")
+)
+
+// frame is a decoded spool record. Its slices alias the decoded buffer.
+type frame struct {
+	kind    byte
+	time    int64  // events only
+	session []byte // events only
+	payload []byte // event JSON or checkpoint JSON
+}
+
+// decodeFrame decodes the frame at the start of b and returns it with its
+// encoded length.
+func decodeFrame(b []byte) (frame, int, error) {
+	if len(b) < frameHeaderSize {
+		return frame{}, 0, errFrameShort
+	}
+	n := binary.BigEndian.Uint32(b)
+	if n == 0 || n > maxFrameBody {
+		return frame{}, 0, errFrameCorrupt
+	}
+	total := frameHeaderSize + int(n)
+	if len(b) < total {
+		return frame{}, 0, errFrameShort
+	}
+	body := b[frameHeaderSize:total]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
+		return frame{}, 0, errFrameCorrupt
+	}
+	f := frame{kind: body[0]}
+	switch f.kind {
+	case kindEvent:
+		if len(body) < eventBodyFixed {
+			return frame{}, 0, errFrameCorrupt
+		}
+		f.time = int64(binary.BigEndian.Uint64(body[1:]))
+		sl := int(body[9])
+		if sl == 0 || len(body) < eventBodyFixed+sl+1 {
+			return frame{}, 0, errFrameCorrupt
+		}
+		f.session = body[eventBodyFixed : eventBodyFixed+sl]
+		f.payload = body[eventBodyFixed+sl:]
+	case kindCheckpoint:
+		f.payload = body[1:]
+	default:
+		return frame{}, 0, errFrameCorrupt
+	}
+	return f, total, nil
+}
+
+// appendEventFramePrefix appends a frame header placeholder and the fixed
+// part of an event body; the caller appends the JSON and calls sealFrame.
+func appendEventFramePrefix(b []byte, time int64, session string) []byte {
+	b = append(b, make([]byte, frameHeaderSize)...)
+	b = append(b, kindEvent)
+	b = binary.BigEndian.AppendUint64(b, uint64(time))
+	b = append(b, byte(len(session)))
+	return append(b, session...)
+}
+
+// appendCheckpointFrame appends a complete checkpoint frame.
+func appendCheckpointFrame(b []byte, payload []byte) []byte {
+	start := len(b)
+	b = append(b, make([]byte, frameHeaderSize)...)
+	b = append(b, kindCheckpoint)
+	b = append(b, payload...)
+	sealFrame(b[start:])
+	return b
+}
+
+// sealFrame fills in the length and checksum of the frame that starts at
+// f[0] and ends at the end of f.
+func sealFrame(f []byte) {
+	body := f[frameHeaderSize:]
+	binary.BigEndian.PutUint32(f, uint32(len(body)))
+	binary.BigEndian.PutUint32(f[4:], crc32.Checksum(body, castagnoli))
+}

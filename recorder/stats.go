@@ -1,0 +1,40 @@
+package recorder
+
+import "time"
+
+// Stats is a snapshot of the recorder's counters, for metrics and health
+// checks.
+type Stats struct {
+	// SpoolEvents is the number of events not yet acknowledged by Kafka.
+	SpoolEvents int64
+	// SpoolBytes is the size of the spool (all segments, written or not).
+	SpoolBytes int64
+	// SpoolSegments is the number of segment files.
+	SpoolSegments int
+	// OldestUnsentAge is the age of the oldest unacknowledged event
+	// (0 when there is none).
+	OldestUnsentAge time.Duration
+	// PublishErrors counts failed attempts to reach or write to Kafka.
+	PublishErrors int64
+	// Published counts events acknowledged by Kafka since New.
+	Published int64
+	// OpenSessions is the number of sessions without a session.end.
+	OpenSessions int
+}
+
+// Stats returns a snapshot of the recorder's counters.
+func (r *Recorder) Stats() Stats {
+	st := r.spool.stats()
+	out := Stats{
+		SpoolEvents:   st.events,
+		SpoolBytes:    st.bytes,
+		SpoolSegments: st.segments,
+		PublishErrors: r.spool.pubErrors.Load(),
+		Published:     r.spool.published.Load(),
+		OpenSessions:  st.open,
+	}
+	if st.events > 0 && st.oldest > 0 {
+		out.OldestUnsentAge = max(0, r.clock.Now().Sub(time.Unix(0, st.oldest)))
+	}
+	return out
+}
