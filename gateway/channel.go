@@ -1,0 +1,275 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/recorder"
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// maxWindow bounds window sizes from clients: terminals use 16-bit sizes
+// and a hostile client may send anything.
+const maxWindow = 10000
+
+// ptyRequest is the payload of "pty-req" (RFC 4254 6.2).
+type ptyRequest struct {
+	Term          string
+	Cols, Rows    uint32
+	Width, Height uint32
+	Modes         string // encoded terminal modes, passed to the host verbatim
+}
+
+// windowChange is the payload of "window-change" (RFC 4254 6.7).
+type windowChange struct {
+	Cols, Rows    uint32
+	Width, Height uint32
+}
+
+// clamp bounds a window dimension to 0..maxWindow.
+func clamp(v uint32) uint32 { return min(v, maxWindow) }
+
+// clientSession is one "session" channel opened by a client. Its request
+// loop (serve) runs on the channel handler's goroutine; the command runs
+// on a second goroutine (run) started by the shell or exec request.
+type clientSession struct {
+	s      *Server
+	cs     *connState
+	user   *config.User
+	ch     gossh.Channel
+	log    *slog.Logger
+	remote string
+	keyFP  string
+
+	// ctx ends when the client closes the channel or the connection, or
+	// the server shuts down; its cause says which.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// Set by the request loop before run starts, read-only afterwards.
+	pty     *ptyRequest
+	env     []envVar
+	command string
+
+	// Request loop → run, after run started.
+	winch chan windowChange // latest size wins
+	sigs  chan string
+
+	// Set by the command goroutine: the recording of a host or audit
+	// session and the meta of its session.end.
+	rec     *recorder.Session
+	endMeta map[string]string
+
+	started   atomic.Bool   // shell or exec accepted
+	runDone   chan struct{} // closed when run returned
+	inputDone chan struct{} // closed when the client input copier returned (nil if none)
+}
+
+// envVar is one "env" request kept for the host.
+type envVar struct{ Name, Value string }
+
+// forwardedEnv reports whether an environment variable from the client is
+// passed to the host: the locale only, as OpenSSH's default AcceptEnv.
+func forwardedEnv(name string) bool { return name == "LANG" || strings.HasPrefix(name, "LC_") }
+
+// handleSession serves a "session" channel until it closes.
+func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	if !s.enter(true) {
+		nc.Reject(gossh.ResourceShortage, "foureyes: bastion shutting down")
+		return
+	}
+	defer s.wg.Done()
+	defer s.sessions.Done()
+	user, ok := s.cfg.User(conn.User())
+	if !ok { // cannot happen: checkKey admitted this name
+		nc.Reject(gossh.Prohibited, "foureyes: unknown user")
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		s.log.Debug("accept session channel", "err", err)
+		return
+	}
+	sess := &clientSession{
+		s:       s,
+		cs:      stateOf(ctx),
+		user:    user,
+		ch:      ch,
+		remote:  conn.RemoteAddr().String(),
+		winch:   make(chan windowChange, 1),
+		sigs:    make(chan string, 16),
+		runDone: make(chan struct{}),
+	}
+	if conn.Permissions != nil {
+		sess.keyFP = conn.Permissions.Extensions[extKeyFingerprint]
+	}
+	sess.log = s.log.With("user", user.Name, "remote", sess.remote)
+	sess.ctx, sess.cancel = context.WithCancelCause(s.base)
+	stop := context.AfterFunc(ctx, func() { sess.cancel(errClientGone) })
+	defer stop()
+	// A channel still waiting for its shell or exec request when the
+	// server shuts down is closed; a started one ends through run.
+	stopIdle := context.AfterFunc(sess.ctx, func() {
+		if !sess.started.Load() {
+			ch.Close()
+		}
+	})
+	defer stopIdle()
+	sess.serve(reqs)
+}
+
+// serve answers the channel's requests until the channel closes, then
+// waits for the command goroutine.
+func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
+	started := false
+	for req := range reqs {
+		ok := false
+		switch req.Type {
+		case "pty-req":
+			var p ptyRequest
+			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil {
+				p.Cols, p.Rows = clamp(p.Cols), clamp(p.Rows)
+				sess.pty, ok = &p, true
+			}
+		case "env":
+			var kv envVar
+			if !started && gossh.Unmarshal(req.Payload, &kv) == nil && forwardedEnv(kv.Name) && len(sess.env) < 64 {
+				sess.env, ok = append(sess.env, kv), true
+			}
+		case "window-change":
+			var w windowChange
+			if sess.pty != nil && gossh.Unmarshal(req.Payload, &w) == nil {
+				w.Cols, w.Rows = clamp(w.Cols), clamp(w.Rows)
+				ok = true
+				if !started {
+					sess.pty.Cols, sess.pty.Rows = w.Cols, w.Rows
+				} else {
+					sess.sendWinch(w)
+				}
+			}
+		case "signal":
+			var sig struct{ Name string }
+			if started && gossh.Unmarshal(req.Payload, &sig) == nil {
+				select {
+				case sess.sigs <- sig.Name:
+					ok = true
+				default:
+					sess.log.Warn("signal dropped: too many pending", "signal", sig.Name)
+				}
+			}
+		case "shell", "exec":
+			if started {
+				break
+			}
+			if req.Type == "exec" {
+				var p struct{ Command string }
+				if gossh.Unmarshal(req.Payload, &p) != nil {
+					break
+				}
+				sess.command = p.Command
+			}
+			started, ok = true, true
+			sess.started.Store(true)
+			go func() {
+				defer close(sess.runDone)
+				res := sess.dispatch()
+				sess.finish(res)
+				sess.endRecording(res)
+			}()
+		case "auth-agent-req@openssh.com":
+			sess.s.forwardDenied(sess.user.Name, sess.cs, "agent", "auth-agent-req@openssh.com")
+		case "x11-req":
+			var x struct {
+				Single   bool
+				Protocol string
+				Cookie   string
+				Screen   uint32
+			}
+			detail := ""
+			if gossh.Unmarshal(req.Payload, &x) == nil {
+				detail = x.Protocol
+			}
+			sess.s.forwardDenied(sess.user.Name, sess.cs, "x11", detail)
+		case "subsystem":
+			var p struct{ Name string }
+			gossh.Unmarshal(req.Payload, &p)
+			sess.s.recordGateway(event.AccessDenied, sess.user.Name, map[string]string{
+				"user": sess.user.Name, "host": "", "reason": "subsystem " + p.Name + " is not supported", "remote": sess.remote,
+			})
+		}
+		if req.WantReply {
+			req.Reply(ok, nil)
+		}
+	}
+	// The channel is closed: by the client, or by finish after the
+	// command ended.
+	sess.cancel(errClientGone)
+	if started {
+		<-sess.runDone
+	}
+	if sess.inputDone != nil {
+		<-sess.inputDone
+	}
+}
+
+// sendWinch hands the latest window size to the command goroutine,
+// replacing a size it has not picked up yet.
+func (sess *clientSession) sendWinch(w windowChange) {
+	for {
+		select {
+		case sess.winch <- w:
+			return
+		default:
+		}
+		select {
+		case <-sess.winch:
+		default:
+		}
+	}
+}
+
+// exitResult is how a command ended, as sent to the client.
+type exitResult struct {
+	status int            // exit status, also recorded
+	signal *exitSignalMsg // non-nil: the host reported a signal instead
+}
+
+// exitSignalMsg is the payload of "exit-signal" (RFC 4254 6.10).
+type exitSignalMsg struct {
+	Signal     string
+	CoreDumped bool
+	Error      string
+	Lang       string
+}
+
+// finish sends the exit status (or signal) and closes the channel.
+func (sess *clientSession) finish(res exitResult) {
+	if res.signal != nil {
+		sess.ch.SendRequest("exit-signal", false, gossh.Marshal(res.signal))
+	} else {
+		sess.ch.SendRequest("exit-status", false, gossh.Marshal(&struct{ Status uint32 }{uint32(res.status)}))
+	}
+	sess.ch.Close()
+}
+
+// say writes "foureyes: MSG" as one line on the client's stderr.
+func (sess *clientSession) say(msg string) []byte {
+	nl := "\n"
+	if sess.pty != nil {
+		nl = "\r\n"
+	}
+	line := []byte("foureyes: " + msg + nl)
+	sess.ch.Stderr().Write(line)
+	return line
+}
+
+// refuse tells the user why and returns the exit result.
+func (sess *clientSession) refuse(e *UserError) exitResult {
+	sess.say(e.Message)
+	return exitResult{status: e.exitStatus()}
+}

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// parseCommand splits the SSH command line into its first word (a host
+// name or a bastion verb) and the rest. An optional "--" right after the
+// first word is dropped; the rest is otherwise verbatim, quotes and all,
+// because the host's shell will parse it.
+//
+//	"demo"                 → "demo", ""
+//	"demo -- uname -a"     → "demo", "uname -a"
+//	"demo echo 'a  b'"     → "demo", "echo 'a  b'"
+//	"audit show abc"       → "audit", "show abc"
+func parseCommand(raw string) (first, rest string) {
+	s := strings.TrimLeft(raw, " \t")
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	first, rest = s[:i], strings.TrimLeft(s[i:], " \t")
+	if rest == "--" {
+		return first, ""
+	}
+	if strings.HasPrefix(rest, "--") && len(rest) > 2 && (rest[2] == ' ' || rest[2] == '\t') {
+		rest = strings.TrimLeft(rest[2:], " \t")
+	}
+	return first, rest
+}
+
+// verb is a bastion command: a reserved first word instead of a host name.
+type verb struct {
+	name    string
+	usage   string // shown in help, after "ssh BASTION "
+	summary string
+	run     func(sess *clientSession, args string) exitResult
+}
+
+// verbs is the dispatch table. config rejects host names equal to a verb.
+var verbs []verb
+
+func init() {
+	verbs = []verb{
+		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
+		{"sessions", "sessions", "list sessions you may join (reviewers)", notYet},
+		{"join", "join SESSION_ID", "join a session as the second pair of eyes (reviewers)", notYet},
+		{"help", "help", "this help", (*clientSession).help},
+	}
+}
+
+// lookupVerb returns the verb named name.
+func lookupVerb(name string) (verb, bool) {
+	for _, v := range verbs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+// dispatch runs what the command line asks for and returns how it ended.
+func (sess *clientSession) dispatch() exitResult {
+	first, rest := parseCommand(sess.command)
+	if first == "" {
+		return sess.help("")
+	}
+	if v, ok := lookupVerb(first); ok {
+		return v.run(sess, rest)
+	}
+	return sess.connect(first, rest)
+}
+
+// notYet answers verbs that later issues implement.
+func notYet(sess *clientSession, _ string) exitResult {
+	first, _ := parseCommand(sess.command)
+	return sess.refuse(userErrorf(nil, "%q is not available yet", first))
+}
+
+// help prints the hosts the user may reach and the bastion commands.
+func (sess *clientSession) help(string) exitResult {
+	w := newTextWriter(sess.ch, sess.pty != nil)
+	writeHelp(w, sess.s, sess.user.Name)
+	return exitResult{status: 0}
+}
+
+// writeHelp writes the help text for user.
+func writeHelp(w io.Writer, s *Server, userName string) {
+	user, _ := s.cfg.User(userName)
+	var hosts []string
+	for i := range s.cfg.Hosts {
+		if h := &s.cfg.Hosts[i]; user != nil && s.cfg.CanConnect(user, h) {
+			hosts = append(hosts, h.Name)
+		}
+	}
+	sort.Strings(hosts)
+	fmt.Fprintf(w, "foureyes bastion (%s). You are %s.\n\n", s.cfg.Gateway.ID, userName)
+	if len(hosts) == 0 {
+		fmt.Fprintf(w, "You may not connect to any host.\n")
+	} else {
+		fmt.Fprintf(w, "Hosts you may connect to:\n")
+		for _, h := range hosts {
+			fmt.Fprintf(w, "  %s\n", h)
+		}
+	}
+	fmt.Fprintf(w, "\nUsage:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  ssh -t BASTION HOST\tinteractive shell on HOST\n")
+	fmt.Fprintf(tw, "  ssh BASTION HOST -- COMMAND\trun COMMAND on HOST\n")
+	for _, v := range verbs {
+		fmt.Fprintf(tw, "  ssh BASTION %s\t%s\n", v.usage, v.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nEverything you do through this bastion is recorded.\n")
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/recorder"
+)
+
+// statusLost is the exit status recorded and sent when a session ends
+// without one from the host (client gone, shutdown, recording failure),
+// as OpenSSH's client reports a lost connection.
+const statusLost = 255
+
+// connect runs a shell (remote == "") or a command on the named host:
+// policy, recording, upstream login, then the byte pipes until one side
+// ends.
+func (sess *clientSession) connect(hostName, remote string) exitResult {
+	s, user := sess.s, sess.user.Name
+	h, ok := s.cfg.Host(hostName)
+	if !ok {
+		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "unknown host", "remote": sess.remote})
+		return sess.refuse(userErrorf(ErrUnknownHost, "unknown host %q", hostName))
+	}
+	if !s.cfg.CanConnect(sess.user, h) {
+		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
+		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
+	}
+	kind := "shell"
+	if remote != "" {
+		kind = "exec"
+	}
+	info := recorder.StartInfo{
+		Kind:           kind,
+		User:           user,
+		Host:           h.Name,
+		Login:          h.Login,
+		Remote:         sess.remote,
+		KeyFingerprint: sess.keyFP,
+		Command:        remote,
+		Class:          h.Class,
+		Retention:      s.cfg.RetentionDays(h.Class),
+	}
+	if sess.pty != nil {
+		info.Term, info.Cols, info.Rows = sess.pty.Term, int(sess.pty.Cols), int(sess.pty.Rows)
+	}
+	rec, err := s.opts.Recorder.Start(info)
+	if err != nil {
+		sess.log.Error("start recording", "host", h.Name, "err", err)
+		return sess.refuse(userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording unavailable (%v); session refused", err))
+	}
+	sess.rec = rec
+	log := sess.log.With("session", rec.ID(), "host", h.Name)
+	log.Info("session start", "kind", kind)
+	if remote != "" {
+		if err := rec.Record(event.Exec, user, []byte(remote), nil); err != nil {
+			return sess.endWith(sess.refuse(recordingFailed(err)), map[string]string{"error": err.Error()})
+		}
+	}
+	up, err := s.dialUpstream(sess.ctx, h)
+	if err != nil {
+		log.Warn("upstream", "err", err)
+		var mismatch *HostKeyMismatchError
+		if errors.As(err, &mismatch) {
+			if err := rec.Record(event.HostKeyMismatch, "", nil, map[string]string{"host": h.Name, "addr": h.Address, "want": mismatch.Want, "got": mismatch.Got}); err != nil {
+				log.Error("record host key mismatch", "err", err)
+			}
+			return sess.endWith(sess.refuse(userErrorf(err, "%s", mismatch.Error())), map[string]string{"error": "host key mismatch"})
+		}
+		return sess.endWith(sess.refuse(userErrorf(err, "cannot reach %s (%s): %v", h.Name, h.Address, errors.Unwrap(err))), map[string]string{"error": err.Error()})
+	}
+	defer up.Close()
+	res, meta := sess.proxy(rec, up, h, remote)
+	log.Info("session end", "status", res.status, "meta", meta)
+	return sess.endWith(res, meta)
+}
+
+// recordingFailed is the refusal when an event cannot be recorded.
+func recordingFailed(err error) *UserError {
+	return userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording failed (%v); session terminated", err)
+}
+
+// endWith notes the session.end meta of the recording; the recording
+// ends (endRecording) after the client got its exit status, so that the
+// wait for the spool does not delay the user.
+func (sess *clientSession) endWith(res exitResult, meta map[string]string) exitResult {
+	sess.endMeta = meta
+	return res
+}
+
+// endRecording writes session.end of the session's recording, if any.
+func (sess *clientSession) endRecording(res exitResult) {
+	if sess.rec == nil {
+		return
+	}
+	if err := sess.rec.End(res.status, sess.endMeta); err != nil {
+		sess.log.Error("end recording", "session", sess.rec.ID(), "err", err)
+	}
+}

@@ -1,0 +1,57 @@
+// Package gateway is the SSH front door of foureyes: an SSH server for
+// people (github.com/gliderlabs/ssh) and an SSH client to hosts
+// (golang.org/x/crypto/ssh). It is a protocol break: the bastion
+// terminates the user's SSH connection, opens its own to the host and
+// records everything that passes between the two.
+//
+// # A connection, step by step
+//
+// Authentication accepts public keys only, checked against the users of
+// the configuration. Password and keyboard-interactive attempts are
+// refused; every refused attempt becomes an auth.failure event in the
+// gateway's own recording (a stream of kind "gateway" opened by New),
+// together with access.denied and forward.denied events.
+//
+// The SSH command line says what the user wants:
+//
+//	ssh alice@bastion                     help: reachable hosts and commands
+//	ssh -t alice@bastion demo-prod        interactive shell on demo-prod
+//	ssh alice@bastion demo-prod -- CMD    run CMD on demo-prod
+//	ssh carol@bastion audit VERB ...      auditor commands (Options.Audit)
+//	ssh bob@bastion sessions | join ID    four-eyes review (a later issue)
+//
+// The first word is a host name or a bastion verb; an optional "--"
+// follows; the rest is passed to the host verbatim. An unknown or
+// forbidden host is refused with one line on stderr and exit status 1.
+// The two cases get different messages (`unknown host "x"` and
+// `access to "x" denied for alice`): host names are not secrets among
+// authenticated staff, and the difference saves them a support call; the
+// access.denied event records every attempt either way.
+//
+// For a host, the gateway starts a recording (kind "shell" or "exec"),
+// logs into the host as its configured login with the bastion's client
+// key (ClientPublicKey prints the line to install on hosts), checks the
+// host's key against the pinned one (hostkey.mismatch on any difference),
+// requests the same pty, locale and command, and copies bytes both ways:
+// host stdout and stderr to the client's stdout and stderr (recorded as
+// output), client input to the host (recorded as input typed by the
+// user). Window changes, signals, the client's EOF and the host's exit
+// status or exit signal pass through. The session ends when the host's
+// command exits, the client goes away, the server shuts down, or the
+// recording fails: recording is fail-closed, a session that can no
+// longer be recorded is terminated with a message.
+//
+// Port, Unix socket, agent and X11 forwarding are refused and recorded.
+// Every KeepaliveInterval each connection is probed; a client that leaves
+// three probes unanswered is disconnected.
+//
+// # Usage
+//
+//	rec, _ := recorder.New(recorder.Config{Gateway: cfg.Gateway.ID, SpoolDir: cfg.Gateway.SpoolDir})
+//	srv, err := gateway.New(cfg, gateway.Options{Recorder: rec, Audit: runAudit, Logger: log})
+//	if err != nil { ... }
+//	go srv.ListenAndServe()
+//	...
+//	srv.Shutdown(ctx) // sessions see "bastion shutting down"
+//	rec.Close()
+package gateway

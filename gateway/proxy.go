@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/recorder"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Copy buffers. Each direction of a session starts with a small buffer
+// and switches, once, to a full one when a read fills it: an idle session
+// holds a few KiB instead of 3×32 KiB, a bulk transfer runs with 32 KiB
+// reads after its first packet.
+const (
+	smallBufSize = 2 << 10
+	bufSize      = 32 << 10
+)
+
+// grow returns a full-size buffer when the last read filled buf.
+func grow(buf []byte, n int) []byte {
+	if n == len(buf) && len(buf) < bufSize {
+		return make([]byte, bufSize)
+	}
+	return buf
+}
+
+// proxy opens the session on the host, mirrors the client's pty, locale
+// and command, and copies bytes both ways (recording them) until the host
+// ends the command, the client goes away, the server shuts down or the
+// recording fails. It returns the exit result and the session.end meta.
+func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *config.Host, remote string) (exitResult, map[string]string) {
+	uch, ureqs, err := up.OpenChannel("session", nil)
+	if err != nil {
+		return sess.refuse(userErrorf(err, "%s refused the session: %v", h.Name, err)), map[string]string{"error": err.Error()}
+	}
+	defer uch.Close()
+	if sess.pty != nil {
+		if ok, err := uch.SendRequest("pty-req", true, gossh.Marshal(sess.pty)); err != nil || !ok {
+			return sess.refuse(userErrorf(err, "%s refused a terminal", h.Name)), map[string]string{"error": "pty-req refused"}
+		}
+	}
+	for _, kv := range sess.env {
+		uch.SendRequest("env", false, gossh.Marshal(&kv))
+	}
+	var ok bool
+	if remote == "" {
+		ok, err = uch.SendRequest("shell", true, nil)
+	} else {
+		ok, err = uch.SendRequest("exec", true, gossh.Marshal(&struct{ Command string }{remote}))
+	}
+	if err != nil || !ok {
+		return sess.refuse(userErrorf(err, "%s refused to start the command", h.Name)), map[string]string{"error": "start refused"}
+	}
+
+	// The host's requests: exit-status or exit-signal, then close.
+	var exit *exitResult
+	upDone := make(chan struct{})
+	sess.s.goTracked(func() {
+		defer close(upDone)
+		for req := range ureqs {
+			switch req.Type {
+			case "exit-status":
+				var st struct{ Status uint32 }
+				if gossh.Unmarshal(req.Payload, &st) == nil {
+					exit = &exitResult{status: int(st.Status)}
+				}
+			case "exit-signal":
+				var sig exitSignalMsg
+				if gossh.Unmarshal(req.Payload, &sig) == nil {
+					exit = &exitResult{status: 128 + signalNumber(sig.Signal), signal: &sig}
+				}
+			}
+			if req.WantReply {
+				req.Reply(false, nil) // keepalives
+			}
+		}
+	})
+	// Output, both streams; they end at the host's EOF or close.
+	outDone := make(chan struct{})
+	sess.s.goTracked(func() {
+		defer close(outDone)
+		errDone := make(chan struct{})
+		sess.s.goTracked(func() {
+			defer close(errDone)
+			sess.copyOutput(rec, sess.ch.Stderr(), uch.Stderr())
+		})
+		sess.copyOutput(rec, sess.ch, uch)
+		<-errDone
+	})
+	// Input; ends at the client's EOF or when the channel closes.
+	sess.inputDone = make(chan struct{})
+	sess.s.goTracked(func() {
+		defer close(sess.inputDone)
+		sess.copyInput(rec, uch)
+	})
+
+	meta := map[string]string{}
+	res := exitResult{status: statusLost}
+	recDone := sess.recordingFailed(rec)
+loop:
+	for {
+		select {
+		case w := <-sess.winch:
+			uch.SendRequest("window-change", false, gossh.Marshal(&w))
+			rec.Resize(int(w.Cols), int(w.Rows))
+		case name := <-sess.sigs:
+			uch.SendRequest("signal", false, gossh.Marshal(&struct{ Name string }{name}))
+			if err := rec.Record(event.Signal, sess.user.Name, nil, map[string]string{"signal": name}); err != nil {
+				sess.log.Warn("record signal", "err", err)
+			}
+		case <-upDone:
+			<-outDone // drained: the host sends EOF before close
+			if exit != nil {
+				res = *exit
+				if exit.signal != nil {
+					meta["exit_signal"] = exit.signal.Signal
+				}
+			} else {
+				meta["reason"] = "host closed the session without an exit status"
+			}
+			break loop
+		case <-sess.ctx.Done():
+			cause := context.Cause(sess.ctx)
+			switch {
+			case errors.Is(cause, ErrShuttingDown):
+				meta["reason"] = "bastion shutting down"
+				sess.say("bastion shutting down; session terminated")
+			case errors.Is(cause, errClientGone):
+				meta["reason"] = "client disconnected"
+			default:
+				meta["reason"] = cause.Error()
+			}
+			up.Close()
+			<-outDone
+			break loop
+		case <-recDone: // never in best-effort mode (failOpen)
+			err := rec.Err()
+			meta["reason"] = "recording failed"
+			sess.say(recordingFailed(err).Message)
+			up.Close()
+			<-outDone
+			break loop
+		}
+	}
+	if len(meta) == 0 {
+		meta = nil
+	}
+	return res, meta
+}
+
+// copyOutput copies the host's output (stdout or stderr) to the client,
+// recording each chunk before it is forwarded. Once the recording has
+// failed (fail-closed) nothing more is forwarded.
+func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader) {
+	buf := make([]byte, smallBufSize)
+	failed := sess.recordingFailed(rec)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			rec.Output(buf[:n])
+			select {
+			case <-failed:
+				return
+			default:
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				sess.cancel(errClientGone)
+				// Keep reading so the host is not blocked on a full
+				// window while the session is torn down.
+			}
+			buf = grow(buf, n)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// copyInput copies the client's input to the host, recording it as typed
+// by the session's user, and forwards the client's EOF. Once the
+// recording has failed nothing more reaches the host.
+func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
+	buf := make([]byte, smallBufSize)
+	user := sess.user.Name
+	failed := sess.recordingFailed(rec)
+	for {
+		n, err := sess.ch.Read(buf)
+		if n > 0 {
+			rec.Input(user, buf[:n])
+			select {
+			case <-failed:
+				return
+			default:
+			}
+			if _, werr := uch.Write(buf[:n]); werr != nil {
+				return
+			}
+			buf = grow(buf, n)
+		}
+		if err != nil {
+			uch.CloseWrite()
+			return
+		}
+	}
+}
+
+// recordingFailed returns the channel closed when rec can no longer be
+// written, or nil (never) in best-effort mode.
+func (sess *clientSession) recordingFailed(rec *recorder.Session) <-chan struct{} {
+	if sess.s.failOpen {
+		return nil
+	}
+	return rec.Done()
+}
+
+// signalNumbers maps SSH signal names (RFC 4254 6.10) to Linux numbers,
+// for the recorded exit status 128+n.
+var signalNumbers = map[string]int{
+	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
+	"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+}
+
+// signalNumber returns the number of an SSH signal name, 0 if unknown.
+func signalNumber(name string) int { return signalNumbers[name] }

@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/sshtest"
+	"github.com/foureyes/foureyes/recorder"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// TestRefusedCommands covers what an authenticated user may not do: each
+// refusal prints one line, exits 1 and is recorded.
+func TestRefusedCommands(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	tests := []struct {
+		name      string
+		user      string
+		args      []string
+		wantErr   string
+		wantEvent event.Type
+		wantMeta  map[string]string
+	}{
+		{"unknown host", "alice", []string{"nosuch", "--", "true"},
+			"foureyes: unknown host \"nosuch\"\n", event.AccessDenied, map[string]string{"user": "alice", "host": "nosuch", "reason": "unknown host"}},
+		{"forbidden host", "bob", []string{"demo-prod"},
+			"foureyes: access to \"demo-prod\" denied for bob\n", event.AccessDenied, map[string]string{"user": "bob", "host": "demo-prod"}},
+		{"audit without role", "alice", []string{"audit", "sessions"},
+			"foureyes: audit denied for alice: no auditor role\n", event.AccessDenied, map[string]string{"user": "alice", "command": "audit sessions"}},
+		{"sessions not yet", "bob", []string{"sessions"}, "foureyes: \"sessions\" is not available yet\n", "", nil},
+		{"join not yet", "bob", []string{"join", "abc"}, "foureyes: \"join\" is not available yet\n", "", nil},
+		{"audit without audit func", "carol", []string{"audit", "sessions"}, "foureyes: audit is not available on this gateway\n", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := f.run(tt.user, tt.args...)
+			if res.Exit != 1 || res.Stderr != tt.wantErr || res.Stdout != "" {
+				t.Errorf("got exit %d stderr %q stdout %q; want 1 and %q", res.Exit, res.Stderr, res.Stdout, tt.wantErr)
+			}
+			if tt.wantEvent != "" {
+				e, ok := findEvent(f.gatewayEvents(tt.wantEvent), tt.wantEvent, tt.wantMeta)
+				if !ok || e.Actor != tt.user || e.Meta["remote"] == "" {
+					t.Errorf("no %s event with %v by %s (got %+v)", tt.wantEvent, tt.wantMeta, tt.user, e)
+				}
+			}
+		})
+	}
+}
+
+func TestUpstreamFailures(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	res := f.run("alice", "badkey", "--", "echo never")
+	want := "foureyes: host key mismatch for badkey (" + f.target.Addr() + "): pinned "
+	if res.Exit != 1 || !strings.HasPrefix(res.Stderr, want) || !strings.HasSuffix(res.Stderr, "; connection refused\n") || res.Stdout != "" {
+		t.Errorf("mismatch: got %+v; want exit 1 and %q…", res, want)
+	}
+	pinned, _ := f.cfg.Host("badkey")
+	wantFP := gossh.FingerprintSHA256(f.srv.pinned[pinned.Name])
+	gotFP := gossh.FingerprintSHA256(f.target.HostKey())
+	if !strings.Contains(res.Stderr, "pinned "+wantFP+", presented "+gotFP) {
+		t.Errorf("mismatch message %q lacks both fingerprints", res.Stderr)
+	}
+	evs := f.sessionOf(func(i recorder.StartInfo) bool { return i.Host == "badkey" })
+	if _, ok := findEvent(evs, event.HostKeyMismatch, map[string]string{"host": "badkey", "want": wantFP, "got": gotFP}); !ok {
+		t.Errorf("no hostkey.mismatch event in %v", types(evs))
+	}
+	if end := evs[len(evs)-1]; end.Type != event.SessionEnd || end.Meta["exit_status"] != "1" {
+		t.Errorf("last event %s %v; want session.end with status 1", end.Type, end.Meta)
+	}
+
+	res = f.run("alice", "down", "--", "true")
+	if res.Exit != 1 || !strings.HasPrefix(res.Stderr, "foureyes: cannot reach down (") {
+		t.Errorf("down host: got %+v", res)
+	}
+}
+
+// TestAuthFailures drives refused logins with the OpenSSH client and,
+// for methods it will not use in batch mode, with x/crypto.
+func TestAuthFailures(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	stranger, strangerPub := sshtest.Keygen(t, t.TempDir(), "stranger")
+	strangerFP := gossh.FingerprintSHA256(strangerPub)
+	aliceFP := gossh.FingerprintSHA256(sshtest.Signer(t, f.keys["alice"]).PublicKey())
+
+	t.Run("wrong key", func(t *testing.T) {
+		res := sshtest.Run(t, &sshtest.Client{Addr: f.addr, User: "alice", Key: stranger, Args: []string{"demo"}})
+		if res.Exit != 255 || !strings.Contains(res.Stderr, "Permission denied (") {
+			t.Errorf("got %+v; want 255 and Permission denied", res)
+		}
+		evs := f.gatewayEvents(event.AuthFailure)
+		var n int
+		for _, e := range evs {
+			if hasMeta(e, map[string]string{"user": "alice", "key": strangerFP, "method": "publickey", "reason": "key not authorized for user"}) && e.Meta["remote"] != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d auth.failure events for the stranger key; want exactly 1 (query and attempt are one failure): %v", n, evs)
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		res := sshtest.Run(t, &sshtest.Client{Addr: f.addr, User: "mallory", Key: f.keys["alice"], Args: []string{"demo"}})
+		if res.Exit != 255 {
+			t.Errorf("exit = %d; want 255", res.Exit)
+		}
+		if _, ok := findEvent(f.gatewayEvents(event.AuthFailure), event.AuthFailure, map[string]string{"user": "mallory", "key": aliceFP, "reason": "unknown user"}); !ok {
+			t.Error("no auth.failure for mallory")
+		}
+	})
+	t.Run("password", func(t *testing.T) {
+		if _, err := f.dial("alice", gossh.Password("hunter2")); err == nil {
+			t.Fatal("password login accepted")
+		}
+		evs := f.gatewayEvents(event.AuthFailure)
+		if _, ok := findEvent(evs, event.AuthFailure, map[string]string{"user": "alice", "method": "password"}); !ok {
+			t.Errorf("no password auth.failure in %v", evs)
+		}
+		for _, e := range evs {
+			if strings.Contains(e.MetaJSON(), "hunter2") {
+				t.Errorf("password recorded: %v", e.Meta)
+			}
+		}
+	})
+	t.Run("keyboard-interactive", func(t *testing.T) {
+		asked := false
+		ki := gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) {
+			asked = true
+			return nil, nil
+		})
+		if _, err := f.dial("bob", ki); err == nil {
+			t.Fatal("keyboard-interactive login accepted")
+		}
+		if asked {
+			t.Error("the gateway asked keyboard-interactive questions")
+		}
+		if _, ok := findEvent(f.gatewayEvents(event.AuthFailure), event.AuthFailure, map[string]string{"user": "bob", "method": "keyboard-interactive"}); !ok {
+			t.Error("no keyboard-interactive auth.failure")
+		}
+	})
+	t.Run("accepted key without signature", func(t *testing.T) {
+		// The key passes the query, but the client cannot sign: the
+		// login never completes and is recorded as a failure.
+		signer := failingSigner{sshtest.Signer(t, f.keys["carol"])}
+		if _, err := f.dial("carol", gossh.PublicKeys(signer)); err == nil {
+			t.Fatal("login without a signature accepted")
+		}
+		fp := gossh.FingerprintSHA256(signer.PublicKey())
+		deadline := time.Now().Add(timeout)
+		for {
+			evs := f.gatewayEvents(event.AuthFailure)
+			if e, ok := findEvent(evs, event.AuthFailure, map[string]string{"user": "carol", "key": fp, "method": "publickey"}); ok {
+				if !strings.HasPrefix(e.Meta["reason"], "key accepted but login not completed") {
+					t.Errorf("reason = %q", e.Meta["reason"])
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no auth.failure for the unsigned login: %v", metas(evs))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	t.Run("user switch during auth", func(t *testing.T) {
+		// SSH lets a client change the user name between attempts: bob's
+		// key accepted for "bob" must not then be accepted for "alice".
+		bobKey := sshtest.Signer(t, f.keys["bob"]).PublicKey()
+		cfg := f.srv.connConfig(&connState{remote: "192.0.2.1:1"})
+		if _, err := cfg.PublicKeyCallback(connMeta("bob"), bobKey); err != nil {
+			t.Fatalf("bob's key for bob: %v", err)
+		}
+		if _, err := cfg.PublicKeyCallback(connMeta("alice"), bobKey); err == nil {
+			t.Fatal("bob's key accepted for alice")
+		}
+	})
+}
+
+// TestForwardingDenied checks that every kind of forwarding is refused
+// and recorded.
+func TestForwardingDenied(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c, err := f.dial("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Dial("tcp", f.target.Addr()); err == nil {
+		t.Error("direct-tcpip (ssh -L) accepted")
+	}
+	if _, err := c.Listen("tcp", "127.0.0.1:0"); err == nil {
+		t.Error("tcpip-forward (ssh -R) accepted")
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SendRequest("auth-agent-req@openssh.com", true, nil); ok || err != nil {
+		t.Errorf("agent forwarding request = %v, %v; want refused", ok, err)
+	}
+	x11 := gossh.Marshal(&struct {
+		Single   bool
+		Protocol string
+		Cookie   string
+		Screen   uint32
+	}{false, "MIT-MAGIC-COOKIE-1", "00", 0})
+	if ok, err := s.SendRequest("x11-req", true, x11); ok || err != nil {
+		t.Errorf("x11 request = %v, %v; want refused", ok, err)
+	}
+	if err := s.RequestSubsystem("sftp"); err == nil {
+		t.Error("sftp subsystem accepted")
+	}
+
+	// The real client: `ssh -R` fails when the bastion refuses.
+	cl := f.client("alice", false)
+	cl.Options = []string{"-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"}
+	res := runClient(t, cl)
+	if res.Exit != 255 || !strings.Contains(res.Stderr, "remote port forwarding failed") {
+		t.Errorf("ssh -R: got %+v", res)
+	}
+
+	evs := f.gatewayEvents(event.ForwardDenied)
+	for _, want := range []map[string]string{
+		{"user": "alice", "kind": "direct-tcpip", "detail": "to " + f.target.Addr() + " from 0.0.0.0:0"},
+		{"user": "alice", "kind": "tcpip-forward", "detail": "listen 127.0.0.1:0"},
+		{"user": "alice", "kind": "tcpip-forward", "detail": "listen localhost:0"},
+		{"user": "alice", "kind": "agent"},
+		{"user": "alice", "kind": "x11", "detail": "MIT-MAGIC-COOKIE-1"},
+	} {
+		if _, ok := findEvent(evs, event.ForwardDenied, want); !ok {
+			t.Errorf("no forward.denied with %v in %v", want, metas(evs))
+		}
+	}
+	if _, ok := findEvent(f.gatewayEvents(event.AccessDenied), event.AccessDenied, map[string]string{"reason": "subsystem sftp is not supported"}); !ok {
+		t.Error("no access.denied for the sftp subsystem")
+	}
+}
+
+// connMeta is the ConnMetadata of an authentication attempt as user.
+type connMeta string
+
+func (m connMeta) User() string        { return string(m) }
+func (connMeta) SessionID() []byte     { return nil }
+func (connMeta) ClientVersion() []byte { return nil }
+func (connMeta) ServerVersion() []byte { return nil }
+func (connMeta) RemoteAddr() net.Addr  { return &net.TCPAddr{} }
+func (connMeta) LocalAddr() net.Addr   { return &net.TCPAddr{} }
+
+// failingSigner offers a real public key but cannot sign.
+type failingSigner struct{ gossh.Signer }
+
+func (failingSigner) Sign(io.Reader, []byte) (*gossh.Signature, error) {
+	return nil, errors.New("token unplugged")
+}
+
+func metas(evs []event.Event) []map[string]string {
+	out := make([]map[string]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Meta
+	}
+	return out
+}

@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/recorder"
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Recorder starts recordings. *recorder.Recorder implements it.
+type Recorder interface {
+	// Start writes session.start and returns the session to record into.
+	Start(info recorder.StartInfo) (*recorder.Session, error)
+}
+
+// AuditFunc runs an auditor's command (the words after "audit") with the
+// given output streams and returns its exit status. ctx ends when the
+// client goes away or the bastion shuts down.
+type AuditFunc func(ctx context.Context, user string, args []string, stdout, stderr io.Writer) int
+
+// Options are the gateway's dependencies.
+type Options struct {
+	// Recorder records every session and the gateway's own events.
+	// Required.
+	Recorder Recorder
+	// Audit runs `audit …` commands for users with an audit role.
+	// Nil: audit commands answer "not available".
+	Audit AuditFunc
+	// Logger receives operational logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the SSH bastion: it authenticates users, applies policy,
+// connects to hosts and records everything in between. Create it with
+// New; it is safe for concurrent use.
+type Server struct {
+	cfg          *config.Config
+	opts         Options
+	log          *slog.Logger
+	hostSigner   gossh.Signer
+	clientSigner gossh.Signer
+	userKeys     map[string][]gossh.PublicKey // user name → authorized keys
+	pinned       map[string]gossh.PublicKey   // host name → pinned host key
+	srv          *ssh.Server
+	gw           *recorder.Session // the gateway's own stream (kind "gateway")
+
+	// failOpen would keep sessions running when their recording fails.
+	// Always false for now: recording is fail-closed; a later issue adds
+	// best-effort mode behind this hook.
+	failOpen bool
+
+	// base is the parent of every session context; Shutdown and Close
+	// cancel it with ErrShuttingDown or ErrServerClosed.
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+
+	wg       sync.WaitGroup // connection watchers, session handlers and their copiers
+	sessions sync.WaitGroup // session channel handlers only (Shutdown drains these first)
+
+	mu        sync.Mutex // guards the fields below
+	closing   bool       // no new connections, sessions or wg.Add once set
+	listeners map[net.Listener]struct{}
+	addr      net.Addr
+	conns     map[string]*connState // by connKey, for ConnectionFailedCallback
+	gwEnded   bool
+}
+
+// New returns a server for cfg. It loads the host key and the upstream
+// client key (creating them on first start), parses users' keys and the
+// pinned host keys, and opens the gateway's own recording.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if opts.Recorder == nil {
+		return nil, ErrNoRecorder
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:       cfg,
+		opts:      opts,
+		log:       opts.Logger.With("component", "gateway"),
+		userKeys:  map[string][]gossh.PublicKey{},
+		pinned:    map[string]gossh.PublicKey{},
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[string]*connState{},
+	}
+	var err error
+	if s.hostSigner, err = loadOrCreateKey(cfg.Gateway.HostKeyFile, "host key"); err != nil {
+		return nil, err
+	}
+	if s.clientSigner, err = loadOrCreateKey(cfg.Gateway.ClientKeyFile, "client key"); err != nil {
+		return nil, err
+	}
+	for _, u := range cfg.Users {
+		for i, line := range u.Keys {
+			k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
+			if err != nil {
+				return nil, fmt.Errorf("gateway: users %s key %d: %w", u.Name, i, err)
+			}
+			s.userKeys[u.Name] = append(s.userKeys[u.Name], k)
+		}
+	}
+	for _, h := range cfg.Hosts {
+		k, err := config.ParseHostKey(h.HostKey)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: hosts %s host_key: %w", h.Name, err)
+		}
+		s.pinned[h.Name] = k
+	}
+	s.srv = &ssh.Server{
+		Version:                    "foureyes",
+		HostSigners:                []ssh.Signer{s.hostSigner},
+		PasswordHandler:            refusePassword,
+		KeyboardInteractiveHandler: refuseKeyboardInteractive,
+		ServerConfigCallback:       s.serverConfig,
+		ConnCallback:               s.connCallback,
+		ConnectionFailedCallback:   s.connectionFailed,
+		ChannelHandlers: map[string]ssh.ChannelHandler{
+			"session": s.handleSession,
+			"default": s.denyChannel, // direct-tcpip, direct-streamlocal, anything else
+		},
+		RequestHandlers: map[string]ssh.RequestHandler{
+			"tcpip-forward":                   s.denyForwardRequest,
+			"streamlocal-forward@openssh.com": s.denyForwardRequest,
+		},
+	}
+	class := cfg.Retention.Default
+	s.gw, err = opts.Recorder.Start(recorder.StartInfo{
+		Kind:      "gateway",
+		Class:     class,
+		Retention: cfg.RetentionDays(class),
+		Meta:      map[string]string{"listen": cfg.Gateway.Listen, "host_key": gossh.FingerprintSHA256(s.hostSigner.PublicKey())},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: open gateway recording: %w", err)
+	}
+	s.base, s.cancelBase = context.WithCancelCause(context.Background())
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed. Serve may be called for several listeners.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.addr = l.Addr()
+	s.mu.Unlock()
+	s.log.Info("listening", "addr", l.Addr().String(), "host_key", gossh.FingerprintSHA256(s.hostSigner.PublicKey()))
+	err := s.srv.Serve(l)
+	s.mu.Lock()
+	delete(s.listeners, l)
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("gateway: serve: %w", err)
+}
+
+// ListenAndServe listens on cfg.Gateway.Listen and calls Serve.
+func (s *Server) ListenAndServe() error {
+	l, err := net.Listen("tcp", s.cfg.Gateway.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return s.Serve(l)
+}
+
+// Addr returns the address of the latest listener given to Serve, or nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Shutdown stops accepting connections, ends every session with the
+// message "bastion shutting down" (closing its upstream connection and
+// ending its recording), closes the remaining connections, waits for all
+// goroutines and ends the gateway's recording. If ctx ends first,
+// Shutdown closes everything at once as Close does and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	s.cancelBase(ErrShuttingDown)
+	err := waitCtx(ctx, &s.sessions)
+	s.srv.Close() // connections without sessions, and the ones a client kept open
+	if err2 := waitCtx(ctx, &s.wg); err == nil {
+		err = err2
+	}
+	s.endGatewayStream()
+	return err
+}
+
+// Close closes listeners and connections now; sessions end without a
+// message. It waits for the goroutines, which exit promptly once their
+// connections are closed. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.stopAccepting()
+	s.cancelBase(ErrServerClosed)
+	s.srv.Close()
+	s.wg.Wait()
+	s.endGatewayStream()
+	return nil
+}
+
+// stopAccepting marks the server closing and closes its listeners.
+func (s *Server) stopAccepting() {
+	s.mu.Lock()
+	s.closing = true
+	ls := make([]net.Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// enter counts a new goroutine in s.wg (and in s.sessions for session
+// handlers); it reports false once the server is closing, so that no Add
+// races with a Wait in Shutdown or Close.
+func (s *Server) enter(session bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	if session {
+		s.sessions.Add(1)
+	}
+	return true
+}
+
+// goTracked runs f in a goroutine counted in s.wg. Callers hold a count
+// already (they run inside a tracked goroutine), so Add cannot race with
+// Wait.
+func (s *Server) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// endGatewayStream ends the gateway's own recording once.
+func (s *Server) endGatewayStream() {
+	s.mu.Lock()
+	done := s.gwEnded
+	s.gwEnded = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
+	if err := s.gw.End(0, nil); err != nil {
+		s.log.Error("end gateway recording", "err", err)
+	}
+}
+
+// recordGateway writes a gateway-level event (auth.failure,
+// access.denied, forward.denied) into the gateway's own stream.
+func (s *Server) recordGateway(t event.Type, actor string, meta map[string]string) {
+	s.log.Info(string(t), "actor", actor, "meta", meta)
+	if err := s.gw.Record(t, actor, nil, meta); err != nil {
+		s.log.Error("record gateway event", "type", t, "err", err)
+	}
+}
+
+// waitCtx waits for wg or ctx, whichever comes first.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	}
+}
+
+// now is the clock; tests in this package may replace it.
+var now = time.Now
