@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -51,4 +52,20 @@ func ensureTopic(ctx context.Context, tr *kafka.Transport, pc PublisherConfig, l
 		}
 	}
 	return nil
+}
+
+// EnsureTopic creates the event topic as Publish would (explicit configs)
+// unless it exists. Call it before starting consumers on a fresh cluster
+// so that they find the topic's partitions at their first group join.
+func EnsureTopic(ctx context.Context, pc PublisherConfig, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	pc = pc.withDefaults()
+	if err := pc.validate(); err != nil {
+		return err
+	}
+	tr := &kafka.Transport{DialTimeout: 5 * time.Second, ClientID: "foureyes-recorder"}
+	defer tr.CloseIdleConnections()
+	return ensureTopic(ctx, tr, pc, log)
 }
