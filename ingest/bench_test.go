@@ -1,0 +1,172 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// benchEvents returns n sealed output events of 200 bytes spread over
+// 1000 sessions, marshalled, with their keys.
+func benchEvents(n int) (keys []string, values [][]byte) {
+	const sessions = 1000
+	chains := make([]event.Chain, sessions)
+	keys, values = make([]string, n), make([][]byte, n)
+	data := make([]byte, 200)
+	for i := range data {
+		data[i] = byte('a' + i%26)
+	}
+	for i := 0; i < n; i++ {
+		s := i % sessions
+		e := event.Event{V: event.Version, Session: fmt.Sprintf("0b0f6a8e-1c1e-4a57-9d53-%012d", s), Time: baseTime + int64(i),
+			Type: event.Output, Gateway: "gw1", Data: data, Class: "production", Retention: 90}
+		chains[s].Seal(&e)
+		b, err := event.Marshal(&e)
+		if err != nil {
+			panic(err)
+		}
+		keys[i], values[i] = e.Session, b
+	}
+	return keys, values
+}
+
+// BenchmarkIngest measures Kafka → ClickHouse throughput: b.N 200-byte
+// output events are produced first, then timed from the first fetched
+// message (after the group join) until ClickHouse acknowledged them all.
+//
+//	go test -run '^$' -bench Ingest -benchtime 1000000x ./ingest/
+func BenchmarkIngest(b *testing.B) {
+	srv := sharedServer(b)
+	conn, db := newDatabase(b, srv)
+	addr := startBroker(b, testTopic, 6)
+	keys, values := benchEvents(b.N)
+	produce(b, addr, testTopic, keys, values)
+	keys, values = nil, nil
+
+	in := New(conn, Config{Brokers: []string{addr}, Topic: testTopic, Group: "bench", Database: db,
+		BatchRows: benchBatchRows, BatchInterval: 200 * time.Millisecond, Logger: testLogger(b)})
+	b.StopTimer()
+	b.ResetTimer()
+	startIngester(b, in)
+	for in.Stats().Fetched == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	goCPU0, chCPU0 := processCPU(b, "self"), processCPU(b, serverPID(b, srv.Dir))
+	b.StartTimer()
+	start := time.Now()
+	for in.Stats().Events < uint64(b.N) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	goCPU, chCPU := processCPU(b, "self")-goCPU0, processCPU(b, serverPID(b, srv.Dir))-chCPU0
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	// CPU per event does not depend on what else the machine runs:
+	// 2 cores / (go + ch) bounds the throughput of a quiet 2-core machine.
+	b.ReportMetric(float64(goCPU.Nanoseconds())/float64(b.N), "go-cpu-ns/event")
+	b.ReportMetric(float64(chCPU.Nanoseconds())/float64(b.N), "ch-cpu-ns/event")
+}
+
+// serverPID returns the pid of the clickhouse-server child whose command
+// line names dir.
+func serverPID(tb testing.TB, dir string) string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmd, []byte("clickhouse")) && bytes.Contains(cmd, []byte(dir)) {
+			return e.Name()
+		}
+	}
+	tb.Fatalf("no clickhouse-server process for %s", dir)
+	return ""
+}
+
+// processCPU returns the user+system CPU time of /proc/PID ("self" for
+// this process, which includes the in-process broker).
+func processCPU(tb testing.TB, pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields, in clock ticks (100 Hz on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// BenchmarkInsertEvents compares the column-wise append used by ingest with
+// row-wise Append, 100k events per insert.
+//
+//	go test -run '^$' -bench InsertEvents -benchtime 10x ./ingest/
+func BenchmarkInsertEvents(b *testing.B) {
+	srv := sharedServer(b)
+	conn, db := newDatabase(b, srv)
+	const rows = 100000
+	_, values := benchEvents(rows)
+	batch := newBatch(rows)
+	for i, v := range values {
+		rec := decode(kafka.Message{Offset: int64(i), Value: v}, time.Time{})
+		batch.add(&rec)
+	}
+	in := New(conn, Config{Brokers: []string{"unused:1"}, Database: db})
+	ctx := context.Background()
+	b.Run("columns", func(b *testing.B) {
+		for b.Loop() {
+			if err := in.insertEvents(ctx, &batch.events); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("rows", func(b *testing.B) {
+		c := &batch.events
+		for b.Loop() {
+			bt, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+eventColumns+")")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < c.len(); i++ {
+				if err := bt.Append(c.session[i], c.seq[i], time.Unix(c.ts[i], 0), c.tsNs[i], c.typ[i], c.gateway[i], c.actor[i], c.data[i],
+					c.meta[i], c.class[i], c.retention[i], c.version[i], c.prevHash[i], c.hash[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := bt.Send(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}
+
+// BenchmarkDecode measures the per-message CPU cost of the decoder
+// goroutine (JSON decode, meta JSON, hex hashes).
+func BenchmarkDecode(b *testing.B) {
+	_, values := benchEvents(1)
+	m := kafka.Message{Value: values[0]}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		decode(m, now)
+	}
+}
+
+// benchBatchRows is the batch size BenchmarkIngest runs with.
+var benchBatchRows = 100000

@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/foureyes/foureyes/config"
+)
+
+// Config configures an Ingester. Zero fields take the defaults written next
+// to them; Brokers is required.
+type Config struct {
+	// Brokers are the Kafka seed addresses (host:port). Required.
+	Brokers []string
+	// Topic is the event topic. Default: foureyes.events.
+	Topic string
+	// Group is the consumer group; every ingest process of one deployment
+	// uses the same group. Default: foureyes-ingest.
+	Group string
+	// BatchRows is the most events inserted at once. Default: 50000.
+	BatchRows int
+	// BatchInterval is the longest an event waits in memory before its
+	// batch is inserted. Default: 200ms.
+	BatchInterval time.Duration
+	// Database holds the tables written by Migrate. Default: foureyes.
+	Database string
+	// Logger receives operational messages; narrow it for the component
+	// (With("component", "ingest")) before passing it. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTopic         = "foureyes.events"
+	DefaultGroup         = "foureyes-ingest"
+	DefaultBatchRows     = 50000
+	DefaultBatchInterval = 200 * time.Millisecond
+	DefaultDatabase      = "foureyes"
+)
+
+// FromConfig returns the Config described by the kafka, clickhouse and
+// ingest sections of c.
+func FromConfig(c *config.Config, logger *slog.Logger) Config {
+	return Config{
+		Brokers:       c.Kafka.Brokers,
+		Topic:         c.Kafka.Topic,
+		Group:         c.Ingest.Group,
+		BatchRows:     c.Ingest.BatchRows,
+		BatchInterval: c.Ingest.BatchInterval,
+		Database:      c.ClickHouse.Database,
+		Logger:        logger,
+	}
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = DefaultBatchRows
+	}
+	if c.BatchInterval <= 0 {
+		c.BatchInterval = DefaultBatchInterval
+	}
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate reports the first problem of a defaulted Config.
+func (c Config) validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("%w: Brokers is empty; set kafka.brokers to host:port of the cluster", ErrConfig)
+	}
+	if !isIdent(c.Database) {
+		return fmt.Errorf("%w: Database %q: use letters, digits and underscores", ErrConfig, c.Database)
+	}
+	return nil
+}
+
+// isIdent reports whether s is a plain SQL identifier that needs no quoting.
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

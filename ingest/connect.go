@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/foureyes/foureyes/config"
+)
+
+// Connect opens a native-protocol connection pool to the server of c,
+// creates c.Database when it is missing and returns a pool whose default
+// database is c.Database. Zero fields of c take the config package
+// defaults.
+func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:9000"
+	}
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if !isIdent(c.Database) {
+		return nil, fmt.Errorf("%w: clickhouse.database %q: use letters, digits and underscores", ErrConfig, c.Database)
+	}
+	conn, err := open(ctx, c, c.Database)
+	if !hasCode(err, codeUnknownDatabase) {
+		return conn, err
+	}
+	// The handshake names the default database, which must exist: create it
+	// through a connection to "default". Only then, so that a user without
+	// the CREATE DATABASE grant can use an existing database.
+	boot, err := open(ctx, c, "default")
+	if err != nil {
+		return nil, err
+	}
+	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.Database)
+	boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: create database %s: %w", c.Database, err)
+	}
+	return open(ctx, c, c.Database)
+}
+
+func open(ctx context.Context, c config.ClickHouse, database string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{c.Addr},
+		Auth: clickhouse.Auth{
+			Database: database,
+			Username: c.Username,
+			Password: c.Password,
+		},
+		DialTimeout: c.DialTimeout,
+		// Bound a single read from a server that stopped answering; inserts
+		// of 100k rows take well under a second.
+		ReadTimeout: time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: open clickhouse %s: %w", c.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ingest: ping clickhouse %s: %w", c.Addr, err)
+	}
+	return conn, nil
+}
+
+// ServerVersion returns the server's version string, e.g. "18.16.1" or
+// "24.8.4.13".
+func ServerVersion(ctx context.Context, conn driver.Conn) (string, error) {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return "", fmt.Errorf("ingest: server version: %w", err)
+	}
+	return v, nil
+}
+
+// features are the optional server capabilities derived from its version.
+type features struct {
+	// TTL reports whether the server supports table TTL (19.6 and later).
+	TTL bool
+	// Codecs reports whether the server supports column CODEC(...) (19.1
+	// and later).
+	Codecs bool
+}
+
+// detectFeatures derives features from a version string; an unparsable
+// version is treated as the oldest supported server.
+func detectFeatures(version string) features {
+	major, minor := parseVersion(version)
+	atLeast := func(ma, mi int) bool { return major > ma || major == ma && minor >= mi }
+	return features{TTL: atLeast(19, 6), Codecs: atLeast(19, 1)}
+}
+
+// parseVersion returns the first two numeric components of v.
+func parseVersion(v string) (major, minor int) {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return 0, 0
+	}
+	return major, minor
+}

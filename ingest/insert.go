@@ -1,0 +1,178 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// insertStage names the inserts of one batch, done in this order.
+type insertStage int
+
+const (
+	stageEvents insertStage = iota
+	stageSessions
+	stageRejected
+	stageDone
+)
+
+// insert writes every row of b, retrying failed inserts with capped
+// exponential backoff until ClickHouse acknowledges them or ctx is done.
+// Stages already acknowledged are not repeated on a retry.
+func (in *Ingester) insert(ctx context.Context, b *batch) error {
+	wait := in.backoffMin
+	for stage := stageEvents; stage < stageDone; {
+		err := in.insertStage(ctx, b, stage)
+		if err == nil {
+			stage++
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		in.counters.insertErrors.Add(1)
+		in.log.Warn("insert failed; retrying the batch", "rows", b.n, "stage", stage, "retry_in", wait, "err", err)
+		if !sleep(ctx, jitter(wait)) {
+			return ctx.Err()
+		}
+		wait = min(2*wait, in.backoffMax)
+	}
+	in.counters.events.Add(uint64(b.events.len()))
+	in.counters.sessions.Add(uint64(len(b.sessions)))
+	in.counters.rejected.Add(uint64(len(b.rejected)))
+	in.counters.batches.Add(1)
+	return nil
+}
+
+func (in *Ingester) insertStage(ctx context.Context, b *batch, stage insertStage) error {
+	if err := in.detect(ctx); err != nil {
+		return err
+	}
+	if in.insertSettings != nil {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(in.insertSettings))
+	}
+	switch stage {
+	case stageEvents:
+		return in.insertEvents(ctx, &b.events)
+	case stageSessions:
+		return in.insertSessions(ctx, b.sessions)
+	case stageRejected:
+		return in.insertRejected(ctx, b.rejected)
+	}
+	return nil
+}
+
+// detect learns the server version and settings once, before the first
+// insert; it is retried with the insert while the server is unreachable.
+func (in *Ingester) detect(ctx context.Context) error {
+	if in.detected {
+		return nil
+	}
+	version, err := ServerVersion(ctx, in.conn)
+	if err != nil {
+		return err
+	}
+	f := detectFeatures(version)
+	// Newer servers refuse an INSERT block that spans more than 100
+	// partitions by default; a backlog of many days would then fail
+	// forever. 18.16 has neither the limit nor the setting.
+	var n uint64
+	if err := in.conn.QueryRow(ctx, "SELECT count() FROM system.settings WHERE name = 'max_partitions_per_insert_block'").Scan(&n); err != nil {
+		return fmt.Errorf("ingest: read settings: %w", err)
+	}
+	if n > 0 {
+		in.insertSettings = clickhouse.Settings{"max_partitions_per_insert_block": 0}
+	}
+	in.log.Info("clickhouse server", "version", version, "ttl", f.TTL, "codecs", f.Codecs)
+	in.detected = true
+	return nil
+}
+
+func (in *Ingester) insertEvents(ctx context.Context, c *eventCols) error {
+	if c.len() == 0 {
+		return nil
+	}
+	b, err := in.conn.PrepareBatch(ctx, "INSERT INTO "+in.cfg.Database+".events ("+eventColumns+")")
+	if err != nil {
+		return fmt.Errorf("ingest: insert events: %w", err)
+	}
+	defer b.Close()
+	for i, col := range c.columns() {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("ingest: insert events: column %d: %w", i, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ingest: insert events: %w", err)
+	}
+	return nil
+}
+
+func (in *Ingester) insertSessions(ctx context.Context, rows []sessionRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := in.conn.PrepareBatch(ctx, "INSERT INTO "+in.cfg.Database+".sessions ("+sessionColumns+")")
+	if err != nil {
+		return fmt.Errorf("ingest: insert sessions: %w", err)
+	}
+	defer b.Close()
+	for i := range rows {
+		r := &rows[i]
+		err := b.Append(r.session, r.version, r.kind, r.user, r.host, r.login, r.remote, r.gateway,
+			time.Unix(r.started, 0), r.startedNs, r.endedNs, r.exitStatus, r.interrupted, r.command,
+			r.bytesIn, r.bytesOut, r.approvers, r.reason, r.lastSeq, r.lastHash, r.class, r.retention)
+		if err != nil {
+			return fmt.Errorf("ingest: insert sessions: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ingest: insert sessions: %w", err)
+	}
+	return nil
+}
+
+func (in *Ingester) insertRejected(ctx context.Context, rows []rejectedRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := in.conn.PrepareBatch(ctx, "INSERT INTO "+in.cfg.Database+".rejected ("+rejectedColumns+")")
+	if err != nil {
+		return fmt.Errorf("ingest: insert rejected: %w", err)
+	}
+	defer b.Close()
+	for i := range rows {
+		r := &rows[i]
+		if err := b.Append(r.topic, r.partition, r.offset, r.err, r.raw, r.at); err != nil {
+			return fmt.Errorf("ingest: insert rejected: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ingest: insert rejected: %w", err)
+	}
+	return nil
+}
+
+// jitter returns d spread uniformly over [d/2, d) so that several ingest
+// processes do not retry in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// sleep waits for d and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,100 @@
+package ingest
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// record is one Kafka message turned into the rows it produces: an event
+// row (and, for session.start and session.end, a sessions row), or a
+// rejected row when the message does not decode.
+type record struct {
+	partition int
+	offset    int64
+	ev        eventRow
+	session   *sessionRow // nil for other event types and for rejects
+	rejected  *rejectedRow
+}
+
+// eventRow holds the values of one events row (see eventColumns).
+type eventRow struct {
+	session   string
+	seq       uint64
+	ts        int64 // unix seconds
+	tsNs      int64
+	typ       string
+	gateway   string
+	actor     string
+	data      []byte
+	meta      string
+	class     string
+	retention uint16
+	version   uint16
+	prevHash  string
+	hash      string
+}
+
+// rejectedRow holds the values of one rejected row (see rejectedColumns).
+type rejectedRow struct {
+	topic     string
+	partition int32
+	offset    int64
+	err       string
+	raw       string
+	at        time.Time
+}
+
+// maxDateTime is the last second a ClickHouse DateTime holds (2106-02-07).
+const maxDateTime = math.MaxUint32
+
+// decode turns the value of a message into a record. It never fails: a
+// value that is not a valid event becomes a rejected record.
+func decode(m kafka.Message, now time.Time) record {
+	rec := record{partition: m.Partition, offset: m.Offset}
+	var e event.Event
+	var err error
+	if fastUnmarshal(m.Value, &e) {
+		err = e.Validate()
+	} else {
+		err = event.Unmarshal(m.Value, &e)
+	}
+	if err == nil && e.Time/1e9 > maxDateTime {
+		err = fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
+	}
+	if err != nil {
+		rec.rejected = &rejectedRow{
+			topic:     m.Topic,
+			partition: int32(m.Partition),
+			offset:    m.Offset,
+			err:       err.Error(),
+			raw:       string(m.Value),
+			at:        now,
+		}
+		return rec
+	}
+	rec.ev = eventRow{
+		session:   e.Session,
+		seq:       e.Seq,
+		ts:        e.Time / 1e9,
+		tsNs:      e.Time,
+		typ:       string(e.Type),
+		gateway:   e.Gateway,
+		actor:     e.Actor,
+		data:      e.Data,
+		meta:      e.MetaJSON(),
+		class:     e.Class,
+		retention: e.Retention,
+		version:   e.V,
+		prevHash:  e.Prev.String(),
+		hash:      e.Hash.String(),
+	}
+	if row, ok := sessionRowOf(&e); ok {
+		rec.session = &row
+	}
+	return rec
+}

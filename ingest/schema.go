@@ -1,0 +1,99 @@
+package ingest
+
+// migration is one versioned change of the schema. Its steps must be
+// idempotent and valid on ClickHouse 18.16 and on current releases: two
+// ingest processes may run the same migration at the same time, and a
+// migration interrupted half-way is run again whole.
+type migration struct {
+	version uint32
+	name    string
+	// steps returns the steps for database db on a server with features f.
+	steps func(db string, f features) []step
+}
+
+// migrations is the whole schema history, in version order. Append new
+// steps; never edit or renumber a released one (docs/storage.md).
+var migrations = []migration{
+	{version: 1, name: "events", steps: func(db string, _ features) []step {
+		return []step{ddlf(`CREATE TABLE IF NOT EXISTS %s.events (
+    session String,
+    seq UInt64,
+    ts DateTime,
+    ts_ns Int64,
+    type String,
+    gateway String,
+    actor String,
+    data String,
+    meta String,
+    class String,
+    retention_days UInt16,
+    version UInt16,
+    prev_hash String,
+    hash String,
+    ingested_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY (retention_days, toYYYYMMDD(ts))
+ORDER BY (session, seq)`, db)}
+	}},
+	{version: 2, name: "sessions", steps: func(db string, _ features) []step {
+		return []step{ddlf(`CREATE TABLE IF NOT EXISTS %s.sessions (
+    session String,
+    version UInt64,
+    kind String,
+    user String,
+    host String,
+    login String,
+    remote String,
+    gateway String,
+    started DateTime,
+    started_ns Int64,
+    ended_ns Int64,
+    exit_status Int32,
+    interrupted UInt8,
+    command String,
+    bytes_in UInt64,
+    bytes_out UInt64,
+    approvers Array(String),
+    reason String,
+    last_seq UInt64,
+    last_hash String,
+    class String,
+    retention_days UInt16
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY (retention_days, toYYYYMMDD(started))
+ORDER BY session`, db)}
+	}},
+	{version: 3, name: "rejected", steps: func(db string, _ features) []step {
+		return []step{ddlf(`CREATE TABLE IF NOT EXISTS %s.rejected (
+    topic String,
+    partition Int32,
+    offset Int64,
+    error String,
+    raw String,
+    at DateTime
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (topic, partition, offset)`, db)}
+	}},
+}
+
+// schemaMigrationsDDL creates the table that records applied migrations.
+// MergeTree rather than TinyLog: two processes may insert at once.
+func schemaMigrationsDDL(db string) ddl {
+	return ddlf(`CREATE TABLE IF NOT EXISTS %s.schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = MergeTree
+ORDER BY version`, db)
+}
+
+// Column lists of the INSERT statements. clickhouse-go needs them
+// explicitly against 18.16, and they keep old binaries working after a
+// newer migration added columns with defaults.
+const (
+	eventColumns   = "session, seq, ts, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash"
+	sessionColumns = "session, version, kind, user, host, login, remote, gateway, started, started_ns, ended_ns, " +
+		"exit_status, interrupted, command, bytes_in, bytes_out, approvers, reason, last_seq, last_hash, class, retention_days"
+	rejectedColumns = "topic, partition, offset, error, raw, at"
+)
