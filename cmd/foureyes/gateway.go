@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/gateway"
+	"github.com/foureyes/foureyes/ingest"
+	"github.com/foureyes/foureyes/internal/devstack"
+	"github.com/foureyes/foureyes/internal/metrics"
+	"github.com/foureyes/foureyes/query"
+	"github.com/foureyes/foureyes/recorder"
+)
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("gateway", stderr)
+	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	printKey := fs.Bool("print-client-key", false, "print the public key the bastion logs into hosts with, then exit")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.ValidateGateway(); err != nil {
+		return err
+	}
+	if *printKey {
+		line, err := gateway.ClientPublicKey(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, line)
+		return nil
+	}
+	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
+
+	rec, err := recorder.New(recorder.Config{
+		Gateway:       cfg.Gateway.ID,
+		SpoolDir:      cfg.Gateway.SpoolDir,
+		SpoolMaxBytes: cfg.Gateway.SpoolMaxBytes,
+		SyncInterval:  cfg.Gateway.SpoolSyncInterval,
+		ChunkBytes:    cfg.Gateway.ChunkBytes,
+		ChunkInterval: cfg.Gateway.ChunkInterval,
+		Logger:        log.With("component", "recorder"),
+	})
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	store := &lazyStore{cfg: cfg.ClickHouse}
+	defer store.close()
+	gw, err := gateway.New(cfg, gateway.Options{
+		Recorder: rec,
+		Audit: func(ctx context.Context, user string, args []string, stdout, stderr io.Writer) int {
+			st, err := store.get(ctx)
+			if err != nil {
+				fmt.Fprintf(stderr, "audit: the audit store is unavailable (%v); try again later\n", err)
+				return 1
+			}
+			return query.Run(ctx, st, args, stdout, stderr)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Gateway.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway.listen %s: %w", cfg.Gateway.Listen, err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	goRun := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, gateway.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	goRun(func() error { return rec.Publish(runCtx, devstack.PublisherConfig(cfg)) })
+	goRun(func() error { return gw.Serve(ln) })
+	if cfg.Metrics.Listen != "" {
+		reg := metrics.NewRegistry()
+		registerRecorderMetrics(reg, rec)
+		goRun(func() error {
+			return reg.Serve(runCtx, cfg.Metrics.Listen, rec.Err, log.With("component", "metrics"))
+		})
+	}
+	log.Info("gateway listening", "addr", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("gateway failing", "err", err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	gw.Shutdown(sctx)
+	scancel()
+	// Give the publisher a moment to drain; what is left stays in the spool.
+	dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	rec.Drain(dctx)
+	dcancel()
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func registerRecorderMetrics(reg *metrics.Registry, rec *recorder.Recorder) {
+	reg.Gauge("spool_events", "Events in the spool not yet acknowledged by Kafka.", func() float64 { return float64(rec.Stats().SpoolEvents) })
+	reg.Gauge("spool_bytes", "Bytes of the spool on disk.", func() float64 { return float64(rec.Stats().SpoolBytes) })
+	reg.Gauge("spool_oldest_unsent_seconds", "Age of the oldest event not yet acknowledged by Kafka.", func() float64 { return rec.Stats().OldestUnsentAge.Seconds() })
+	reg.Counter("publish_errors_total", "Failed attempts to publish to Kafka (each retried).", func() float64 { return float64(rec.Stats().PublishErrors) })
+	reg.Counter("published_events_total", "Events acknowledged by Kafka.", func() float64 { return float64(rec.Stats().Published) })
+}
+
+// lazyStore connects to ClickHouse on the first audit command, so the
+// gateway serves sessions even while ClickHouse is down.
+type lazyStore struct {
+	cfg  config.ClickHouse
+	mu   sync.Mutex
+	conn driver.Conn
+	st   *query.Store
+}
+
+func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		return l.st, nil
+	}
+	conn, err := ingest.Connect(ctx, l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()))
+	return l.st, nil
+}
+
+func (l *lazyStore) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		l.conn.Close()
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/foureyes/foureyes/ingest"
+	"github.com/foureyes/foureyes/internal/metrics"
+)
+
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest", stderr)
+	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.ValidateIngest(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, *level).With("component", "ingest")
+
+	// ClickHouse may still be starting (or down): keep trying, loudly.
+	var conn driver.Conn
+	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		if conn, err = ingest.Connect(ctx, cfg.ClickHouse); err == nil {
+			if err = ingest.Migrate(ctx, conn, cfg.ClickHouse.Database); err == nil {
+				break
+			}
+			conn.Close()
+		}
+		log.Warn("clickhouse not ready; retrying", "addr", cfg.ClickHouse.Addr, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+	}
+	defer conn.Close()
+	if v, err := ingest.ServerVersion(ctx, conn); err == nil {
+		log.Info("connected to clickhouse", "addr", cfg.ClickHouse.Addr, "version", v)
+	}
+	in := ingest.New(conn, ingest.FromConfig(cfg, log))
+	if cfg.Metrics.Listen != "" {
+		reg := metrics.NewRegistry()
+		reg.Counter("ingest_events_total", "Event rows ClickHouse acknowledged.", func() float64 { return float64(in.Stats().Events) })
+		reg.Counter("ingest_batches_total", "Batches fully inserted.", func() float64 { return float64(in.Stats().Batches) })
+		reg.Counter("ingest_insert_errors_total", "Failed insert attempts (each retried).", func() float64 { return float64(in.Stats().InsertErrors) })
+		reg.Counter("ingest_rejected_total", "Messages that did not decode (kept in the rejected table).", func() float64 { return float64(in.Stats().Rejected) })
+		reg.Gauge("ingest_consumer_lag", "Messages between the consumer position and the high-water mark.", func() float64 { return float64(in.Stats().Lag) })
+		reg.Gauge("ingest_pending", "Fetched messages not yet committed.", func() float64 { return float64(in.Stats().Pending) })
+		go func() {
+			if err := reg.Serve(ctx, cfg.Metrics.Listen, func() error { return conn.Ping(ctx) }, log); err != nil {
+				log.Error("metrics endpoint failed", "err", err)
+			}
+		}()
+	}
+	log.Info("ingest running", "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic, "group", cfg.Ingest.Group)
+	if err := in.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
+}
