@@ -14,15 +14,15 @@ import (
 // Config is the whole configuration. Sections a subcommand does not use may
 // be left out (ingest ignores users/hosts, the gateway ignores ingest).
 type Config struct {
-	Gateway    Gateway             `yaml:"gateway"`
-	Kafka      Kafka               `yaml:"kafka"`
-	ClickHouse ClickHouse          `yaml:"clickhouse"`
-	Ingest     Ingest              `yaml:"ingest"`
-	Retention  Retention           `yaml:"retention"`
-	Roles      map[string]Role     `yaml:"roles"`
-	Users      []User              `yaml:"users"`
-	Hosts      []Host              `yaml:"hosts"`
-	Metrics    Metrics             `yaml:"metrics"`
+	Gateway    Gateway         `yaml:"gateway"`
+	Kafka      Kafka           `yaml:"kafka"`
+	ClickHouse ClickHouse      `yaml:"clickhouse"`
+	Ingest     Ingest          `yaml:"ingest"`
+	Retention  Retention       `yaml:"retention"`
+	Roles      map[string]Role `yaml:"roles"`
+	Users      []User          `yaml:"users"`
+	Hosts      []Host          `yaml:"hosts"`
+	Metrics    Metrics         `yaml:"metrics"`
 }
 
 // Gateway configures the SSH front door.
@@ -221,4 +221,3 @@ func Parse(b []byte) (*Config, error) {
 	}
 	return &c, nil
 }
-

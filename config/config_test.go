@@ -87,10 +87,14 @@ func TestValidationNamesKey(t *testing.T) {
 		wantKey string
 	}{
 		{"unknown key", func(s string) string { return s + "bogus: 1\n" }, "bogus"},
-		{"bad listen", func(s string) string { return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  listen: nonsense", 1) }, "gateway.listen"},
+		{"bad listen", func(s string) string {
+			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  listen: nonsense", 1)
+		}, "gateway.listen"},
 		{"bad broker", func(s string) string { return strings.Replace(s, "127.0.0.1:9092", "kafka", 1) }, "kafka.brokers[0]"},
 		{"undefined role", func(s string) string { return strings.Replace(s, "roles: [admin]", "roles: [root]", 1) }, "users[0].roles"},
-		{"bad user key", func(s string) string { return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: ["ssh-rsa nope"]`, 1) }, "users[0].keys[0]"},
+		{"bad user key", func(s string) string {
+			return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: ["ssh-rsa nope"]`, 1)
+		}, "users[0].keys[0]"},
 		{"duplicate user", func(s string) string { return strings.Replace(s, "name: bob", "name: alice", 1) }, "users[1].name"},
 		{"missing host key", func(s string) string {
 			return strings.Replace(s, `address: "10.0.0.6:22", host_key: "`+key1+`"`, `address: "10.0.0.6:22"`, 1)
@@ -101,7 +105,9 @@ func TestValidationNamesKey(t *testing.T) {
 		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, "3 days"},
 		{"bad default class", func(s string) string { return strings.Replace(s, "default: logs", "default: nope", 1) }, "retention.default"},
 		{"bad pattern", func(s string) string { return strings.Replace(s, `connect: ["*"]`, `connect: ["["]`, 1) }, "roles.admin"},
-		{"sync too slow", func(s string) string { return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  spool_sync_interval: 1s", 1) }, "gateway.spool_sync_interval"},
+		{"sync too slow", func(s string) string {
+			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  spool_sync_interval: 1s", 1)
+		}, "gateway.spool_sync_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
