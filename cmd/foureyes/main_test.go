@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunUsageAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("kafka:\n  brokers: [nohostport]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("gateway:\n  data_dir: "+dir+"/gw\nkafka:\n  brokers: [127.0.0.1:9092]\nusers: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no args", nil, 2, "", "usage: foureyes COMMAND"},
+		{"help", []string{"help"}, 0, "", "commands:"},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"dev without data", []string{"dev"}, 2, "", "--data DIR is required"},
+		{"gateway without config", []string{"gateway"}, 2, "", "--config FILE is required"},
+		{"bad flag", []string{"ingest", "--nope"}, 2, "", "flag provided but not defined"},
+		{"stray argument", []string{"check-config", "--config", good, "extra"}, 2, "", `unexpected argument "extra"`},
+		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
+		{"invalid config names key", []string{"check-config", "--config", bad}, 1, "", "kafka.brokers[0]"},
+		{"valid config", []string{"check-config", "--config", good}, 0, "OK", ""},
+		{"gateway needs users", []string{"gateway", "--config", good}, 1, "", "users"},
+		{"broker without data", []string{"broker"}, 2, "", "--data is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit = %d; want %d (stderr %q)", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout = %q; want it to contain %q", stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr = %q; want it to contain %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestPrintClientKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("gateway:\n  id: bastion-1\n  data_dir: "+dir+"/gw\nkafka:\n  brokers: [127.0.0.1:9092]\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHCEr1bEd2TuhB1PU+C3F8M0p1lI2Gj0pbUhJRB4CnMl'], roles: [admin]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var first, second, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"gateway", "--config", cfg, "--print-client-key"}, &first, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.HasPrefix(first.String(), "ssh-ed25519 ") || !strings.HasSuffix(strings.TrimSpace(first.String()), "foureyes@bastion-1") {
+		t.Errorf("client key line = %q", first.String())
+	}
+	run(context.Background(), []string{"gateway", "--config", cfg, "--print-client-key"}, &second, &stderr)
+	if first.String() != second.String() {
+		t.Errorf("client key changed between runs: %q then %q", first.String(), second.String())
+	}
+	fi, err := os.Stat(filepath.Join(dir, "gw", "upstream_ed25519"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("client key mode = %v; want 0600", fi.Mode().Perm())
+	}
+}
