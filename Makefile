@@ -7,10 +7,8 @@ BIN       := bin/foureyes
 DEV_DATA  ?= .dev
 SSH_ADDR  ?= 127.0.0.1:2222
 TEST_TIMEOUT ?= 20m
-BENCH     ?= .
-BENCHTIME ?= 1x
 
-.PHONY: all build run test test-short bench deps vet fmt clean
+.PHONY: all build run test bench chaos deps vet fmt clean
 
 all: build
 
@@ -35,7 +33,11 @@ test: deps vet
 	CI=$${CI:-true} $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 bench: deps
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout 60m ./...
+	./scripts/bench.sh
+
+# The fault-injection suite with the long outages the issue names (60 s).
+chaos: deps
+	CI=$${CI:-true} CHAOS_OUTAGE=60s $(GO) test -run . -v -timeout 60m ./chaos/
 
 clean:
 	rm -rf bin
