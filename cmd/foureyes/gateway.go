@@ -14,7 +14,6 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/gateway"
 	"github.com/foureyes/foureyes/ingest"
-	"github.com/foureyes/foureyes/internal/devstack"
 	"github.com/foureyes/foureyes/internal/metrics"
 	"github.com/foureyes/foureyes/query"
 	"github.com/foureyes/foureyes/recorder"
@@ -45,15 +44,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
 
-	rec, err := recorder.New(recorder.Config{
-		Gateway:       cfg.Gateway.ID,
-		SpoolDir:      cfg.Gateway.SpoolDir,
-		SpoolMaxBytes: cfg.Gateway.SpoolMaxBytes,
-		SyncInterval:  cfg.Gateway.SpoolSyncInterval,
-		ChunkBytes:    cfg.Gateway.ChunkBytes,
-		ChunkInterval: cfg.Gateway.ChunkInterval,
-		Logger:        log.With("component", "recorder"),
-	})
+	rec, err := recorder.New(recorder.FromConfig(cfg, log.With("component", "recorder")))
 	if err != nil {
 		return err
 	}
@@ -93,7 +84,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 		}()
 	}
-	goRun(func() error { return rec.Publish(runCtx, devstack.PublisherConfig(cfg)) })
+	goRun(func() error { return rec.Publish(runCtx, recorder.PublisherFromConfig(cfg)) })
 	goRun(func() error { return gw.Serve(ln) })
 	if cfg.Metrics.Listen != "" {
 		reg := metrics.NewRegistry()

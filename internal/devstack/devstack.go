@@ -179,15 +179,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.Ingester = ingest.New(s.ClickHouse, ingest.FromConfig(cfg, s.log.With("component", "ingest")))
-	s.Recorder, err = recorder.New(recorder.Config{
-		Gateway:       cfg.Gateway.ID,
-		SpoolDir:      cfg.Gateway.SpoolDir,
-		SpoolMaxBytes: cfg.Gateway.SpoolMaxBytes,
-		SyncInterval:  cfg.Gateway.SpoolSyncInterval,
-		ChunkBytes:    cfg.Gateway.ChunkBytes,
-		ChunkInterval: cfg.Gateway.ChunkInterval,
-		Logger:        s.log.With("component", "recorder"),
-	})
+	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log.With("component", "recorder")))
 	if err != nil {
 		return s, err
 	}
@@ -203,26 +195,14 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 
 	// The topic must exist before ingest joins its group, or the consumer
 	// starts with no partitions.
-	if err := recorder.EnsureTopic(ctx, PublisherConfig(cfg), s.log.With("component", "recorder")); err != nil {
+	if err := recorder.EnsureTopic(ctx, recorder.PublisherFromConfig(cfg), s.log.With("component", "recorder")); err != nil {
 		return s, err
 	}
 	s.spawn("ingest", func() error { return s.Ingester.Run(runCtx) })
-	s.spawn("publisher", func() error { return s.Recorder.Publish(runCtx, PublisherConfig(cfg)) })
+	s.spawn("publisher", func() error { return s.Recorder.Publish(runCtx, recorder.PublisherFromConfig(cfg)) })
 	s.gwAddr = ln.Addr()
 	s.spawn("gateway", func() error { return s.gw.Serve(ln) })
 	return s, nil
-}
-
-// PublisherConfig returns the recorder's publisher settings from cfg.
-func PublisherConfig(cfg *config.Config) recorder.PublisherConfig {
-	return recorder.PublisherConfig{
-		Brokers:           cfg.Kafka.Brokers,
-		Topic:             cfg.Kafka.Topic,
-		Partitions:        cfg.Kafka.Partitions,
-		ReplicationFactor: cfg.Kafka.ReplicationFactor,
-		RetentionHours:    cfg.Kafka.RetentionHours,
-		BatchTimeout:      cfg.Kafka.BatchTimeout,
-	}
 }
 
 func (s *Stack) audit(ctx context.Context, user string, args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,32 @@
+package recorder
+
+import (
+	"log/slog"
+
+	"github.com/foureyes/foureyes/config"
+)
+
+// FromConfig returns the recorder settings of the gateway section of c.
+func FromConfig(c *config.Config, logger *slog.Logger) Config {
+	return Config{
+		Gateway:       c.Gateway.ID,
+		SpoolDir:      c.Gateway.SpoolDir,
+		SpoolMaxBytes: c.Gateway.SpoolMaxBytes,
+		SyncInterval:  c.Gateway.SpoolSyncInterval,
+		ChunkBytes:    c.Gateway.ChunkBytes,
+		ChunkInterval: c.Gateway.ChunkInterval,
+		Logger:        logger,
+	}
+}
+
+// PublisherFromConfig returns the publisher settings of the kafka section of c.
+func PublisherFromConfig(c *config.Config) PublisherConfig {
+	return PublisherConfig{
+		Brokers:           c.Kafka.Brokers,
+		Topic:             c.Kafka.Topic,
+		Partitions:        c.Kafka.Partitions,
+		ReplicationFactor: c.Kafka.ReplicationFactor,
+		RetentionHours:    c.Kafka.RetentionHours,
+		BatchTimeout:      c.Kafka.BatchTimeout,
+	}
+}
