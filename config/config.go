@@ -23,6 +23,11 @@ type Config struct {
 	Users      []User          `yaml:"users"`
 	Hosts      []Host          `yaml:"hosts"`
 	Metrics    Metrics         `yaml:"metrics"`
+	// ApprovalPolicies say which hosts need four-eyes approval; the first
+	// policy whose hosts match applies. Hosts matching none need none.
+	ApprovalPolicies []ApprovalPolicy `yaml:"approval_policies"`
+	// Notify configures the webhook told about sessions awaiting review.
+	Notify Notify `yaml:"notify"`
 }
 
 // Gateway configures the SSH front door.
@@ -107,6 +112,24 @@ type Retention struct {
 	// Default is the class of hosts without one. Default: the only class,
 	// or "default".
 	Default string `yaml:"default"`
+	// MaxHold is the longest an auditor's hold may keep a session beyond
+	// the day its class would drop it. Default: 14d; at most 365d.
+	MaxHold Duration `yaml:"max_hold"`
+	// Interval is how often `foureyes ingest` runs the retention job.
+	// Default: 1h; at least 1m.
+	Interval Duration `yaml:"interval"`
+}
+
+// Shortest returns the duration of the shortest retention class (0 when
+// there is none).
+func (r Retention) Shortest() time.Duration {
+	var short time.Duration
+	for _, d := range r.Classes {
+		if short == 0 || time.Duration(d) < short {
+			short = time.Duration(d)
+		}
+	}
+	return short
 }
 
 // Metrics configures the Prometheus and health endpoint.

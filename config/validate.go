@@ -35,7 +35,13 @@ func (c *Config) SetDefaults() {
 	setStr(&k.Topic, "foureyes.events")
 	setInt(&k.Partitions, 6)
 	setInt(&k.ReplicationFactor, 1)
-	setInt(&k.RetentionHours, 72)
+	if k.RetentionHours == 0 {
+		// Kafka is a buffer: never longer than the shortest class (set below).
+		k.RetentionHours = 72
+		if len(c.Retention.Classes) > 0 {
+			k.RetentionHours = min(72, max(1, int(c.Retention.Shortest()/time.Hour)))
+		}
+	}
 	setDur(&k.BatchTimeout, 5*time.Millisecond)
 
 	ch := &c.ClickHouse
@@ -62,11 +68,18 @@ func (c *Config) SetDefaults() {
 			r.Default = "default"
 		}
 	}
+	if r.MaxHold == 0 {
+		r.MaxHold = Duration(14 * 24 * time.Hour)
+	}
+	if r.Interval == 0 {
+		r.Interval = Duration(time.Hour)
+	}
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
 		setStr(&h.Login, "root")
 		setStr(&h.Class, r.Default)
 	}
+	c.setApprovalDefaults()
 }
 
 // Validate reports the first problem, naming the YAML key and the fix.
@@ -116,6 +129,16 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := c.Retention.Classes[c.Retention.Default]; !ok {
 		return invalid("retention.default", "%q is not a class in retention.classes", c.Retention.Default)
+	}
+	if mh := time.Duration(c.Retention.MaxHold); mh < 0 || mh > 365*24*time.Hour {
+		return invalid("retention.max_hold", "is %v; use a duration between 1d and 365d (e.g. 14d)", mh)
+	}
+	if short := c.Retention.Shortest(); c.Kafka.RetentionHours > 0 && time.Duration(c.Kafka.RetentionHours)*time.Hour > short {
+		return invalid("kafka.retention_hours", "is %d, longer than the shortest retention class (%v): Kafka would keep data beyond its class; set %d or less",
+			c.Kafka.RetentionHours, short, int(short/time.Hour))
+	}
+	if iv := time.Duration(c.Retention.Interval); iv < time.Minute {
+		return invalid("retention.interval", "is %v; run the retention job at most once a minute (e.g. 1h)", iv)
 	}
 	for name, r := range c.Roles {
 		for i, p := range append(append([]string{}, r.Connect...), r.Approve...) {
@@ -176,7 +199,7 @@ func (c *Config) Validate() error {
 			return invalid(key+".class", "%q is not a class in retention.classes", h.Class)
 		}
 	}
-	return nil
+	return c.validateApproval()
 }
 
 // ValidateGateway checks what `foureyes gateway` needs beyond Validate.

@@ -55,6 +55,50 @@ const (
 	AuditQuery Type = "audit.query"
 )
 
+// Four-eyes event types, recorded in the stream of the session under
+// review. Actor is the reviewer for approvals, denials, joins, leaves and
+// terminations, and the requester for the request and its cancellation.
+const (
+	// ApprovalRequest opens a four-eyes session: nothing reached the host
+	// yet. Actor: the requester. Meta: host, login, reason, count
+	// (approvals needed), approvers (comma-separated eligible users),
+	// pending_timeout, command (exec only).
+	ApprovalRequest Type = "approval.request"
+	// ApprovalGrant is one reviewer's approval. Meta: key (fingerprint),
+	// approvals (granted so far), count.
+	ApprovalGrant Type = "approval.grant"
+	// ApprovalDeny ends a pending session. Meta: reason (the reviewer's
+	// note, possibly empty).
+	ApprovalDeny Type = "approval.deny"
+	// ApprovalExpire ends a request nobody approved in time. Meta:
+	// pending_timeout.
+	ApprovalExpire Type = "approval.expire"
+	// ApprovalCancel ends a request its requester withdrew (Ctrl-C or
+	// disconnect while pending). Meta: reason.
+	ApprovalCancel Type = "approval.cancel"
+	// ApprovalRefused is a join or approval attempt that policy refused
+	// (self-approval, no reviewer role for the host). Actor: who tried.
+	// Meta: reason, key, remote.
+	ApprovalRefused Type = "approval.refused"
+	// ParticipantJoin is a reviewer joining. Meta: mode (observer, peer),
+	// key, remote, cols, rows.
+	ParticipantJoin Type = "participant.join"
+	// ParticipantLeave is a reviewer leaving. Meta: mode, reason (left,
+	// disconnected, session ended).
+	ParticipantLeave Type = "participant.leave"
+	// ParticipantLagged is a watcher too slow for the output: chunks were
+	// dropped for it and it skipped ahead. Meta: dropped_bytes.
+	ParticipantLagged Type = "participant.lagged"
+	// SessionPause freezes the requester's input because no reviewer is
+	// watching. Meta: reason, grace.
+	SessionPause Type = "session.pause"
+	// SessionResume unfreezes it. Actor: the reviewer who rejoined.
+	SessionResume Type = "session.resume"
+	// SessionTerminate ends a session on a reviewer's order (Actor) or by
+	// policy (no Actor). Meta: reason.
+	SessionTerminate Type = "session.terminate"
+)
+
 // HashSize is the size of a chain hash in bytes.
 const HashSize = 32
 

@@ -52,9 +52,10 @@ type clientSession struct {
 	cancel context.CancelCauseFunc
 
 	// Set by the request loop before run starts, read-only afterwards.
-	pty     *ptyRequest
-	env     []envVar
-	command string
+	pty       *ptyRequest
+	env       []envVar
+	command   string
+	reasonEnv string // FOUREYES_REASON, the four-eyes reason given non-interactively
 
 	// Request loop → run, after run started.
 	winch chan windowChange // latest size wins
@@ -64,6 +65,7 @@ type clientSession struct {
 	// session and the meta of its session.end.
 	rec     *recorder.Session
 	endMeta map[string]string
+	hub     *hub // the four-eyes session this client requested, if any
 
 	started   atomic.Bool   // shell or exec accepted
 	runDone   chan struct{} // closed when run returned
@@ -138,7 +140,11 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			}
 		case "env":
 			var kv envVar
-			if !started && gossh.Unmarshal(req.Payload, &kv) == nil && forwardedEnv(kv.Name) && len(sess.env) < 64 {
+			switch {
+			case started || gossh.Unmarshal(req.Payload, &kv) != nil:
+			case kv.Name == reasonEnv: // for the bastion, never passed to the host
+				sess.reasonEnv, ok = kv.Value, true
+			case forwardedEnv(kv.Name) && len(sess.env) < 64:
 				sess.env, ok = append(sess.env, kv), true
 			}
 		case "window-change":

@@ -47,8 +47,8 @@ var verbs []verb
 func init() {
 	verbs = []verb{
 		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
-		{"sessions", "sessions", "list sessions you may join (reviewers)", notYet},
-		{"join", "join SESSION_ID", "join a session as the second pair of eyes (reviewers)", notYet},
+		{"sessions", "sessions", "list sessions you may review (reviewers)", (*clientSession).listSessions},
+		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }
@@ -73,12 +73,6 @@ func (sess *clientSession) dispatch() exitResult {
 		return v.run(sess, rest)
 	}
 	return sess.connect(first, rest)
-}
-
-// notYet answers verbs that later issues implement.
-func notYet(sess *clientSession, _ string) exitResult {
-	first, _ := parseCommand(sess.command)
-	return sess.refuse(userErrorf(nil, "%q is not available yet", first))
 }
 
 // help prints the hosts the user may reach and the bastion commands.

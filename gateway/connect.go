@@ -27,6 +27,9 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
+	if pol, ok := s.cfg.ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {
+		return sess.fourEyes(h, pol, remote)
+	}
 	kind := "shell"
 	if remote != "" {
 		kind = "exec"

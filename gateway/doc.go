@@ -18,7 +18,8 @@
 //	ssh -t alice@bastion demo-prod        interactive shell on demo-prod
 //	ssh alice@bastion demo-prod -- CMD    run CMD on demo-prod
 //	ssh carol@bastion audit VERB ...      auditor commands (Options.Audit)
-//	ssh bob@bastion sessions | join ID    four-eyes review (a later issue)
+//	ssh bob@bastion sessions              four-eyes: what bob may review
+//	ssh -t bob@bastion join ID            four-eyes: approve or deny, then watch
 //
 // The first word is a host name or a bastion verb; an optional "--"
 // follows; the rest is passed to the host verbatim. An unknown or
@@ -40,6 +41,21 @@
 // command exits, the client goes away, the server shuts down, or the
 // recording fails: recording is fail-closed, a session that can no
 // longer be recorded is terminated with a message.
+//
+// # Four-eyes sessions
+//
+// A host matched by an approval policy gets no connection until a
+// reviewer approves (approval.go): the requester gives a reason (prompt
+// or FOUREYES_REASON), the session is registered in a registry of hubs
+// (hub.go) and listed to entitled reviewers (sessions_cmd.go); `join`
+// (join.go) shows the request and takes y/n. Once approved, one hub per
+// session fans the host's output out to the participants
+// (participant.go: bounded queues, slow watchers skip ahead) and keeps
+// the last 64 KiB for late joiners (ring.go); peers' input goes to the
+// host attributed to them. When the last reviewer leaves, the
+// requester's input freezes and the policy's on_leave applies. A webhook
+// (notify.go) is told about requests and decisions. See
+// docs/four-eyes.md.
 //
 // Port, Unix socket, agent and X11 forwarding are refused and recorded.
 // Every KeepaliveInterval each connection is probed; a client that leaves

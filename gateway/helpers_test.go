@@ -71,6 +71,14 @@ type fixtureOptions struct {
 	spoolMaxBytes int64         // recorder spool cap; >0 also disables publishing
 	noPublish     bool          // no Kafka: the spool only (capped at 16 GiB unless spoolMaxBytes)
 	audit         AuditFunc
+	// fourEyes adds reviewers dave (production) and erin (host demo
+	// only), gives alice the reviewer role and a second key (alice2), and
+	// requires approval on env=production hosts (demo-prod).
+	fourEyes       bool
+	pendingTimeout string // approval policy's pending_timeout (default 15m)
+	onLeave        string // pause (default) or terminate
+	leaveGrace     string // default 5m
+	webhook        string // notify.webhook_url (secret "s3cret")
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -106,8 +114,27 @@ roles:
   admin: {connect: ["*"]}
   staging: {connect: ["demo"]}
   auditor: {audit: true}
+{{- if .FourEyes}}
+  reviewer: {approve: ["env=production"]}
+  otherreviewer: {approve: ["demo"]}
+approval_policies:
+  - hosts: ["env=production"]
+    pending_timeout: {{.PendingTimeout}}
+    on_leave: {{.OnLeave}}
+    leave_grace: {{.LeaveGrace}}
+    allow_peer_input: true
+{{- if .Webhook}}
+notify: {webhook_url: "{{.Webhook}}", webhook_secret: s3cret}
+{{- end}}
+{{- end}}
 users:
+{{- if .FourEyes}}
+  - {name: alice, keys: ["{{.Alice}}", "{{.Alice2}}"], roles: [admin, reviewer]}
+  - {name: dave, keys: ["{{.Dave}}"], roles: [reviewer]}
+  - {name: erin, keys: ["{{.Erin}}"], roles: [otherreviewer]}
+{{- else}}
   - {name: alice, keys: ["{{.Alice}}"], roles: [admin]}
+{{- end}}
   - {name: bob, keys: ["{{.Bob}}"], roles: [staging]}
   - {name: carol, keys: ["{{.Carol}}"], roles: [auditor]}
 hosts:
@@ -142,11 +169,22 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if err := os.Mkdir(keysDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	vals := map[string]string{"Dir": filepath.Join(f.dir, "data"), "Keepalive": "15s"}
+	vals := map[string]string{"Dir": filepath.Join(f.dir, "data"), "Keepalive": "15s",
+		"PendingTimeout": "15m", "OnLeave": "pause", "LeaveGrace": "5m", "Webhook": o.webhook}
 	if o.keepalive > 0 {
 		vals["Keepalive"] = o.keepalive.String()
 	}
-	for _, u := range []string{"alice", "bob", "carol"} {
+	users := []string{"alice", "bob", "carol"}
+	if o.fourEyes {
+		vals["FourEyes"] = "yes"
+		users = append(users, "alice2", "dave", "erin")
+		for k, v := range map[string]string{"PendingTimeout": o.pendingTimeout, "OnLeave": o.onLeave, "LeaveGrace": o.leaveGrace} {
+			if v != "" {
+				vals[k] = v
+			}
+		}
+	}
+	for _, u := range users {
 		path, pub := sshtest.Keygen(t, keysDir, u)
 		f.keys[u] = path
 		vals[strings.ToUpper(u[:1])+u[1:]] = authorizedKey(pub)

@@ -33,52 +33,12 @@ func grow(buf []byte, n int) []byte {
 // ends the command, the client goes away, the server shuts down or the
 // recording fails. It returns the exit result and the session.end meta.
 func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *config.Host, remote string) (exitResult, map[string]string) {
-	uch, ureqs, err := up.OpenChannel("session", nil)
-	if err != nil {
-		return sess.refuse(userErrorf(err, "%s refused the session: %v", h.Name, err)), map[string]string{"error": err.Error()}
+	uch, ureqs, uerr := sess.openChannel(up, h, sess.pty, remote)
+	if uerr != nil {
+		return sess.refuse(uerr), map[string]string{"error": uerr.Err.Error()}
 	}
 	defer uch.Close()
-	if sess.pty != nil {
-		if ok, err := uch.SendRequest("pty-req", true, gossh.Marshal(sess.pty)); err != nil || !ok {
-			return sess.refuse(userErrorf(err, "%s refused a terminal", h.Name)), map[string]string{"error": "pty-req refused"}
-		}
-	}
-	for _, kv := range sess.env {
-		uch.SendRequest("env", false, gossh.Marshal(&kv))
-	}
-	var ok bool
-	if remote == "" {
-		ok, err = uch.SendRequest("shell", true, nil)
-	} else {
-		ok, err = uch.SendRequest("exec", true, gossh.Marshal(&struct{ Command string }{remote}))
-	}
-	if err != nil || !ok {
-		return sess.refuse(userErrorf(err, "%s refused to start the command", h.Name)), map[string]string{"error": "start refused"}
-	}
-
-	// The host's requests: exit-status or exit-signal, then close.
-	var exit *exitResult
-	upDone := make(chan struct{})
-	sess.s.goTracked(func() {
-		defer close(upDone)
-		for req := range ureqs {
-			switch req.Type {
-			case "exit-status":
-				var st struct{ Status uint32 }
-				if gossh.Unmarshal(req.Payload, &st) == nil {
-					exit = &exitResult{status: int(st.Status)}
-				}
-			case "exit-signal":
-				var sig exitSignalMsg
-				if gossh.Unmarshal(req.Payload, &sig) == nil {
-					exit = &exitResult{status: 128 + signalNumber(sig.Signal), signal: &sig}
-				}
-			}
-			if req.WantReply {
-				req.Reply(false, nil) // keepalives
-			}
-		}
-	})
+	upDone, exitOf := sess.watchExit(ureqs)
 	// Output, both streams; they end at the host's EOF or close.
 	outDone := make(chan struct{})
 	sess.s.goTracked(func() {
@@ -114,7 +74,7 @@ loop:
 			}
 		case <-upDone:
 			<-outDone // drained: the host sends EOF before close
-			if exit != nil {
+			if exit := exitOf(); exit != nil {
 				res = *exit
 				if exit.signal != nil {
 					meta["exit_signal"] = exit.signal.Signal
@@ -152,6 +112,65 @@ loop:
 	return res, meta
 }
 
+// openChannel opens a session channel on the host, requests pty (if
+// not nil), the client's locale and the shell or command.
+func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *ptyRequest, remote string) (gossh.Channel, <-chan *gossh.Request, *UserError) {
+	uch, ureqs, err := up.OpenChannel("session", nil)
+	if err != nil {
+		return nil, nil, userErrorf(err, "%s refused the session: %v", h.Name, err)
+	}
+	if pty != nil {
+		if ok, err := uch.SendRequest("pty-req", true, gossh.Marshal(pty)); err != nil || !ok {
+			uch.Close()
+			return nil, nil, userErrorf(errors.New("pty-req refused"), "%s refused a terminal", h.Name)
+		}
+	}
+	for _, kv := range sess.env {
+		uch.SendRequest("env", false, gossh.Marshal(&kv))
+	}
+	var ok bool
+	if remote == "" {
+		ok, err = uch.SendRequest("shell", true, nil)
+	} else {
+		ok, err = uch.SendRequest("exec", true, gossh.Marshal(&struct{ Command string }{remote}))
+	}
+	if err != nil || !ok {
+		uch.Close()
+		return nil, nil, userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
+	}
+	return uch, ureqs, nil
+}
+
+// watchExit serves the host's channel requests (exit-status or
+// exit-signal, then close) on a tracked goroutine. The returned channel
+// is closed when the host closed the channel; exitOf then returns how
+// the command ended, or nil if the host did not say.
+func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct{}, func() *exitResult) {
+	var exit *exitResult
+	upDone := make(chan struct{})
+	sess.s.goTracked(func() {
+		defer close(upDone)
+		for req := range ureqs {
+			switch req.Type {
+			case "exit-status":
+				var st struct{ Status uint32 }
+				if gossh.Unmarshal(req.Payload, &st) == nil {
+					exit = &exitResult{status: int(st.Status)}
+				}
+			case "exit-signal":
+				var sig exitSignalMsg
+				if gossh.Unmarshal(req.Payload, &sig) == nil {
+					exit = &exitResult{status: 128 + signalNumber(sig.Signal), signal: &sig}
+				}
+			}
+			if req.WantReply {
+				req.Reply(false, nil) // keepalives
+			}
+		}
+	})
+	return upDone, func() *exitResult { <-upDone; return exit }
+}
+
 // copyOutput copies the host's output (stdout or stderr) to the client,
 // recording each chunk before it is forwarded. Once the recording has
 // failed (fail-closed) nothing more is forwarded.
@@ -166,6 +185,9 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			case <-failed:
 				return
 			default:
+			}
+			if sess.hub != nil {
+				sess.hub.broadcast(buf[:n])
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				sess.cancel(errClientGone)

@@ -32,8 +32,10 @@ func TestRefusedCommands(t *testing.T) {
 			"foureyes: access to \"demo-prod\" denied for bob\n", event.AccessDenied, map[string]string{"user": "bob", "host": "demo-prod"}},
 		{"audit without role", "alice", []string{"audit", "sessions"},
 			"foureyes: audit denied for alice: no auditor role\n", event.AccessDenied, map[string]string{"user": "alice", "command": "audit sessions"}},
-		{"sessions not yet", "bob", []string{"sessions"}, "foureyes: \"sessions\" is not available yet\n", "", nil},
-		{"join not yet", "bob", []string{"join", "abc"}, "foureyes: \"join\" is not available yet\n", "", nil},
+		{"sessions without reviewer role", "bob", []string{"sessions"},
+			"foureyes: sessions denied for bob: no reviewer role\n", event.AccessDenied, map[string]string{"user": "bob", "command": "sessions"}},
+		{"join without reviewer role", "bob", []string{"join", "abc"},
+			"foureyes: join denied for bob: no reviewer role\n", event.AccessDenied, map[string]string{"user": "bob", "command": "join abc"}},
 		{"audit without audit func", "carol", []string{"audit", "sessions"}, "foureyes: audit is not available on this gateway\n", "", nil},
 	}
 	for _, tt := range tests {

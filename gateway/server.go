@@ -52,6 +52,8 @@ type Server struct {
 	pinned       map[string]gossh.PublicKey   // host name → pinned host key
 	srv          *ssh.Server
 	gw           *recorder.Session // the gateway's own stream (kind "gateway")
+	hubs         registry          // four-eyes sessions, pending or running
+	notifier     *notifier         // nil without notify.webhook_url
 
 	// failOpen would keep sessions running when their recording fails.
 	// Always false for now: recording is fail-closed; a later issue adds
@@ -144,6 +146,14 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("gateway: open gateway recording: %w", err)
 	}
 	s.base, s.cancelBase = context.WithCancelCause(context.Background())
+	if cfg.Notify.WebhookURL != "" {
+		s.notifier = newNotifier(cfg.Notify, s.log)
+		s.wg.Add(1) // no Wait can run yet: New has not returned
+		go func() {
+			defer s.wg.Done()
+			s.notifier.run(s.base)
+		}()
+	}
 	return s, nil
 }
 

@@ -44,26 +44,40 @@ func printInstructions(w io.Writer, st *devstack.Stack) {
 	host, port, _ := net.SplitHostPort(st.SSHAddr())
 	keys := filepath.Join(st.Dir, "keys")
 	ssh := func(user string) string {
-		return fmt.Sprintf("ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new", filepath.Join(keys, user), port, filepath.Join(st.Dir, "known_hosts"))
+		return fmt.Sprintf("ssh -i %s -p %s -o UserKnownHostsFile=%s", filepath.Join(keys, user), port, filepath.Join(st.Dir, "known_hosts"))
 	}
 	fmt.Fprintf(w, `
 foureyes dev is up. The gateway listens on %[1]s; state is in %[2]s.
-Demo hosts: demo-prod (production, 90-day retention) and demo-staging (logs, 3-day retention).
+Demo hosts: demo-prod (production, 90-day retention, four-eyes) and demo-staging (logs, 3-day retention).
 
-As the admin alice — an interactive shell, then a single command:
+1. As the admin alice — demo-staging needs no approval:
   %[3]s -t alice@%[4]s demo-staging
   %[3]s alice@%[4]s demo-staging -- uname -a
 
-As the auditor carol — find the session, read it, replay it, export it, verify it:
-  %[5]s carol@%[4]s audit sessions
-  %[5]s carol@%[4]s audit show SESSION_ID
-  %[5]s -t carol@%[4]s audit play SESSION_ID --speed 2
-  %[5]s carol@%[4]s audit export SESSION_ID --format asciicast > session.cast
-  %[5]s carol@%[4]s audit verify SESSION_ID
+2. Four-eyes on demo-prod. In one terminal, alice asks (she types a reason, then waits;
+   nothing reaches the host yet; Ctrl-C cancels):
+  %[3]s -t alice@%[4]s demo-prod
+   In a second terminal, the reviewer bob lists what waits and joins with the id alice sees:
+  %[5]s bob@%[4]s sessions
+  %[5]s -t bob@%[4]s join SESSION_ID                 (watch only)
+  %[5]s -t bob@%[4]s join SESSION_ID --mode peer     (bob may type too)
+   bob sees who asks, for which host and login, why and since when, and answers y or n
+   (n asks for an optional reason that alice sees). Once approved, both see the same
+   terminal. bob's hotkeys: Ctrl-] t terminates the session for everyone, Ctrl-] q
+   leaves (alice's input freezes until bob rejoins; after 5 minutes the session ends).
+   A request nobody approves expires after 15 minutes.
+   Commands need approval too; give the reason without a prompt:
+  %[3]s -o SetEnv=FOUREYES_REASON="restart cron" alice@%[4]s demo-prod -- uptime
 
-As the reviewer bob: four-eyes approval arrives with the next release; until then
-demo-prod behaves like demo-staging.
+3. As the auditor carol — find the session, read it (approvals, joins and leaves
+   included), replay it, export it, verify it:
+  %[6]s carol@%[4]s audit sessions
+  %[6]s carol@%[4]s audit show SESSION_ID
+  %[6]s -t carol@%[4]s audit play SESSION_ID --speed 2
+  %[6]s carol@%[4]s audit export SESSION_ID --format asciicast > session.cast
+  %[6]s carol@%[4]s audit verify SESSION_ID
 
-The generated configuration is %[6]s. Press Ctrl-C to stop; data is kept.
-`, st.SSHAddr(), st.Dir, ssh("alice"), host, ssh("carol"), filepath.Join(st.Dir, "foureyes.yaml"))
+The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
+%[7]s. Press Ctrl-C to stop; data is kept.
+`, st.SSHAddr(), st.Dir, ssh("alice"), host, ssh("bob"), ssh("carol"), filepath.Join(st.Dir, "foureyes.yaml"))
 }

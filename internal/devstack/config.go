@@ -37,6 +37,16 @@ roles:
     approve: ["env=production"]
   auditor:
     audit: true
+# Four-eyes: nothing reaches a production host until a reviewer approves.
+approval_policies:
+  - hosts: ["env=production"]
+    count: 1
+    approver_roles: [reviewer]
+    pending_timeout: 15m
+    on_leave: pause
+    leave_grace: 5m
+    allow_peer_input: true
+    exec: true
 users:
   - name: alice
     keys: ["{{.Alice}}"]

@@ -1,0 +1,457 @@
+package gateway
+
+import (
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/recorder"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// hubState is where a four-eyes session is in its life.
+type hubState int
+
+const (
+	stateAsking  hubState = iota // the requester is typing the reason; not listed yet
+	statePending                 // waiting for approval; nothing reached the host
+	stateActive                  // approved, connected, watched
+	statePaused                  // approved, nobody watching: the requester's input is frozen
+	stateEnded
+)
+
+// String returns the state as `sessions` shows it.
+func (s hubState) String() string {
+	switch s {
+	case stateAsking:
+		return "asking"
+	case statePending:
+		return "pending"
+	case stateActive:
+		return "active"
+	case statePaused:
+		return "paused"
+	}
+	return "ended"
+}
+
+// ending says why a four-eyes session ends other than by its command
+// exiting: a denial, the requester's cancellation, a termination.
+type ending struct {
+	kind event.Type // ApprovalDeny, ApprovalCancel, SessionTerminate
+	by   string     // who decided; empty for policy
+	msg  string     // told to everyone, after "foureyes: "
+}
+
+// hub is the shared state of one four-eyes session: the requester (its
+// owner, whose goroutine drives the session: approval.go), the reviewers
+// (participants, each driven by its join) and the host's channel once
+// approved.
+//
+// Locks: mu guards the mutable fields and is taken before the recorder
+// session's lock (events are recorded under mu so that the chain's order
+// matches the order of state changes). inMu serializes input to the host
+// and is never held together with mu. Nothing blocks on the network under
+// mu: participants' queues are offered to without blocking.
+type hub struct {
+	s         *Server
+	owner     string
+	ownerKey  string
+	host      *config.Host
+	pol       *config.ApprovalPolicy
+	command   string   // exec command; empty for a shell
+	approvers []string // users who may approve, for display
+	log       *slog.Logger
+
+	// Set by the owner before the hub is registered; read-only after.
+	id     string
+	reason string
+	since  time.Time
+	rec    *recorder.Session
+
+	wake   chan struct{} // one slot: the owner should look at the state
+	notes  chan string   // lines for the requester's terminal, written by the owner
+	closed chan struct{} // closed by finish; endMsg is set before
+	endMsg string
+
+	inMu sync.Mutex // serializes writes to the host; never held with mu
+
+	mu      sync.Mutex // guards the fields below
+	state   hubState
+	up      gossh.Channel // the host's channel, set at activation
+	granted []string      // reviewers whose approval stands, in order
+	every   []string      // everyone who ever approved, for session.end
+	parts   []*participant
+	out     ring
+	cols    uint32 // the requester's window
+	rows    uint32
+	end     *ending // set once
+}
+
+// newHub returns a hub in stateAsking.
+func newHub(s *Server, owner, ownerKey string, h *config.Host, pol *config.ApprovalPolicy, command string) *hub {
+	return &hub{
+		s: s, owner: owner, ownerKey: ownerKey, host: h, pol: pol, command: command,
+		approvers: s.cfg.Approvers(h, pol, owner),
+		log:       s.log.With("host", h.Name, "user", owner),
+		wake:      make(chan struct{}, 1),
+		notes:     make(chan string, 16),
+		closed:    make(chan struct{}),
+	}
+}
+
+// signal wakes the owner.
+func (h *hub) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// note queues a line for the requester's terminal; it never blocks (a
+// requester who does not read misses notes, not output).
+func (h *hub) note(msg string) {
+	select {
+	case h.notes <- msg:
+	default:
+	}
+}
+
+// recordLocked records an event in the session's chain; a failure is
+// noticed by the owner through the recording's Done (fail-closed).
+func (h *hub) recordLocked(t event.Type, actor string, meta map[string]string) {
+	if err := h.rec.Record(t, actor, nil, meta); err != nil {
+		h.log.Warn("record", "type", t, "err", err)
+	}
+}
+
+// announceLocked queues a notice for every participant.
+func (h *hub) announceLocked(msg string) {
+	b := []byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n")
+	for _, p := range h.parts {
+		p.offer(b)
+	}
+}
+
+// readyLocked reports whether enough reviewers approved.
+func (h *hub) readyLocked() bool { return len(h.granted) >= h.pol.Count }
+
+// admitResult is the answer to a reviewer's approval or join.
+type admitResult int
+
+const (
+	admitted     admitResult = iota // watching (or waiting for more approvals)
+	admitNeedsOK                    // the session is pending: approve first
+	admitEnded                      // the session is over
+)
+
+// admit adds p to the session. With grant, p approves a pending session
+// (an approval of a session that is already active just joins it).
+// Without grant, p joins an active or paused session; a pending one
+// answers admitNeedsOK. Joining a paused session resumes it.
+func (h *hub) admit(p *participant, grant bool) admitResult {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch h.state {
+	case stateEnded:
+		return admitEnded
+	case statePending:
+		if h.end != nil {
+			return admitEnded
+		}
+		if !grant {
+			return admitNeedsOK
+		}
+		if !slices.Contains(h.granted, p.user) {
+			h.granted = append(h.granted, p.user)
+		}
+		if !slices.Contains(h.every, p.user) {
+			h.every = append(h.every, p.user)
+		}
+		h.recordLocked(event.ApprovalGrant, p.user, map[string]string{
+			"key": p.key, "approvals": strconv.Itoa(len(h.granted)), "count": strconv.Itoa(h.pol.Count),
+		})
+		h.note(p.user + " approved (" + strconv.Itoa(len(h.granted)) + " of " + strconv.Itoa(h.pol.Count) + ")")
+	}
+	if h.state == stateActive || h.state == statePaused {
+		if b := h.out.snapshot(); len(b) > 0 {
+			p.offer(b) // the current screen, before any newer output
+		}
+	}
+	h.parts = append(h.parts, p)
+	h.recordLocked(event.ParticipantJoin, p.user, map[string]string{
+		"mode": p.mode, "key": p.key, "remote": p.remote,
+		"cols": strconv.Itoa(int(p.cols)), "rows": strconv.Itoa(int(p.rows)),
+	})
+	h.announceLocked(p.user + " joined as " + p.mode)
+	switch h.state {
+	case stateActive:
+		h.note(p.user + " joined as " + p.mode)
+	case statePaused:
+		h.state = stateActive
+		h.recordLocked(event.SessionResume, p.user, nil)
+		h.note(p.user + " joined as " + p.mode + "; session resumed, your input reaches the host again")
+	}
+	h.signal()
+	return admitted
+}
+
+// deny ends a pending session on a reviewer's decision. It reports false
+// when the session is no longer pending.
+func (h *hub) deny(user, key, note string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != statePending || h.end != nil {
+		return false
+	}
+	msg := "session denied by " + user
+	if note != "" {
+		msg += ": " + note
+	}
+	h.end = &ending{kind: event.ApprovalDeny, by: user, msg: msg}
+	h.recordLocked(event.ApprovalDeny, user, map[string]string{"reason": note, "key": key})
+	h.signal()
+	return true
+}
+
+// cancel ends a pending session on the requester's wish (Ctrl-C at the
+// waiting screen).
+func (h *hub) cancel(why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != statePending || h.end != nil {
+		return
+	}
+	h.end = &ending{kind: event.ApprovalCancel, by: h.owner, msg: "request cancelled: " + why}
+	h.recordLocked(event.ApprovalCancel, h.owner, map[string]string{"reason": why})
+	h.signal()
+}
+
+// terminate ends the session for everyone on a reviewer's order.
+func (h *hub) terminate(by string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == stateEnded || h.end != nil {
+		return
+	}
+	h.end = &ending{kind: event.SessionTerminate, by: by, msg: "session terminated by " + by}
+	h.recordLocked(event.SessionTerminate, by, map[string]string{"reason": "terminated by a reviewer"})
+	h.signal()
+}
+
+// leave removes p (it left, or its connection dropped). A pending
+// session keeps going, minus p's approval. When the last reviewer leaves
+// an approved session, the requester's input freezes at once (no input
+// reaches the host unwatched) and the owner applies on_leave.
+func (h *hub) leave(p *participant, why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.left {
+		return
+	}
+	p.left = true
+	h.parts = slices.DeleteFunc(h.parts, func(q *participant) bool { return q == p })
+	meta := map[string]string{"mode": p.mode, "reason": why}
+	if p.dropped > 0 {
+		meta["dropped_bytes"] = strconv.FormatInt(p.dropped, 10)
+	}
+	if h.state == statePending && slices.Contains(h.granted, p.user) && !slices.ContainsFunc(h.parts, func(q *participant) bool { return q.user == p.user }) {
+		h.granted = slices.DeleteFunc(h.granted, func(u string) bool { return u == p.user })
+		meta["approval"] = "withdrawn"
+	}
+	h.recordLocked(event.ParticipantLeave, p.user, meta)
+	if h.state == stateEnded {
+		return
+	}
+	h.announceLocked(p.user + " left")
+	if h.state == stateActive && len(h.parts) == 0 {
+		h.state = statePaused
+		h.recordLocked(event.SessionPause, "", map[string]string{"reason": "the last reviewer left", "on_leave": h.pol.OnLeave, "grace": h.pol.LeaveGrace.String()})
+		if h.pol.OnLeave == config.OnLeaveTerminate && h.end == nil {
+			h.end = &ending{kind: event.SessionTerminate, msg: "session terminated: the last reviewer left"}
+			h.recordLocked(event.SessionTerminate, "", map[string]string{"reason": "the last reviewer left"})
+		}
+	} else {
+		h.note(p.user + " left")
+	}
+	h.signal()
+}
+
+// broadcast sends a chunk of host output to every participant and keeps
+// it for late joiners. A watcher whose queue is full skips the chunk;
+// when it has room again it gets a notice of what it missed. Both ends
+// of a lag are recorded (participant.lagged).
+func (h *hub) broadcast(b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.out.write(b)
+	if len(h.parts) == 0 {
+		return
+	}
+	c := append([]byte(nil), b...) // one copy shared by every queue
+	for _, p := range h.parts {
+		if p.lagging {
+			if len(p.out) > cap(p.out)/2 {
+				p.dropped += int64(len(c))
+				continue
+			}
+			p.offer(skippedNotice(p.dropped))
+			h.recordLocked(event.ParticipantLagged, p.user, map[string]string{"state": "caught_up", "dropped_bytes": strconv.FormatInt(p.dropped, 10)})
+			p.lagging, p.dropped = false, 0
+		}
+		if !p.offer(c) {
+			p.lagging, p.dropped = true, int64(len(c))
+			h.recordLocked(event.ParticipantLagged, p.user, map[string]string{"state": "behind", "queue_chunks": strconv.Itoa(cap(p.out))})
+		}
+	}
+}
+
+// resized notes the requester's new window size and tells reviewers
+// whose window is smaller.
+func (h *hub) resized(cols, rows uint32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cols, h.rows = cols, rows
+	for _, p := range h.parts {
+		if p.cols != 0 && (p.cols < cols || p.rows < rows) {
+			p.offer([]byte(sizeNotice(h.owner, cols, rows, p.cols, p.rows)))
+		}
+	}
+}
+
+// sizeNotice tells a reviewer their window is smaller than the host's.
+func sizeNotice(owner string, cols, rows, pc, pr uint32) string {
+	return "\r\n\x1b[7m[foureyes: " + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
+		", yours is " + strconv.Itoa(int(pc)) + "x" + strconv.Itoa(int(pr)) + "; enlarge yours for an exact picture]\x1b[0m\r\n"
+}
+
+// writeInput sends bytes typed by actor to the host, recording them
+// first. It reports false when they were not sent (session not active,
+// or the host's channel is gone).
+func (h *hub) writeInput(actor string, b []byte) bool {
+	h.inMu.Lock()
+	defer h.inMu.Unlock()
+	h.mu.Lock()
+	up, ok := h.up, h.state == stateActive
+	h.mu.Unlock()
+	if !ok || up == nil {
+		return false
+	}
+	h.rec.Input(actor, b)
+	select {
+	case <-h.rec.Done():
+		return false // fail-closed: unrecorded input never reaches the host
+	default:
+	}
+	_, err := up.Write(b)
+	return err == nil
+}
+
+// current returns the current state.
+func (h *hub) current() hubState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state
+}
+
+// finish marks the session ended, records the departure of the
+// remaining participants and tells them msg. It returns everyone who
+// approved.
+func (h *hub) finish(msg string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state = stateEnded
+	for _, p := range h.parts {
+		p.left = true
+		p.endMsg = msg
+		h.recordLocked(event.ParticipantLeave, p.user, map[string]string{"mode": p.mode, "reason": "session ended"})
+		close(p.done)
+	}
+	h.parts = nil
+	if h.endMsg == "" {
+		h.endMsg = msg
+		close(h.closed)
+	}
+	return slices.Clone(h.every)
+}
+
+// hubInfo is a snapshot of a hub for listings and prompts.
+type hubInfo struct {
+	id, owner, host, login, reason, command string
+	since                                   time.Time
+	state                                   hubState
+	granted, watching                       []string
+	count                                   int
+	cols, rows                              uint32 // the requester's window
+}
+
+// info returns a snapshot.
+func (h *hub) info() hubInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	in := hubInfo{
+		id: h.id, owner: h.owner, host: h.host.Name, login: h.host.Login, reason: h.reason, command: h.command,
+		since: h.since, state: h.state, granted: slices.Clone(h.granted), count: h.pol.Count,
+		cols: h.cols, rows: h.rows,
+	}
+	for _, p := range h.parts {
+		in.watching = append(in.watching, p.user+" ("+p.mode+")")
+	}
+	return in
+}
+
+// registry holds the four-eyes sessions that are pending or running, by
+// id. Its lock is a leaf: never held while taking a hub's.
+type registry struct {
+	mu sync.Mutex
+	m  map[string]*hub
+}
+
+// add registers h under its id.
+func (r *registry) add(h *hub) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*hub{}
+	}
+	r.m[h.id] = h
+}
+
+// remove unregisters h.
+func (r *registry) remove(h *hub) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, h.id)
+}
+
+// get returns the hub with the given id.
+func (r *registry) get(id string) (*hub, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, ok := r.m[id]
+	return h, ok
+}
+
+// all returns every registered hub.
+func (r *registry) all() []*hub {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*hub, 0, len(r.m))
+	for _, h := range r.m {
+		out = append(out, h)
+	}
+	return out
+}
+
+// joinList renders names for people: "bob, dave", or "nobody".
+func joinList(names []string) string {
+	if len(names) == 0 {
+		return "nobody"
+	}
+	return strings.Join(names, ", ")
+}

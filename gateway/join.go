@@ -1,0 +1,312 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/foureyes/foureyes/event"
+	"github.com/google/uuid"
+)
+
+// Moderator hotkeys, typed by a reviewer: hotkeyPrefix, then a key.
+const (
+	hotkeyPrefix    = 0x1d // Ctrl-]
+	hotkeyTerminate = 't'  // end the session for everyone
+	hotkeyLeave     = 'q'  // leave; the session goes on (or pauses)
+)
+
+// hotkeyHelp is shown after an unknown hotkey and to observers who type.
+const hotkeyHelp = "Ctrl-] t terminates the session, Ctrl-] q leaves, Ctrl-] Ctrl-] sends Ctrl-]"
+
+// parseJoinArgs parses "ID [--mode observer|peer]".
+func parseJoinArgs(args string) (id, mode string, err error) {
+	mode = modeObserver
+	words := strings.Fields(args)
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "--mode" && i+1 < len(words):
+			mode = words[i+1]
+			i++
+		case strings.HasPrefix(w, "--mode="):
+			mode = strings.TrimPrefix(w, "--mode=")
+		case strings.HasPrefix(w, "-") || id != "":
+			return "", "", fmt.Errorf("unexpected %q", w)
+		default:
+			id = w
+		}
+	}
+	if id == "" {
+		return "", "", fmt.Errorf("missing SESSION_ID")
+	}
+	if mode != modeObserver && mode != modePeer {
+		return "", "", fmt.Errorf("mode %q: use observer or peer", mode)
+	}
+	return id, mode, nil
+}
+
+// reviewerInput is a reviewer's input reader: lines for the approval
+// prompt first, then hotkeys and (peers) typing.
+type reviewerInput struct {
+	lines     chan lineResult
+	watching  atomic.Bool
+	leave     chan struct{} // closed by the leave hotkey
+	leaveOnce sync.Once
+	done      chan struct{} // closed when the reader returned
+}
+
+// join lets a reviewer approve or deny a pending session and watch it
+// (observer) or take part (peer), with moderator hotkeys.
+func (sess *clientSession) join(args string) exitResult {
+	if res, refused := sess.refuseNonReviewer("join", args); refused {
+		return res
+	}
+	s, user := sess.s, sess.user.Name
+	id, mode, err := parseJoinArgs(args)
+	if err != nil {
+		return sess.refuse(userErrorf(err, "join: %v; usage: join SESSION_ID [--mode observer|peer]", err))
+	}
+	denied := func(hb *hub, reason string) {
+		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": reason, "command": "join " + args, "session": id, "remote": sess.remote})
+		if hb != nil {
+			hb.mu.Lock()
+			hb.recordLocked(event.ApprovalRefused, user, map[string]string{"reason": reason, "key": sess.keyFP, "remote": sess.remote})
+			hb.mu.Unlock()
+		}
+	}
+	hb, ok := s.hubs.get(id)
+	if !ok || hb.current() == stateAsking {
+		denied(nil, "no such session")
+		return sess.refuse(userErrorf(nil, "no session %s is waiting for review or running", printableID(id)))
+	}
+	if sess.isOwner(hb) {
+		denied(hb, "self-approval")
+		return sess.refuse(userErrorf(ErrAccessDenied, "you cannot review your own session %s: another person must approve it", id))
+	}
+	if !s.cfg.CanApproveSession(sess.user, hb.host, hb.pol) {
+		denied(hb, "no reviewer role for the session's host")
+		return sess.refuse(userErrorf(ErrAccessDenied, "join denied: %s may not review session %s", user, id))
+	}
+	w := newTextWriter(sess.ch, sess.pty != nil)
+	if mode == modePeer && !hb.pol.AllowPeerInput {
+		fmt.Fprintf(w, "foureyes: peer input is not allowed on %s; joining as observer.\n", hb.host.Name)
+		mode = modeObserver
+	}
+	p := newParticipant(user, sess.keyFP, sess.remote, mode)
+	if sess.pty != nil {
+		p.cols, p.rows = sess.pty.Cols, sess.pty.Rows
+	}
+	in := hb.info()
+	writeRequest(w, in, hb.ownerKey)
+
+	ri := &reviewerInput{lines: make(chan lineResult, 1), leave: make(chan struct{}), done: make(chan struct{})}
+	sess.inputDone = ri.done
+	sess.s.goTracked(func() {
+		defer close(ri.done)
+		sess.readReviewerInput(hb, p, ri)
+	})
+
+	grant := false
+	if in.state == statePending {
+		answer, ok := sess.ask(w, hb, ri, "Approve this session? [y/n] ")
+		for ok && answer != "y" && answer != "yes" && answer != "n" && answer != "no" {
+			answer, ok = sess.ask(w, hb, ri, "Please answer y or n: ")
+		}
+		if !ok {
+			return sess.joinAborted(hb)
+		}
+		if answer == "n" || answer == "no" {
+			note, ok := sess.ask(w, hb, ri, "Reason for denying (optional, shown to "+in.owner+"): ")
+			if !ok {
+				return sess.joinAborted(hb)
+			}
+			if !hb.deny(user, sess.keyFP, note) {
+				fmt.Fprintf(w, "foureyes: session %s was decided meanwhile; nothing changed.\n", id)
+				return exitResult{status: 1}
+			}
+			s.notify(hb, event.ApprovalDeny, user, note)
+			fmt.Fprintf(w, "foureyes: you denied session %s; %s has been told.\n", id, in.owner)
+			return exitResult{}
+		}
+		grant = true
+	}
+	switch hb.admit(p, grant) {
+	case admitEnded:
+		return sess.refuse(userErrorf(nil, "session %s has ended", id))
+	case admitNeedsOK: // cannot happen: states only move forward
+		return sess.refuse(userErrorf(nil, "session %s is waiting for approval; join again to approve", id))
+	}
+	if grant {
+		fmt.Fprintf(w, "foureyes: you approved session %s.\n", id)
+	}
+	fmt.Fprintf(w, "foureyes: watching as %s. %s.\n", mode, hotkeyHelp)
+	if in.state != statePending && sess.pty != nil && (p.cols < in.cols || p.rows < in.rows) {
+		p.offer([]byte(sizeNotice(in.owner, in.cols, in.rows, p.cols, p.rows)))
+	}
+	if st := hb.current(); st == statePending {
+		p.offer([]byte("\r\n\x1b[7m[foureyes: waiting for more approvals before connecting]\x1b[0m\r\n"))
+	}
+	ri.watching.Store(true)
+
+	stop, written := make(chan struct{}), make(chan struct{})
+	sess.s.goTracked(func() {
+		defer close(written)
+		p.writeOutput(sess.ch, stop)
+	})
+	msg := ""
+	for msg == "" {
+		select {
+		case <-p.done:
+			msg = p.endMsg
+		case <-ri.leave:
+			hb.leave(p, "left")
+			msg = "you left session " + id + "; it goes on without you"
+		case <-ri.done:
+			hb.leave(p, "disconnected")
+			msg = "-"
+		case <-sess.ctx.Done():
+			hb.leave(p, ctxReason(sess.ctx))
+			msg = "-"
+		case sz := <-sess.winch:
+			hb.mu.Lock()
+			p.cols, p.rows = sz.Cols, sz.Rows
+			hb.mu.Unlock()
+		}
+	}
+	close(stop)
+	<-written
+	if msg != "-" {
+		sess.ch.Write([]byte("\r\n"))
+		sess.say(msg)
+	}
+	return exitResult{}
+}
+
+// joinAborted ends a join whose reviewer left the prompt: the pending
+// session is not affected.
+func (sess *clientSession) joinAborted(hb *hub) exitResult {
+	select {
+	case <-hb.closed:
+		return sess.refuse(userErrorf(nil, "%s", hb.endMsg))
+	default:
+	}
+	if sess.ctx.Err() != nil {
+		return exitResult{status: statusLost}
+	}
+	sess.say("you left without deciding; the session still waits for review")
+	return exitResult{status: 1}
+}
+
+// ask prompts and waits for a line. ok is false when the reviewer
+// aborted (Ctrl-C, Ctrl-D), went away or the session ended meanwhile.
+func (sess *clientSession) ask(w interface{ Write([]byte) (int, error) }, hb *hub, ri *reviewerInput, prompt string) (string, bool) {
+	w.Write([]byte(prompt))
+	select {
+	case r := <-ri.lines:
+		return strings.ToLower(r.line), !r.abort
+	case <-hb.closed:
+		w.Write([]byte("\n"))
+		return "", false
+	case <-ri.done:
+		return "", false
+	case <-sess.ctx.Done():
+		return "", false
+	}
+}
+
+// writeRequest shows who asks, for which host and login, why and since
+// when: what a reviewer decides on.
+func writeRequest(w interface{ Write([]byte) (int, error) }, in hubInfo, ownerKey string) {
+	fmt.Fprintf(w, "Session    %s\n", in.id)
+	fmt.Fprintf(w, "Requested  by %s (key %s)\n", in.owner, ownerKey)
+	fmt.Fprintf(w, "Host       %s, as login %s\n", in.host, in.login)
+	if in.command != "" {
+		fmt.Fprintf(w, "Command    %s\n", cleanLine(in.command))
+	} else {
+		fmt.Fprintf(w, "Command    (interactive shell)\n")
+	}
+	fmt.Fprintf(w, "Reason     %s\n", in.reason)
+	fmt.Fprintf(w, "Since      %s (%s ago)\n", in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second))
+	fmt.Fprintf(w, "State      %s; approvals %d of %d", in.state, len(in.granted), in.count)
+	if len(in.granted) > 0 {
+		fmt.Fprintf(w, " (%s)", joinList(in.granted))
+	}
+	fmt.Fprintln(w)
+	if len(in.watching) > 0 {
+		fmt.Fprintf(w, "Watching   %s\n", joinList(in.watching))
+	}
+}
+
+// readReviewerInput reads the reviewer's input until the channel ends:
+// prompt answers, then hotkeys; a peer's other typing goes to the host.
+func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *reviewerInput) {
+	buf := make([]byte, smallBufSize)
+	ed := &lineEditor{}
+	if sess.pty != nil {
+		ed.echo = sess.ch
+	}
+	prefix, told := false, false
+	var fwd []byte
+	for {
+		n, err := sess.ch.Read(buf)
+		if n > 0 && !ri.watching.Load() {
+			for _, b := range buf[:n] {
+				switch ed.feed(b) {
+				case lineDone:
+					offerLine(ri.lines, lineResult{line: ed.line()})
+				case lineAbort:
+					offerLine(ri.lines, lineResult{abort: true})
+				}
+			}
+		} else if n > 0 {
+			fwd = fwd[:0]
+			for _, b := range buf[:n] {
+				if prefix {
+					prefix = false
+					switch b {
+					case hotkeyTerminate:
+						hb.terminate(p.user)
+					case hotkeyLeave:
+						ri.leaveOnce.Do(func() { close(ri.leave) })
+					case hotkeyPrefix:
+						fwd = append(fwd, b)
+					default:
+						p.offer([]byte("\r\n\x1b[7m[foureyes: " + hotkeyHelp + "]\x1b[0m\r\n"))
+					}
+					continue
+				}
+				if b == hotkeyPrefix {
+					prefix = true
+					continue
+				}
+				fwd = append(fwd, b)
+			}
+			if len(fwd) > 0 {
+				if p.mode == modePeer {
+					hb.writeInput(p.user, fwd)
+				} else if !told {
+					told = true
+					p.offer([]byte("\r\n\x1b[7m[foureyes: observers cannot type; " + hotkeyHelp + "]\x1b[0m\r\n"))
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// printableID returns id for messages: a UUID as is, anything else
+// cleaned and shortened.
+func printableID(id string) string {
+	if _, err := uuid.Parse(id); err == nil {
+		return id
+	}
+	if s := cleanLine(id); len(s) <= 40 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q…", cleanLine(id)[:40])
+}

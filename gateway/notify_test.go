@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/config"
+)
+
+// webhookSink is an httptest server that fails the first failures
+// requests and keeps the bodies of the others, checking their signature.
+type webhookSink struct {
+	t        *testing.T
+	srv      *httptest.Server
+	mu       sync.Mutex
+	failures int
+	calls    int
+	got      []Notification
+	arrived  chan struct{}
+}
+
+func newWebhookSink(t *testing.T, failures int) *webhookSink {
+	w := &webhookSink{t: t, failures: failures, arrived: make(chan struct{}, 16)}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.calls++
+		if w.calls <= w.failures {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if got, want := r.Header.Get(SignatureHeader), Sign("s3cret", body); got != want {
+			t.Errorf("signature %q; want %q", got, want)
+		}
+		var n Notification
+		if err := json.Unmarshal(body, &n); err != nil {
+			t.Errorf("body %q: %v", body, err)
+		}
+		if r.Header.Get(EventHeader) != n.Event {
+			t.Errorf("%s = %q; body event %q", EventHeader, r.Header.Get(EventHeader), n.Event)
+		}
+		w.got = append(w.got, n)
+		w.arrived <- struct{}{}
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func TestNotifierRetriesAndSigns(t *testing.T) {
+	sink := newWebhookSink(t, 2)
+	n := newNotifier(config.Notify{WebhookURL: sink.srv.URL, WebhookSecret: "s3cret"}, testLogger())
+	n.backoff = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.run(ctx)
+	}()
+	n.send(Notification{Event: "approval.request", Session: "s1", User: "alice", Reason: "why"})
+	select {
+	case <-sink.arrived:
+	case <-time.After(timeout):
+		t.Fatal("no notification delivered")
+	}
+	cancel()
+	<-done
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.calls != 3 || sink.got[0].Session != "s1" || sink.got[0].Reason != "why" {
+		t.Errorf("calls %d, got %+v; want 3 calls and the notification", sink.calls, sink.got)
+	}
+}
+
+func TestNotifierNeverBlocks(t *testing.T) {
+	n := newNotifier(config.Notify{WebhookURL: "http://127.0.0.1:1/", WebhookSecret: "x"}, testLogger())
+	for i := 0; i < notifyQueue*2; i++ { // nobody drains: the queue fills, sends drop
+		n.send(Notification{Event: "approval.request"})
+	}
+	if len(n.queue) != notifyQueue {
+		t.Errorf("queue holds %d; want %d", len(n.queue), notifyQueue)
+	}
+}
+
+func TestFourEyesWebhook(t *testing.T) {
+	sink := newWebhookSink(t, 0)
+	f := newFixture(t, fixtureOptions{fourEyes: true, webhook: sink.srv.URL})
+	alice, id := f.request(t, "webhook check")
+	select {
+	case <-sink.arrived:
+	case <-time.After(timeout):
+		t.Fatal("no webhook for the request")
+	}
+	alice.Send("\x03")
+	alice.Wait()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	n := sink.got[0]
+	if n.Event != "approval.request" || n.Session != id || n.User != "alice" || n.Host != "demo-prod" || n.Reason != "webhook check" ||
+		strings.Join(n.Approvers, ",") != "dave" || !strings.Contains(n.Join, id) {
+		t.Errorf("notification %+v", n)
+	}
+}
