@@ -263,13 +263,20 @@ func (sess *clientSession) finish(res exitResult) {
 	sess.ch.Close()
 }
 
-// say writes "foureyes: MSG" as one line on the client's stderr.
+// say writes "foureyes: MSG" as one line on the client's stderr (on the
+// terminal, with a pty).
 func (sess *clientSession) say(msg string) []byte {
 	nl := "\n"
 	if sess.pty != nil {
 		nl = "\r\n"
 	}
 	line := []byte("foureyes: " + msg + nl)
+	if sess.pty != nil {
+		// One stream on a terminal, as with a pty on any SSH server: the
+		// message must not overtake or trail a prompt written to stdout.
+		sess.ch.Write(line)
+		return line
+	}
 	sess.ch.Stderr().Write(line)
 	return line
 }

@@ -83,7 +83,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		// consumed: rebalance when its partitions change.
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 2 * time.Second,
-		ErrorLogger:            kafkaLogger(in.log, slog.LevelWarn),
+		ErrorLogger:            kafkaLogger(in.log, slog.LevelInfo),
 	})
 	in.reader.Store(r)
 	defer func() {
