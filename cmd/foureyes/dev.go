@@ -44,7 +44,7 @@ func printInstructions(w io.Writer, st *devstack.Stack) {
 	host, port, _ := net.SplitHostPort(st.SSHAddr())
 	keys := filepath.Join(st.Dir, "keys")
 	ssh := func(user string) string {
-		return fmt.Sprintf("ssh -i %s -p %s -o UserKnownHostsFile=%s", filepath.Join(keys, user), port, filepath.Join(st.Dir, "known_hosts"))
+		return fmt.Sprintf("ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new", filepath.Join(keys, user), port, filepath.Join(st.Dir, "known_hosts"))
 	}
 	fmt.Fprintf(w, `
 foureyes dev is up. The gateway listens on %[1]s; state is in %[2]s.
