@@ -75,6 +75,110 @@ ORDER BY session`, db)}
 PARTITION BY toYYYYMM(at)
 ORDER BY (topic, partition, offset)`, db)}
 	}},
+	{version: 4, name: "retention and holds", steps: func(db string, _ features) []step {
+		return []step{
+			// One row per hold and change; the highest version is current.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.holds (
+    session String,
+    placed_ns Int64,
+    placed_by String,
+    reason String,
+    until DateTime,
+    class String,
+    released_ns Int64,
+    released_by String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (session, placed_ns)`, db),
+			// Copies of held sessions, made by the retention job before it
+			// drops their partitions; one partition per session, dropped
+			// when the hold ends.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.held_events (
+    session String,
+    seq UInt64,
+    ts DateTime,
+    ts_ns Int64,
+    type String,
+    gateway String,
+    actor String,
+    data String,
+    meta String,
+    class String,
+    retention_days UInt16,
+    version UInt16,
+    prev_hash String,
+    hash String,
+    ingested_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY session
+ORDER BY (session, seq)`, db),
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.held_sessions (
+    session String,
+    version UInt64,
+    kind String,
+    user String,
+    host String,
+    login String,
+    remote String,
+    gateway String,
+    started DateTime,
+    started_ns Int64,
+    ended_ns Int64,
+    exit_status Int32,
+    interrupted UInt8,
+    command String,
+    bytes_in UInt64,
+    bytes_out UInt64,
+    approvers Array(String),
+    reason String,
+    last_seq UInt64,
+    last_hash String,
+    class String,
+    retention_days UInt16
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY session
+ORDER BY session`, db),
+			// Sessions removed by retention, so that a lookup answers
+			// "expired on DATE by class X" rather than "not found".
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.expired_sessions (
+    session String,
+    class String,
+    retention_days UInt16,
+    expired_at DateTime
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(expired_at)
+ORDER BY session`, db),
+			// Every drop and every expired held copy: the proof that
+			// retention ran.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.retention_log (
+    at DateTime,
+    at_ns Int64,
+    run String,
+    action String,
+    tbl String,
+    class String,
+    retention_days UInt16,
+    day UInt32,
+    session String,
+    rows UInt64,
+    bytes UInt64,
+    detail String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY at_ns`, db),
+		}
+	}},
+	{version: 5, name: "retention ttl backstop", steps: func(db string, f features) []step {
+		if !f.TTL {
+			return nil // 18.16: the retention job alone enforces retention
+		}
+		// Two days after the job would have dropped the partition: the
+		// job (which keeps held sessions) always goes first.
+		return []step{
+			ddlf(`ALTER TABLE %s.events MODIFY TTL ts + toIntervalDay(retention_days + 2)`, db),
+			ddlf(`ALTER TABLE %s.sessions MODIFY TTL started + toIntervalDay(retention_days + 2)`, db),
+		}
+	}},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

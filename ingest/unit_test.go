@@ -237,3 +237,26 @@ func FuzzDecode(f *testing.F) {
 func kafkaMessage(t testing.TB, e *event.Event) kafka.Message {
 	return kafka.Message{Topic: "t", Value: mustMarshal(t, e)}
 }
+
+// TestTTLBackstopOnlyWhereSupported checks that migration 5 sets a TTL only
+// on servers that have one, and that it trails the retention job.
+func TestTTLBackstopOnlyWhereSupported(t *testing.T) {
+	var m migration
+	for _, x := range migrations {
+		if x.version == 5 {
+			m = x
+		}
+	}
+	if steps := m.steps("foureyes", detectFeatures("18.16.1")); len(steps) != 0 {
+		t.Errorf("18.16: %d steps; want none", len(steps))
+	}
+	steps := m.steps("foureyes", detectFeatures("24.8.4.13"))
+	if len(steps) != 2 {
+		t.Fatalf("24.8: %d steps; want 2", len(steps))
+	}
+	for _, st := range steps {
+		if s := string(st.(ddl)); !strings.Contains(s, "MODIFY TTL") || !strings.Contains(s, "retention_days + 2") {
+			t.Errorf("step %q; want a TTL two days after the class", s)
+		}
+	}
+}

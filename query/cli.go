@@ -37,6 +37,16 @@ const usageText = `usage: audit VERB [arguments]
         write the recording to stdout as asciicast v2.
   verify ID
         check the hash chain and the stored tail; exit status 1 when broken.
+  hold ID --reason TEXT [--until DATE]
+        keep a session beyond its retention class (at most retention.max_hold
+        past the day its class drops it; the default --until). DATE is
+        YYYY-MM-DD (held through that day, UTC) or RFC3339.
+  holds [--all] [--json]
+        list the active holds (--all: also released and ended ones).
+  release ID
+        end the holds of a session now; its held copy goes at the next run.
+  retention [--json]
+        per class: oldest data, next drop; active holds; the last drop.
   help
         this text.
 `
@@ -45,6 +55,7 @@ const usageText = `usage: audit VERB [arguments]
 // sleep that does not wait.
 type cli struct {
 	st             *Store
+	user           string // the auditor, for holds; empty when unknown
 	stdout, stderr io.Writer
 	now            func() time.Time
 	sleep          func(ctx context.Context, d time.Duration) error
@@ -56,7 +67,13 @@ type cli struct {
 // ExitFailure or ExitUsage. Every string taken from a recording is made
 // harmless for the auditor's terminal before it is printed.
 func Run(ctx context.Context, st *Store, args []string, stdout, stderr io.Writer) int {
-	c := &cli{st: st, stdout: stdout, stderr: stderr, now: time.Now}
+	return RunAs(ctx, st, "", args, stdout, stderr)
+}
+
+// RunAs is Run on behalf of the named auditor, who is recorded as the
+// author of holds and releases. Run (user unknown) refuses those.
+func RunAs(ctx context.Context, st *Store, user string, args []string, stdout, stderr io.Writer) int {
+	c := &cli{st: st, user: user, stdout: stdout, stderr: stderr, now: time.Now}
 	return c.run(ctx, args)
 }
 
@@ -77,6 +94,14 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.export(ctx, rest)
 	case "verify":
 		return c.verify(ctx, rest)
+	case "hold":
+		return c.hold(ctx, rest)
+	case "holds":
+		return c.holds(ctx, rest)
+	case "release":
+		return c.release(ctx, rest)
+	case "retention":
+		return c.retention(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return ExitOK
@@ -138,7 +163,7 @@ func (c *cli) fail(id string, err error) int {
 	var exp *ExpiredError
 	switch {
 	case errors.As(err, &exp):
-		fmt.Fprintf(c.stderr, "audit: session %s expired on %s\n", printable(id), exp.Expired.UTC().Format(time.DateOnly))
+		fmt.Fprintf(c.stderr, "audit: %s\n", exp.message())
 	case isNotFound(err):
 		fmt.Fprintf(c.stderr, "audit: session %s not found\n", printable(id))
 	default:

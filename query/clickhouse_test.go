@@ -14,20 +14,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/chserver"
-)
-
-// The tables ingest writes (the contract of this package).
-const (
-	eventsDDL = `CREATE TABLE events (session String, seq UInt64, ts DateTime, ts_ns Int64, type String, gateway String, actor String,
-  data String, meta String, class String, retention_days UInt16, version UInt16,
-  prev_hash String, hash String, ingested_at DateTime DEFAULT now())
-  ENGINE = ReplacingMergeTree PARTITION BY (retention_days, toYYYYMMDD(ts)) ORDER BY (session, seq)`
-	sessionsDDL = `CREATE TABLE sessions (session String, version UInt64, kind String, user String, host String, login String, remote String, gateway String,
-  started DateTime, started_ns Int64, ended_ns Int64, exit_status Int32, interrupted UInt8, command String,
-  bytes_in UInt64, bytes_out UInt64, approvers Array(String), reason String, last_seq UInt64, last_hash String,
-  class String, retention_days UInt16)
-  ENGINE = ReplacingMergeTree(version) PARTITION BY (retention_days, toYYYYMMDD(started)) ORDER BY session`
 )
 
 // One clickhouse-server serves the whole package run (it takes seconds to
@@ -52,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // testConn returns a connection whose default database is a fresh one
-// holding empty events and sessions tables. Without clickhouse-server the
+// holding the empty tables of ingest.Migrate. Without clickhouse-server the
 // test is skipped, except under CI=true, where it fails.
 func testConn(tb testing.TB) driver.Conn {
 	tb.Helper()
@@ -75,10 +63,10 @@ func testConn(tb testing.TB) driver.Conn {
 		tb.Fatal(err)
 	}
 	conn := openConn(tb, db)
-	for _, ddl := range []string{eventsDDL, sessionsDDL} {
-		if err := conn.Exec(ctx, ddl); err != nil {
-			tb.Fatal(err)
-		}
+	// The tables ingest writes are the contract of this package: tests
+	// read the schema ingest's migrations create.
+	if err := ingest.Migrate(ctx, conn, db); err != nil {
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE "+db) })
 	return conn

@@ -15,10 +15,20 @@ var ErrNotFound = errors.New("query: session not found")
 type ExpiredError struct {
 	ID      string
 	Expired time.Time // when the recording was removed
+	Class   string    // the retention class that removed it, when known
 }
 
 func (e *ExpiredError) Error() string {
-	return fmt.Sprintf("query: session %s expired on %s", e.ID, e.Expired.UTC().Format(time.DateOnly))
+	return "query: " + e.message()
+}
+
+// message is the sentence shown to the auditor.
+func (e *ExpiredError) message() string {
+	msg := fmt.Sprintf("session %s expired on %s", printable(e.ID), e.Expired.UTC().Format(time.DateOnly))
+	if e.Class != "" {
+		msg += " by retention class " + printable(e.Class)
+	}
+	return msg
 }
 
 // Is reports whether target is ErrNotFound.

@@ -37,8 +37,10 @@ func (s *Store) Events(ctx context.Context, id string) ([]event.Event, error) {
 // returns the events and, in ascending order, the seqs stored with
 // different hashes.
 func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64, error) {
-	rows, err := s.conn.Query(ctx, `SELECT seq, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash
-		FROM events WHERE session = ?`, id)
+	// held_events holds the copies of held sessions whose partitions
+	// retention dropped; a copy and its original dedup like redeliveries.
+	const cols = "seq, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash"
+	rows, err := s.conn.Query(ctx, "SELECT "+cols+" FROM events WHERE session = ? UNION ALL SELECT "+cols+" FROM held_events WHERE session = ?", id, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("query: events of %s: %w", id, err)
 	}

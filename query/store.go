@@ -15,6 +15,9 @@ type Store struct {
 	conn   driver.Conn
 	log    *slog.Logger
 	expiry ExpiryLookup
+	// classes (name → days) and maxHold come from WithRetention.
+	classes map[string]int
+	maxHold time.Duration
 }
 
 // ExpiryLookup reports when the recording of a session that no longer
@@ -36,7 +39,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithExpiryLookup makes lookups of absent sessions return *ExpiredError
-// when lookup knows the session expired.
+// when lookup knows the session expired. Without it the Store reads the
+// expired_sessions table the retention job fills.
 func WithExpiryLookup(lookup ExpiryLookup) Option {
 	return func(s *Store) { s.expiry = lookup }
 }

@@ -51,7 +51,45 @@ func ensureTopic(ctx context.Context, tr *kafka.Transport, pc PublisherConfig, l
 			log.Warn("kafka topic exists with a different partition count; leaving it as is", "partitions", len(t.Partitions), "configured", pc.Partitions)
 		}
 	}
+	checkTopicRetention(ctx, c, pc, log)
 	return nil
+}
+
+// ErrTopicRetention is the error checkTopicRetention logs when an existing
+// topic keeps data longer than configured.
+var ErrTopicRetention = errors.New("recorder: kafka topic keeps events longer than kafka.retention_hours")
+
+// checkTopicRetention warns, loudly and with the fix, when an existing
+// topic keeps data longer than kafka.retention_hours: Kafka is a buffer
+// and must not outlive the shortest retention class. A topic whose
+// configuration cannot be read is reported too; neither stops the
+// gateway, whose recordings are safe in the spool either way.
+func checkTopicRetention(ctx context.Context, c *kafka.Client, pc PublisherConfig, log *slog.Logger) {
+	want := int64(pc.RetentionHours) * 3600 * 1000
+	res, err := c.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: pc.Topic, ConfigNames: []string{"retention.ms"},
+	}}})
+	if err == nil && len(res.Resources) == 1 && res.Resources[0].Error != nil {
+		err = res.Resources[0].Error
+	}
+	if err != nil {
+		log.Warn("cannot read the kafka topic's retention.ms; check it by hand", "topic", pc.Topic, "want_ms", want, "err", err)
+		return
+	}
+	for _, r := range res.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName != "retention.ms" {
+				continue
+			}
+			got, perr := strconv.ParseInt(e.ConfigValue, 10, 64)
+			if perr == nil && got >= 0 && got <= want {
+				return
+			}
+			log.Error(ErrTopicRetention.Error()+"; shorten it now", "topic", pc.Topic, "retention_ms", e.ConfigValue, "want_ms", want,
+				"fix", fmt.Sprintf("kafka-configs.sh --bootstrap-server BROKER --alter --entity-type topics --entity-name %s --add-config retention.ms=%d", pc.Topic, want))
+			return
+		}
+	}
 }
 
 // EnsureTopic creates the event topic as Publish would (explicit configs)

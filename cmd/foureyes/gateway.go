@@ -49,7 +49,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer rec.Close()
-	store := &lazyStore{cfg: cfg.ClickHouse}
+	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -59,7 +59,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				fmt.Fprintf(stderr, "audit: the audit store is unavailable (%v); try again later\n", err)
 				return 1
 			}
-			return query.Run(ctx, st, args, stdout, stderr)
+			return query.RunAs(ctx, st, user, args, stdout, stderr)
 		},
 		Logger: log,
 	})
@@ -123,10 +123,11 @@ func registerRecorderMetrics(reg *metrics.Registry, rec *recorder.Recorder) {
 // lazyStore connects to ClickHouse on the first audit command, so the
 // gateway serves sessions even while ClickHouse is down.
 type lazyStore struct {
-	cfg  config.ClickHouse
-	mu   sync.Mutex
-	conn driver.Conn
-	st   *query.Store
+	cfg       config.ClickHouse
+	retention config.Retention
+	mu        sync.Mutex
+	conn      driver.Conn
+	st        *query.Store
 }
 
 func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
@@ -139,7 +140,7 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()))
+	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()), query.WithRetention(l.retention))
 	return l.st, nil
 }
 

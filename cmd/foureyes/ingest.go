@@ -64,7 +64,17 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}()
 	}
 	log.Info("ingest running", "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic, "group", cfg.Ingest.Group)
-	if err := in.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// The retention job runs beside the consumer, every retention.interval.
+	// Several ingest processes may run it; drops and copies are idempotent.
+	retCtx, stopRetention := context.WithCancel(ctx)
+	retDone := make(chan error, 1)
+	go func() { retDone <- retentionLoop(retCtx, conn, cfg, log) }()
+	err = in.Run(ctx)
+	stopRetention()
+	if rerr := <-retDone; rerr != nil && !errors.Is(rerr, context.Canceled) {
+		log.Error("retention job stopped", "err", rerr)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil

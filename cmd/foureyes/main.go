@@ -31,6 +31,7 @@ var commands = []command{
 	{"ingest", "run the Kafka → ClickHouse ingest", runIngest},
 	{"broker", "run the embedded Kafka-protocol broker (kfake) on its own", runBroker},
 	{"check-config", "validate a configuration file and exit", runCheckConfig},
+	{"retention", "run the retention job once: retention run [--dry-run] --config FILE", runRetention},
 }
 
 // errUsage marks an error already explained by a usage message.

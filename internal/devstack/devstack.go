@@ -30,6 +30,7 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/gateway"
 	"github.com/foureyes/foureyes/ingest"
+	"github.com/foureyes/foureyes/ingest/retention"
 	"github.com/foureyes/foureyes/internal/broker"
 	"github.com/foureyes/foureyes/internal/chserver"
 	"github.com/foureyes/foureyes/internal/sshtarget"
@@ -61,6 +62,8 @@ type Stack struct {
 	// Recorder and Ingester expose their Stats.
 	Recorder *recorder.Recorder
 	Ingester *ingest.Ingester
+	// Retention is the retention job, run every retention.interval.
+	Retention *retention.Job
 
 	log     *slog.Logger
 	ch      *chserver.Server
@@ -183,7 +186,8 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")))
+	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")), query.WithRetention(cfg.Retention))
+	s.Retention = retention.New(s.ClickHouse, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
 		Audit:    s.audit,
@@ -199,6 +203,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.spawn("ingest", func() error { return s.Ingester.Run(runCtx) })
+	s.spawn("retention", func() error { return s.Retention.Run(runCtx) })
 	s.spawn("publisher", func() error { return s.Recorder.Publish(runCtx, recorder.PublisherFromConfig(cfg)) })
 	s.gwAddr = ln.Addr()
 	s.spawn("gateway", func() error { return s.gw.Serve(ln) })
@@ -206,7 +211,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 }
 
 func (s *Stack) audit(ctx context.Context, user string, args []string, stdout, stderr io.Writer) int {
-	return query.Run(ctx, s.Store, args, stdout, stderr)
+	return query.RunAs(ctx, s.Store, user, args, stdout, stderr)
 }
 
 // spawn runs f in a goroutine owned by the stack; a failure is reported on Err.

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/ingest"
+	"github.com/foureyes/foureyes/ingest/retention"
+)
+
+// runRetention is `foureyes retention run [--dry-run] --config FILE`: one
+// run of the retention job, or with --dry-run the list of what would go.
+func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "run" {
+		fmt.Fprintln(stderr, "usage: foureyes retention run [--dry-run] --config FILE")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := newFlags("retention run", stderr)
+	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	dry := fs.Bool("dry-run", false, "list the partitions and held copies that would be dropped; change nothing")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, *level).With("component", "retention")
+	conn, err := ingest.Connect(ctx, cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := ingest.Migrate(ctx, conn, cfg.ClickHouse.Database); err != nil {
+		return err
+	}
+	job := retention.New(conn, retention.FromConfig(cfg, log))
+	plan, err := job.Plan(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	printPlan(stdout, plan, *dry)
+	if *dry {
+		return nil
+	}
+	rep, err := job.Apply(ctx, plan)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run %s: dropped %d partitions (%d rows, %d bytes), copied %d held rows, deleted %d held copies\n",
+		rep.Run, len(plan.Drops), rep.Rows, rep.Bytes, rep.HeldRows, len(plan.Releases))
+	return nil
+}
+
+// printPlan lists what a run drops.
+func printPlan(w io.Writer, p *retention.Plan, dry bool) {
+	verb := "dropping"
+	if dry {
+		verb = "would drop"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s %d partitions:\nTABLE\tCLASS\tDAY\tDUE\tROWS\tBYTES\n", verb, len(p.Drops))
+	for _, d := range p.Drops {
+		fmt.Fprintf(tw, "%s\t%s (%dd)\t%s\t%s\t%d\t%d\n", d.Table, d.Class, d.RetentionDays, d.Day.Format(time.DateOnly), d.Due.Format(time.RFC3339), d.Rows, d.Bytes)
+	}
+	tw.Flush()
+	for _, r := range p.Releases {
+		fmt.Fprintf(w, "%s held copy of session %s (class %s, %d rows): its hold ended\n", verb, r.Session, r.Class, r.Rows)
+	}
+	fmt.Fprintf(w, "active holds kept: %d\n", len(p.Holds))
+}
+
+// retentionLoop runs the retention job every retention.interval until ctx
+// is done; `foureyes ingest` runs it beside the consumer.
+func retentionLoop(ctx context.Context, conn driver.Conn, cfg *config.Config, log *slog.Logger) error {
+	return retention.New(conn, retention.FromConfig(cfg, log.With("component", "retention"))).Run(ctx)
+}

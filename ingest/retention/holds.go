@@ -1,0 +1,204 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Hold keeps one session beyond its retention class.
+type Hold struct {
+	Session  string
+	PlacedBy string
+	Placed   time.Time
+	Reason   string
+	Until    time.Time
+	Class    string
+	// ReleasedBy and Released are set when an auditor ended the hold early.
+	ReleasedBy string
+	Released   time.Time
+}
+
+// Active reports whether h keeps its session at now.
+func (h Hold) Active(now time.Time) bool { return h.Released.IsZero() && now.Before(h.Until) }
+
+// HoldRequest asks for a hold on a session. The session's facts come from
+// its summary row.
+type HoldRequest struct {
+	Session string
+	By      string // the auditor; required
+	Reason  string // required: at least 10 characters, two words
+	// Until is when the hold ends; zero asks for the longest allowed.
+	Until time.Time
+	// Class, RetentionDays and Started describe the session.
+	Class         string
+	RetentionDays int
+	Started       time.Time
+	// MaxHold is the longest extension beyond the class (retention.max_hold);
+	// zero means DefaultMaxHold.
+	MaxHold time.Duration
+}
+
+// minReason is the shortest reason accepted, after trimming.
+const minReason = 10
+
+// checkReason reports whether reason is comprehensible enough to record:
+// at least minReason characters and two words of three letters or more.
+func checkReason(reason string) error {
+	r := strings.TrimSpace(reason)
+	words := 0
+	for _, w := range strings.FieldsFunc(r, func(c rune) bool { return !unicode.IsLetter(c) }) {
+		if len([]rune(w)) >= 3 {
+			words++
+		}
+	}
+	if len([]rune(r)) < minReason || words < 2 {
+		return ErrNoReason
+	}
+	return nil
+}
+
+// PlaceHold records a hold at now and returns it. It refuses a request
+// without an author (ErrNoIdentity) or reason (ErrNoReason), an Until not
+// after now (ErrUntilPast) and one beyond the day the class would drop the
+// session plus MaxHold (ErrHoldTooLong, whose message names the latest
+// allowed time).
+func PlaceHold(ctx context.Context, conn driver.Conn, req HoldRequest, now time.Time) (Hold, error) {
+	if strings.TrimSpace(req.By) == "" {
+		return Hold{}, ErrNoIdentity
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return Hold{}, err
+	}
+	if req.MaxHold <= 0 {
+		req.MaxHold = DefaultMaxHold
+	}
+	loc, err := serverLocation(ctx, conn)
+	if err != nil {
+		return Hold{}, err
+	}
+	y, m, d := req.Started.In(loc).Date()
+	latest := DropTime(time.Date(y, m, d, 0, 0, 0, 0, loc), req.RetentionDays).Add(req.MaxHold)
+	until := req.Until
+	if until.IsZero() {
+		until = latest
+	}
+	switch {
+	case !until.After(now):
+		return Hold{}, fmt.Errorf("%w: %s", ErrUntilPast, until.UTC().Format(time.RFC3339))
+	case until.After(latest):
+		return Hold{}, fmt.Errorf("%w: the latest allowed for this session is %s (class %s keeps it until %s, plus max_hold %s)",
+			ErrHoldTooLong, latest.UTC().Format(time.RFC3339), req.Class,
+			DropTime(time.Date(y, m, d, 0, 0, 0, 0, loc), req.RetentionDays).UTC().Format(time.RFC3339), days(req.MaxHold))
+	}
+	h := Hold{Session: req.Session, PlacedBy: req.By, Placed: now, Reason: strings.TrimSpace(req.Reason), Until: until, Class: req.Class}
+	if err := writeHold(ctx, conn, h, uint64(now.UnixNano())); err != nil {
+		return Hold{}, err
+	}
+	return h, nil
+}
+
+// ReleaseHolds ends every active hold of session at now on behalf of by
+// and returns them. Without an active hold it returns ErrNoHold. The held
+// copy is deleted by the next run of the Job.
+func ReleaseHolds(ctx context.Context, conn driver.Conn, session, by string, now time.Time) ([]Hold, error) {
+	if strings.TrimSpace(by) == "" {
+		return nil, ErrNoIdentity
+	}
+	all, err := holds(ctx, conn, "WHERE session = ?", session)
+	if err != nil {
+		return nil, err
+	}
+	var out []Hold
+	for _, h := range all {
+		if !h.Active(now) {
+			continue
+		}
+		h.Released, h.ReleasedBy = now, by
+		if err := writeHold(ctx, conn, h, uint64(now.UnixNano())); err != nil {
+			return out, err
+		}
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w on session %s", ErrNoHold, session)
+	}
+	return out, nil
+}
+
+// ListHolds returns the holds active at now, or every hold ever placed
+// when all is set, ordered by session and time placed.
+func ListHolds(ctx context.Context, conn driver.Conn, now time.Time, all bool) ([]Hold, error) {
+	list, err := holds(ctx, conn, "")
+	if err != nil || all {
+		return list, err
+	}
+	active := list[:0]
+	for _, h := range list {
+		if h.Active(now) {
+			active = append(active, h)
+		}
+	}
+	return active, nil
+}
+
+// holds reads the current version of the holds matching where.
+func holds(ctx context.Context, conn driver.Conn, where string, args ...any) ([]Hold, error) {
+	rows, err := conn.Query(ctx, "SELECT "+holdCols+" "+holdsTail+" "+where+" ORDER BY session, placed_ns", args...)
+	if err != nil {
+		return nil, fmt.Errorf("retention: holds: %w", err)
+	}
+	defer rows.Close()
+	var out []Hold
+	for rows.Next() {
+		var (
+			h                Hold
+			placed, released int64
+			version          uint64
+		)
+		if err := rows.Scan(&h.Session, &placed, &h.PlacedBy, &h.Reason, &h.Until, &h.Class, &released, &h.ReleasedBy, &version); err != nil {
+			return nil, fmt.Errorf("retention: holds: %w", err)
+		}
+		h.Placed = time.Unix(0, placed)
+		if released != 0 {
+			h.Released = time.Unix(0, released)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("retention: holds: %w", err)
+	}
+	return out, nil
+}
+
+// writeHold inserts a version of h.
+func writeHold(ctx context.Context, conn driver.Conn, h Hold, version uint64) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO holds ("+holdCols+")")
+	if err != nil {
+		return fmt.Errorf("retention: write hold: %w", err)
+	}
+	defer b.Close()
+	var released int64
+	if !h.Released.IsZero() {
+		released = h.Released.UnixNano()
+	}
+	if err := b.Append(h.Session, h.Placed.UnixNano(), h.PlacedBy, h.Reason, h.Until, h.Class, released, h.ReleasedBy, version); err != nil {
+		return fmt.Errorf("retention: write hold: %w", err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("retention: write hold: %w", err)
+	}
+	return nil
+}
+
+// days formats a duration in days when it is a whole number of them.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
