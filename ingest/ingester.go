@@ -83,7 +83,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 		// consumed: rebalance when its partitions change.
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 2 * time.Second,
-		ErrorLogger:            kafkaLogger(in.log, slog.LevelInfo),
+		// A dead ingest's partitions move to the survivors within seconds,
+		// not kafka-go's default 30 s (the chaos suite measured that stall).
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: 2 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		ErrorLogger:       kafkaLogger(in.log, slog.LevelInfo),
 	})
 	in.reader.Store(r)
 	defer func() {
