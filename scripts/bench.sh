@@ -19,7 +19,8 @@ run ./query/ 20x
 run ./recorder/ 2s
 run ./ingest/ 1000000x 'Ingest$'
 run ./ingest/ 5x 'InsertEvents|Decode'
+run ./ingest/retention/ 1x
 run ./gateway/ 3x
 run ./internal/devstack/ 1x
-if [ -d chaos ]; then run ./chaos/ 1x; fi
+CHAOS_OUTAGE=60s run ./chaos/ 1x
 echo "results in $out"
