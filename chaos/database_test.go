@@ -70,6 +70,9 @@ type stream struct {
 	endSeq   uint64 // the seq of the session.end, when ends == 1
 	// From the session.start meta: "" until it is stored.
 	kind, command, gateway string
+	// reopened marks a gateway stream opened after the previous one's
+	// recording failed (meta previous_stream), not by a gateway start.
+	reopened bool
 }
 
 // complete reports whether the stream is whole: a session.end, and every
@@ -110,6 +113,7 @@ func (d *database) streams(ctx context.Context) (map[string]*stream, error) {
 				return nil, fmt.Errorf("chaos: session.start meta of %s: %w", st.id, err)
 			}
 			st.kind, st.command, st.gateway = m["kind"], m["command"], m["gateway"]
+			st.reopened = m["previous_stream"] != ""
 		}
 		out[st.id] = st
 	}

@@ -69,10 +69,10 @@ func (s *stack) settled(openGateways bool) (bool, string) {
 		if !st.complete() && !(openGateways && st.kind == "gateway") {
 			incomplete = append(incomplete, id)
 		}
-		switch st.kind {
-		case "gateway":
+		switch {
+		case st.kind == "gateway" && !st.reopened:
 			gateways++
-		case "shell":
+		case st.kind == "shell":
 			shells++
 		}
 	}
@@ -288,6 +288,8 @@ func (s *stack) checkScripted(p *pipeline) {
 	for id, st := range p.streams {
 		switch {
 		case accounted[id]:
+		case st.kind == "gateway" && st.reopened:
+			// Reopened after a recording failure; complete like any stream.
 		case st.kind == "gateway":
 			p.gateways[st.gateway] = append(p.gateways[st.gateway], p.sessions[id])
 		default:

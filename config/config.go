@@ -28,6 +28,9 @@ type Config struct {
 	ApprovalPolicies []ApprovalPolicy `yaml:"approval_policies"`
 	// Notify configures the webhook told about sessions awaiting review.
 	Notify Notify `yaml:"notify"`
+	// RecordingPolicies say what sessions do when their recording fails;
+	// the first policy whose hosts match applies. Default: strict.
+	RecordingPolicies []RecordingPolicy `yaml:"recording_policies"`
 }
 
 // Gateway configures the SSH front door.

@@ -80,6 +80,7 @@ func (c *Config) SetDefaults() {
 		setStr(&h.Class, r.Default)
 	}
 	c.setApprovalDefaults()
+	c.setRecordingDefaults()
 }
 
 // Validate reports the first problem, naming the YAML key and the fix.
@@ -199,7 +200,10 @@ func (c *Config) Validate() error {
 			return invalid(key+".class", "%q is not a class in retention.classes", h.Class)
 		}
 	}
-	return c.validateApproval()
+	if err := c.validateApproval(); err != nil {
+		return err
+	}
+	return c.validateRecording()
 }
 
 // ValidateGateway checks what `foureyes gateway` needs beyond Validate.

@@ -53,6 +53,26 @@ const (
 	HostKeyMismatch Type = "hostkey.mismatch"
 	// AuditQuery is an auditor command. Data holds the command line.
 	AuditQuery Type = "audit.query"
+	// RecordingFailed says that a session's recording failed (spool full,
+	// write or fsync error), in the gateway's own stream, written as soon
+	// as that stream can record again. Meta: session, host, user, policy
+	// ("strict": the session was ended; "best_effort": it went on
+	// unrecorded), reason, lost_from_seq (the first seq of the session
+	// that was not recorded; its session.end takes it), state
+	// ("continuing" while a best-effort session runs on, "ended" with
+	// final counts), bytes_in_lost and bytes_out_lost (bytes that passed
+	// to or from the host after the failure, not recorded),
+	// bytes_in_forwarded and bytes_out_forwarded (all bytes of the
+	// session; minus session.end's bytes_in/bytes_out gives exactly what
+	// is missing), command (exec sessions).
+	RecordingFailed Type = "recording.failed"
+	// SpoolExpired says that the gateway's spool dropped events Kafka did
+	// not take within their retention class, in the gateway's own stream.
+	// Meta: sessions (count), events, bytes, oldest and newest (RFC 3339
+	// times of the dropped events), classes (comma-separated), reason,
+	// session_ids (comma-separated, at most 100; session_ids_truncated
+	// "true" when there were more).
+	SpoolExpired Type = "spool.expired"
 )
 
 // Four-eyes event types, recorded in the stream of the session under

@@ -100,6 +100,9 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		reqMeta["command"] = remote
 	}
 	if err := rec.Record(event.ApprovalRequest, user, nil, reqMeta); err != nil {
+		if rec.Err() != nil {
+			sess.reportStrict(rec, h, remote)
+		}
 		return sess.endWith(sess.refuse(recordingFailed(err)), map[string]string{"error": err.Error(), "reason": reason})
 	}
 	hb.mu.Lock()
@@ -174,7 +177,7 @@ func (sess *clientSession) superviseFourEyes(hb *hub, in *ownerInput, remote str
 	s, pol := sess.s, hb.pol
 	expire := time.NewTimer(pol.PendingTimeout)
 	defer expire.Stop()
-	recDone := sess.recordingFailed(hb.rec)
+	recDone := hb.rec.Done() // four-eyes sessions are always strict
 	pty := sess.pty
 	if pty != nil {
 		p := *pty
@@ -215,6 +218,7 @@ func (sess *clientSession) superviseFourEyes(hb *hub, in *ownerInput, remote str
 			return exitResult{status: statusLost}, map[string]string{"reason": why}, "request cancelled: " + why
 		case <-recDone:
 			err := hb.rec.Err()
+			sess.reportStrict(hb.rec, hb.host, remote)
 			return exitResult{status: statusLost}, map[string]string{"reason": "recording failed"}, recordingFailed(err).Message
 		}
 	}
@@ -283,6 +287,9 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 	if remote != "" {
 		if err := hb.rec.Record(event.Exec, hb.owner, []byte(remote), nil); err != nil {
 			hb.mu.Unlock()
+			if hb.rec.Err() != nil {
+				sess.reportStrict(hb.rec, h, remote)
+			}
 			return exitResult{status: statusLost}, map[string]string{"reason": "recording failed"}, recordingFailed(err).Message, true
 		}
 	}
@@ -315,7 +322,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 
 	meta = map[string]string{}
 	res = exitResult{status: statusLost}
-	recDone := sess.recordingFailed(hb.rec)
+	recDone := hb.rec.Done()
 	var grace *time.Timer
 	var graceC <-chan time.Time
 	defer func() {
@@ -372,6 +379,13 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 			hb.signal()
 		case <-upDone:
 			<-outDone
+			if err := hb.rec.Err(); err != nil {
+				// The recording failed as the host exited: output may
+				// have been withheld, so this ends as a failure.
+				meta["reason"] = "recording failed"
+				sess.reportStrict(hb.rec, h, remote)
+				return res, meta, recordingFailed(err).Message, true
+			}
 			if exit := exitOf(); exit != nil {
 				res = *exit
 				if exit.signal != nil {
@@ -397,6 +411,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 			err := hb.rec.Err()
 			meta["reason"] = "recording failed"
 			stop()
+			sess.reportStrict(hb.rec, h, remote)
 			return res, meta, recordingFailed(err).Message, true
 		}
 	}

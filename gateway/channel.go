@@ -67,6 +67,11 @@ type clientSession struct {
 	endMeta map[string]string
 	hub     *hub // the four-eyes session this client requested, if any
 
+	// Set by connect before the session starts: the host's recording
+	// policy is best_effort (go on unrecorded when the recording fails).
+	bestEffort bool
+	rc         recCounts // bytes forwarded, and lost after a failure
+
 	started   atomic.Bool   // shell or exec accepted
 	runDone   chan struct{} // closed when run returned
 	inputDone chan struct{} // closed when the client input copier returned (nil if none)

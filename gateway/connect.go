@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
 )
@@ -54,10 +55,16 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		return sess.refuse(userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording unavailable (%v); session refused", err))
 	}
 	sess.rec = rec
+	sess.bestEffort = s.policyOf(h) == config.OnFailureBestEffort
 	log := sess.log.With("session", rec.ID(), "host", h.Name)
 	log.Info("session start", "kind", kind)
 	if remote != "" {
-		if err := rec.Record(event.Exec, user, []byte(remote), nil); err != nil {
+		// A best-effort session whose recording failed here goes on: the
+		// proxy reports the failure at once.
+		if err := rec.Record(event.Exec, user, []byte(remote), nil); err != nil && (!sess.bestEffort || rec.Err() == nil) {
+			if rec.Err() != nil {
+				sess.reportStrict(rec, h, remote)
+			}
 			return sess.endWith(sess.refuse(recordingFailed(err)), map[string]string{"error": err.Error()})
 		}
 	}

@@ -39,8 +39,15 @@
 // user). Window changes, signals, the client's EOF and the host's exit
 // status or exit signal pass through. The session ends when the host's
 // command exits, the client goes away, the server shuts down, or the
-// recording fails: recording is fail-closed, a session that can no
-// longer be recorded is terminated with a message.
+// recording fails under the host's recording policy
+// (config.RecordingPolicy): strict (the default, always for four-eyes
+// hosts) terminates a session that can no longer be recorded with a
+// message; best_effort lets it go on unrecorded after a one-line warning.
+// Either way the failure is logged and a recording.failed event goes to
+// the gateway's own stream as soon as that stream can record
+// (recfailure.go); a failed gateway stream is replaced by a new one
+// (gwstream.go). Stats counts active, pending and unrecorded sessions
+// for metrics.
 //
 // # Four-eyes sessions
 //

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foureyes/foureyes/config"
@@ -79,7 +80,8 @@ type hub struct {
 	closed chan struct{} // closed by finish; endMsg is set before
 	endMsg string
 
-	inMu sync.Mutex // serializes writes to the host; never held with mu
+	inMu  sync.Mutex   // serializes writes to the host; never held with mu
+	fwdIn atomic.Int64 // bytes of input that reached the host
 
 	mu      sync.Mutex // guards the fields below
 	state   hubState
@@ -148,6 +150,7 @@ const (
 	admitted     admitResult = iota // watching (or waiting for more approvals)
 	admitNeedsOK                    // the session is pending: approve first
 	admitEnded                      // the session is over
+	admitSameKey                    // p's key already approved under another name
 )
 
 // admit adds p to the session. With grant, p approves a pending session
@@ -166,6 +169,9 @@ func (h *hub) admit(p *participant, grant bool) admitResult {
 		}
 		if !grant {
 			return admitNeedsOK
+		}
+		if h.keyApprovedLocked(p) {
+			return admitSameKey
 		}
 		if !slices.Contains(h.granted, p.user) {
 			h.granted = append(h.granted, p.user)
@@ -199,6 +205,15 @@ func (h *hub) admit(p *participant, grant bool) admitResult {
 	}
 	h.signal()
 	return admitted
+}
+
+// keyApprovedLocked reports whether another user whose approval stands
+// logged in with p's key: accounts sharing a key are one person, and
+// their approvals must not count as two pairs of eyes.
+func (h *hub) keyApprovedLocked(p *participant) bool {
+	return p.key != "" && slices.ContainsFunc(h.parts, func(q *participant) bool {
+		return q.user != p.user && q.key == p.key && slices.Contains(h.granted, q.user)
+	})
 }
 
 // deny ends a pending session on a reviewer's decision. It reports false
@@ -348,7 +363,8 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 		return false // fail-closed: unrecorded input never reaches the host
 	default:
 	}
-	_, err := up.Write(b)
+	n, err := up.Write(b)
+	h.fwdIn.Add(int64(n))
 	return err == nil
 }
 

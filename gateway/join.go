@@ -112,8 +112,10 @@ func (sess *clientSession) join(args string) exitResult {
 	grant := false
 	if in.state == statePending {
 		answer, ok := sess.ask(w, hb, ri, "Approve this session? [y/n] ")
+		answer = strings.ToLower(answer)
 		for ok && answer != "y" && answer != "yes" && answer != "n" && answer != "no" {
 			answer, ok = sess.ask(w, hb, ri, "Please answer y or n: ")
+			answer = strings.ToLower(answer)
 		}
 		if !ok {
 			return sess.joinAborted(hb)
@@ -136,6 +138,9 @@ func (sess *clientSession) join(args string) exitResult {
 	switch hb.admit(p, grant) {
 	case admitEnded:
 		return sess.refuse(userErrorf(nil, "session %s has ended", id))
+	case admitSameKey:
+		denied(hb, "key already approved under another name")
+		return sess.refuse(userErrorf(ErrAccessDenied, "approval refused: your key already approved session %s under another name; a second person must approve", id))
 	case admitNeedsOK: // cannot happen: states only move forward
 		return sess.refuse(userErrorf(nil, "session %s is waiting for approval; join again to approve", id))
 	}
@@ -165,7 +170,10 @@ func (sess *clientSession) join(args string) exitResult {
 			hb.leave(p, "left")
 			msg = "you left session " + id + "; it goes on without you"
 		case <-ri.done:
-			hb.leave(p, "disconnected")
+			// The reviewer's input ended: their client went away. Said
+			// as the context would say it, which may be cancelled a
+			// moment later for the same cause.
+			hb.leave(p, "client disconnected")
 			msg = "-"
 		case <-sess.ctx.Done():
 			hb.leave(p, ctxReason(sess.ctx))
@@ -206,7 +214,7 @@ func (sess *clientSession) ask(w interface{ Write([]byte) (int, error) }, hb *hu
 	w.Write([]byte(prompt))
 	select {
 	case r := <-ri.lines:
-		return strings.ToLower(r.line), !r.abort
+		return r.line, !r.abort
 	case <-hb.closed:
 		w.Write([]byte("\n"))
 		return "", false

@@ -31,6 +31,12 @@ type lineEditor struct {
 
 // feed takes one byte.
 func (e *lineEditor) feed(b byte) lineStatus {
+	if e.esc != 0 && b < 0x20 {
+		// A control character interrupts an escape sequence (as in
+		// ECMA-48 terminals), so that Enter and Ctrl-C after a lone Esc
+		// key or a cut-off sequence are not swallowed.
+		e.esc = 0
+	}
 	switch e.esc {
 	case 1:
 		e.esc = 0
@@ -91,10 +97,11 @@ func (e *lineEditor) write(s string) {
 }
 
 // lastRuneStart returns the index of the first byte of b's last
-// (possibly incomplete) rune.
+// (possibly incomplete) rune, at most utf8.UTFMax bytes back: a run of
+// stray continuation bytes is not echoed again with every byte.
 func lastRuneStart(b []byte) int {
 	i := len(b) - 1
-	for i > 0 && !utf8.RuneStart(b[i]) {
+	for i > 0 && len(b)-i < utf8.UTFMax && !utf8.RuneStart(b[i]) {
 		i--
 	}
 	return max(i, 0)

@@ -38,6 +38,8 @@ func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *con
 		return sess.refuse(uerr), map[string]string{"error": uerr.Err.Error()}
 	}
 	defer uch.Close()
+	sess.s.active.Add(1)
+	defer sess.s.active.Add(-1)
 	upDone, exitOf := sess.watchExit(ureqs)
 	// Output, both streams; they end at the host's EOF or close.
 	outDone := make(chan struct{})
@@ -60,7 +62,8 @@ func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *con
 
 	meta := map[string]string{}
 	res := exitResult{status: statusLost}
-	recDone := sess.recordingFailed(rec)
+	recDone := rec.Done()
+	var loss *recordingLoss // best effort: the session runs on unrecorded
 loop:
 	for {
 		select {
@@ -97,14 +100,35 @@ loop:
 			up.Close()
 			<-outDone
 			break loop
-		case <-recDone: // never in best-effort mode (failOpen)
-			err := rec.Err()
+		case <-recDone:
+			if sess.bestEffort {
+				recDone = nil
+				loss = sess.bestEffortLoss(rec, h, remote)
+				continue
+			}
+			recDone = nil
 			meta["reason"] = "recording failed"
-			sess.say(recordingFailed(err).Message)
+			sess.say(recordingFailed(rec.Err()).Message)
 			up.Close()
 			<-outDone
+			sess.reportStrict(rec, h, remote)
 			break loop
 		}
+	}
+	if recDone != nil && rec.Err() != nil {
+		// The recording failed as the session ended (the host exited
+		// while its last output was refused): still not silent.
+		if sess.bestEffort {
+			loss = sess.bestEffortLoss(rec, h, remote)
+		} else {
+			meta["reason"] = "recording failed"
+			sess.say(recordingFailed(rec.Err()).Message)
+			res = exitResult{status: statusLost}
+			sess.reportStrict(rec, h, remote)
+		}
+	}
+	if loss != nil {
+		sess.endBestEffort(loss, meta)
 	}
 	if len(meta) == 0 {
 		meta = nil
@@ -173,19 +197,24 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 
 // copyOutput copies the host's output (stdout or stderr) to the client,
 // recording each chunk before it is forwarded. Once the recording has
-// failed (fail-closed) nothing more is forwarded.
+// failed nothing more is forwarded (strict), or it is forwarded and
+// counted as lost (best effort).
 func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader) {
 	buf := make([]byte, smallBufSize)
-	failed := sess.recordingFailed(rec)
+	failed := rec.Done()
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			rec.Output(buf[:n])
 			select {
 			case <-failed:
-				return
+				if !sess.bestEffort {
+					return
+				}
+				sess.rc.outLost.Add(int64(n))
 			default:
 			}
+			sess.rc.outFwd.Add(int64(n))
 			if sess.hub != nil {
 				sess.hub.broadcast(buf[:n])
 			}
@@ -204,23 +233,28 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 
 // copyInput copies the client's input to the host, recording it as typed
 // by the session's user, and forwards the client's EOF. Once the
-// recording has failed nothing more reaches the host.
+// recording has failed nothing more reaches the host (strict), or it
+// does and is counted as lost (best effort).
 func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 	buf := make([]byte, smallBufSize)
 	user := sess.user.Name
-	failed := sess.recordingFailed(rec)
+	failed := rec.Done()
 	for {
 		n, err := sess.ch.Read(buf)
 		if n > 0 {
 			rec.Input(user, buf[:n])
 			select {
 			case <-failed:
-				return
+				if !sess.bestEffort {
+					return
+				}
+				sess.rc.inLost.Add(int64(n))
 			default:
 			}
 			if _, werr := uch.Write(buf[:n]); werr != nil {
 				return
 			}
+			sess.rc.inFwd.Add(int64(n))
 			buf = grow(buf, n)
 		}
 		if err != nil {
@@ -228,15 +262,6 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 			return
 		}
 	}
-}
-
-// recordingFailed returns the channel closed when rec can no longer be
-// written, or nil (never) in best-effort mode.
-func (sess *clientSession) recordingFailed(rec *recorder.Session) <-chan struct{} {
-	if sess.s.failOpen {
-		return nil
-	}
-	return rec.Done()
 }
 
 // signalNumbers maps SSH signal names (RFC 4254 6.10) to Linux numbers,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foureyes/foureyes/config"
@@ -51,14 +52,15 @@ type Server struct {
 	userKeys     map[string][]gossh.PublicKey // user name → authorized keys
 	pinned       map[string]gossh.PublicKey   // host name → pinned host key
 	srv          *ssh.Server
-	gw           *recorder.Session // the gateway's own stream (kind "gateway")
-	hubs         registry          // four-eyes sessions, pending or running
-	notifier     *notifier         // nil without notify.webhook_url
+	gw           *gatewayStream // the gateway's own stream (kind "gateway")
+	losses       *lossReporter  // writes recording.failed into gw
+	hubs         registry       // four-eyes sessions, pending or running
+	notifier     *notifier      // nil without notify.webhook_url
 
-	// failOpen would keep sessions running when their recording fails.
-	// Always false for now: recording is fail-closed; a later issue adds
-	// best-effort mode behind this hook.
-	failOpen bool
+	// Counters for Stats.
+	active     atomic.Int64 // ordinary sessions connected to a host
+	unrecorded atomic.Int64 // best-effort sessions running on unrecorded
+	failures   atomic.Int64 // sessions whose recording failed
 
 	// base is the parent of every session context; Shutdown and Close
 	// cancel it with ErrShuttingDown or ErrServerClosed.
@@ -73,7 +75,6 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	addr      net.Addr
 	conns     map[string]*connState // by connKey, for ConnectionFailedCallback
-	gwEnded   bool
 }
 
 // New returns a server for cfg. It loads the host key and the upstream
@@ -136,14 +137,23 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		},
 	}
 	class := cfg.Retention.Default
-	s.gw, err = opts.Recorder.Start(recorder.StartInfo{
+	s.gw, err = openGatewayStream(opts.Recorder, recorder.StartInfo{
 		Kind:      "gateway",
 		Class:     class,
 		Retention: cfg.RetentionDays(class),
 		Meta:      map[string]string{"listen": cfg.Gateway.Listen, "host_key": gossh.FingerprintSHA256(s.hostSigner.PublicKey())},
-	})
+	}, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: open gateway recording: %w", err)
+	}
+	s.losses = newLossReporter(s.gw, s.log)
+	go s.losses.run() // stopped by Shutdown or Close, after the sessions
+	// Spool data that expired undelivered (Kafka away longer than its
+	// class) is reported in the gateway's own stream.
+	if ex, ok := opts.Recorder.(interface {
+		OnExpire(func(recorder.ExpiryReport))
+	}); ok {
+		ex.OnExpire(func(rep recorder.ExpiryReport) { s.recordGateway(event.SpoolExpired, "", rep.Meta()) })
 	}
 	s.base, s.cancelBase = context.WithCancelCause(context.Background())
 	if cfg.Notify.WebhookURL != "" {
@@ -210,6 +220,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err2 := waitCtx(ctx, &s.wg); err == nil {
 		err = err2
 	}
+	s.losses.close()
 	s.endGatewayStream()
 	return err
 }
@@ -222,6 +233,7 @@ func (s *Server) Close() error {
 	s.cancelBase(ErrServerClosed)
 	s.srv.Close()
 	s.wg.Wait()
+	s.losses.close()
 	s.endGatewayStream()
 	return nil
 }
@@ -268,24 +280,14 @@ func (s *Server) goTracked(f func()) {
 }
 
 // endGatewayStream ends the gateway's own recording once.
-func (s *Server) endGatewayStream() {
-	s.mu.Lock()
-	done := s.gwEnded
-	s.gwEnded = true
-	s.mu.Unlock()
-	if done {
-		return
-	}
-	if err := s.gw.End(0, nil); err != nil {
-		s.log.Error("end gateway recording", "err", err)
-	}
-}
+func (s *Server) endGatewayStream() { s.gw.end() }
 
 // recordGateway writes a gateway-level event (auth.failure,
 // access.denied, forward.denied) into the gateway's own stream.
 func (s *Server) recordGateway(t event.Type, actor string, meta map[string]string) {
 	s.log.Info(string(t), "actor", actor, "meta", meta)
-	if err := s.gw.Record(t, actor, nil, meta); err != nil {
+	if err := s.gw.record(t, actor, meta); err != nil {
+		s.losses.poke() // reopen the stream once the spool has room
 		s.log.Error("record gateway event", "type", t, "err", err)
 	}
 }

@@ -5,6 +5,7 @@
 //
 //	rec, err := recorder.New(recorder.Config{Gateway: id, SpoolDir: dir, Logger: log})
 //	go rec.Publish(ctx, recorder.PublisherConfig{Brokers: brokers, Topic: topic})
+//	rec.OnExpire(func(r recorder.ExpiryReport) { /* record r.Meta() as spool.expired */ })
 //
 //	s, err := rec.Start(recorder.StartInfo{Kind: "shell", User: "alice", Host: "db1"})
 //	s.Output(fromHost)          // batched into chunks
@@ -89,6 +90,21 @@
 //     it. End on such a session still writes a session.end marked
 //     interrupted (the size limit does not apply to it), continuing the
 //     chain: a refused event's seq is not consumed.
+//
+// # Expiry
+//
+// Events Kafka did not take within their retention class (event time +
+// Retention days before now) are dropped instead of being sent late: at
+// New and every minute of the recorder's clock, a pass advances the
+// watermark over the leading run of such events, as an ack would
+// (segments passed are deleted, Publish skips them and gives up a batch
+// it is retrying). It stops at the first event that is not expired, so a
+// younger or longer-class event holds back the short-class events behind
+// it. Each pass that drops events logs at ERROR, counts them in Stats and
+// hands an ExpiryReport to the handler set with OnExpire, which the
+// gateway records as a spool.expired event. Drain counts expired events
+// as done. The publisher and the pass take turns through one mutex, so
+// the watermark only moves forward.
 //
 // # Recovery
 //

@@ -209,7 +209,17 @@ func (p *publisher) run(ctx context.Context) {
 	msgs := make([]kafka.Message, 0, publishMaxRecords)
 	bo = backoff{}
 	for {
-		if err := rd.next(&b, publishMaxRecords, publishMaxBytes); err != nil {
+		// Reading and acking hold moveMu so that an expiry pass cannot
+		// move the watermark under the reader (see expiry.go).
+		p.s.moveMu.Lock()
+		rd.restartIfExpired()
+		gen := p.s.expGen
+		err := rd.next(&b, publishMaxRecords, publishMaxBytes)
+		if err == nil && len(b.recs) == 0 && b.moved {
+			p.ack(&b)
+		}
+		p.s.moveMu.Unlock()
+		if err != nil {
 			p.s.pubErrors.Add(1)
 			d := bo.next()
 			p.log.Error("cannot read the spool; retrying", "backoff", d, "err", err)
@@ -220,9 +230,6 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		bo = backoff{}
 		if len(b.recs) == 0 {
-			if b.moved {
-				p.ack(&b)
-			}
 			select {
 			case <-p.s.wake:
 				continue
@@ -235,10 +242,9 @@ func (p *publisher) run(ctx context.Context) {
 		for _, rec := range b.recs {
 			msgs = append(msgs, kafka.Message{Key: rec.session, Value: rec.value, Time: time.Unix(0, rec.time)})
 		}
-		if !p.send(ctx, msgs) {
+		if !p.send(ctx, msgs, &b, gen) {
 			return
 		}
-		p.ack(&b)
 	}
 }
 
@@ -249,13 +255,26 @@ func (p *publisher) ack(b *batch) {
 	}
 }
 
-// send writes msgs, retrying the failed ones until all are acknowledged.
-// It reports false when ctx ended first.
-func (p *publisher) send(ctx context.Context, msgs []kafka.Message) bool {
+// send writes msgs, the events of b read under expiry generation gen,
+// retrying the failed ones until all are acknowledged, then acks b. It
+// gives b up (unacknowledged) when an expiry pass moved the watermark
+// meanwhile: the expired events are not sent late, and the reader
+// restarts at the new watermark. It reports false when ctx ended first.
+func (p *publisher) send(ctx context.Context, msgs []kafka.Message, b *batch, gen uint64) bool {
 	bo := backoff{}
 	pending := msgs
 	for attempt := 1; ; attempt++ {
+		p.s.moveMu.Lock()
+		if p.s.expGen != gen {
+			p.s.moveMu.Unlock()
+			p.log.Info("expired spool events were dropped while kafka was unreachable; resuming after them")
+			return true
+		}
 		err := p.w.WriteMessages(ctx, pending...)
+		if err == nil {
+			p.ack(b)
+		}
+		p.s.moveMu.Unlock()
 		if err == nil {
 			if attempt > 1 {
 				p.log.Info("kafka accepts events again", "attempts", attempt)

@@ -37,12 +37,15 @@ type spoolReader struct {
 	off int64
 	f   *os.File // read handle of seg
 	buf []byte
+	gen uint64 // spool.expGen when the reader was positioned
 }
 
 // newReader returns a reader at the ack position.
 func (s *spool) newReader() *spoolReader {
+	s.moveMu.Lock()
+	defer s.moveMu.Unlock()
 	seg, off := s.ackPosition()
-	return &spoolReader{s: s, seg: seg, off: off}
+	return &spoolReader{s: s, seg: seg, off: off, gen: s.expGen}
 }
 
 // next reads up to maxRecs event records and about maxBytes bytes of keys

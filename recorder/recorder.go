@@ -31,6 +31,8 @@ type Recorder struct {
 	publishing atomic.Bool
 	closeOnce  sync.Once
 	closeErr   error
+
+	exp expiry // spool expiry schedule and reports (expiry.go)
 }
 
 // options are test hooks.
@@ -44,7 +46,8 @@ type options struct {
 // unacknowledged event for Publish again, and writes a session.end marked
 // interrupted for every session that has no end in the spool (the
 // previous process stopped without ending it). New returns once those
-// ends are durable.
+// ends are durable. It then drops events Kafka did not take within their
+// retention class (see OnExpire), and repeats that every minute.
 func New(cfg Config) (*Recorder, error) { return newRecorder(cfg, options{}) }
 
 func newRecorder(cfg Config, o options) (*Recorder, error) {
@@ -81,6 +84,8 @@ func newRecorder(cfg Config, o options) (*Recorder, error) {
 		return nil, err
 	}
 	sp.dropAcked()
+	r.expire()
+	r.startExpiry()
 	return r, nil
 }
 
@@ -160,6 +165,7 @@ func (r *Recorder) shutdown(halt bool) error {
 	r.mu.Unlock()
 	r.closeStop()
 	r.pubWG.Wait()
+	r.stopExpiry()
 	sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
 	for _, s := range live {
 		if halt {

@@ -159,6 +159,15 @@ func startMeta(info *StartInfo, gateway string) map[string]string {
 // ID returns the session id.
 func (s *Session) ID() string { return s.id }
 
+// NextSeq returns the seq the session's next event gets. After a
+// failure it is the first seq that was not recorded (a refused event does
+// not consume its seq; the session.end written by End takes it).
+func (s *Session) NextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chain.Next()
+}
+
 // Done is closed when the session can no longer be recorded: the spool is
 // full (ErrSpoolFull) or failed (a write or fsync error), the Recorder was
 // closed (ErrClosed), or End wrote session.end (ErrEnded). The gateway's

@@ -72,6 +72,17 @@ type spool struct {
 
 	published atomic.Int64
 	pubErrors atomic.Int64
+
+	// moveMu is held by whoever moves the watermark from the reading
+	// side: the publisher (while it reads, writes to Kafka and acks) and
+	// the expiry pass (expiry.go). Taken before mu.
+	moveMu sync.Mutex
+	// expGen counts watermark moves made by expiry; a reader positioned
+	// under an older value must restart at the ack position. Guarded by
+	// moveMu.
+	expGen       uint64
+	expired      atomic.Int64 // events dropped by expiry
+	expiredBytes atomic.Int64
 }
 
 // pendingWrite is a block of bytes appended to seg but not yet written.
@@ -415,6 +426,14 @@ func (s *spool) ackPosition() (*segment, int64) {
 // the next unacknowledged event when known. Segments before seg are
 // deleted.
 func (s *spool) ackTo(seg *segment, off int64, events uint64, nextTime int64) error {
+	err := s.advance(seg, off, events, nextTime)
+	s.published.Add(int64(events))
+	return err
+}
+
+// advance moves the watermark to (seg, off), events event frames further,
+// deletes the segments before it and stores it. Acks and expiry use it.
+func (s *spool) advance(seg *segment, off int64, events uint64, nextTime int64) error {
 	s.mu.Lock()
 	s.acked += events
 	s.ackSeg, s.ackOff = seg, off
@@ -428,7 +447,6 @@ func (s *spool) ackTo(seg *segment, off int64, events uint64, nextTime int64) er
 	close(s.ackedCh)
 	s.ackedCh = make(chan struct{})
 	s.mu.Unlock()
-	s.published.Add(int64(events))
 	s.remove(dead)
 	return s.ack.store(seg.no, off)
 }

@@ -20,6 +20,11 @@ type Stats struct {
 	Published int64
 	// OpenSessions is the number of sessions without a session.end.
 	OpenSessions int
+	// ExpiredEvents and ExpiredBytes count events dropped from the spool
+	// since New because Kafka did not take them within their retention
+	// class (see Recorder.OnExpire).
+	ExpiredEvents int64
+	ExpiredBytes  int64
 }
 
 // Stats returns a snapshot of the recorder's counters.
@@ -32,6 +37,8 @@ func (r *Recorder) Stats() Stats {
 		PublishErrors: r.spool.pubErrors.Load(),
 		Published:     r.spool.published.Load(),
 		OpenSessions:  st.open,
+		ExpiredEvents: r.spool.expired.Load(),
+		ExpiredBytes:  r.spool.expiredBytes.Load(),
 	}
 	if st.events > 0 && st.oldest > 0 {
 		out.OldestUnsentAge = max(0, r.clock.Now().Sub(time.Unix(0, st.oldest)))

@@ -89,6 +89,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if cfg.Metrics.Listen != "" {
 		reg := metrics.NewRegistry()
 		registerRecorderMetrics(reg, rec)
+		registerGatewayMetrics(reg, gw)
 		goRun(func() error {
 			return reg.Serve(runCtx, cfg.Metrics.Listen, rec.Err, log.With("component", "metrics"))
 		})
@@ -118,6 +119,16 @@ func registerRecorderMetrics(reg *metrics.Registry, rec *recorder.Recorder) {
 	reg.Gauge("spool_oldest_unsent_seconds", "Age of the oldest event not yet acknowledged by Kafka.", func() float64 { return rec.Stats().OldestUnsentAge.Seconds() })
 	reg.Counter("publish_errors_total", "Failed attempts to publish to Kafka (each retried).", func() float64 { return float64(rec.Stats().PublishErrors) })
 	reg.Counter("published_events_total", "Events acknowledged by Kafka.", func() float64 { return float64(rec.Stats().Published) })
+	reg.Counter("spool_expired_events_total", "Events dropped from the spool undelivered because they outlived their retention class.", func() float64 { return float64(rec.Stats().ExpiredEvents) })
+}
+
+// registerGatewayMetrics registers the gateway's session gauges.
+func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
+	reg.Gauge("sessions_active", "Sessions connected to a host (ordinary and approved four-eyes ones).", func() float64 { return float64(gw.Stats().Active) })
+	reg.Gauge("sessions_pending", "Four-eyes sessions waiting for approval.", func() float64 { return float64(gw.Stats().Pending) })
+	reg.Gauge("sessions_participants", "Reviewers joined to four-eyes sessions.", func() float64 { return float64(gw.Stats().Participants) })
+	reg.Gauge("sessions_unrecorded", "Best-effort sessions running on after their recording failed.", func() float64 { return float64(gw.Stats().Unrecorded) })
+	reg.Counter("recording_failures_total", "Sessions whose recording failed (strict: ended; best_effort: continued unrecorded).", func() float64 { return float64(gw.Stats().RecordingFailures) })
 }
 
 // lazyStore connects to ClickHouse on the first audit command, so the

@@ -1,0 +1,38 @@
+package gateway
+
+// Stats is a snapshot of the gateway's sessions, for metrics.
+type Stats struct {
+	// Active counts sessions connected to a host: ordinary ones and
+	// approved four-eyes ones (watched or paused).
+	Active int
+	// Pending counts four-eyes requests waiting for approval.
+	Pending int
+	// Participants counts reviewers joined to four-eyes sessions.
+	Participants int
+	// Unrecorded counts best-effort sessions running on after their
+	// recording failed.
+	Unrecorded int
+	// RecordingFailures counts sessions whose recording failed since New.
+	RecordingFailures int64
+}
+
+// Stats returns a snapshot of the gateway's sessions.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Active:            int(s.active.Load()),
+		Unrecorded:        int(s.unrecorded.Load()),
+		RecordingFailures: s.failures.Load(),
+	}
+	for _, h := range s.hubs.all() {
+		h.mu.Lock()
+		switch h.state {
+		case statePending:
+			st.Pending++
+		case stateActive, statePaused:
+			st.Active++
+		}
+		st.Participants += len(h.parts)
+		h.mu.Unlock()
+	}
+	return st
+}
