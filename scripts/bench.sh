@@ -20,7 +20,8 @@ run ./recorder/ 2s
 run ./ingest/ 1000000x 'Ingest$'
 run ./ingest/ 5x 'InsertEvents|Decode'
 run ./ingest/retention/ 1x
-run ./gateway/ 3x
+run ./gateway/ 3x 'BulkOutput|EchoRTT|IdleSessionMemory'
+run ./gateway/ 20000x Fanout
 run ./internal/devstack/ 1x
 CHAOS_OUTAGE=60s run ./chaos/ 1x
 echo "results in $out"
