@@ -16,6 +16,7 @@ func TestChaos(t *testing.T) {
 		{"ingest-kill", testIngestKill},
 		{"ingest-failover", testIngestFailover},
 		{"spool-limit", testSpoolLimit},
+		{"spool-limit-best-effort", testSpoolLimitBestEffort},
 		{"two-gateways", testTwoGateways},
 	}
 	foureyesBinary(t) // build once, before the scenarios start their clocks

@@ -42,6 +42,10 @@ users:
   - {name: alice, keys: ["{{.AliceKey}}"], roles: [admin]}
 hosts:
   - {name: demo, address: "{{.Target}}", host_key: "{{.TargetKey}}"}
+{{- if .BestEffort}}
+recording_policies:
+  - {hosts: [demo], on_failure: best_effort}
+{{- end}}
 {{- if .Metrics}}
 metrics:
   listen: {{.Metrics}}
@@ -61,6 +65,7 @@ type configValues struct {
 	AliceKey                   string
 	Target, TargetKey          string
 	Metrics                    string
+	BestEffort                 bool // recording_policies: best_effort for demo
 }
 
 // writeConfig renders v, checks it with the config package (a mistake here

@@ -75,6 +75,10 @@
 //     a session printing more than that is terminated with "recording
 //     failed"; after the broker returns, everything recorded, including the
 //     session.end marked interrupted, arrives and verifies.
+//   - spool-limit-best-effort: the same on a host whose recording policy is
+//     best_effort: the session delivers every byte and exits 0, the user is
+//     told it is no longer recorded, and a recording.failed event (state
+//     ended, bytes_out_lost counted) arrives with everything recorded.
 //   - two-gateways: two gateway processes publish to one topic; sessions
 //     through both arrive and verify, each attributed to its gateway.
 //

@@ -2,8 +2,11 @@ package chaos
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 // spoolLimit is gateway.spool_max_bytes of the spool-limit scenario: the
@@ -42,5 +45,61 @@ func testSpoolLimit(t *testing.T) {
 	end := p.events[p.byTag[big.tag]]
 	if reason := end[len(end)-1].Meta["interrupt_reason"]; !strings.Contains(reason, "spool full") {
 		t.Errorf("session %s: interrupt_reason %q; want the spool-full error", big.tag, reason)
+	}
+}
+
+// testSpoolLimitBestEffort fills the spool as testSpoolLimit does, on a host
+// whose recording policy is best_effort: the session goes on and delivers
+// every byte to the client, it is told recording stopped, and once Kafka is
+// back a recording.failed event says what was lost, while what was recorded
+// arrives and verifies.
+func testSpoolLimitBestEffort(t *testing.T) {
+	s := newStack(t, stackOptions{spoolMaxBytes: spoolLimit, bestEffort: true})
+	g := s.gateways[0]
+	s.stopBroker()
+
+	l := s.newLoad()
+	const lines = 400000
+	big := l.bulk(g, lines)
+	l.finish()
+	want := 0
+	for i := 1; i <= lines; i++ {
+		want += len(strconv.Itoa(i)) + 1
+	}
+	if big.exit != 0 || big.stdout.Len() != want {
+		t.Fatalf("best_effort session %s: exit %d after %d of %d bytes; want 0 and every byte (stderr %q)", big.tag, big.exit, big.stdout.Len(), want, big.stderr.Bytes())
+	}
+	if msg := string(big.stderr.Bytes()); !strings.Contains(msg, "no longer recorded") {
+		t.Fatalf("session %s was not told that recording stopped; stderr %q", big.tag, msg)
+	}
+	l.expect(wantInterrupted)
+
+	s.startBroker()
+	waitFor(t, "the spool drained", s.opt.convergeTimeout(), func() (bool, string) {
+		n, err := gatewaySpoolEvents(g)
+		return err == nil && n == 0, fmt.Sprintf("spool events %v (%v)", n, err)
+	})
+
+	p := s.checkPipeline()
+	id := p.byTag[big.tag]
+	var failed []event.Event
+	for _, evs := range p.events {
+		for _, e := range evs {
+			if e.Type == event.RecordingFailed && e.Meta["session"] == id {
+				failed = append(failed, e)
+			}
+		}
+	}
+	var ended bool
+	for _, e := range failed {
+		if e.Meta["state"] == "ended" {
+			ended = true
+			if lost, _ := strconv.ParseInt(e.Meta["bytes_out_lost"], 10, 64); lost <= 0 {
+				t.Errorf("recording.failed (ended) for %s: bytes_out_lost %q; want the unrecorded output counted", big.tag, e.Meta["bytes_out_lost"])
+			}
+		}
+	}
+	if !ended {
+		t.Errorf("no recording.failed event with state=ended for session %s; got %d: %+v", big.tag, len(failed), failed)
 	}
 }

@@ -29,6 +29,7 @@ type stackOptions struct {
 	ingests       int           // ingest processes; default 1
 	chunkBytes    int           // gateway.chunk_bytes; default 1024 (many events per session)
 	spoolMaxBytes int64         // gateway.spool_max_bytes; default: the config default
+	bestEffort    bool          // recording_policies: best_effort for the host; default strict
 	batchRows     int           // ingest.batch_rows; default 50000
 	partitions    int           // kafka.partitions; default 6
 	database      string        // clickhouse.database; default foureyes
@@ -150,7 +151,7 @@ func newStack(t testing.TB, opt stackOptions) *stack {
 	s.startBroker()
 
 	vals := configValues{
-		ChunkBytes: opt.chunkBytes, SpoolMaxBytes: opt.spoolMaxBytes,
+		ChunkBytes: opt.chunkBytes, SpoolMaxBytes: opt.spoolMaxBytes, BestEffort: opt.bestEffort,
 		Broker: s.brokerAddr, Partitions: opt.partitions,
 		ClickHouse: s.ch.Addr, Database: opt.database,
 		Group: "foureyes-ingest", BatchRows: opt.batchRows,
