@@ -77,9 +77,7 @@ func TestRecordedSessionEndToEnd(t *testing.T) {
 	alice.Expect("hello-42", 10*time.Second)
 	alice.Send("echo wrnog\x7f\x7f\x7fong\r") // typo fixed with backspace
 	alice.Expect("wrong", 10*time.Second)
-	alice.Resize(100, 30)
-	alice.Send("stty size\r")
-	alice.Expect("30 100", 10*time.Second)
+	alice.ResizeConfirmed(100, 30, 10*time.Second)
 	alice.Send("exit 7\r")
 	if got := alice.Wait(); got != 7 {
 		t.Fatalf("ssh exit status = %d; want 7\n%s", got, alice.Output())

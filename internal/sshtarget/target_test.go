@@ -61,9 +61,7 @@ func TestInteractiveShell(t *testing.T) {
 	c.Send("echo hel''lo\r")
 	c.Expect("hello", timeout)
 	c.Expect("demo$ ", timeout)
-	c.Resize(100, 40)
-	c.Send("stty size\r")
-	c.Expect("40 100", timeout)
+	c.ResizeConfirmed(100, 40, timeout)
 	c.Expect("demo$ ", timeout)
 	c.Send("exit 7\r")
 	if got := c.Wait(); got != 7 {

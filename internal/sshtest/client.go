@@ -302,3 +302,24 @@ func (c *Client) Close() {
 	c.ptmx.Close()
 	c.wait()
 }
+
+// ResizeConfirmed resizes the terminal and waits until `stty size`, typed
+// at the remote shell prompt, reports the new size. ssh forwards the
+// resize asynchronously (SIGWINCH, then a window-change request), so a
+// command typed right after Resize may still see the old size; this
+// retypes `stty size` until it does not. The shell must be at its prompt.
+func (c *Client) ResizeConfirmed(cols, rows int, timeout time.Duration) {
+	c.tb.Helper()
+	c.Resize(cols, rows)
+	want := fmt.Sprintf("%d %d", rows, cols)
+	deadline := time.Now().Add(timeout)
+	for {
+		c.Send("stty size\r")
+		if _, err := c.ExpectErr(want, time.Second); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.tb.Fatalf("sshtest: the remote terminal did not become %dx%d within %v; output:\n%q", cols, rows, timeout, c.Output())
+		}
+	}
+}
