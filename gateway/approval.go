@@ -161,13 +161,16 @@ func (sess *clientSession) showPending(hb *hub) {
 	fmt.Fprintf(w, "foureyes: the request expires in %v%s.\n", hb.pol.PendingTimeout, cancel)
 }
 
-// banner writes a notice on its own line of the requester's terminal.
+// banner writes a notice on its own line of the requester's terminal. On
+// a pty it goes to the same stream as the host's output: the ssh client
+// writes stdout and stderr from separate buffers, so a banner on stderr
+// could reach the screen after output the gateway sent later.
 func (sess *clientSession) banner(msg string) {
 	if sess.pty == nil {
 		sess.say(msg)
 		return
 	}
-	sess.ch.Stderr().Write([]byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n"))
+	sess.ch.Write([]byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n"))
 }
 
 // superviseFourEyes waits for the decision, then runs the approved
