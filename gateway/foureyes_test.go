@@ -164,6 +164,10 @@ func TestFourEyesRefusals(t *testing.T) {
 	f := newFixture(t, fixtureOptions{fourEyes: true})
 	alice, id := f.request(t, "patch")
 	alice2 := &sshtest.Client{Addr: f.addr, User: "alice", Key: f.keys["alice2"], Args: []string{"join", id}}
+	unknown := "0" + id[1:] // differs from id in its first digit
+	if id[0] == '0' {
+		unknown = "1" + id[1:]
+	}
 	tests := []struct {
 		name    string
 		c       *sshtest.Client
@@ -174,7 +178,7 @@ func TestFourEyesRefusals(t *testing.T) {
 		{"self with another key", alice2, "foureyes: you cannot review your own session " + id, "self-approval"},
 		{"reviewer of other hosts", f.client("erin", false, "join", id), "foureyes: join denied: erin may not review session " + id, "no reviewer role for the session's host"},
 		{"no reviewer role", f.client("bob", false, "join", id), "foureyes: join denied for bob: no reviewer role", ""},
-		{"unknown id", f.client("dave", false, "join", "0"+id[1:]), "foureyes: no session ", ""},
+		{"unknown id", f.client("dave", false, "join", unknown), "foureyes: no session ", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
