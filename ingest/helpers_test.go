@@ -3,12 +3,10 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,25 +20,12 @@ import (
 )
 
 // shared is the ClickHouse server most tests use, each in a database of
-// its own; started by TestMain.
-var (
-	shared    *chserver.Server
-	sharedErr error
-	dbSeq     atomic.Int64
-)
+// its own.
+var shared chserver.Shared
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-ch-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, sharedErr = chserver.Start(context.Background(), dir, chserver.Options{})
 	code := m.Run()
-	if shared != nil {
-		shared.Stop()
-	}
-	os.RemoveAll(dir)
+	shared.Close()
 	os.Exit(code)
 }
 
@@ -48,13 +33,7 @@ func TestMain(m *testing.M) {
 // skips the test, except under CI=true where it fails.
 func sharedServer(tb testing.TB) *chserver.Server {
 	tb.Helper()
-	if errors.Is(sharedErr, chserver.ErrNotInstalled) && os.Getenv("CI") != "true" {
-		tb.Skip(sharedErr)
-	}
-	if sharedErr != nil {
-		tb.Fatal(sharedErr)
-	}
-	return shared
+	return shared.Server(tb)
 }
 
 // testLogger writes to the test log at warn level and above (debug with
@@ -77,7 +56,7 @@ func (w tbWriter) Write(p []byte) (int, error) {
 // newDatabase connects to srv, creates a fresh database and migrates it.
 func newDatabase(tb testing.TB, srv *chserver.Server) (driver.Conn, string) {
 	tb.Helper()
-	db := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
+	db := shared.DatabaseName("t")
 	ctx := context.Background()
 	conn, err := Connect(ctx, config.ClickHouse{Addr: srv.Addr, Database: db})
 	if err != nil {

@@ -2,11 +2,7 @@ package query
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,24 +14,13 @@ import (
 	"github.com/foureyes/foureyes/internal/chserver"
 )
 
-// One clickhouse-server serves the whole package run (it takes seconds to
-// start); every test gets a database of its own.
-var shared struct {
-	once sync.Once
-	dir  string
-	srv  *chserver.Server
-	err  error
-	dbs  atomic.Int64
-}
+// One clickhouse-server serves the whole package run; every test gets a
+// database of its own.
+var shared chserver.Shared
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.srv != nil {
-		shared.srv.Stop()
-	}
-	if shared.dir != "" {
-		os.RemoveAll(shared.dir)
-	}
+	shared.Close()
 	os.Exit(code)
 }
 
@@ -44,20 +29,9 @@ func TestMain(m *testing.M) {
 // test is skipped, except under CI=true, where it fails.
 func testConn(tb testing.TB) driver.Conn {
 	tb.Helper()
-	shared.once.Do(func() {
-		if shared.dir, shared.err = os.MkdirTemp("", "query-clickhouse-"); shared.err != nil {
-			return
-		}
-		shared.srv, shared.err = chserver.Start(context.Background(), shared.dir, chserver.Options{})
-	})
-	if errors.Is(shared.err, chserver.ErrNotInstalled) && os.Getenv("CI") != "true" {
-		tb.Skip(shared.err)
-	}
-	if shared.err != nil {
-		tb.Fatal(shared.err)
-	}
+	shared.Server(tb)
 	ctx := context.Background()
-	db := fmt.Sprintf("query_test_%d", shared.dbs.Add(1))
+	db := shared.DatabaseName("query_test")
 	admin := openConn(tb, "default")
 	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		tb.Fatal(err)
@@ -76,7 +50,7 @@ func openConn(tb testing.TB, db string) driver.Conn {
 	tb.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol:    clickhouse.Native,
-		Addr:        []string{shared.srv.Addr},
+		Addr:        []string{shared.Server(tb).Addr},
 		Auth:        clickhouse.Auth{Database: db},
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: time.Minute,

@@ -2,11 +2,9 @@ package retention
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,24 +18,11 @@ import (
 
 // One clickhouse-server serves the package's tests, each in a database of
 // its own.
-var (
-	shared    *chserver.Server
-	sharedErr error
-	dbSeq     atomic.Int64
-)
+var shared chserver.Shared
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "retention-ch-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, sharedErr = chserver.Start(context.Background(), dir, chserver.Options{})
 	code := m.Run()
-	if shared != nil {
-		shared.Stop()
-	}
-	os.RemoveAll(dir)
+	shared.Close()
 	os.Exit(code)
 }
 
@@ -46,14 +31,9 @@ func TestMain(m *testing.M) {
 // CI=true, where it fails.
 func testDB(tb testing.TB) driver.Conn {
 	tb.Helper()
-	if errors.Is(sharedErr, chserver.ErrNotInstalled) && os.Getenv("CI") != "true" {
-		tb.Skip(sharedErr)
-	}
-	if sharedErr != nil {
-		tb.Fatal(sharedErr)
-	}
+	shared.Server(tb)
 	ctx := context.Background()
-	db := fmt.Sprintf("retention_%d_%d", os.Getpid(), dbSeq.Add(1))
+	db := shared.DatabaseName("retention")
 	admin := open(tb, "default")
 	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		tb.Fatal(err)
@@ -70,7 +50,7 @@ func open(tb testing.TB, db string) driver.Conn {
 	tb.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol:    clickhouse.Native,
-		Addr:        []string{shared.Addr},
+		Addr:        []string{shared.Server(tb).Addr},
 		Auth:        clickhouse.Auth{Database: db},
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: 5 * time.Minute,
