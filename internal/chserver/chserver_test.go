@@ -1,9 +1,6 @@
 package chserver
 
-import (
-	"context"
-	"testing"
-)
+import "testing"
 
 func TestStartStop(t *testing.T) {
 	s := StartForTest(t)
@@ -18,5 +15,4 @@ func TestStartStop(t *testing.T) {
 	default:
 		t.Fatal("server still running after Stop")
 	}
-	_ = context.Background()
 }
