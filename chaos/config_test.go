@@ -12,6 +12,9 @@ import (
 // topic is the event topic of every scenario.
 const topic = "chaos.events"
 
+// group is the consumer group of the stack's ingest processes.
+const group = "foureyes-ingest"
+
 // configTemplate is the configuration of one gateway or ingest process, in
 // the format an operator writes (docs/config.md).
 var configTemplate = template.Must(template.New("chaos").Parse(`# Written by the chaos suite.

@@ -16,7 +16,7 @@ func testIngestFailover(t *testing.T) {
 	s := newStack(t, stackOptions{ingests: 2, slowConverge: 60 * time.Second})
 	g := s.gateways[0]
 	waitFor(t, "both ingests holding partitions", convergeTimeout, func() (bool, string) {
-		a, err := groupAssignments(s.brokerAddr, "foureyes-ingest")
+		a, err := groupAssignments(s.brokerAddr, group)
 		return err == nil && len(a) == 2 && a[0] > 0 && a[1] > 0, fmt.Sprintf("assignments %v (%v)", a, err)
 	})
 	l := s.newLoad()
@@ -31,7 +31,7 @@ func testIngestFailover(t *testing.T) {
 	victim.proc = nil
 	killed := time.Now()
 	waitFor(t, "the survivor holding every partition", s.opt.convergeTimeout(), func() (bool, string) {
-		a, err := groupAssignments(s.brokerAddr, "foureyes-ingest")
+		a, err := groupAssignments(s.brokerAddr, group)
 		return err == nil && len(a) == 1 && a[0] == s.opt.partitions, fmt.Sprintf("assignments %v (%v)", a, err)
 	})
 	t.Logf("the survivor took over every partition %v after the SIGKILL", time.Since(killed).Round(100*time.Millisecond))

@@ -50,9 +50,16 @@ func (s *stack) waitRecorded(rs ...*sessionResult) {
 }
 
 // convergence reports whether everything the stack produced is stored:
+// the ingest group committed every message in Kafka (which covers streams
+// nobody counts, like a gateway stream reopened after a spool failure),
 // every stream whole, one "gateway" stream per gateway start, every exec
 // session found and as many shell streams as typists.
-func (s *stack) convergence() (bool, string) { return s.settled(false) }
+func (s *stack) convergence() (bool, string) {
+	if lag, err := groupLag(s.brokerAddr, group); err != nil || lag != 0 {
+		return false, fmt.Sprintf("ingest group lag %d (%v)", lag, err)
+	}
+	return s.settled(false)
+}
 
 // settled is convergence; with openGateways the streams of running
 // gateways may be open (and are not counted).

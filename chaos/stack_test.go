@@ -154,7 +154,7 @@ func newStack(t testing.TB, opt stackOptions) *stack {
 		ChunkBytes: opt.chunkBytes, SpoolMaxBytes: opt.spoolMaxBytes, BestEffort: opt.bestEffort,
 		Broker: s.brokerAddr, Partitions: opt.partitions,
 		ClickHouse: s.ch.Addr, Database: opt.database,
-		Group: "foureyes-ingest", BatchRows: opt.batchRows,
+		Group: group, BatchRows: opt.batchRows,
 		AliceKey:  strings.TrimSpace(string(gossh.MarshalAuthorizedKey(alice))),
 		Target:    s.target.Addr(),
 		TargetKey: strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.target.HostKey()))),
@@ -402,6 +402,58 @@ func groupAssignments(broker, group string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// groupLag returns how many messages of the topic the consumer group has
+// not committed yet, summed over the partitions. Ingest commits only what
+// ClickHouse acknowledged, so 0 means everything in Kafka is stored.
+func groupLag(broker, group string) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(broker), Timeout: 5 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, err
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return 0, fmt.Errorf("chaos: topic %s: %d topics (%v)", topic, len(md.Topics), md.Topics)
+	}
+	var reqs []kafka.OffsetRequest
+	var parts []int
+	for _, p := range md.Topics[0].Partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+		parts = append(parts, p.ID)
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, err
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return 0, err
+	}
+	if committed.Error != nil {
+		return 0, committed.Error
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("chaos: committed offset of partition %d: %w", p.Partition, p.Error)
+		}
+		done[p.Partition] = p.CommittedOffset
+	}
+	if n := len(ends.Topics[topic]); n != len(parts) {
+		return 0, fmt.Errorf("chaos: end offsets of %d of %d partitions", n, len(parts))
+	}
+	var lag int64
+	for _, p := range ends.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("chaos: end offset of partition %d: %w", p.Partition, p.Error)
+		}
+		// A partition the group never committed reports -1: all of it is lag.
+		lag += p.LastOffset - max(done[p.Partition], 0)
+	}
+	return lag, nil
 }
 
 // freeAddr returns 127.0.0.1:PORT with a port that was free a moment ago.
