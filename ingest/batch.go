@@ -112,6 +112,16 @@ func (c *eventCols) columns() []any {
 		c.meta, c.class, c.retention, c.version, c.prevHash, c.hash}
 }
 
+// slice returns rows [lo, hi) of c, sharing its storage.
+func (c *eventCols) slice(lo, hi int) eventCols {
+	return eventCols{
+		session: c.session[lo:hi], seq: c.seq[lo:hi], ts: c.ts[lo:hi], tsNs: c.tsNs[lo:hi],
+		typ: c.typ[lo:hi], gateway: c.gateway[lo:hi], actor: c.actor[lo:hi], data: c.data[lo:hi],
+		meta: c.meta[lo:hi], class: c.class[lo:hi], retention: c.retention[lo:hi], version: c.version[lo:hi],
+		prevHash: c.prevHash[lo:hi], hash: c.hash[lo:hi],
+	}
+}
+
 // reset empties c, keeping its allocations and dropping references to the
 // row values so that they can be collected.
 func (c *eventCols) reset() {
