@@ -165,7 +165,7 @@ func newIngestBench(b *testing.B) *ingestBench {
 	_, host := sshtest.Keygen(b, e.dir, "host")
 	e.vals = configValues{
 		GatewayID: "unused", Listen: "127.0.0.1:1", DataDir: e.dir, ChunkBytes: 256,
-		Broker: e.broker, Partitions: 6, ClickHouse: e.ch.Addr, BatchRows: 50000,
+		Broker: e.broker, Partitions: 6, ClickHouse: e.ch.Addr, BatchRows: 100000,
 		AliceKey:  strings.TrimSpace(string(gossh.MarshalAuthorizedKey(alice))),
 		Target:    "127.0.0.1:1",
 		TargetKey: strings.TrimSpace(string(gossh.MarshalAuthorizedKey(host))),

@@ -30,7 +30,7 @@ type stackOptions struct {
 	chunkBytes    int           // gateway.chunk_bytes; default 1024 (many events per session)
 	spoolMaxBytes int64         // gateway.spool_max_bytes; default: the config default
 	bestEffort    bool          // recording_policies: best_effort for the host; default strict
-	batchRows     int           // ingest.batch_rows; default 50000
+	batchRows     int           // ingest.batch_rows; default 100000
 	partitions    int           // kafka.partitions; default 6
 	database      string        // clickhouse.database; default foureyes
 	outage        time.Duration // fault duration; default CHAOS_OUTAGE or defaultOutage
@@ -53,7 +53,7 @@ func (o stackOptions) withDefaults() stackOptions {
 		o.chunkBytes = 1024
 	}
 	if o.batchRows == 0 {
-		o.batchRows = 50000
+		o.batchRows = 100000
 	}
 	if o.partitions == 0 {
 		o.partitions = 6

@@ -101,7 +101,7 @@ type ClickHouse struct {
 type Ingest struct {
 	// Group is the Kafka consumer group. Default: foureyes-ingest.
 	Group string `yaml:"group"`
-	// BatchRows is the most events inserted at once. Default: 50000.
+	// BatchRows is the most events inserted at once. Default: 100000.
 	BatchRows int `yaml:"batch_rows"`
 	// BatchInterval is the longest an event waits to be inserted. Default: 200ms.
 	BatchInterval time.Duration `yaml:"batch_interval"`

@@ -52,7 +52,7 @@ func (c *Config) SetDefaults() {
 
 	in := &c.Ingest
 	setStr(&in.Group, "foureyes-ingest")
-	setInt(&in.BatchRows, 50000)
+	setInt(&in.BatchRows, 100000)
 	setDur(&in.BatchInterval, 200*time.Millisecond)
 
 	r := &c.Retention

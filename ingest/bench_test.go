@@ -168,5 +168,5 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// benchBatchRows is the batch size BenchmarkIngest runs with.
-var benchBatchRows = 100000
+// benchBatchRows is the batch size BenchmarkIngest runs with: the default.
+var benchBatchRows = DefaultBatchRows

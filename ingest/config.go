@@ -18,7 +18,7 @@ type Config struct {
 	// Group is the consumer group; every ingest process of one deployment
 	// uses the same group. Default: foureyes-ingest.
 	Group string
-	// BatchRows is the most events inserted at once. Default: 50000.
+	// BatchRows is the most events inserted at once. Default: 100000.
 	BatchRows int
 	// BatchInterval is the longest an event waits in memory before its
 	// batch is inserted. Default: 200ms.
@@ -34,7 +34,7 @@ type Config struct {
 const (
 	DefaultTopic         = "foureyes.events"
 	DefaultGroup         = "foureyes-ingest"
-	DefaultBatchRows     = 50000
+	DefaultBatchRows     = 100000
 	DefaultBatchInterval = 200 * time.Millisecond
 	DefaultDatabase      = "foureyes"
 )
