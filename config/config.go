@@ -39,6 +39,11 @@ type Gateway struct {
 	ID string `yaml:"id"`
 	// Listen is the SSH listen address. Default: 127.0.0.1:2222.
 	Listen string `yaml:"listen"`
+	// PublicAddress is how people reach the bastion: HOST or HOST:PORT, as
+	// they would give it to ssh. It appears in the command a reviewer is
+	// told to run (pending banner, webhook). Default: the address the
+	// requester's connection came in on.
+	PublicAddress string `yaml:"public_address"`
 	// DataDir holds the host key, the upstream client key (when not set
 	// explicitly) and the spool. Required.
 	DataDir string `yaml:"data_dir"`

@@ -105,6 +105,9 @@ func TestValidationNamesKey(t *testing.T) {
 		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, "3 days"},
 		{"bad default class", func(s string) string { return strings.Replace(s, "default: logs", "default: nope", 1) }, "retention.default"},
 		{"bad pattern", func(s string) string { return strings.Replace(s, `connect: ["*"]`, `connect: ["["]`, 1) }, "roles.admin"},
+		{"bad public address", func(s string) string {
+			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  public_address: \"alice@bastion\"", 1)
+		}, "gateway.public_address"},
 		{"sync too slow", func(s string) string {
 			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  spool_sync_interval: 1s", 1)
 		}, "gateway.spool_sync_interval"},

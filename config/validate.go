@@ -95,6 +95,11 @@ func (c *Config) Validate() error {
 	if g.SpoolMaxBytes < 1<<20 {
 		return invalid("gateway.spool_max_bytes", "is %d; use at least 1048576 (1 MiB)", g.SpoolMaxBytes)
 	}
+	if g.PublicAddress != "" {
+		if _, _, err := SplitPublicAddress(g.PublicAddress); err != nil {
+			return invalid("gateway.public_address", "%v (e.g. bastion.example.com or bastion.example.com:2222)", err)
+		}
+	}
 	if g.Listen != "" {
 		if _, _, err := net.SplitHostPort(g.Listen); err != nil {
 			return invalid("gateway.listen", "%q is not host:port (e.g. 0.0.0.0:2222)", g.Listen)

@@ -91,6 +91,9 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	}
 	sess.rec = rec
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), reason, now(), rec
+	if sess.cs != nil {
+		hb.local = sess.cs.raw.LocalAddr()
+	}
 	hb.log = hb.log.With("session", hb.id)
 	reqMeta := map[string]string{
 		"host": h.Name, "login": h.Login, "reason": reason, "count": strconv.Itoa(pol.Count),
@@ -131,20 +134,29 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	return sess.endWith(res, meta)
 }
 
+// joinCommand is the command reviewer runs to join session id: the bastion
+// as gateway.public_address names it, else as the requester reached it
+// (local), else a placeholder.
+func (s *Server) joinCommand(reviewer, id string, local net.Addr) string {
+	host, port := "BASTION", ""
+	if a := s.cfg.Gateway.PublicAddress; a != "" {
+		host, port, _ = config.SplitPublicAddress(a) // validated with the config
+	} else if local != nil {
+		if h, p, err := net.SplitHostPort(local.String()); err == nil {
+			host, port = h, p
+		}
+	}
+	if port != "" && port != "22" {
+		return fmt.Sprintf("ssh -t -p %s %s@%s join %s", port, reviewer, host, id)
+	}
+	return fmt.Sprintf("ssh -t %s@%s join %s", reviewer, host, id)
+}
+
 // showPending tells the requester who may approve and how.
 func (sess *clientSession) showPending(hb *hub) {
 	reviewer := "REVIEWER"
 	if len(hb.approvers) == 1 {
 		reviewer = hb.approvers[0]
-	}
-	port, host := "", "BASTION"
-	if sess.cs != nil {
-		if h, p, err := net.SplitHostPort(sess.cs.raw.LocalAddr().String()); err == nil {
-			host = h
-			if p != "22" {
-				port = "-p " + p + " "
-			}
-		}
 	}
 	need := "an approval"
 	if hb.pol.Count > 1 {
@@ -153,7 +165,7 @@ func (sess *clientSession) showPending(hb *hub) {
 	w := newTextWriter(sess.ch.Stderr(), sess.pty != nil)
 	fmt.Fprintf(w, "foureyes: session %s is waiting for %s; nothing reaches %s until then.\n", hb.id, need, hb.host.Name)
 	fmt.Fprintf(w, "foureyes: who may approve: %s\n", joinList(hb.approvers))
-	fmt.Fprintf(w, "foureyes: a reviewer runs:  ssh -t %s%s@%s join %s\n", port, reviewer, host, hb.id)
+	fmt.Fprintf(w, "foureyes: a reviewer runs:  %s\n", hb.s.joinCommand(reviewer, hb.id, hb.local))
 	cancel := ""
 	if sess.pty != nil {
 		cancel = "; Ctrl-C cancels"

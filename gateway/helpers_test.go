@@ -79,6 +79,7 @@ type fixtureOptions struct {
 	onLeave        string // pause (default) or terminate
 	leaveGrace     string // default 5m
 	webhook        string // notify.webhook_url (secret "s3cret")
+	publicAddress  string // gateway.public_address
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -105,6 +106,9 @@ gateway:
   data_dir: {{.Dir}}
   upstream_timeout: 5s
   keepalive_interval: {{.Keepalive}}
+{{- if .PublicAddress}}
+  public_address: "{{.PublicAddress}}"
+{{- end}}
 kafka:
   brokers: ["127.0.0.1:9092"]
 retention:
@@ -170,7 +174,8 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	vals := map[string]string{"Dir": filepath.Join(f.dir, "data"), "Keepalive": "15s",
-		"PendingTimeout": "15m", "OnLeave": "pause", "LeaveGrace": "5m", "Webhook": o.webhook}
+		"PendingTimeout": "15m", "OnLeave": "pause", "LeaveGrace": "5m", "Webhook": o.webhook,
+		"PublicAddress": o.publicAddress}
 	if o.keepalive > 0 {
 		vals["Keepalive"] = o.keepalive.String()
 	}

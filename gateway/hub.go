@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ type hub struct {
 	id     string
 	reason string
 	since  time.Time
+	local  net.Addr // where the requester reached the bastion; may be nil
 	rec    *recorder.Session
 
 	wake   chan struct{} // one slot: the owner should look at the state

@@ -168,7 +168,7 @@ func (s *Server) notify(hb *hub, t event.Type, by, note string) {
 		By: by, Note: note, Time: now(),
 	}
 	if t == event.ApprovalRequest {
-		v.Join = "ssh -t REVIEWER@BASTION join " + in.id
+		v.Join = s.joinCommand("REVIEWER", in.id, hb.local)
 	}
 	s.notifier.send(v)
 }

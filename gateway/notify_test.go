@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,5 +107,48 @@ func TestFourEyesWebhook(t *testing.T) {
 	if n.Event != "approval.request" || n.Session != id || n.User != "alice" || n.Host != "demo-prod" || n.Reason != "webhook check" ||
 		strings.Join(n.Approvers, ",") != "dave" || !strings.Contains(n.Join, id) {
 		t.Errorf("notification %+v", n)
+	}
+}
+
+// TestFourEyesJoinCommand checks the command the requester and the
+// webhook are told a reviewer runs: the bastion as the requester reached
+// it, or as gateway.public_address names it.
+func TestFourEyesJoinCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name, public string
+		want         func(f *fixture) string // host part: "-p PORT HOST" or "HOST"
+	}{
+		{"connection address", "", func(f *fixture) string {
+			host, port, _ := net.SplitHostPort(f.addr)
+			return "-p " + port + " REVIEWER@" + host
+		}},
+		{"public address with port", "bastion.example.com:2200", func(*fixture) string { return "-p 2200 REVIEWER@bastion.example.com" }},
+		{"public address on port 22", "bastion.example.com:22", func(*fixture) string { return "REVIEWER@bastion.example.com" }},
+		{"public host", "bastion.example.com", func(*fixture) string { return "REVIEWER@bastion.example.com" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newWebhookSink(t, 0)
+			f := newFixture(t, fixtureOptions{fourEyes: true, webhook: sink.srv.URL, publicAddress: tt.public})
+			alice := f.client("alice", true, "demo-prod")
+			alice.Start(t)
+			alice.Expect("Reason for this session: ", timeout)
+			alice.Send("join command check\r")
+			id := idPattern.FindStringSubmatch(alice.Expect(idPattern, timeout))[1]
+			// dave is the only one who may approve: the banner names him.
+			want := "ssh -t " + tt.want(f) + " join " + id
+			alice.Expect("a reviewer runs:  "+strings.Replace(want, "REVIEWER", "dave", 1)+"\r\n", timeout)
+			select {
+			case <-sink.arrived:
+			case <-time.After(timeout):
+				t.Fatal("no webhook for the request")
+			}
+			alice.Send("\x03")
+			alice.Wait()
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if got := sink.got[0].Join; got != want {
+				t.Errorf("webhook join = %q; want %q", got, want)
+			}
+		})
 	}
 }
