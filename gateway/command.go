@@ -47,7 +47,7 @@ var verbs []verb
 func init() {
 	verbs = []verb{
 		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
-		{"sessions", "sessions", "list sessions you may review (reviewers)", (*clientSession).listSessions},
+		{"sessions", "sessions [--json]", "list sessions you may review (reviewers)", (*clientSession).listSessions},
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
 		{"help", "help", "this help", (*clientSession).help},
 	}

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,12 +50,37 @@ func (sess *clientSession) isOwner(hb *hub) bool {
 	return sess.user.Name == hb.owner || (sess.keyFP != "" && sess.keyFP == hb.ownerKey)
 }
 
+// reviewItem is one line of `sessions --json`.
+type reviewItem struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Host      string    `json:"host"`
+	Login     string    `json:"login"`
+	State     string    `json:"state"`
+	Since     time.Time `json:"since"`
+	Approvals int       `json:"approvals"`
+	Required  int       `json:"required"`
+	Reason    string    `json:"reason"`
+	Command   string    `json:"command,omitempty"` // exec sessions
+	Watching  []string  `json:"watching"`          // "user (mode)"
+	Join      string    `json:"join"`
+}
+
 // listSessions prints the four-eyes sessions the user may review:
 // pending ones first, then running ones. Sessions on hosts the user may
-// not review, and their own, are not shown.
+// not review, and their own, are not shown. With --json, one JSON object
+// per line.
 func (sess *clientSession) listSessions(args string) exitResult {
 	if res, refused := sess.refuseNonReviewer("sessions", args); refused {
 		return res
+	}
+	asJSON := false
+	switch strings.TrimSpace(args) {
+	case "":
+	case "--json":
+		asJSON = true
+	default:
+		return sess.refuse(userErrorf(nil, "usage: sessions [--json]"))
 	}
 	var list []hubInfo
 	for _, hb := range sess.s.hubs.all() {
@@ -63,17 +91,33 @@ func (sess *clientSession) listSessions(args string) exitResult {
 			list = append(list, in)
 		}
 	}
-	w := newTextWriter(sess.ch, sess.pty != nil)
-	if len(list) == 0 {
-		fmt.Fprintln(w, "No sessions waiting for review.")
-		return exitResult{}
-	}
 	sort.Slice(list, func(i, j int) bool {
 		if (list[i].state == statePending) != (list[j].state == statePending) {
 			return list[i].state == statePending
 		}
 		return list[i].since.Before(list[j].since)
 	})
+	var local net.Addr
+	if sess.cs != nil {
+		local = sess.cs.raw.LocalAddr()
+	}
+	join := func(id string) string { return sess.s.joinCommand(sess.user.Name, id, local) }
+	w := newTextWriter(sess.ch, sess.pty != nil)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, in := range list {
+			enc.Encode(reviewItem{
+				ID: in.id, User: in.owner, Host: in.host, Login: in.login, State: in.state.String(),
+				Since: in.since.UTC(), Approvals: len(in.granted), Required: in.count,
+				Reason: in.reason, Command: in.command, Watching: append([]string{}, in.watching...), Join: join(in.id),
+			})
+		}
+		return exitResult{}
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No sessions waiting for review.")
+		return exitResult{}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tHOST\tLOGIN\tSTATE\tWAITING SINCE\tAPPROVALS\tREASON")
 	for _, in := range list {
@@ -81,6 +125,6 @@ func (sess *clientSession) listSessions(args string) exitResult {
 			in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second), len(in.granted), in.count, in.reason)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nJoin one with: ssh -t BASTION join ID [--mode observer|peer]")
+	fmt.Fprintf(w, "\nJoin one with: %s [--mode observer|peer]\n", join("ID"))
 	return exitResult{}
 }
