@@ -54,7 +54,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		if sess.pty == nil {
 			s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": h.Name, "reason": "four-eyes session without a reason", "remote": sess.remote})
 			return sess.refuse(userErrorf(ErrReasonRequired,
-				"%s requires four-eyes approval and a reason: use ssh -t to be asked, or ssh -o SetEnv=%s=\"why\"", h.Name, reasonEnv))
+				"%s requires four-eyes approval and a reason: use ssh -t to be asked, or ssh -o 'SetEnv=%s=\"why\"'", h.Name, reasonEnv))
 		}
 		sess.startOwnerInput(in)
 		sess.say(h.Name + " requires four-eyes approval: a reviewer must approve before anything reaches it.")

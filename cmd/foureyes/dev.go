@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 
 	"github.com/foureyes/foureyes/internal/devstack"
 )
@@ -27,7 +28,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	printInstructions(stdout, st)
+	printInstructions(stdout, st.Dir, st.SSHAddr())
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "\nfoureyes dev: stopping …")
@@ -40,11 +41,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 }
 
-func printInstructions(w io.Writer, st *devstack.Stack) {
-	host, port, _ := net.SplitHostPort(st.SSHAddr())
-	keys := filepath.Join(st.Dir, "keys")
+// printInstructions prints the copy-paste commands for each role of the
+// dev stack whose state is in dir and whose gateway listens on addr. Every
+// line that starts with "  ssh " is a complete shell command.
+func printInstructions(w io.Writer, dir, addr string) {
+	host, port, _ := net.SplitHostPort(addr)
+	keys := filepath.Join(dir, "keys")
 	ssh := func(user string) string {
-		return fmt.Sprintf("ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new", filepath.Join(keys, user), port, filepath.Join(st.Dir, "known_hosts"))
+		return fmt.Sprintf("ssh -i %s -p %s -o %s -o StrictHostKeyChecking=accept-new",
+			shellQuote(filepath.Join(keys, user)), port, shellQuote("UserKnownHostsFile="+sshConfigQuote(filepath.Join(dir, "known_hosts"))))
 	}
 	fmt.Fprintf(w, `
 foureyes dev is up. The gateway listens on %[1]s; state is in %[2]s.
@@ -59,15 +64,15 @@ Demo hosts: demo-prod (production, 90-day retention, four-eyes) and demo-staging
   %[3]s -t alice@%[4]s demo-prod
    In a second terminal, the reviewer bob lists what waits and joins with the id alice sees:
   %[5]s bob@%[4]s sessions
-  %[5]s -t bob@%[4]s join SESSION_ID                 (watch only)
-  %[5]s -t bob@%[4]s join SESSION_ID --mode peer     (bob may type too)
+  %[5]s -t bob@%[4]s join SESSION_ID                 # watch only
+  %[5]s -t bob@%[4]s join SESSION_ID --mode peer     # bob may type too
    bob sees who asks, for which host and login, why and since when, and answers y or n
    (n asks for an optional reason that alice sees). Once approved, both see the same
    terminal. bob's hotkeys: Ctrl-] t terminates the session for everyone, Ctrl-] q
    leaves (alice's input freezes until bob rejoins; after 5 minutes the session ends).
    A request nobody approves expires after 15 minutes.
    Commands need approval too; give the reason without a prompt:
-  %[3]s -o SetEnv=FOUREYES_REASON="restart cron" alice@%[4]s demo-prod -- uptime
+  %[3]s -o 'SetEnv=FOUREYES_REASON="restart cron"' alice@%[4]s demo-prod -- uptime
 
 3. As the auditor carol — find the session, read it (approvals, joins and leaves
    included), replay it, export it, verify it:
@@ -79,5 +84,23 @@ Demo hosts: demo-prod (production, 90-day retention, four-eyes) and demo-staging
 
 The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
 %[7]s. Press Ctrl-C to stop; data is kept.
-`, st.SSHAddr(), st.Dir, ssh("alice"), host, ssh("bob"), ssh("carol"), filepath.Join(st.Dir, "foureyes.yaml"))
+`, addr, dir, ssh("alice"), host, ssh("bob"), ssh("carol"), filepath.Join(dir, "foureyes.yaml"))
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but the
+// characters of ordinary paths.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sshConfigQuote quotes s as an ssh_config value (what -o takes) when it
+// holds whitespace or quotes, which would otherwise split or end it.
+func sshConfigQuote(s string) string {
+	if !strings.ContainsAny(s, " \t\"'\\") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
