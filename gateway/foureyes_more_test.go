@@ -182,7 +182,7 @@ func TestFourEyesCountTwo(t *testing.T) {
 	}
 
 	dave := f.approve(t, "dave", id)
-	dave.Expect("waiting for more approvals before connecting", timeout)
+	dave.Expect("waiting for more approvals before connecting (1 of 2)", timeout)
 	alice.Expect("dave approved (1 of 2)", timeout)
 	listing("1/2")
 
@@ -192,7 +192,7 @@ func TestFourEyesCountTwo(t *testing.T) {
 	dave2.Expect("Approve this session? [y/n] ", timeout)
 	dave2.Send("y\r")
 	dave2.Expect("watching as observer", timeout)
-	dave2.Expect("waiting for more approvals before connecting", timeout)
+	dave2.Expect("waiting for more approvals before connecting (1 of 2)", timeout)
 	alice.Expect("dave approved (1 of 2)", timeout)
 	listing("1/2")
 	if n := rl.accepted.Load(); n != 0 {

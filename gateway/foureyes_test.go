@@ -93,6 +93,10 @@ func TestFourEyesApproveWorkTerminate(t *testing.T) {
 	alice.Send("echo hello-$((40+2))\r")
 	alice.Expect("hello-42", timeout)
 	dave.Expect("hello-42", timeout)
+	// The one approval needed was given: dave is never told to wait for more.
+	if out := dave.Output(); strings.Contains(out, "waiting for more approvals") {
+		t.Errorf("dave, the only approver needed, was told to wait for more approvals:\n%q", out)
+	}
 
 	dave.Send("\x1dt")
 	alice.Expect("session terminated by dave", timeout)

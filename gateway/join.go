@@ -151,8 +151,14 @@ func (sess *clientSession) join(args string) exitResult {
 	if in.state != statePending && sess.pty != nil && (p.cols < in.cols || p.rows < in.rows) {
 		p.offer([]byte(sizeNotice(in.owner, in.cols, in.rows, p.cols, p.rows)))
 	}
-	if st := hb.current(); st == statePending {
-		p.offer([]byte("\r\n\x1b[7m[foureyes: waiting for more approvals before connecting]\x1b[0m\r\n"))
+	if now := hb.info(); now.state == statePending {
+		// Approved by enough people, the requester's side connects to the
+		// host in a moment; otherwise say how many approvals are missing.
+		msg := "approved; connecting to " + now.host
+		if len(now.granted) < now.count {
+			msg = fmt.Sprintf("waiting for more approvals before connecting (%d of %d)", len(now.granted), now.count)
+		}
+		p.offer([]byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n"))
 	}
 	ri.watching.Store(true)
 
