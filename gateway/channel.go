@@ -189,8 +189,10 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			go func() {
 				defer close(sess.runDone)
 				res := sess.dispatch()
-				sess.finish(res)
+				// session.end is durable before the client learns the
+				// exit status: once ssh returns, its record is whole.
 				sess.endRecording(res)
+				sess.finish(res)
 			}()
 		case "auth-agent-req@openssh.com":
 			sess.s.forwardDenied(sess.user.Name, sess.cs, "agent", "auth-agent-req@openssh.com")

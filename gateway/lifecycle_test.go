@@ -233,3 +233,19 @@ func signerOf(t *testing.T, f *fixture, user string) gossh.Signer {
 	t.Helper()
 	return sshtestSigner(t, f.keys[user])
 }
+
+// TestSessionEndDurableBeforeExit checks that a session's session.end is
+// in the spool before the client is told the exit status: when ssh
+// returns, only the gateway's own stream is open.
+func TestSessionEndDurableBeforeExit(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	for i := range 10 {
+		res := f.run("alice", "demo", "--", "exit 7")
+		if res.Exit != 7 {
+			t.Fatalf("run %d: exit %d; want 7 (%+v)", i, res.Exit, res)
+		}
+		if n := f.rec.Stats().OpenSessions; n != 1 {
+			t.Fatalf("run %d: ssh returned with %d open recordings; want 1 (the gateway's own)", i, n)
+		}
+	}
+}
