@@ -49,12 +49,14 @@
 // increase, never reused), the ack watermark file "acked", and a LOCK file
 // (flock: one process per spool, else ErrSpoolLocked).
 //
-// A segment is a 16-byte header ("4EYSPOOL", u32 version 1, u32 segment
-// number) followed by frames:
+// A segment is a 16-byte header ("4EYSPOOL", u32 version 1, or 2 once
+// compaction rewrote it, u32 segment number) followed by frames:
 //
 //	u32 length | u32 CRC-32C | body            (big-endian; length and CRC cover the body)
 //	body = 'E' | i64 time | u8 len(session) | session | event JSON   (event.Marshal bytes)
 //	     | 'C' | checkpoint JSON
+//	     | 'P' | zeros                                   (padding, from compaction)
+//	     | 'T' | u8 len(session) | session | zeros       (tombstone of an expired session.end)
 //
 // The event JSON is exactly what goes to Kafka as the message value; the
 // session id and time in front of it give the message key and timestamp
@@ -98,9 +100,10 @@
 // New and every minute of the recorder's clock, a pass advances the
 // watermark over the leading run of such events, as an ack would
 // (segments passed are deleted, Publish skips them and gives up a batch
-// it is retrying). It stops at the first event that is not expired, so a
-// younger or longer-class event holds back the short-class events behind
-// it. Each pass that drops events logs at ERROR, counts them in Stats and
+// it is retrying). It stops at the first event that is not expired; the
+// expired events behind it are removed by rewriting their segments (see
+// compact.go: padding keeps offsets before the watermark, a tombstone
+// replaces an expired session.end). Each pass that drops events logs at ERROR, counts them in Stats and
 // hands an ExpiryReport to the handler set with OnExpire, which the
 // gateway records as a spool.expired event. Drain counts expired events
 // as done. The publisher and the pass take turns through one mutex, so

@@ -22,15 +22,12 @@ import (
 // advances the watermark over the leading run of expired events (event
 // time + Retention days before now), exactly as a Kafka ack would:
 // segments the watermark passed are deleted and the publisher skips the
-// events. It stops at the first event that is not expired, so a younger
-// or longer-class event holds back the expiry of the short-class events
-// behind it until it expires or is delivered itself; the spool is ordered
-// by append time, and skipping frames in the middle would need a second
-// watermark. Events are therefore deleted at the latest when every event
-// in front of them is expired too. Events without a retention (0 days)
-// never expire here, nor do those of a session whose first event read by
-// a pass does not decode (the class is read once per session and pass:
-// every event of a session carries the session's class).
+// events. The run stops at the first event that is not expired; the
+// expired events behind it are removed by rewriting their segments
+// (compact.go). Events without a retention (0 days) never expire here,
+// nor do those of a session whose first event read by a pass does not
+// decode (the class is read once per session and pass: every event of a
+// session carries the session's class).
 const (
 	expiryInterval  = time.Minute
 	expiryReadBlock = 256 << 10
@@ -190,23 +187,28 @@ func (r *Recorder) expireLocked() {
 }
 
 // expire drops the leading run of expired durable events at the
-// watermark. It returns a report when it dropped any; an error after a
-// report means the watermark could not be stored (a restart resends and
-// expires those events again).
+// watermark, then the expired events behind it (compact). It returns a
+// report when it dropped any; an error after a report means the watermark
+// could not be stored or a segment not rewritten (a restart or the next
+// pass expires those events again).
 func (s *spool) expire(at time.Time) (*ExpiryReport, error) {
 	s.moveMu.Lock()
 	defer s.moveMu.Unlock()
 	now := at.UnixNano()
-	sc, scanErr := s.scanExpired(now)
+	sc, err := s.scanExpired(now)
+	if sc.events > 0 {
+		next := sc.next
+		if next == 0 {
+			next = now // every durable event went; the rest is seconds old
+		}
+		s.expGen++
+		err = errors.Join(err, s.advance(sc.seg, sc.off, sc.events, next))
+	}
+	// Then the expired events behind the first one kept (compact.go).
+	err = errors.Join(err, s.compact(now, &sc))
 	if sc.events == 0 {
-		return nil, scanErr
+		return nil, err
 	}
-	next := sc.next
-	if next == 0 {
-		next = now // every durable event went; the rest is seconds old
-	}
-	s.expGen++
-	err := errors.Join(scanErr, s.advance(sc.seg, sc.off, sc.events, next))
 	s.expired.Add(int64(sc.events))
 	s.expiredBytes.Add(sc.bytes)
 	rep := &ExpiryReport{

@@ -14,7 +14,11 @@ import (
 //
 //	'E' | i64 time (unix ns) | u8 len(session) | session | event JSON
 //	'C' | checkpoint JSON
+//	'P' | zeros                    (padding: an expired event overwritten)
+//	'T' | u8 len(session) | session | zeros   (tombstone: an expired session.end)
 //
+// Padding and tombstones are written by spool compaction (compact.go); a
+// tombstone tells recovery that its session ended.
 // The event body repeats the session id and time in front of the JSON so
 // the publisher builds Kafka messages (key, timestamp, value = the JSON as
 // is) without decoding JSON.
@@ -28,6 +32,8 @@ const (
 
 	kindEvent      byte = 'E'
 	kindCheckpoint byte = 'C'
+	kindPad        byte = 'P'
+	kindTomb       byte = 'T'
 
 	eventBodyFixed = 1 + 8 + 1 // kind, time, session length
 )
@@ -46,7 +52,7 @@ type frame struct {
 	kind    byte
 	time    int64  // events only
 	session []byte // events only
-	payload []byte // event JSON or checkpoint JSON
+	payload []byte // event JSON or checkpoint JSON; zeros of padding and tombstones
 }
 
 // decodeFrame decodes the frame at the start of b and returns it with its
@@ -82,10 +88,37 @@ func decodeFrame(b []byte) (frame, int, error) {
 		f.payload = body[eventBodyFixed+sl:]
 	case kindCheckpoint:
 		f.payload = body[1:]
+	case kindPad:
+		f.payload = body[1:]
+		if !allZero(f.payload) {
+			return frame{}, 0, errFrameCorrupt
+		}
+	case kindTomb:
+		if len(body) < 2 {
+			return frame{}, 0, errFrameCorrupt
+		}
+		sl := int(body[1])
+		if sl == 0 || len(body) < 2+sl {
+			return frame{}, 0, errFrameCorrupt
+		}
+		f.session, f.payload = body[2:2+sl], body[2+sl:]
+		if !allZero(f.payload) {
+			return frame{}, 0, errFrameCorrupt
+		}
 	default:
 		return frame{}, 0, errFrameCorrupt
 	}
 	return f, total, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // appendEventFramePrefix appends a frame header placeholder and the fixed
@@ -104,6 +137,32 @@ func appendCheckpointFrame(b []byte, payload []byte) []byte {
 	b = append(b, make([]byte, frameHeaderSize)...)
 	b = append(b, kindCheckpoint)
 	b = append(b, payload...)
+	sealFrame(b[start:])
+	return b
+}
+
+// appendPadFrame appends a padding frame of total bytes (at least
+// frameHeaderSize+1): it takes the place of an expired event whose offset
+// must not change.
+func appendPadFrame(b []byte, total int) []byte {
+	start := len(b)
+	b = append(b, make([]byte, frameHeaderSize)...)
+	b = append(b, kindPad)
+	b = append(b, make([]byte, total-frameHeaderSize-1)...)
+	sealFrame(b[start:])
+	return b
+}
+
+// appendTombFrame appends a tombstone for session, zero-filled to total
+// bytes when total is larger than the tombstone needs.
+func appendTombFrame(b []byte, session []byte, total int) []byte {
+	start := len(b)
+	b = append(b, make([]byte, frameHeaderSize)...)
+	b = append(b, kindTomb, byte(len(session)))
+	b = append(b, session...)
+	if pad := total - (len(b) - start); pad > 0 {
+		b = append(b, make([]byte, pad)...)
+	}
 	sealFrame(b[start:])
 	return b
 }

@@ -39,6 +39,8 @@ func FuzzScanFrames(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 'E'})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add(appendCheckpointFrame(nil, []byte(`{"open":[{"id":"x","next_seq":1}]}`)))
+	f.Add(appendPadFrame(nil, 40))
+	f.Add(appendTombFrame(appendTombFrame(nil, []byte("s1"), 0), []byte("s2"), 60))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var re []byte
 		valid, err := scanFrames(b, func(_ int, fr frame) error {
@@ -50,6 +52,10 @@ func FuzzScanFrames(f *testing.F) {
 				sealFrame(re[start:])
 			case kindCheckpoint:
 				re = appendCheckpointFrame(re, fr.payload)
+			case kindPad:
+				re = appendPadFrame(re, frameHeaderSize+1+len(fr.payload))
+			case kindTomb:
+				re = appendTombFrame(re, fr.session, frameHeaderSize+2+len(fr.session)+len(fr.payload))
 			}
 			return nil
 		})

@@ -38,6 +38,9 @@ func openSpool(dir string, maxBytes, segMax int64, interval time.Duration, log *
 			ack.close()
 		}
 	}()
+	if err := removeCompactLeftovers(dir); err != nil {
+		return nil, err
+	}
 	nos, err := listSegments(dir)
 	if err != nil {
 		return nil, err
@@ -78,7 +81,7 @@ func openSpool(dir string, maxBytes, segMax int64, interval time.Duration, log *
 	if len(nos) > 0 {
 		last = max(last, nos[len(nos)-1])
 	}
-	seg := &segment{no: last + 1, path: segPath(dir, last+1)}
+	seg := &segment{no: last + 1, path: segPath(dir, last+1), expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
 	cp, err := encodeCheckpoint(s.open)
 	if err != nil {
@@ -177,6 +180,15 @@ func (rc *recovery) segment(no uint32, state, last bool) error {
 		}
 		isFirst := first
 		first = false
+		switch f.kind {
+		case kindPad:
+			return nil
+		case kindTomb:
+			if state {
+				delete(s.open, string(f.session))
+			}
+			return nil
+		}
 		if f.kind == kindCheckpoint {
 			if checkpoint && isFirst {
 				open, err := decodeCheckpoint(f.payload)

@@ -16,9 +16,14 @@ import (
 //	"4EYSPOOL" | u32 format version (1) | u32 segment number
 //
 // followed by a checkpoint frame and then event frames.
+//
+// Version 2 marks a segment rewritten by compaction: it may hold padding
+// and tombstone frames, which a version-1 reader would take for
+// corruption; such a reader sets the whole segment aside instead.
 const (
 	segHeaderSize = 16
 	segVersion    = 1
+	segVersion2   = 2
 	segPrefix     = "seg-"
 	segSuffix     = ".log"
 )
@@ -36,6 +41,11 @@ type segment struct {
 	synced int64 // bytes written and fsync'd
 	sealed bool  // no more appends; a newer segment exists
 	events int64 // event frames appended
+	// expiresAt is the earliest time (unix ns) one of the segment's events
+	// expires, noExpiry when none does; meaningful when expKnown, which is
+	// false for segments found at startup until a pass scanned them.
+	expiresAt int64
+	expKnown  bool
 
 	f *os.File // write handle; owned by the syncer
 }
@@ -69,7 +79,7 @@ func parseSegHeader(b []byte, no uint32) error {
 		return fmt.Errorf("%w: %d bytes", errSegHeader, len(b))
 	case string(b[:8]) != string(segMagic):
 		return fmt.Errorf("%w: magic %q", errSegHeader, b[:8])
-	case binary.BigEndian.Uint32(b[8:]) != segVersion:
+	case binary.BigEndian.Uint32(b[8:]) != segVersion && binary.BigEndian.Uint32(b[8:]) != segVersion2:
 		return fmt.Errorf("%w: version %d", errSegHeader, binary.BigEndian.Uint32(b[8:]))
 	case binary.BigEndian.Uint32(b[12:]) != no:
 		return fmt.Errorf("%w: number %d in file %s", errSegHeader, binary.BigEndian.Uint32(b[12:]), segName(no))

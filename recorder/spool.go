@@ -133,6 +133,9 @@ func (s *spool) append(fr []byte, st *sessionState, ev *event.Event, reserve boo
 	}
 	s.writeLocked(cur, fr)
 	cur.events++
+	if ev.Retention > 0 {
+		cur.expiresAt = min(cur.expiresAt, ev.Time+int64(ev.Retention)*day)
+	}
 	switch ev.Type {
 	case event.SessionStart:
 		s.open[ev.Session] = st
@@ -188,7 +191,7 @@ func (s *spool) rotateLocked() (*segment, error) {
 		return nil, fmt.Errorf("recorder: checkpoint of %d open sessions exceeds %d bytes", len(s.open), maxFrameBody)
 	}
 	cur.sealed = true
-	seg := &segment{no: cur.no + 1, path: segPath(s.dir, cur.no+1)}
+	seg := &segment{no: cur.no + 1, path: segPath(s.dir, cur.no+1), expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
 	hdr := appendSegHeader(make([]byte, 0, segHeaderSize+frameHeaderSize+1+len(cp)), seg.no)
 	s.writeLocked(seg, appendCheckpointFrame(hdr, cp))
