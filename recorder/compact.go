@@ -44,6 +44,12 @@ import (
 // compactSuffix names a segment being rewritten.
 const compactSuffix = ".compact"
 
+// compactGrace is how long an expired event may wait for its segment's
+// rewrite: events expiring within it are removed by one rewrite, so a
+// segment is rewritten at most about once per compactGrace. (ClickHouse
+// keeps a day up to a day longer than its class; an hour is well within.)
+const compactGrace = time.Hour
+
 // noExpiry is segment.expiresAt of a segment none of whose events expire.
 const noExpiry = math.MaxInt64
 
@@ -58,7 +64,8 @@ type compactTarget struct {
 // what it removed to sc. moveMu is held.
 func (s *spool) compact(now int64, sc *expiryScan) error {
 	s.mu.Lock()
-	if last := s.segs[len(s.segs)-1]; last.expiresAt < now && last.events > 0 && s.err == nil && !s.closed {
+	due := now - int64(compactGrace) // segments whose events expired before due are rewritten
+	if last := s.segs[len(s.segs)-1]; last.expiresAt < due && last.events > 0 && s.err == nil && !s.closed {
 		// It takes appends: seal it, and let the syncer finish it.
 		if _, err := s.rotateLocked(); err != nil {
 			s.mu.Unlock()
@@ -70,7 +77,7 @@ func (s *spool) compact(now int64, sc *expiryScan) error {
 	}
 	var targets []compactTarget
 	for i, seg := range s.segs {
-		if seg.expKnown && seg.expiresAt >= now || i == len(s.segs)-1 {
+		if seg.expKnown && seg.expiresAt >= due || i == len(s.segs)-1 {
 			continue
 		}
 		// Checked in this order: synced == size means the syncer no

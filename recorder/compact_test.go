@@ -238,3 +238,23 @@ func TestCompactionTombstoneEndsSession(t *testing.T) {
 		t.Errorf("recovery recorded events for early, which ended: %v", evs)
 	}
 }
+
+// TestCompactionGrace: an expired event behind a longer class waits up to
+// compactGrace for its segment's rewrite, so that a segment is rewritten
+// about once per grace period however its events' expiry times spread.
+func TestCompactionGrace(t *testing.T) {
+	clk := newFakeClock()
+	r := openTest(t, testConfig(t), options{clock: clk, segmentBytes: minSegmentBytes})
+	recordClass(t, r, clk, "long", "prod", 90, 1)
+	recordClass(t, r, clk, "short", "logs", 1, 20)
+	syncNow(t, r)
+
+	clk.Advance(24*time.Hour + 10*time.Minute) // short expired 10 minutes ago
+	if st := r.Stats(); st.ExpiredEvents != 0 {
+		t.Fatalf("stats = %+v; want nothing removed within the grace period", st)
+	}
+	clk.Advance(compactGrace)
+	if st := r.Stats(); st.ExpiredEvents != 22 || st.SpoolEvents != 3 {
+		t.Fatalf("stats = %+v; want short's 22 events removed after the grace period", st)
+	}
+}
