@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -223,6 +224,9 @@ func (s *spool) rewrite(t compactTarget, now int64, known map[string]retentionFi
 
 // isSessionEnd reports whether the event JSON is a session.end.
 func isSessionEnd(payload []byte) bool {
+	if !bytes.Contains(payload, []byte(`"`+event.SessionEnd+`"`)) {
+		return false // most events: no need to decode
+	}
 	var e struct {
 		Type string `json:"type"`
 	}
