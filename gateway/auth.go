@@ -138,12 +138,20 @@ func (s *Server) checkKey(cs *connState, user string, key gossh.PublicKey) (*gos
 	return nil, errAuth
 }
 
+// keysOnlyMessage is shown to clients that try keyboard-interactive (what
+// OpenSSH tries without a usable key).
+const keysOnlyMessage = "foureyes: this bastion accepts public keys only; log in with your key (ssh -i KEY). Passwords are refused."
+
 // refusePassword refuses every password; AuthLogCallback records the
 // attempt (never the password).
 func refusePassword(ssh.Context, string) bool { return false }
 
-// refuseKeyboardInteractive refuses without asking anything.
-func refuseKeyboardInteractive(ssh.Context, gossh.KeyboardInteractiveChallenge) bool {
+// refuseKeyboardInteractive says, without asking anything, that only keys
+// are accepted, and refuses; AuthLogCallback records the attempt. OpenSSH
+// tries keyboard-interactive before password, so a user without a usable
+// key reads this before any password prompt.
+func refuseKeyboardInteractive(_ ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	challenge("", keysOnlyMessage, nil, nil)
 	return false
 }
 

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -129,19 +131,38 @@ func TestAuthFailures(t *testing.T) {
 		}
 	})
 	t.Run("keyboard-interactive", func(t *testing.T) {
-		asked := false
-		ki := gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) {
-			asked = true
-			return nil, nil
+		var questions []string
+		var told string
+		ki := gossh.KeyboardInteractive(func(_, instruction string, qs []string, _ []bool) ([]string, error) {
+			questions = append(questions, qs...)
+			told += instruction
+			return make([]string, len(qs)), nil
 		})
 		if _, err := f.dial("bob", ki); err == nil {
 			t.Fatal("keyboard-interactive login accepted")
 		}
-		if asked {
-			t.Error("the gateway asked keyboard-interactive questions")
+		if len(questions) != 0 {
+			t.Errorf("the gateway asked keyboard-interactive questions: %q", questions)
+		}
+		if told != keysOnlyMessage {
+			t.Errorf("keyboard-interactive instruction %q; want %q", told, keysOnlyMessage)
 		}
 		if _, ok := findEvent(f.gatewayEvents(event.AuthFailure), event.AuthFailure, map[string]string{"user": "bob", "method": "keyboard-interactive"}); !ok {
 			t.Error("no keyboard-interactive auth.failure")
+		}
+	})
+	t.Run("openssh without a key", func(t *testing.T) {
+		// What a user without a usable key sees: the reason, before any
+		// password prompt (none comes here: only keyboard-interactive).
+		// (sshtest.Client runs in BatchMode, which skips keyboard-interactive.)
+		_, port, _ := net.SplitHostPort(f.addr)
+		cmd := exec.Command(sshtest.SSHPath, "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=keyboard-interactive", "-p", port, "alice@127.0.0.1", "demo")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err == nil || !strings.Contains(stderr.String(), keysOnlyMessage) {
+			t.Errorf("ssh without a key: %v, stderr %q; want a failure that says %q", err, stderr.String(), keysOnlyMessage)
 		}
 	})
 	t.Run("accepted key without signature", func(t *testing.T) {
