@@ -309,6 +309,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		}
 	}
 	hb.state, hb.up = stateActive, uch
+	hb.noticeSmallerLocked() // reviewers who joined while it was pending
 	if len(hb.parts) == 0 { // every approver left while we connected
 		hb.state = statePaused
 		hb.recordLocked(event.SessionPause, "", map[string]string{"reason": "no reviewer present at approval", "on_leave": hb.pol.OnLeave, "grace": hb.pol.LeaveGrace.String()})

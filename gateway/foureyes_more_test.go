@@ -590,3 +590,40 @@ func TestFourEyesObserverKeystrokesNeverReachHost(t *testing.T) {
 		})
 	}
 }
+
+// TestFourEyesWindowSizeNotice: a reviewer whose window is smaller than
+// the requester's is told so when the session connects (having approved
+// it while pending), and again when the requester enlarges theirs; a
+// reviewer with a larger window is not.
+func TestFourEyesWindowSizeNotice(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	alice := f.client("alice", true, "demo-prod")
+	alice.Cols, alice.Rows = 120, 40
+	alice.Start(t)
+	alice.Expect("Reason for this session: ", timeout)
+	alice.Send("size check\r")
+	id := idPattern.FindStringSubmatch(alice.Expect(idPattern, timeout))[1]
+
+	dave := f.review(t, "dave", id) // 80x24
+	dave.Expect("Approve this session? [y/n] ", timeout)
+	dave.Send("y\r")
+	dave.Expect("alice's terminal is 120x40, yours is 80x24; enlarge yours for an exact picture", timeout)
+	alice.Expect("demo$ ", timeout)
+
+	big := f.client("dave", true, "join", id) // dave again, from a large window
+	big.Cols, big.Rows = 200, 60
+	big.Start(t)
+	big.Expect("watching as observer", timeout)
+
+	alice.ResizeConfirmed(150, 50, timeout)
+	dave.Expect("alice's terminal is 150x50, yours is 80x24", timeout)
+	alice.Send("echo after-resize\r")
+	big.Expect("after-resize", timeout)
+	if out := big.Output(); strings.Contains(out, "enlarge yours") {
+		t.Errorf("a 200x60 reviewer was told to enlarge the window:\n%q", out)
+	}
+	dave.Send("\x1dt")
+	alice.Wait()
+	dave.Wait()
+	big.Wait()
+}

@@ -334,9 +334,18 @@ func (h *hub) resized(cols, rows uint32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cols, h.rows = cols, rows
+	h.noticeSmallerLocked()
+}
+
+// noticeSmallerLocked tells each reviewer whose window is smaller than the
+// requester's. h.mu is held.
+func (h *hub) noticeSmallerLocked() {
+	if h.cols == 0 {
+		return // exec: no terminal
+	}
 	for _, p := range h.parts {
-		if p.cols != 0 && (p.cols < cols || p.rows < rows) {
-			p.offer([]byte(sizeNotice(h.owner, cols, rows, p.cols, p.rows)))
+		if p.cols != 0 && (p.cols < h.cols || p.rows < h.rows) {
+			p.offer([]byte(sizeNotice(h.owner, h.cols, h.rows, p.cols, p.rows)))
 		}
 	}
 }
