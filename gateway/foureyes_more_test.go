@@ -373,10 +373,11 @@ func TestFourEyesReviewerScope(t *testing.T) {
 		t.Errorf("%d approval.refused by erin in the production session; want 3 (%v)", n, types(prod))
 	}
 	for _, e := range prod {
-		if e.Actor == "erin" && e.Type != event.ApprovalRefused || e.Actor == "bob" {
+		if (e.Actor == "erin" || e.Actor == "bob") && e.Type != event.ApprovalRefused {
 			t.Errorf("production session records %s by %s", e.Type, e.Actor)
 		}
 	}
+	requireEvent(t, prod, event.ApprovalRefused, "bob", map[string]string{"reason": "join requires a role with approve"})
 	requireEvent(t, f.sessionEvents(stgID), event.ApprovalRefused, "dave", map[string]string{"reason": "no reviewer role for the session's host"})
 	denied := f.gatewayEvents(event.AccessDenied)
 	for _, want := range []map[string]string{

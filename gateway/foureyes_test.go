@@ -213,10 +213,11 @@ func TestFourEyesRefusals(t *testing.T) {
 			n++
 		}
 	}
-	if n != 3 {
-		t.Errorf("%d approval.refused events; want 3 (%v)", n, types(evs))
+	if n != 4 { // alice twice, erin, bob
+		t.Errorf("%d approval.refused events; want 4 (%v)", n, types(evs))
 	}
 	requireEvent(t, evs, event.ApprovalRefused, "erin", map[string]string{"reason": "no reviewer role for the session's host"})
+	requireEvent(t, evs, event.ApprovalRefused, "bob", map[string]string{"reason": "join requires a role with approve"})
 	requireEvent(t, evs, event.ApprovalCancel, "alice", nil)
 	if _, ok := findEvent(f.gatewayEvents(event.AccessDenied), event.AccessDenied, map[string]string{"user": "alice", "reason": "self-approval", "session": id}); !ok {
 		t.Error("no access.denied for the self-approval in the gateway stream")

@@ -62,6 +62,16 @@ type reviewerInput struct {
 // (observer) or take part (peer), with moderator hotkeys.
 func (sess *clientSession) join(args string) exitResult {
 	if res, refused := sess.refuseNonReviewer("join", args); refused {
+		// The attempt is in the session's own record too, when it exists;
+		// the message above says nothing about it.
+		if id, _, err := parseJoinArgs(args); err == nil {
+			if hb, ok := sess.s.hubs.get(id); ok && hb.current() != stateAsking {
+				hb.mu.Lock()
+				hb.recordLocked(event.ApprovalRefused, sess.user.Name, map[string]string{
+					"reason": "join requires a role with approve", "key": sess.keyFP, "remote": sess.remote})
+				hb.mu.Unlock()
+			}
+		}
 		return res
 	}
 	s, user := sess.s, sess.user.Name
