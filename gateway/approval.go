@@ -58,15 +58,29 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		}
 		sess.startOwnerInput(in)
 		sess.say(h.Name + " requires four-eyes approval: a reviewer must approve before anything reaches it.")
-		for reason == "" {
+		// Abandoned before a recording exists: the gateway stream keeps
+		// the attempt.
+		abandoned := func(why string) {
+			meta := map[string]string{"user": user, "host": h.Name, "login": h.Login, "remote": sess.remote, "reason": why}
+			if remote != "" {
+				meta["command"] = remote
+			}
+			s.recordGateway(event.ApprovalCancel, user, meta)
+		}
+		for asked := false; reason == ""; asked = true {
+			if asked {
+				sess.say("a reason is required (one line; Ctrl-C cancels).")
+			}
 			sess.ch.Write([]byte("Reason for this session: "))
 			select {
 			case r := <-in.lines:
 				if r.abort {
+					abandoned("cancelled at the reason prompt")
 					return sess.refuse(userErrorf(nil, "request cancelled"))
 				}
 				reason = r.line
 			case <-sess.ctx.Done():
+				abandoned("disconnected at the reason prompt")
 				return exitResult{status: statusLost}
 			}
 		}
@@ -309,7 +323,8 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		}
 	}
 	hb.state, hb.up = stateActive, uch
-	hb.noticeSmallerLocked() // reviewers who joined while it was pending
+	// Reviewers who joined while it was pending learn of a smaller window.
+	hb.noticeSmallerLocked()
 	if len(hb.parts) == 0 { // every approver left while we connected
 		hb.state = statePaused
 		hb.recordLocked(event.SessionPause, "", map[string]string{"reason": "no reviewer present at approval", "on_leave": hb.pol.OnLeave, "grace": hb.pol.LeaveGrace.String()})

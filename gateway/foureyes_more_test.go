@@ -628,3 +628,41 @@ func TestFourEyesWindowSizeNotice(t *testing.T) {
 	dave.Wait()
 	big.Wait()
 }
+
+// TestFourEyesAbandonedAtReasonPrompt: an empty reason is asked again
+// with a word why; a request abandoned at the prompt (Ctrl-C, or the
+// client going away) leaves an approval.cancel in the gateway stream,
+// since no session recording exists yet.
+func TestFourEyesAbandonedAtReasonPrompt(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	alice := f.client("alice", true, "demo-prod")
+	alice.Start(t)
+	alice.Expect("Reason for this session: ", timeout)
+	alice.Send("   \r")
+	alice.Expect("a reason is required (one line; Ctrl-C cancels).", timeout)
+	alice.Expect("Reason for this session: ", timeout)
+	alice.Send("\x03")
+	alice.Expect("request cancelled", timeout)
+	if got := alice.Wait(); got != 1 {
+		t.Errorf("alice exit = %d; want 1", got)
+	}
+
+	gone := f.client("alice", true, "demo-prod")
+	gone.Start(t)
+	gone.Expect("Reason for this session: ", timeout)
+	gone.Close() // the client goes away
+
+	want := []map[string]string{
+		{"user": "alice", "host": "demo-prod", "login": "root", "reason": "cancelled at the reason prompt"},
+		{"user": "alice", "host": "demo-prod", "login": "root", "reason": "disconnected at the reason prompt"},
+	}
+	waitFor(t, "both approval.cancel events in the gateway stream", func() bool {
+		evs := f.gatewayEvents(event.ApprovalCancel)
+		for _, w := range want {
+			if _, ok := findEvent(evs, event.ApprovalCancel, w); !ok {
+				return false
+			}
+		}
+		return true
+	})
+}

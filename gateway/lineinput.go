@@ -26,7 +26,35 @@ const (
 type lineEditor struct {
 	echo io.Writer
 	buf  []byte
-	esc  int // 0: text; 1: after ESC; 2: inside a CSI sequence
+	esc  int // escText, escStart, escCSI or escString
+}
+
+// Escape sequence states of lineEditor and stripEscapes.
+const (
+	escText   = iota
+	escStart  // after ESC
+	escCSI    // inside ESC [ … or ESC O …, until a final byte
+	escString // inside ESC ] / P / X / ^ / _ …, until BEL or ESC \ (ST)
+)
+
+// escNext returns the state after byte b in state st (b is not a control
+// character) and whether b ends a sequence or is part of one.
+func escNext(st int, b byte) int {
+	switch st {
+	case escStart:
+		switch b {
+		case '[', 'O':
+			return escCSI
+		case ']', 'P', 'X', '^', '_':
+			return escString
+		}
+		return escText // a two-byte sequence (Alt-key): dropped
+	case escCSI:
+		if b >= 0x40 && b <= 0x7e {
+			return escText
+		}
+	}
+	return st
 }
 
 // feed takes one byte.
@@ -37,17 +65,8 @@ func (e *lineEditor) feed(b byte) lineStatus {
 		// key or a cut-off sequence are not swallowed.
 		e.esc = 0
 	}
-	switch e.esc {
-	case 1:
-		e.esc = 0
-		if b == '[' || b == 'O' {
-			e.esc = 2
-		}
-		return lineMore
-	case 2:
-		if b >= 0x40 && b <= 0x7e {
-			e.esc = 0
-		}
+	if e.esc != escText {
+		e.esc = escNext(e.esc, b)
 		return lineMore
 	}
 	switch {
@@ -58,7 +77,7 @@ func (e *lineEditor) feed(b byte) lineStatus {
 		e.write("\r\n")
 		return lineAbort
 	case b == 0x1b:
-		e.esc = 1
+		e.esc = escStart
 	case b == 0x7f || b == 0x08:
 		if len(e.buf) > 0 {
 			_, size := utf8.DecodeLastRune(e.buf)
@@ -111,7 +130,7 @@ func lastRuneStart(b []byte) int {
 // UTF-8, printable characters only (no escape sequences), single spaces,
 // at most maxLine characters.
 func cleanLine(s string) string {
-	s = strings.ToValidUTF8(s, "")
+	s = strings.ToValidUTF8(stripEscapes(s), "")
 	var b strings.Builder
 	n := 0
 	for _, r := range s {
@@ -125,4 +144,31 @@ func cleanLine(s string) string {
 		n++
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// stripEscapes removes escape sequences, their parameters and string
+// bodies included (an OSC 52 clipboard payload, a window title), as the
+// line editor drops them; a control character ends a cut-off sequence
+// and is kept.
+func stripEscapes(s string) string {
+	if !strings.Contains(s, "\x1b") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	st := escText
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == 0x1b:
+			st = escStart
+		case c < 0x20:
+			st = escText
+			b = append(b, c)
+		case st != escText:
+			st = escNext(st, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
