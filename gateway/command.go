@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/foureyes/foureyes/config"
 )
 
 // parseCommand splits the SSH command line into its first word (a host
@@ -53,6 +55,20 @@ func init() {
 	}
 }
 
+// mayUse reports whether user's roles allow the verb (the help lists only
+// those; the verbs check again when run).
+func mayUse(s *Server, user *config.User, verb string) bool {
+	switch {
+	case user == nil:
+		return verb == "help"
+	case verb == "audit":
+		return s.cfg.CanAudit(user)
+	case verb == "sessions" || verb == "join":
+		return isReviewer(s.cfg, user)
+	}
+	return true
+}
+
 // lookupVerb returns the verb named name.
 func lookupVerb(name string) (verb, bool) {
 	for _, v := range verbs {
@@ -82,31 +98,45 @@ func (sess *clientSession) help(string) exitResult {
 	return exitResult{status: 0}
 }
 
-// writeHelp writes the help text for user.
+// writeHelp writes the help text for user: the hosts they may reach
+// (marking those that need a reviewer's approval) and the commands their
+// roles allow.
 func writeHelp(w io.Writer, s *Server, userName string) {
 	user, _ := s.cfg.User(userName)
-	var hosts []string
+	var hosts []*config.Host
 	for i := range s.cfg.Hosts {
 		if h := &s.cfg.Hosts[i]; user != nil && s.cfg.CanConnect(user, h) {
-			hosts = append(hosts, h.Name)
+			hosts = append(hosts, h)
 		}
 	}
-	sort.Strings(hosts)
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
 	fmt.Fprintf(w, "foureyes bastion (%s). You are %s.\n\n", s.cfg.Gateway.ID, userName)
 	if len(hosts) == 0 {
 		fmt.Fprintf(w, "You may not connect to any host.\n")
 	} else {
 		fmt.Fprintf(w, "Hosts you may connect to:\n")
+		width := 0
 		for _, h := range hosts {
-			fmt.Fprintf(w, "  %s\n", h)
+			width = max(width, len(h.Name))
+		}
+		for _, h := range hosts {
+			if _, ok := s.cfg.ApprovalPolicy(h); ok {
+				fmt.Fprintf(w, "  %-*s  four-eyes: a reviewer must approve first\n", width, h.Name)
+			} else {
+				fmt.Fprintf(w, "  %s\n", h.Name)
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nUsage:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  ssh -t BASTION HOST\tinteractive shell on HOST\n")
-	fmt.Fprintf(tw, "  ssh BASTION HOST -- COMMAND\trun COMMAND on HOST\n")
+	if len(hosts) > 0 {
+		fmt.Fprintf(tw, "  ssh -t BASTION HOST\tinteractive shell on HOST\n")
+		fmt.Fprintf(tw, "  ssh BASTION HOST -- COMMAND\trun COMMAND on HOST\n")
+	}
 	for _, v := range verbs {
-		fmt.Fprintf(tw, "  ssh BASTION %s\t%s\n", v.usage, v.summary)
+		if mayUse(s, user, v.name) {
+			fmt.Fprintf(tw, "  ssh BASTION %s\t%s\n", v.usage, v.summary)
+		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nEverything you do through this bastion is recorded.\n")

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -178,9 +179,9 @@ func TestHelp(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"alice", []string{"You are alice", "  demo\n", "  demo-prod\n", "audit VERB", "join SESSION_ID"}, nil},
-		{"bob", []string{"You are bob", "  demo\n"}, []string{"demo-prod"}},
-		{"carol", []string{"You may not connect to any host"}, []string{"  demo"}},
+		{"alice", []string{"You are alice", "  demo\n", "  demo-prod\n", "ssh -t BASTION HOST"}, []string{"audit VERB", "join SESSION_ID", "four-eyes"}},
+		{"bob", []string{"You are bob", "  demo\n"}, []string{"demo-prod", "audit VERB"}},
+		{"carol", []string{"You may not connect to any host", "audit VERB"}, []string{"  demo", "ssh -t BASTION HOST", "join SESSION_ID"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
@@ -208,5 +209,20 @@ func TestHelp(t *testing.T) {
 	c.Expect("You are alice.\r\n", timeout)
 	if got := c.Wait(); got != 0 {
 		t.Errorf("exit = %d", got)
+	}
+}
+
+// TestHelpFourEyes: hosts that need approval are marked, and reviewers
+// see the reviewer commands.
+func TestHelpFourEyes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	res := f.run("alice", "help")
+	if !regexp.MustCompile(`(?m)^  demo-prod +four-eyes: a reviewer must approve first$`).MatchString(res.Stdout) ||
+		regexp.MustCompile(`(?m)^  demo +four-eyes`).MatchString(res.Stdout) {
+		t.Errorf("alice's help does not mark exactly demo-prod as four-eyes:\n%s", res.Stdout)
+	}
+	if res := f.run("dave", "help"); !strings.Contains(res.Stdout, "join SESSION_ID") || !strings.Contains(res.Stdout, "ssh BASTION sessions") ||
+		strings.Contains(res.Stdout, "ssh -t BASTION HOST") {
+		t.Errorf("dave (reviewer only) help:\n%s", res.Stdout)
 	}
 }

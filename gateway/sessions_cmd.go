@@ -9,13 +9,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 )
 
 // isReviewer reports whether any of the user's roles grants `approve`.
-func (sess *clientSession) isReviewer() bool {
-	for _, name := range sess.user.Roles {
-		if r, ok := sess.s.cfg.Roles[name]; ok && len(r.Approve) > 0 {
+func (sess *clientSession) isReviewer() bool { return isReviewer(sess.s.cfg, sess.user) }
+
+// isReviewer reports whether any of u's roles grants `approve`.
+func isReviewer(cfg *config.Config, u *config.User) bool {
+	for _, name := range u.Roles {
+		if r, ok := cfg.Roles[name]; ok && len(r.Approve) > 0 {
 			return true
 		}
 	}
