@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,20 +20,28 @@ const (
 	ExitUsage   = 2 // unknown verb, bad flag or argument
 )
 
+// maxSpeed is the fastest play --speed.
+const maxSpeed = 1000
+
 const usageText = `usage: audit VERB [arguments]
 
   sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]
-        list sessions, newest first. T is an RFC3339 time, a date (YYYY-MM-DD,
-        UTC) or an age such as 90m, 24h, 7d. K is shell, exec, audit, gateway
-        or all (default: shell and exec). --limit defaults to 100.
+        list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
+        a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
+        unless an offset is given). K is shell, exec, audit, gateway or all
+        (default: shell and exec). --limit defaults to 100 (at most 100000).
   show ID [--json]
         session details and timeline: start, resizes, commands typed (with
         typist), exec, signals and other events, end.
   play ID [--speed N] [--max-idle D]
         replay the output with its timing (escape sequences that act beyond
-        drawing are removed). --max-idle caps pauses (default 2s; 0: no cap).
+        drawing are removed). N is greater than 0, at most 1000 (default 1).
+        --max-idle caps pauses (default 2s; 0: no cap). A session without
+        recorded output (a denied request, the gateway's own stream) prints
+        nothing on stdout, says why on stderr and exits with status 1.
   export ID [--format asciicast] [--sanitize]
-        write the recording to stdout as asciicast v2.
+        write the recording to stdout as asciicast v2, faithful to the bytes
+        recorded; --sanitize removes what play removes.
   verify ID
         check the hash chain and the stored tail; exit status 1 when broken.
   hold ID --reason TEXT [--until DATE]
@@ -48,7 +55,11 @@ const usageText = `usage: audit VERB [arguments]
   retention [--json]
         per class: oldest data, next drop; active holds; the last drop.
   help
-        this text.
+        this text. VERB -h shows the flags of a verb.
+
+Flags go anywhere after the verb: --name VALUE or --name=VALUE.
+Exit status: 0 success, 1 failure (not found, verify failed, no output to
+play), 2 usage error.
 `
 
 // cli holds what one Run needs; tests build it with a fixed clock and a
@@ -110,54 +121,6 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	return ExitUsage
 }
 
-// flagSet returns a FlagSet for verb whose errors and usage go to stderr.
-func (c *cli) flagSet(verb, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "usage: audit %s %s\n", verb, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags placed anywhere among the arguments (so "show ID
-// --json" works) and returns the positional arguments. help reports -h.
-func parse(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, errors.Is(err, flag.ErrHelp), err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, false, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// parseID parses flags and exactly one session ID; on failure it has
-// already reported and returns the exit status to use.
-func (c *cli) parseID(fs *flag.FlagSet, args []string) (string, int, bool) {
-	pos, help, err := parse(fs, args)
-	switch {
-	case help:
-		return "", ExitOK, false
-	case err != nil:
-		return "", ExitUsage, false
-	case len(pos) == 0:
-		fmt.Fprintf(c.stderr, "%s: missing session ID\n", fs.Name())
-		fs.Usage()
-		return "", ExitUsage, false
-	case len(pos) > 1:
-		fmt.Fprintf(c.stderr, "%s: one session ID expected, got %d arguments\n", fs.Name(), len(pos))
-		fs.Usage()
-		return "", ExitUsage, false
-	}
-	return pos[0], ExitOK, true
-}
-
 // fail reports err and returns ExitFailure.
 func (c *cli) fail(id string, err error) int {
 	var exp *ExpiredError
@@ -174,45 +137,32 @@ func (c *cli) fail(id string, err error) int {
 
 func (c *cli) sessions(ctx context.Context, args []string) int {
 	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]")
-	var (
-		f       Filter
-		asJSON  bool
-		limitOK = true
-	)
-	fs.StringVar(&f.User, "user", "", "only sessions of this user")
-	fs.StringVar(&f.Host, "host", "", "only sessions to this host")
-	fs.Var(timeFlag{&f.Since, c.now}, "since", "started at or after T (RFC3339, YYYY-MM-DD or an age: 24h, 7d)")
-	fs.Var(timeFlag{&f.Until, c.now}, "until", "started before T")
-	fs.StringVar(&f.Kind, "kind", "", "shell, exec, audit, gateway or all (default shell and exec)")
-	fs.IntVar(&f.Limit, "limit", DefaultLimit, fmt.Sprintf("at most N sessions (max %d)", MaxLimit))
-	fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
-	pos, help, err := parse(fs, args)
-	switch {
-	case help:
-		return ExitOK
-	case err != nil:
-		return ExitUsage
-	case len(pos) > 0:
-		fmt.Fprintf(c.stderr, "audit sessions: unexpected argument %q\n", printable(pos[0]))
-		fs.Usage()
-		return ExitUsage
-	case f.Limit <= 0 || f.Limit > MaxLimit:
-		limitOK = false
+	user := fs.str("user", "U", "only sessions of this user")
+	host := fs.str("host", "H", "only sessions to this host")
+	var since, until time.Time
+	fs.timeSpec("since", "started at or after T: a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00:00Z; UTC)", &since, c.now)
+	fs.timeSpec("until", "started before T, same forms as --since", &until, c.now)
+	kind := fs.str("kind", "K", "shell, exec, audit, gateway or all (default shell and exec)")
+	limit := fs.integer("limit", "N", DefaultLimit, 1, MaxLimit, fmt.Sprintf("at most N sessions, 1 to %d", MaxLimit))
+	asJSON := fs.boolean("json", "one JSON object per line")
+	if code, ok := fs.parseNone(args); !ok {
+		return code
 	}
-	if !limitOK {
-		fmt.Fprintf(c.stderr, "audit sessions: --limit must be between 1 and %d\n", MaxLimit)
-		return ExitUsage
-	}
+	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit}
 	list, err := c.st.Sessions(ctx, f)
 	if err != nil {
 		return c.fail("", err)
 	}
-	if asJSON {
+	if *asJSON {
 		for i := range list {
 			if err := writeJSONLine(c.stdout, toSessionJSON(&list[i], "")); err != nil {
 				return c.fail("", err)
 			}
 		}
+		return ExitOK
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.stdout, "No matching sessions.")
 		return ExitOK
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -261,14 +211,19 @@ func exitText(s *Session) string {
 
 func (c *cli) show(ctx context.Context, args []string) int {
 	fs := c.flagSet("show", "ID [--json]")
-	asJSON := fs.Bool("json", false, "print the session and its timeline as JSON lines")
-	id, code, ok := c.parseID(fs, args)
+	asJSON := fs.boolean("json", "print the session and its timeline as JSON lines")
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
 	}
 	sess, evs, err := c.st.load(ctx, id)
 	if err != nil {
 		return c.fail(id, err)
+	}
+	// The summary row of an open stream (the gateway's own, a session in
+	// progress) lags behind its events: show what is stored.
+	if n := len(evs); sess.Open && n > 0 && evs[n-1].Seq > sess.LastSeq {
+		sess.LastSeq, sess.LastHash = evs[n-1].Seq, evs[n-1].Hash.String()
 	}
 	if *asJSON {
 		err = writeTimelineJSON(c.stdout, &sess, evs)
@@ -283,19 +238,25 @@ func (c *cli) show(ctx context.Context, args []string) int {
 
 func (c *cli) play(ctx context.Context, args []string) int {
 	fs := c.flagSet("play", "ID [--speed N] [--max-idle D]")
-	speed := fs.Float64("speed", 1, "playback speed factor (2 = twice as fast)")
-	maxIdle := fs.Duration("max-idle", DefaultMaxIdle, "longest pause (0: no cap)")
-	id, code, ok := c.parseID(fs, args)
+	fs.note = "A session without recorded output prints nothing on stdout, says why on stderr and exits with status 1."
+	speed := fs.number("speed", "N", 1, func(v float64) bool { return v > 0 && v <= maxSpeed },
+		fmt.Sprintf("a number greater than 0 and at most %d, e.g. 2 or 0.5", maxSpeed), "playback speed factor (2: twice as fast)")
+	maxIdle := fs.duration("max-idle", "D", DefaultMaxIdle, "a duration such as 2s, 500ms or 1m (0: no cap)", "longest pause (0: no cap)")
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
-	}
-	if !(*speed > 0 && *speed <= 1000) {
-		fmt.Fprintln(c.stderr, "audit play: --speed must be greater than 0 and at most 1000")
-		return ExitUsage
 	}
 	evs, err := c.st.Events(ctx, id)
 	if err != nil {
 		return c.fail(id, err)
+	}
+	if !hasOutput(evs) {
+		msg := fmt.Sprintf("audit play: session %s has no recorded output", printable(id))
+		if why := noOutputReason(evs); why != "" {
+			msg += " (" + why + ")"
+		}
+		fmt.Fprintln(c.stderr, msg)
+		return ExitFailure
 	}
 	opt := PlayOptions{Speed: *speed, MaxIdle: *maxIdle, sleep: c.sleep}
 	if *maxIdle <= 0 {
@@ -309,15 +270,11 @@ func (c *cli) play(ctx context.Context, args []string) int {
 
 func (c *cli) export(ctx context.Context, args []string) int {
 	fs := c.flagSet("export", "ID [--format asciicast] [--sanitize]")
-	format := fs.String("format", "asciicast", "output format (asciicast)")
-	sanitize := fs.Bool("sanitize", false, "remove escape sequences that act beyond drawing from the output, as play does")
-	id, code, ok := c.parseID(fs, args)
+	fs.choice("format", "F", []string{"asciicast"}, "output format")
+	sanitize := fs.boolean("sanitize", "remove escape sequences that act beyond drawing from the output, as play does")
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
-	}
-	if *format != "asciicast" {
-		fmt.Fprintf(c.stderr, "audit export: unknown format %q (supported: asciicast)\n", printable(*format))
-		return ExitUsage
 	}
 	sess, evs, err := c.st.load(ctx, id)
 	if err != nil {
@@ -331,7 +288,7 @@ func (c *cli) export(ctx context.Context, args []string) int {
 
 func (c *cli) verify(ctx context.Context, args []string) int {
 	fs := c.flagSet("verify", "ID")
-	id, code, ok := c.parseID(fs, args)
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
 	}

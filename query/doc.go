@@ -19,7 +19,8 @@
 //	verify ID
 //
 // Exit status 0 is success, 1 a failure (unknown session, broken chain,
-// query error), 2 a usage error. --json prints one JSON object per line
+// query error, play of a session without recorded output), 2 a usage
+// error, reported in one line naming the flag (--since) and what it takes. --json prints one JSON object per line
 // with snake_case field names; show --json prints a "session" record, then
 // an "event" record per event (output and input with their size only: the
 // bytes are in export, and input may hold secrets) and a "command" record

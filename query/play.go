@@ -35,7 +35,8 @@ type PlayOptions struct {
 // them as recorded (scaled by Speed, capped by MaxIdle). Input, resize and
 // other events are not replayed. At the end — or when ctx is cancelled —
 // it writes the sequences that restore the viewer's terminal
-// (Sanitizer.Restore).
+// (Sanitizer.Restore), unless it wrote no output at all: a stream without
+// output (see hasOutput) leaves w untouched.
 func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOptions) error {
 	speed := opt.Speed
 	if speed <= 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
@@ -59,7 +60,7 @@ func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOption
 	)
 	for i := range events {
 		e := &events[i]
-		if e.Type != event.Output {
+		if e.Type != event.Output || len(e.Data) == 0 {
 			continue
 		}
 		if err = ctx.Err(); err != nil {
@@ -87,6 +88,12 @@ func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOption
 		}
 		buf = san.Append(buf, e.Data)
 	}
+	if !seen {
+		if err != nil {
+			return fmt.Errorf("query: play: %w", err)
+		}
+		return nil
+	}
 	buf = san.Restore(san.Flush(buf))
 	if _, werr := w.Write(buf); werr != nil && err == nil {
 		err = werr
@@ -107,4 +114,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// hasOutput reports whether events hold any output to replay.
+func hasOutput(events []event.Event) bool {
+	for i := range events {
+		if events[i].Type == event.Output && len(events[i].Data) > 0 {
+			return true
+		}
+	}
+	return false
 }

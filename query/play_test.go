@@ -111,3 +111,55 @@ func TestSleepCtx(t *testing.T) {
 		t.Fatalf("sleepCtx = %v", err)
 	}
 }
+
+// TestPlayNothing checks that a stream without output writes nothing, not
+// even the sequences restoring the terminal.
+func TestPlayNothing(t *testing.T) {
+	evs := []event.Event{
+		{Time: t0.UnixNano(), Type: event.SessionStart},
+		{Time: t0.UnixNano(), Type: event.Input, Data: []byte("ls\r")},
+		{Time: t0.UnixNano(), Type: event.Output},
+	}
+	var out bytes.Buffer
+	if err := Play(context.Background(), &out, evs, PlayOptions{}); err != nil || out.Len() != 0 {
+		t.Fatalf("Play = %v, wrote %q; want nothing", err, out.String())
+	}
+	if hasOutput(evs) {
+		t.Fatal("hasOutput = true for a stream of empty output")
+	}
+}
+
+func TestNoOutputReason(t *testing.T) {
+	start := func(kind string) event.Event {
+		return event.Event{Type: event.SessionStart, Meta: map[string]string{"kind": kind}}
+	}
+	end := func(meta map[string]string) event.Event { return event.Event{Type: event.SessionEnd, Meta: meta} }
+	request := event.Event{Type: event.ApprovalRequest, Actor: "alice"}
+	tests := []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"denied", []event.Event{start("shell"), request, {Type: event.ApprovalDeny, Actor: "bob"}, end(nil)}, "denied by bob"},
+		{"denied with reason", []event.Event{start("shell"), request,
+			{Type: event.ApprovalDeny, Actor: "bob", Meta: map[string]string{"reason": "not during\x1b[2J the freeze"}}, end(nil)},
+			`denied by bob: not during\x1b[2J the freeze`},
+		{"expired", []event.Event{start("exec"), request, {Type: event.ApprovalExpire, Meta: map[string]string{"pending_timeout": "5m0s"}}, end(nil)},
+			"request expired unapproved after 5m0s"},
+		{"cancelled", []event.Event{start("shell"), request, {Type: event.ApprovalCancel, Actor: "alice"}, end(nil)}, "request cancelled by alice"},
+		{"pending", []event.Event{start("shell"), request}, "waiting for approval"},
+		{"terminated", []event.Event{start("shell"), request, {Type: event.ApprovalGrant, Actor: "bob"},
+			{Type: event.SessionTerminate, Actor: "bob"}, end(nil)}, "terminated by bob"},
+		{"gateway", []event.Event{start("gateway"), {Type: event.AuthFailure}}, "kind gateway"},
+		{"open", []event.Event{start("shell")}, "still open"},
+		{"interrupted", []event.Event{start("shell"), end(map[string]string{"interrupted": "true"})}, "interrupted: closed by the recorder after a crash"},
+		{"quiet exec", []event.Event{start("exec"), {Type: event.Exec, Data: []byte("true")}, end(map[string]string{"exit_status": "0"})},
+			`exec "true" printed nothing, exit status 0`},
+		{"unknown", []event.Event{start("shell"), end(map[string]string{"exit_status": "0"})}, ""},
+	}
+	for _, tt := range tests {
+		if got := noOutputReason(tt.evs); got != tt.want {
+			t.Errorf("%s: noOutputReason = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}

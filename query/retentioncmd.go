@@ -46,6 +46,9 @@ type classJSON struct {
 	Bytes         uint64 `json:"bytes"`
 }
 
+// untilWant says what hold --until accepts.
+const untilWant = "a date (2026-12-31, kept through that day, UTC) or a time (2026-12-31T18:00:00Z)"
+
 // parseUntil parses --until: a date means through the end of that day
 // (UTC), else an RFC3339 time.
 func parseUntil(s string) (time.Time, error) {
@@ -55,7 +58,7 @@ func parseUntil(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD) or RFC3339 time", s)
+	return time.Time{}, fmt.Errorf("query: %q: want %s", s, untilWant)
 }
 
 // holdError prints a refused hold or release and returns the exit status.
@@ -73,19 +76,16 @@ func (c *cli) holdError(verb, id string, err error) int {
 
 func (c *cli) hold(ctx context.Context, args []string) int {
 	fs := c.flagSet("hold", "ID --reason TEXT [--until DATE]")
-	reason := fs.String("reason", "", "why the session must be kept (required)")
-	untilText := fs.String("until", "", "end of the hold: YYYY-MM-DD (through that day, UTC) or RFC3339; default the longest allowed")
-	id, code, ok := c.parseID(fs, args)
+	reason := fs.str("reason", "TEXT", "why the session must be kept (required)")
+	var until time.Time
+	fs.custom("until", "DATE", untilWant, "end of the hold: YYYY-MM-DD (through that day, UTC) or RFC3339; default the longest allowed",
+		func(s string) (err error) {
+			until, err = parseUntil(s)
+			return err
+		})
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
-	}
-	var until time.Time
-	if *untilText != "" {
-		var err error
-		if until, err = parseUntil(*untilText); err != nil {
-			fmt.Fprintf(c.stderr, "audit hold: --until: %s\n", printable(err.Error()))
-			return ExitUsage
-		}
 	}
 	if strings.TrimSpace(*reason) == "" {
 		fmt.Fprintln(c.stderr, "audit hold: refused: a hold needs --reason TEXT saying why the session must be kept")
@@ -102,7 +102,7 @@ func (c *cli) hold(ctx context.Context, args []string) int {
 
 func (c *cli) release(ctx context.Context, args []string) int {
 	fs := c.flagSet("release", "ID")
-	id, code, ok := c.parseID(fs, args)
+	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
 	}
@@ -116,17 +116,10 @@ func (c *cli) release(ctx context.Context, args []string) int {
 
 func (c *cli) holds(ctx context.Context, args []string) int {
 	fs := c.flagSet("holds", "[--all] [--json]")
-	all := fs.Bool("all", false, "also released and ended holds")
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	pos, help, err := parse(fs, args)
-	switch {
-	case help:
-		return ExitOK
-	case err != nil:
-		return ExitUsage
-	case len(pos) > 0:
-		fmt.Fprintf(c.stderr, "audit holds: unexpected argument %q\n", printable(pos[0]))
-		return ExitUsage
+	all := fs.boolean("all", "also released and ended holds")
+	asJSON := fs.boolean("json", "one JSON object per line")
+	if code, ok := fs.parseNone(args); !ok {
+		return code
 	}
 	now := c.now()
 	hs, err := c.st.Holds(ctx, now, *all)
@@ -138,6 +131,14 @@ func (c *cli) holds(ctx context.Context, args []string) int {
 			if err := writeJSONLine(c.stdout, toHoldJSON(h, now)); err != nil {
 				return c.fail("", err)
 			}
+		}
+		return ExitOK
+	}
+	if len(hs) == 0 {
+		if *all {
+			fmt.Fprintln(c.stdout, "No holds placed.")
+		} else {
+			fmt.Fprintln(c.stdout, "No active holds.")
 		}
 		return ExitOK
 	}
@@ -167,16 +168,9 @@ func (c *cli) flushHolds(hs []retention.Hold, now time.Time) int {
 
 func (c *cli) retention(ctx context.Context, args []string) int {
 	fs := c.flagSet("retention", "[--json]")
-	asJSON := fs.Bool("json", false, "one JSON object per line (class and hold records)")
-	pos, help, err := parse(fs, args)
-	switch {
-	case help:
-		return ExitOK
-	case err != nil:
-		return ExitUsage
-	case len(pos) > 0:
-		fmt.Fprintf(c.stderr, "audit retention: unexpected argument %q\n", printable(pos[0]))
-		return ExitUsage
+	asJSON := fs.boolean("json", "one JSON object per line (class and hold records)")
+	if code, ok := fs.parseNone(args); !ok {
+		return code
 	}
 	now := c.now()
 	st, err := c.st.RetentionStatus(ctx, now)
@@ -201,7 +195,11 @@ func (c *cli) retention(ctx context.Context, args []string) int {
 		return ExitOK
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLASS\tKEEPS\tOLDEST DATA\tNEXT DROP\tDAYS\tROWS\tBYTES")
+	if len(st.Classes) == 0 {
+		fmt.Fprintln(tw, "No retention class configured and no data stored.")
+	} else {
+		fmt.Fprintln(tw, "CLASS\tKEEPS\tOLDEST DATA\tNEXT DROP\tDAYS\tROWS\tBYTES")
+	}
 	for _, cl := range st.Classes {
 		oldest, next := "-", "-"
 		if !cl.Oldest.IsZero() {

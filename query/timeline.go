@@ -163,7 +163,11 @@ func writeTimeline(w io.Writer, s *Session, evs []event.Event) error {
 		row("command", printable(s.Command))
 	}
 	row("bytes", fmt.Sprintf("in %d, out %d", s.BytesIn, s.BytesOut))
-	row("events", fmt.Sprintf("%d (last seq %d)", len(evs), s.LastSeq))
+	if s.Open {
+		row("events", fmt.Sprintf("%d (open; last seq %d so far)", len(evs), s.LastSeq))
+	} else {
+		row("events", fmt.Sprintf("%d (last seq %d)", len(evs), s.LastSeq))
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("query: write: %w", err)
 	}

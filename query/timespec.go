@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
+// timeSpecWant says what parseTimeSpec accepts, for the auditor.
+const timeSpecWant = "a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC unless an offset is given)"
+
 // errTimeSpec is wrapped by parseTimeSpec errors.
-var errTimeSpec = errors.New("want RFC3339 (2026-01-02T15:04:05Z), a date (2026-01-02, UTC) or an age (90m, 24h, 7d, 2w)")
+var errTimeSpec = errors.New("query: want " + timeSpecWant)
 
 // parseTimeSpec parses a --since/--until value relative to now: an RFC3339
 // time, a date (midnight UTC), or an age — a Go duration or a number of
@@ -39,26 +42,4 @@ func parseTimeSpec(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return now.Add(-d), nil
-}
-
-// timeFlag is a flag.Value holding a parsed time spec.
-type timeFlag struct {
-	t   *time.Time
-	now func() time.Time
-}
-
-func (f timeFlag) String() string {
-	if f.t == nil || f.t.IsZero() {
-		return ""
-	}
-	return f.t.UTC().Format(time.RFC3339)
-}
-
-func (f timeFlag) Set(s string) error {
-	t, err := parseTimeSpec(s, f.now())
-	if err != nil {
-		return err
-	}
-	*f.t = t
-	return nil
 }

@@ -62,18 +62,23 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// printPlan lists what a run drops.
+// printPlan lists what a run drops; a sentence instead of an empty table
+// when no partition is due.
 func printPlan(w io.Writer, p *retention.Plan, dry bool) {
 	verb := "dropping"
 	if dry {
 		verb = "would drop"
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s %d partitions:\nTABLE\tCLASS\tDAY\tDUE\tROWS\tBYTES\n", verb, len(p.Drops))
-	for _, d := range p.Drops {
-		fmt.Fprintf(tw, "%s\t%s (%dd)\t%s\t%s\t%d\t%d\n", d.Table, d.Class, d.RetentionDays, d.Day.Format(time.DateOnly), d.Due.Format(time.RFC3339), d.Rows, d.Bytes)
+	if len(p.Drops) == 0 {
+		fmt.Fprintln(w, "Nothing to drop: no partition is past its class.")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s %d partitions:\nTABLE\tCLASS\tDAY\tDUE\tROWS\tBYTES\n", verb, len(p.Drops))
+		for _, d := range p.Drops {
+			fmt.Fprintf(tw, "%s\t%s (%dd)\t%s\t%s\t%d\t%d\n", d.Table, d.Class, d.RetentionDays, d.Day.Format(time.DateOnly), d.Due.Format(time.RFC3339), d.Rows, d.Bytes)
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 	for _, r := range p.Releases {
 		fmt.Fprintf(w, "%s held copy of session %s (class %s, %d rows): its hold ended\n", verb, r.Session, r.Class, r.Rows)
 	}

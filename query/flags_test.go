@@ -1,0 +1,112 @@
+package query
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFlagErrors checks that every flag mistake is reported in one line
+// naming the flag as documented (--name) and what would work. Parsing
+// fails before the store is used, so no ClickHouse is needed.
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // the whole of stderr
+	}{
+		{"bad since", []string{"sessions", "--since", "yesterday"},
+			`audit sessions: --since "yesterday": want ` + timeSpecWant},
+		{"bad until with =", []string{"sessions", "--until=soon"},
+			`audit sessions: --until "soon": want ` + timeSpecWant},
+		{"unknown flag", []string{"sessions", "--bogus"},
+			"audit sessions: unknown flag --bogus (flags: --user --host --since --until --kind --limit --json)"},
+		{"unknown flag single dash", []string{"sessions", "-bogus=1"},
+			"audit sessions: unknown flag --bogus (flags: --user --host --since --until --kind --limit --json)"},
+		{"missing value at end", []string{"sessions", "--user"}, "audit sessions: --user needs a value"},
+		{"missing value before a flag", []string{"sessions", "--user", "--json"}, "audit sessions: --user needs a value"},
+		{"missing value before a single-dash flag", []string{"sessions", "--host", "-json"}, "audit sessions: --host needs a value"},
+		{"limit not a number", []string{"sessions", "--limit", "ten"}, `audit sessions: --limit "ten": want a whole number from 1 to 100000`},
+		{"limit too big", []string{"sessions", "--limit", "100001"}, `audit sessions: --limit "100001": want a whole number from 1 to 100000`},
+		{"bool with bad value", []string{"sessions", "--json=maybe"}, `audit sessions: --json "maybe": want true or false (or no value)`},
+		{"extra argument", []string{"sessions", "alice"},
+			`audit sessions: unexpected argument "alice" (usage: audit sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json])`},
+		{"speed not a number", []string{"play", "s1", "--speed", "abc"},
+			`audit play: --speed "abc": want a number greater than 0 and at most 1000, e.g. 2 or 0.5`},
+		{"speed negative", []string{"play", "s1", "--speed", "-1"},
+			`audit play: --speed "-1": want a number greater than 0 and at most 1000, e.g. 2 or 0.5`},
+		{"speed too fast", []string{"play", "--speed=5000", "s1"},
+			`audit play: --speed "5000": want a number greater than 0 and at most 1000, e.g. 2 or 0.5`},
+		{"max idle", []string{"play", "s1", "--max-idle", "2"},
+			`audit play: --max-idle "2": want a duration such as 2s, 500ms or 1m (0: no cap)`},
+		{"max idle negative", []string{"play", "s1", "--max-idle", "-1s"},
+			`audit play: --max-idle "-1s": want a duration such as 2s, 500ms or 1m (0: no cap)`},
+		{"missing id", []string{"play"}, "audit play: missing session ID (usage: audit play ID [--speed N] [--max-idle D])"},
+		{"two ids", []string{"show", "a", "b"}, "audit show: one session ID expected, got 2 arguments (usage: audit show ID [--json])"},
+		{"format", []string{"export", "s1", "--format", "mp4"}, `audit export: --format "mp4": want asciicast`},
+		{"no flags", []string{"verify", "s1", "--json"}, "audit verify: unknown flag --json (audit verify takes no flags)"},
+		{"hold until", []string{"hold", "s1", "--reason", "x", "--until", "soon"},
+			`audit hold: --until "soon": want a date (2026-12-31, kept through that day, UTC) or a time (2026-12-31T18:00:00Z)`},
+		{"hostile value", []string{"sessions", "--since", "\x1b]0;x\x07"},
+			`audit sessions: --since "\x1b]0;x\a": want ` + timeSpecWant},
+		{"hostile flag", []string{"sessions", "--\x1b[2J"},
+			`audit sessions: unknown flag --\x1b[2J (flags: --user --host --since --until --kind --limit --json)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(nil, tt.args...)
+			if r.code != ExitUsage || r.stdout != "" || r.stderr != tt.want+"\n" {
+				t.Fatalf("audit %q = %d, stdout %q, stderr %q; want %d, stderr %q", tt.args, r.code, r.stdout, r.stderr, ExitUsage, tt.want+"\n")
+			}
+		})
+	}
+}
+
+// TestFlagHelp checks that help spells flags with two dashes, as the
+// documentation does.
+func TestFlagHelp(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"sessions", "-h"}, []string{"usage: audit sessions [--user U]", "  --since T", "  --limit N", "(default 100)", "  --json"}},
+		{[]string{"play", "--help", "s1"}, []string{"usage: audit play ID", "  --speed N", "(default 1)", "  --max-idle D", "(default 2s)", "exits with status 1"}},
+		{[]string{"export", "-help"}, []string{"  --format F", "(default asciicast)", "  --sanitize"}},
+		{[]string{"hold", "-h"}, []string{"  --reason TEXT", "  --until DATE"}},
+	}
+	for _, tt := range tests {
+		r := runCLI(nil, tt.args...)
+		if r.code != ExitOK || r.stdout != "" {
+			t.Errorf("audit %q = %d, stdout %q; want 0 and the help on stderr", tt.args, r.code, r.stdout)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("audit %q help lacks %q:\n%s", tt.args, w, r.stderr)
+			}
+		}
+		for _, line := range strings.Split(r.stderr, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "-") && !strings.HasPrefix(f[0], "--") {
+				t.Errorf("audit %q help has a single-dash flag: %q", tt.args, line)
+			}
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		r := runCLI(nil, args...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, "play ID [--speed N] [--max-idle D]") || strings.Contains(r.stdout, " -speed") {
+			t.Errorf("audit %q = %d:\n%s", args, r.code, r.stdout)
+		}
+	}
+}
+
+// TestFlagForms checks the accepted spellings of flag values without a
+// store: the parsed values themselves.
+func TestFlagForms(t *testing.T) {
+	var fs flagSet
+	user := fs.str("user", "U", "")
+	limit := fs.integer("limit", "N", 100, 1, 1000, "")
+	asJSON := fs.boolean("json", "")
+	speed := fs.number("speed", "N", 1, func(v float64) bool { return v > 0 }, "", "")
+	pos, _, ok := fs.parse([]string{"ID", "-user", "-x", "--limit=7", "-json", "--speed", ".5", "--", "--json"})
+	if !ok || *user != "-x" || *limit != 7 || !*asJSON || *speed != 0.5 || strings.Join(pos, " ") != "ID --json" {
+		t.Fatalf("parse = %q %v: user %q limit %d json %v speed %v", pos, ok, *user, *limit, *asJSON, *speed)
+	}
+}
