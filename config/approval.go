@@ -31,7 +31,8 @@ type ApprovalPolicy struct {
 	// Hosts are host-name globs or "key=value" label selectors, as in
 	// roles. Required.
 	Hosts []string `yaml:"hosts"`
-	// Count is how many distinct reviewers must approve. Default: 1.
+	// Count is how many distinct reviewers must approve, 1 to 10.
+	// Default (also when 0): 1.
 	Count int `yaml:"count"`
 	// ApproverRoles restricts approval to members of these roles (who
 	// must also be granted `approve` for the host). Default: empty, any
@@ -125,44 +126,44 @@ func (c *Config) setApprovalDefaults() {
 }
 
 // validateApproval checks approval_policies and notify.
-func (c *Config) validateApproval() error {
+func (c *Config) validateApproval(pr *problems) {
 	for i, p := range c.ApprovalPolicies {
 		key := fmt.Sprintf("approval_policies[%d]", i)
 		if len(p.Hosts) == 0 {
-			return invalid(key+".hosts", "is empty; list host names, globs or key=value labels the policy applies to")
+			pr.add(key+".hosts", "is empty; list host names, globs or key=value labels the policy applies to")
 		}
 		for j, pat := range p.Hosts {
 			if err := checkPattern(pat); err != nil {
-				return invalid(fmt.Sprintf("%s.hosts[%d]", key, j), "%v", err)
+				pr.add(fmt.Sprintf("%s.hosts[%d]", key, j), "%v", err)
 			}
 		}
+		// 0 (or no count) means the default, 1: SetDefaults has filled it.
 		if p.Count < 1 || p.Count > 10 {
-			return invalid(key+".count", "is %d; use 1 to 10 distinct approvers", p.Count)
+			pr.add(key+".count", "is %d; use 1 to 10 distinct approvers", p.Count)
 		}
 		for j, r := range p.ApproverRoles {
 			if _, ok := c.Roles[r]; !ok {
-				return invalid(fmt.Sprintf("%s.approver_roles[%d]", key, j), "role %q is not defined under roles", r)
+				pr.add(fmt.Sprintf("%s.approver_roles[%d]", key, j), "role %q is not defined under roles", r)
 			}
 		}
 		if p.PendingTimeout < time.Second {
-			return invalid(key+".pending_timeout", "is %v; use at least 1s (e.g. 15m)", p.PendingTimeout)
+			pr.add(key+".pending_timeout", "is %s; use at least 1s (e.g. 15m)", formatDuration(p.PendingTimeout))
 		}
 		if p.LeaveGrace < 0 {
-			return invalid(key+".leave_grace", "is %v; use 0 or more (e.g. 5m)", p.LeaveGrace)
+			pr.add(key+".leave_grace", "is %s; use a positive duration (e.g. 5m; 0 means the default, 5m)", formatDuration(p.LeaveGrace))
 		}
 		if p.OnLeave != OnLeavePause && p.OnLeave != OnLeaveTerminate {
-			return invalid(key+".on_leave", "%q: use %q or %q", p.OnLeave, OnLeavePause, OnLeaveTerminate)
+			pr.add(key+".on_leave", "%q: use %q or %q", p.OnLeave, OnLeavePause, OnLeaveTerminate)
 		}
 	}
 	n := c.Notify
 	if n.WebhookURL != "" {
 		u, err := url.Parse(n.WebhookURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return invalid("notify.webhook_url", "%q is not an http(s) URL (e.g. https://chat.example.org/hooks/foureyes)", n.WebhookURL)
+			pr.add("notify.webhook_url", "%q is not an http(s) URL (e.g. https://chat.example.org/hooks/foureyes)", n.WebhookURL)
 		}
 		if n.WebhookSecret == "" {
-			return invalid("notify.webhook_secret", "is required with notify.webhook_url; set a long random string shared with the receiver")
+			pr.add("notify.webhook_secret", "is required with notify.webhook_url; set a long random string shared with the receiver")
 		}
 	}
-	return nil
 }

@@ -94,6 +94,8 @@ func TestApprovalPolicyInvalid(t *testing.T) {
 		{"no hosts", "approval_policies: [{count: 1}]", "approval_policies[0].hosts"},
 		{"bad selector", "approval_policies: [{hosts: [\"env=\"]}]", "approval_policies[0].hosts[0]"},
 		{"count", "approval_policies: [{hosts: [prod], count: 11}]", "approval_policies[0].count"},
+		{"negative count", "approval_policies: [{hosts: [prod], count: -1}]", "approval_policies[0].count: is -1; use 1 to 10 distinct approvers"},
+		{"count not a number", "approval_policies: [{hosts: [prod], count: two}]", `approval_policies[0].count (line 20): "two" is not a number`},
 		{"unknown role", "approval_policies: [{hosts: [prod], approver_roles: [nobody]}]", "approval_policies[0].approver_roles[0]"},
 		{"on_leave", "approval_policies: [{hosts: [prod], on_leave: explode}]", "approval_policies[0].on_leave"},
 		{"timeout", "approval_policies: [{hosts: [prod], pending_timeout: 10ms}]", "approval_policies[0].pending_timeout"},
@@ -107,6 +109,31 @@ func TestApprovalPolicyInvalid(t *testing.T) {
 			_, err := Parse([]byte(base() + tt.yaml + "\n"))
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.key) {
 				t.Errorf("Parse = %v; want ErrInvalid naming %s", err, tt.key)
+			}
+		})
+	}
+}
+
+// TestApprovalCountDefault checks that count 0, like no count, means the
+// documented default of one approver (docs/config.md).
+func TestApprovalCountDefault(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       int
+	}{
+		{"omitted", "approval_policies: [{hosts: [prod]}]", 1},
+		{"zero", "approval_policies: [{hosts: [prod], count: 0}]", 1},
+		{"three", "approval_policies: [{hosts: [prod], count: 3}]", 3},
+		{"ten", "approval_policies: [{hosts: [prod], count: 10}]", 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(base() + tt.yaml + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ApprovalPolicies[0].Count; got != tt.want {
+				t.Errorf("count = %d; want %d", got, tt.want)
 			}
 		})
 	}

@@ -1,15 +1,6 @@
 package config
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"time"
-
-	"gopkg.in/yaml.v3"
-)
+import "time"
 
 // Config is the whole configuration. Sections a subcommand does not use may
 // be left out (ingest ignores users/hosts, the gateway ignores ingest).
@@ -185,70 +176,12 @@ type Host struct {
 	Class string `yaml:"class"`
 }
 
-// Duration is a time.Duration that also accepts a day suffix ("3d", "90d")
-// in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML parses "90d", "36h", "15m" or a plain number of seconds.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// ParseDuration parses a Go duration or a whole number of days ("90d").
-func ParseDuration(s string) (time.Duration, error) {
-	if l := len(s); l > 1 && s[l-1] == 'd' {
-		var days int
-		if _, err := fmt.Sscanf(s[:l-1], "%d", &days); err == nil && fmt.Sprint(days) == s[:l-1] && days > 0 {
-			return time.Duration(days) * 24 * time.Hour, nil
-		}
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 3d, 90d, 36h)", s)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 3d, 90d, 36h)", s)
-	}
-	return v, nil
-}
-
-// Days returns the duration in whole days, rounded up.
-func (d Duration) Days() int {
-	day := 24 * time.Hour
-	return int((time.Duration(d) + day - 1) / day)
-}
-
-// ErrInvalid wraps every validation error.
-var ErrInvalid = errors.New("config: invalid")
-
-// Load reads, defaults and validates the file at path.
-func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	c, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+// Load reads, defaults and validates the file at path. Errors about the
+// content are an *Error (wrapping ErrInvalid) prefixed with path.
+func Load(path string) (*Config, error) { return CheckFile(path) }
 
 // Parse decodes YAML (unknown keys are errors), applies defaults and
-// validates.
-func Parse(b []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// validates. Its error, an *Error, lists every problem found: all decoding
+// problems (unknown keys, values of the wrong type) when there are any,
+// else all validation problems.
+func Parse(b []byte) (*Config, error) { return Check(b) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,16 @@ func TestValidationNamesKey(t *testing.T) {
 		{"bad host address", func(s string) string { return strings.Replace(s, "10.0.0.5:22", "10.0.0.5", 1) }, "hosts[0].address"},
 		{"unknown class", func(s string) string { return strings.Replace(s, "class: production", "class: forever", 1) }, "hosts[0].class"},
 		{"reserved host name", func(s string) string { return strings.Replace(s, "name: staging", "name: audit", 1) }, "hosts[1].name"},
-		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, "3 days"},
+		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, `retention.classes.logs: invalid duration "3 days"`},
+		{"unknown key in a section", func(s string) string {
+			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  keepalive_intervall: 5s", 1)
+		}, "gateway.keepalive_intervall (line 4): unknown key; did you mean keepalive_interval?"},
+		{"bad duration type", func(s string) string {
+			return s + "approval_policies:\n  - hosts: [prod]\n    pending_timeout: 15 minutes\n"
+		}, "approval_policies[0].pending_timeout (line 22)"},
+		{"max hold in days", func(s string) string {
+			return strings.Replace(s, "default: logs", "default: logs\n  max_hold: 400d", 1)
+		}, "retention.max_hold: is 400d; at most 365d"},
 		{"bad default class", func(s string) string { return strings.Replace(s, "default: logs", "default: nope", 1) }, "retention.default"},
 		{"bad pattern", func(s string) string { return strings.Replace(s, `connect: ["*"]`, `connect: ["["]`, 1) }, "roles.admin"},
 		{"bad public address", func(s string) string {
@@ -123,6 +133,154 @@ func TestValidationNamesKey(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantKey) {
 				t.Errorf("err = %q; want it to name %q", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+// TestValidationMessages checks the exact problems Validate reports:
+// every one, in a stable order, durations of whole days in days and no
+// more of a bad key than a short printable prefix.
+func TestValidationMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want []string
+	}{
+		{"max hold over a year", func(s string) string {
+			return strings.Replace(s, "default: logs", "default: logs\n  max_hold: 400d", 1)
+		}, []string{"retention.max_hold: is 400d; at most 365d (e.g. 14d)"}},
+		{"max hold negative", func(s string) string {
+			return strings.Replace(s, "default: logs", "default: logs\n  max_hold: -36h", 1)
+		}, []string{"retention.max_hold: is -36h; at most 365d (e.g. 14d)"}},
+		{"interval too short", func(s string) string {
+			return strings.Replace(s, "default: logs", "default: logs\n  interval: 30s", 1)
+		}, []string{"retention.interval: is 30s; run the retention job at most once a minute (e.g. 1h)"}},
+		{"class too long", func(s string) string { return strings.Replace(s, "production: 90d", "production: 70000d", 1) },
+			[]string{"retention.classes.production: is 70000d; use a duration between 1d and 65535d (e.g. 90d)"}},
+		{"kafka longer than the shortest class", func(s string) string {
+			return strings.Replace(s, "brokers: [127.0.0.1:9092]", "brokers: [127.0.0.1:9092]\n  retention_hours: 100", 1)
+		}, []string{"kafka.retention_hours: is 100, longer than the shortest retention class (3d): Kafka would keep data beyond its class; set 72 or less"}},
+		{"sync interval", func(s string) string {
+			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  spool_sync_interval: 1s", 1)
+		}, []string{"gateway.spool_sync_interval: is 1s; events must be durable within 100ms, set 100ms or less"}},
+		{"binary key data", func(s string) string {
+			return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: ["ssh-ed25519 AAAABNQZwTMxMjM0NTY3ODkw"]`, 1)
+		}, []string{`users[0].keys[0]: "ssh-ed25519 AAAABNQZ"… is not a public key; want an OpenSSH public key line, e.g. "ssh-ed25519 AAAA… alice@laptop"`}},
+		{"short bad key", func(s string) string {
+			return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: ["ssh-rsa nope"]`, 1)
+		}, []string{`users[0].keys[0]: "ssh-rsa nope" is not a public key; want an OpenSSH public key line, e.g. "ssh-ed25519 AAAA… alice@laptop"`}},
+		{"private key", func(s string) string {
+			return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: ["-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"]`, 1)
+		}, []string{`users[0].keys[0]: is a private key, which must never be shared; want an OpenSSH public key line, e.g. "ssh-ed25519 AAAA… alice@laptop" (the .pub file)`}},
+		{"empty key", func(s string) string {
+			return strings.Replace(s, `{name: alice, keys: ["`+key1+`"]`, `{name: alice, keys: [""]`, 1)
+		}, []string{`users[0].keys[0]: is empty; want an OpenSSH public key line, e.g. "ssh-ed25519 AAAA… alice@laptop"`}},
+		{"every problem, in order", func(s string) string {
+			s = strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  listen: nonsense", 1)
+			s = strings.Replace(s, "127.0.0.1:9092", "kafka", 1)
+			s = strings.Replace(s, `reviewer: {approve: ["env=production"]}`, `reviewer: {approve: ["env="]}`, 1)
+			s = strings.Replace(s, `admin: {connect: ["*"]}`, `admin: {connect: ["["]}`, 1)
+			s = strings.Replace(s, "roles: [admin]", "roles: [root]", 1)
+			return strings.Replace(s, "10.0.0.5:22", "10.0.0.5", 1)
+		}, []string{
+			`gateway.listen: "nonsense" is not host:port (e.g. 0.0.0.0:2222)`,
+			`kafka.brokers[0]: "kafka" is not host:port (e.g. kafka1:9092)`,
+			`roles.admin.connect[0]: "[": bad host pattern: syntax error in pattern`,
+			`roles.reviewer.approve[0]: "env=": a label selector is key=value`,
+			`users[0].roles: role "root" is not defined under roles`,
+			`hosts[0].address: "10.0.0.5" is not host:port (e.g. 10.0.0.5:22)`,
+		}},
+		{"an undefined default class is reported once", func(s string) string {
+			return strings.Replace(s, "default: logs", "default: nope", 1)
+		}, []string{`retention.default: "nope" is not a class in retention.classes`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.edit(base())))
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse = %v; want an *Error wrapping ErrInvalid", err)
+			}
+			if !reflect.DeepEqual(e.Problems, tt.want) {
+				t.Errorf("problems:\n got %q\nwant %q", e.Problems, tt.want)
+			}
+			for _, p := range e.Problems {
+				if strings.Contains(p, `\x`) || strings.Contains(p, "0m0s") {
+					t.Errorf("problem %q shows raw bytes or an hour-based day count", p)
+				}
+			}
+		})
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{400 * 24 * time.Hour, "400d"},
+		{14 * 24 * time.Hour, "14d"},
+		{36 * time.Hour, "36h"},
+		{time.Hour, "1h"},
+		{90 * time.Minute, "1h30m"},
+		{time.Minute, "1m"},
+		{90 * time.Second, "1m30s"},
+		{30 * time.Second, "30s"},
+		{50 * time.Millisecond, "50ms"},
+		{0, "0s"},
+		{-36 * time.Hour, "-36h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := Duration(tt.in).String(); got != tt.want {
+				t.Errorf("Duration(%d).String() = %q; want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRequire checks the requirements of each part: every unmet one is
+// reported, a shared one once.
+func TestRequire(t *testing.T) {
+	const (
+		dataDir = "gateway.data_dir: is required; set a directory for keys and the spool, e.g. /var/lib/foureyes"
+		brokers = "kafka.brokers: is required; list at least one host:port"
+		users   = "users: is empty; nobody could log in"
+	)
+	tests := []struct {
+		name  string
+		yaml  string
+		parts []Part
+		want  []string
+	}{
+		{"empty for all", "", Parts, []string{dataDir, brokers, users}},
+		{"empty for gateway", "", []Part{PartGateway}, []string{dataDir, brokers, users}},
+		{"empty for ingest", "", []Part{PartIngest}, []string{brokers}},
+		{"empty for nothing", "", nil, nil},
+		{"brokers only for all", "kafka: {brokers: [k:9092]}", Parts, []string{dataDir, users}},
+		{"brokers only for ingest", "kafka: {brokers: [k:9092]}", []Part{PartIngest}, nil},
+		{"complete", base(), Parts, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			var e *Error
+			if err := c.Require(tt.parts...); errors.As(err, &e) {
+				got = e.Problems
+			} else if err != nil {
+				t.Fatalf("Require = %v; want an *Error", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Require(%v):\n got %q\nwant %q", tt.parts, got, tt.want)
+			}
+			_, err = Check([]byte(tt.yaml), tt.parts...)
+			if got := err != nil; got != (len(tt.want) > 0) {
+				t.Errorf("Check(%v) = %v; want an error: %v", tt.parts, err, len(tt.want) > 0)
 			}
 		})
 	}

@@ -59,19 +59,19 @@ func (c *Config) setRecordingDefaults() {
 
 // validateRecording checks recording_policies: patterns, values, and
 // that no host needing approval is matched first by a best_effort policy.
-func (c *Config) validateRecording() error {
+func (c *Config) validateRecording(pr *problems) {
 	for i, p := range c.RecordingPolicies {
 		key := fmt.Sprintf("recording_policies[%d]", i)
 		if len(p.Hosts) == 0 {
-			return invalid(key+".hosts", "is empty; list host names, globs or key=value labels the policy applies to")
+			pr.add(key+".hosts", "is empty; list host names, globs or key=value labels the policy applies to")
 		}
 		for j, pat := range p.Hosts {
 			if err := checkPattern(pat); err != nil {
-				return invalid(fmt.Sprintf("%s.hosts[%d]", key, j), "%v", err)
+				pr.add(fmt.Sprintf("%s.hosts[%d]", key, j), "%v", err)
 			}
 		}
 		if p.OnFailure != OnFailureStrict && p.OnFailure != OnFailureBestEffort {
-			return invalid(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
+			pr.add(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
 		}
 	}
 	for i := range c.Hosts {
@@ -81,10 +81,9 @@ func (c *Config) validateRecording() error {
 			continue
 		}
 		if _, ok := c.ApprovalPolicy(h); ok {
-			return invalid(fmt.Sprintf("recording_policies[%d].on_failure", j),
+			pr.add(fmt.Sprintf("recording_policies[%d].on_failure", j),
 				"is %s but it matches host %q, which needs four-eyes approval: approved sessions are always recorded strictly; narrow recording_policies[%d].hosts or use %s",
 				OnFailureBestEffort, h.Name, j, OnFailureStrict)
 		}
 	}
-	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,154 +85,172 @@ func (c *Config) SetDefaults() {
 	c.setRecordingDefaults()
 }
 
-// Validate reports the first problem, naming the YAML key and the fix.
+// Validate reports every problem of the configuration as an *Error, one
+// line each, naming the YAML key and the fix (nil when there is none).
+// Problems are reported in the order of the sections in docs/config.md.
 func (c *Config) Validate() error {
+	var p problems
+	c.validateGateway(&p)
+	c.validateKafka(&p)
+	c.validateStore(&p)
+	c.validateRetention(&p)
+	c.validateRoles(&p)
+	c.validateUsers(&p)
+	c.validateHosts(&p)
+	c.validateApproval(&p)
+	c.validateRecording(&p)
+	return p.err()
+}
+
+func (c *Config) validateGateway(p *problems) {
 	g := c.Gateway
 	if g.SpoolSyncInterval > 100*time.Millisecond {
-		return invalid("gateway.spool_sync_interval", "is %v; events must be durable within 100ms, set 100ms or less", g.SpoolSyncInterval)
+		p.add("gateway.spool_sync_interval", "is %s; events must be durable within 100ms, set 100ms or less", formatDuration(g.SpoolSyncInterval))
 	}
 	if g.ChunkBytes < 256 || g.ChunkBytes > 1<<20 {
-		return invalid("gateway.chunk_bytes", "is %d; use a value between 256 and 1048576", g.ChunkBytes)
+		p.add("gateway.chunk_bytes", "is %d; use a value between 256 and 1048576", g.ChunkBytes)
 	}
 	if g.SpoolMaxBytes < 1<<20 {
-		return invalid("gateway.spool_max_bytes", "is %d; use at least 1048576 (1 MiB)", g.SpoolMaxBytes)
+		p.add("gateway.spool_max_bytes", "is %d; use at least 1048576 (1 MiB)", g.SpoolMaxBytes)
 	}
 	if g.PublicAddress != "" {
 		if _, _, err := SplitPublicAddress(g.PublicAddress); err != nil {
-			return invalid("gateway.public_address", "%v (e.g. bastion.example.com or bastion.example.com:2222)", err)
+			p.add("gateway.public_address", "%v (e.g. bastion.example.com or bastion.example.com:2222)", err)
 		}
 	}
 	if g.Listen != "" {
 		if _, _, err := net.SplitHostPort(g.Listen); err != nil {
-			return invalid("gateway.listen", "%q is not host:port (e.g. 0.0.0.0:2222)", g.Listen)
+			p.add("gateway.listen", "%q is not host:port (e.g. 0.0.0.0:2222)", g.Listen)
 		}
 	}
+}
+
+func (c *Config) validateKafka(p *problems) {
 	for i, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return invalid(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port (e.g. kafka1:9092)", b)
+			p.add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port (e.g. kafka1:9092)", b)
 		}
 	}
 	if c.Kafka.Partitions < 1 {
-		return invalid("kafka.partitions", "must be at least 1")
+		p.add("kafka.partitions", "is %d; use at least 1", c.Kafka.Partitions)
 	}
 	if c.Kafka.ReplicationFactor < 1 {
-		return invalid("kafka.replication_factor", "must be at least 1")
-	}
-	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
-		return invalid("clickhouse.addr", "%q is not host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)
-	}
-	if !isIdent(c.ClickHouse.Database) {
-		return invalid("clickhouse.database", "%q: use letters, digits and underscores", c.ClickHouse.Database)
-	}
-	if c.Ingest.BatchRows < 1 {
-		return invalid("ingest.batch_rows", "must be at least 1")
-	}
-	for name, d := range c.Retention.Classes {
-		if d.Days() < 1 || d.Days() > 65535 {
-			return invalid("retention.classes."+name, "must be between 1d and 65535d")
-		}
-		if !isIdent(name) {
-			return invalid("retention.classes."+name, "class names use letters, digits and underscores")
-		}
-	}
-	if _, ok := c.Retention.Classes[c.Retention.Default]; !ok {
-		return invalid("retention.default", "%q is not a class in retention.classes", c.Retention.Default)
-	}
-	if mh := time.Duration(c.Retention.MaxHold); mh < 0 || mh > 365*24*time.Hour {
-		return invalid("retention.max_hold", "is %v; use a duration between 1d and 365d (e.g. 14d)", mh)
+		p.add("kafka.replication_factor", "is %d; use at least 1", c.Kafka.ReplicationFactor)
 	}
 	if short := c.Retention.Shortest(); c.Kafka.RetentionHours > 0 && time.Duration(c.Kafka.RetentionHours)*time.Hour > short {
-		return invalid("kafka.retention_hours", "is %d, longer than the shortest retention class (%v): Kafka would keep data beyond its class; set %d or less",
-			c.Kafka.RetentionHours, short, int(short/time.Hour))
+		p.add("kafka.retention_hours", "is %d, longer than the shortest retention class (%s): Kafka would keep data beyond its class; set %d or less",
+			c.Kafka.RetentionHours, formatDuration(short), int(short/time.Hour))
 	}
-	if iv := time.Duration(c.Retention.Interval); iv < time.Minute {
-		return invalid("retention.interval", "is %v; run the retention job at most once a minute (e.g. 1h)", iv)
+}
+
+// validateStore checks clickhouse and ingest.
+func (c *Config) validateStore(p *problems) {
+	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
+		p.add("clickhouse.addr", "%q is not host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)
 	}
-	for name, r := range c.Roles {
-		for i, p := range append(append([]string{}, r.Connect...), r.Approve...) {
-			if err := checkPattern(p); err != nil {
-				return invalid(fmt.Sprintf("roles.%s (pattern %d)", name, i), "%v", err)
+	if !isIdent(c.ClickHouse.Database) {
+		p.add("clickhouse.database", "%q: use letters, digits and underscores", c.ClickHouse.Database)
+	}
+	if c.Ingest.BatchRows < 1 {
+		p.add("ingest.batch_rows", "is %d; use at least 1", c.Ingest.BatchRows)
+	}
+}
+
+func (c *Config) validateRetention(p *problems) {
+	r := c.Retention
+	for _, name := range sortedKeys(r.Classes) {
+		d := r.Classes[name]
+		if !isIdent(name) {
+			p.add("retention.classes."+name, "class names use letters, digits and underscores")
+		}
+		if d.Days() < 1 || d.Days() > 65535 {
+			p.add("retention.classes."+name, "is %s; use a duration between 1d and 65535d (e.g. 90d)", d)
+		}
+	}
+	if _, ok := r.Classes[r.Default]; !ok {
+		p.add("retention.default", "%q is not a class in retention.classes", r.Default)
+	}
+	if mh := r.MaxHold; mh < 0 || time.Duration(mh) > 365*day {
+		p.add("retention.max_hold", "is %s; at most 365d (e.g. 14d)", mh)
+	}
+	if iv := r.Interval; time.Duration(iv) < time.Minute {
+		p.add("retention.interval", "is %s; run the retention job at most once a minute (e.g. 1h)", iv)
+	}
+}
+
+func (c *Config) validateRoles(p *problems) {
+	for _, name := range sortedKeys(c.Roles) {
+		r := c.Roles[name]
+		for i, pat := range r.Connect {
+			if err := checkPattern(pat); err != nil {
+				p.add(fmt.Sprintf("roles.%s.connect[%d]", name, i), "%v", err)
+			}
+		}
+		for i, pat := range r.Approve {
+			if err := checkPattern(pat); err != nil {
+				p.add(fmt.Sprintf("roles.%s.approve[%d]", name, i), "%v", err)
 			}
 		}
 	}
+}
+
+func (c *Config) validateUsers(p *problems) {
 	seen := map[string]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)
-		if u.Name == "" {
-			return invalid(key+".name", "is empty; give the SSH user name")
-		}
-		if seen[u.Name] {
-			return invalid(key+".name", "%q appears twice; merge the entries", u.Name)
+		switch {
+		case u.Name == "":
+			p.add(key+".name", "is empty; give the SSH user name")
+		case seen[u.Name]:
+			p.add(key+".name", "%q appears twice; merge the entries", u.Name)
 		}
 		seen[u.Name] = true
 		if len(u.Keys) == 0 {
-			return invalid(key+".keys", "user %q has no key; add an authorized_keys line", u.Name)
+			p.add(key+".keys", "user %q has no key; add an authorized_keys line", u.Name)
 		}
 		for j, k := range u.Keys {
 			if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
-				return invalid(fmt.Sprintf("%s.keys[%d]", key, j), "is not an authorized_keys line: %v", err)
+				p.add(fmt.Sprintf("%s.keys[%d]", key, j), "%s", badKey(k))
 			}
 		}
 		if len(u.Roles) == 0 {
-			return invalid(key+".roles", "user %q has no role; add one of the roles keys", u.Name)
+			p.add(key+".roles", "user %q has no role; add one of the roles keys", u.Name)
 		}
 		for _, r := range u.Roles {
 			if _, ok := c.Roles[r]; !ok {
-				return invalid(key+".roles", "role %q is not defined under roles", r)
+				p.add(key+".roles", "role %q is not defined under roles", r)
 			}
 		}
 	}
-	seen = map[string]bool{}
+}
+
+func (c *Config) validateHosts(p *problems) {
+	seen := map[string]bool{}
+	_, defaultOK := c.Retention.Classes[c.Retention.Default]
 	for i, h := range c.Hosts {
 		key := fmt.Sprintf("hosts[%d]", i)
 		switch {
 		case h.Name == "" || strings.ContainsAny(h.Name, " \t/@"):
-			return invalid(key+".name", "%q: use a name without spaces, '/' or '@'", h.Name)
+			p.add(key+".name", "%q: use a name without spaces, '/' or '@'", h.Name)
 		case seen[h.Name]:
-			return invalid(key+".name", "%q appears twice; host names must be unique", h.Name)
+			p.add(key+".name", "%q appears twice; host names must be unique", h.Name)
 		case isReserved(h.Name):
-			return invalid(key+".name", "%q is a bastion command; rename the host", h.Name)
+			p.add(key+".name", "%q is a bastion command; rename the host", h.Name)
 		}
 		seen[h.Name] = true
 		if _, _, err := net.SplitHostPort(h.Address); err != nil {
-			return invalid(key+".address", "%q is not host:port (e.g. 10.0.0.5:22)", h.Address)
+			p.add(key+".address", "%q is not host:port (e.g. 10.0.0.5:22)", h.Address)
 		}
 		if h.HostKey == "" {
-			return invalid(key+".host_key", "host %q has no pinned key; add the output of `ssh-keyscan -t ed25519 HOST` (without the host name)", h.Name)
+			p.add(key+".host_key", "host %q has no pinned key; add the output of `ssh-keyscan -t ed25519 HOST` (without the host name)", h.Name)
+		} else if _, err := ParseHostKey(h.HostKey); err != nil {
+			p.add(key+".host_key", "%v", err)
 		}
-		if _, err := ParseHostKey(h.HostKey); err != nil {
-			return invalid(key+".host_key", "%v", err)
-		}
-		if _, ok := c.Retention.Classes[h.Class]; !ok {
-			return invalid(key+".class", "%q is not a class in retention.classes", h.Class)
+		// A host using an undefined retention.default is reported there.
+		if _, ok := c.Retention.Classes[h.Class]; !ok && (defaultOK || h.Class != c.Retention.Default) {
+			p.add(key+".class", "%q is not a class in retention.classes", h.Class)
 		}
 	}
-	if err := c.validateApproval(); err != nil {
-		return err
-	}
-	return c.validateRecording()
-}
-
-// ValidateGateway checks what `foureyes gateway` needs beyond Validate.
-func (c *Config) ValidateGateway() error {
-	if c.Gateway.DataDir == "" {
-		return invalid("gateway.data_dir", "is required; set a directory for keys and the spool, e.g. /var/lib/foureyes")
-	}
-	if len(c.Kafka.Brokers) == 0 {
-		return invalid("kafka.brokers", "is required; list at least one host:port")
-	}
-	if len(c.Users) == 0 {
-		return invalid("users", "is empty; nobody could log in")
-	}
-	return nil
-}
-
-// ValidateIngest checks what `foureyes ingest` needs beyond Validate.
-func (c *Config) ValidateIngest() error {
-	if len(c.Kafka.Brokers) == 0 {
-		return invalid("kafka.brokers", "is required; list at least one host:port")
-	}
-	return nil
 }
 
 // ParseHostKey parses a pinned host key given as an authorized_keys line or
@@ -242,7 +262,7 @@ func ParseHostKey(s string) (gossh.PublicKey, error) {
 	if _, _, k, _, _, err := gossh.ParseKnownHosts([]byte(s)); err == nil {
 		return k, nil
 	}
-	return nil, fmt.Errorf("%q is not a public key (want e.g. \"ssh-ed25519 AAAA…\")", truncate(s, 40))
+	return nil, fmt.Errorf("%s is not a public key (want e.g. \"ssh-ed25519 AAAA…\", the output of `ssh-keyscan -t ed25519 HOST`)", quotePrefix(s, 40))
 }
 
 // reservedNames are bastion commands that cannot be host names.
@@ -282,15 +302,38 @@ func isIdent(s string) bool {
 	return true
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// quotePrefix quotes (with %q) at most the first n characters of s, and
+// marks a cut with "…" after the closing quote, so that a message never
+// carries more than a short printable prefix of what the operator wrote.
+func quotePrefix(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return strconv.Quote(s)
 	}
-	return s[:n] + "…"
+	return strconv.Quote(string(r[:n])) + "…"
 }
 
-func invalid(key, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+// badKey explains why a users[].keys[] entry is not a public key.
+func badKey(k string) string {
+	const want = `want an OpenSSH public key line, e.g. "ssh-ed25519 AAAA… alice@laptop"`
+	switch {
+	case strings.TrimSpace(k) == "":
+		return "is empty; " + want
+	case strings.Contains(k, "PRIVATE KEY"):
+		return "is a private key, which must never be shared; " + want + " (the .pub file)"
+	}
+	return quotePrefix(k, 20) + " is not a public key; " + want
+}
+
+// sortedKeys returns the keys of m in order, so that problems are
+// reported in the same order every time.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func setStr(p *string, v string) {

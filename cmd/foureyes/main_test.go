@@ -35,7 +35,8 @@ func TestRunUsageAndErrors(t *testing.T) {
 		{"stray argument", []string{"check-config", "--config", good, "extra"}, 2, "", `unexpected argument "extra"`},
 		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"invalid config names key", []string{"check-config", "--config", bad}, 1, "", "kafka.brokers[0]"},
-		{"valid config", []string{"check-config", "--config", good}, 0, "OK", ""},
+		{"valid config for ingest", []string{"check-config", "--for", "ingest", "--config", good}, 0, "OK for ingest", ""},
+		{"config without users fails for all", []string{"check-config", "--config", good}, 1, "", "users: is empty; nobody could log in"},
 		{"gateway needs users", []string{"gateway", "--config", good}, 1, "", "users"},
 		{"broker without data", []string{"broker"}, 2, "", "--data is required"},
 	}
