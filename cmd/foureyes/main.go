@@ -4,7 +4,7 @@
 //	foureyes gateway --config FILE                          the SSH gateway
 //	foureyes ingest --config FILE                           Kafka → ClickHouse
 //	foureyes broker --data DIR [--addr 127.0.0.1:9092]      embedded Kafka-protocol broker
-//	foureyes check-config --config FILE                     validate a configuration
+//	foureyes check-config --config FILE [--for PART]        validate a configuration
 package main
 
 import (
