@@ -1,6 +1,7 @@
 package query
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,10 @@ func TestFlagErrors(t *testing.T) {
 		{"missing value at end", []string{"sessions", "--user"}, "audit sessions: --user needs a value"},
 		{"missing value before a flag", []string{"sessions", "--user", "--json"}, "audit sessions: --user needs a value"},
 		{"missing value before a single-dash flag", []string{"sessions", "--host", "-json"}, "audit sessions: --host needs a value"},
+		{"missing value before -h", []string{"sessions", "--user", "-h"}, "audit sessions: --user needs a value"},
+		{"first mistake wins", []string{"sessions", "--limit", "ten", "--user"}, `audit sessions: --limit "ten": want a whole number from 1 to 100000`},
+		{"bad flag syntax", []string{"sessions", "---x"},
+			"audit sessions: unknown flag ---x (flags: --user --host --since --until --kind --limit --json)"},
 		{"limit not a number", []string{"sessions", "--limit", "ten"}, `audit sessions: --limit "ten": want a whole number from 1 to 100000`},
 		{"limit too big", []string{"sessions", "--limit", "100001"}, `audit sessions: --limit "100001": want a whole number from 1 to 100000`},
 		{"bool with bad value", []string{"sessions", "--json=maybe"}, `audit sessions: --json "maybe": want true or false (or no value)`},
@@ -100,7 +105,7 @@ func TestFlagHelp(t *testing.T) {
 // TestFlagForms checks the accepted spellings of flag values without a
 // store: the parsed values themselves.
 func TestFlagForms(t *testing.T) {
-	var fs flagSet
+	fs := (&cli{stderr: io.Discard}).flagSet("test", "")
 	user := fs.str("user", "U", "")
 	limit := fs.integer("limit", "N", 100, 1, 1000, "")
 	asJSON := fs.boolean("json", "")
