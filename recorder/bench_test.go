@@ -14,9 +14,12 @@ import (
 
 // benchRecorder opens a recorder on a temporary disk directory with a
 // spool limit that the benchmark cannot reach.
-func benchRecorder(b *testing.B) *Recorder {
+func benchRecorder(b *testing.B) *Recorder { return benchRecorderWith(b, options{}) }
+
+// benchRecorderWith is benchRecorder with options o.
+func benchRecorderWith(b *testing.B, o options) *Recorder {
 	b.Helper()
-	r, err := New(Config{Gateway: "gw-bench", SpoolDir: b.TempDir(), SpoolMaxBytes: 1 << 40, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	r, err := newRecorder(Config{Gateway: "gw-bench", SpoolDir: b.TempDir(), SpoolMaxBytes: 1 << 40, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package recorder
 
 import (
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -266,13 +264,7 @@ func TestCompactionGrace(t *testing.T) {
 // frames) queued behind a 90-day session: read, filter, write, fsync,
 // rename.
 func BenchmarkCompaction(b *testing.B) {
-	clk := newFakeClock()
-	cfg := Config{Gateway: "gw-bench", SpoolDir: b.TempDir(), SpoolMaxBytes: 1 << 40, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	r, err := newRecorder(cfg, options{clock: clk, segmentBytes: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { r.Close() })
+	r, clk := expiryBench(b)
 	long, err := r.Start(StartInfo{User: "alice", Class: "prod", Retention: 90})
 	if err != nil {
 		b.Fatal(err)
@@ -291,9 +283,7 @@ func BenchmarkCompaction(b *testing.B) {
 	if err := r.spool.sync(); err != nil {
 		b.Fatal(err)
 	}
-	clk.mu.Lock()
-	clk.now = clk.now.Add(2 * 24 * time.Hour) // no timers: the pass runs below
-	clk.mu.Unlock()
+	clk.skip(2 * 24 * time.Hour) // the pass runs below
 	b.ReportAllocs()
 	b.ResetTimer()
 	rep, err := r.spool.expire(clk.Now())

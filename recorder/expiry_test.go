@@ -1,8 +1,6 @@
 package recorder
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -374,13 +372,7 @@ func TestExpiryDropsInFlightBatch(t *testing.T) {
 // (1-day class, ~200-byte frames) in 1 MiB segments: the scan, the
 // watermark move and the segment deletion.
 func BenchmarkExpiry(b *testing.B) {
-	clk := newFakeClock()
-	cfg := Config{Gateway: "gw-bench", SpoolDir: b.TempDir(), SpoolMaxBytes: 1 << 40, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	r, err := newRecorder(cfg, options{clock: clk, segmentBytes: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { r.Close() })
+	r, clk := expiryBench(b)
 	s, err := r.Start(StartInfo{User: "alice", Class: "logs", Retention: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -392,9 +384,7 @@ func BenchmarkExpiry(b *testing.B) {
 	if err := s.End(0, nil); err != nil {
 		b.Fatal(err)
 	}
-	clk.mu.Lock()
-	clk.now = clk.now.Add(2 * 24 * time.Hour) // no timers: the pass runs below
-	clk.mu.Unlock()
+	clk.skip(2 * 24 * time.Hour) // the pass runs below
 	b.ReportAllocs()
 	b.ResetTimer()
 	rep, err := r.spool.expire(clk.Now())
@@ -403,4 +393,18 @@ func BenchmarkExpiry(b *testing.B) {
 		b.Fatalf("expire = %+v, %v; want %d events", rep, err, b.N+2)
 	}
 	b.ReportMetric(float64(rep.Bytes)/float64(b.N), "B/event")
+}
+
+// expiryBench opens a benchmark recorder with 1 MiB segments and a fake
+// clock.
+func expiryBench(b *testing.B) (*Recorder, *fakeClock) {
+	clk := newFakeClock()
+	return benchRecorderWith(b, options{clock: clk, segmentBytes: 1 << 20}), clk
+}
+
+// skip moves the clock by d without running timers.
+func (c *fakeClock) skip(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
