@@ -105,9 +105,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	}
 	sess.rec = rec
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), reason, now(), rec
-	if sess.cs != nil {
-		hb.local = sess.cs.raw.LocalAddr()
-	}
+	hb.local = sess.localAddr()
 	hb.log = hb.log.With("session", hb.id)
 	reqMeta := map[string]string{
 		"host": h.Name, "login": h.Login, "reason": reason, "count": strconv.Itoa(pol.Count),

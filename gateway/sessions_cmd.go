@@ -54,6 +54,15 @@ func (sess *clientSession) isOwner(hb *hub) bool {
 	return sess.user.Name == hb.owner || (sess.keyFP != "" && sess.keyFP == hb.ownerKey)
 }
 
+// localAddr is where the client reached the bastion; nil without a
+// connection (tests).
+func (sess *clientSession) localAddr() net.Addr {
+	if sess.cs == nil {
+		return nil
+	}
+	return sess.cs.raw.LocalAddr()
+}
+
 // reviewItem is one line of `sessions --json`.
 type reviewItem struct {
 	ID        string    `json:"id"`
@@ -101,10 +110,7 @@ func (sess *clientSession) listSessions(args string) exitResult {
 		}
 		return list[i].since.Before(list[j].since)
 	})
-	var local net.Addr
-	if sess.cs != nil {
-		local = sess.cs.raw.LocalAddr()
-	}
+	local := sess.localAddr()
 	join := func(id string) string { return sess.s.joinCommand(sess.user.Name, id, local) }
 	w := newTextWriter(sess.ch, sess.pty != nil)
 	if asJSON {
