@@ -184,18 +184,6 @@ var (
 	ErrInvalid = errors.New("event: invalid event")
 )
 
-// Marshal returns the JSON encoding used on Kafka and in the spool.
-func Marshal(e *Event) ([]byte, error) { return json.Marshal(e) }
-
-// Unmarshal decodes and validates the JSON encoding of an event.
-func Unmarshal(b []byte, e *Event) error {
-	*e = Event{}
-	if err := json.Unmarshal(b, e); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return e.Validate()
-}
-
 // Validate reports whether e is structurally valid: a known version, a
 // session id, a type and a time.
 func (e *Event) Validate() error {
@@ -212,20 +200,14 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// MetaJSON returns the canonical JSON of e.Meta (keys sorted, "{}" when
-// empty), the form stored in ClickHouse.
-func (e *Event) MetaJSON() string {
-	if len(e.Meta) == 0 {
-		return "{}"
-	}
-	b, _ := json.Marshal(e.Meta) // map[string]string cannot fail; keys sorted by encoding/json
-	return string(b)
-}
-
-// ParseMeta decodes the stored JSON form of Meta.
+// ParseMeta decodes the stored form of Meta (see MetaText): JSON, or the
+// binary form that keeps bytes JSON cannot.
 func ParseMeta(s string) (map[string]string, error) {
 	if s == "" || s == "{}" {
 		return nil, nil
+	}
+	if s[0] == metaBinaryTag {
+		return parseBinaryMeta(s)
 	}
 	var m map[string]string
 	if err := json.Unmarshal([]byte(s), &m); err != nil {

@@ -125,7 +125,7 @@ func TestAuthFailures(t *testing.T) {
 			t.Errorf("no password auth.failure in %v", evs)
 		}
 		for _, e := range evs {
-			if strings.Contains(e.MetaJSON(), "hunter2") {
+			if strings.Contains(e.MetaText(), "hunter2") {
 				t.Errorf("password recorded: %v", e.Meta)
 			}
 		}

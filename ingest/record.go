@@ -57,12 +57,7 @@ const maxDateTime = math.MaxUint32
 func decode(m kafka.Message, now time.Time) record {
 	rec := record{partition: m.Partition, offset: m.Offset}
 	var e event.Event
-	var err error
-	if fastUnmarshal(m.Value, &e) {
-		err = e.Validate()
-	} else {
-		err = event.Unmarshal(m.Value, &e)
-	}
+	err := event.Unmarshal(m.Value, &e) // the wire form, or JSON of an earlier build
 	if err == nil && e.Time/1e9 > maxDateTime {
 		err = fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
 	}
@@ -86,7 +81,7 @@ func decode(m kafka.Message, now time.Time) record {
 		gateway:   e.Gateway,
 		actor:     e.Actor,
 		data:      e.Data,
-		meta:      e.MetaJSON(),
+		meta:      e.MetaText(),
 		class:     e.Class,
 		retention: e.Retention,
 		version:   e.V,

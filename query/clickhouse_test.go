@@ -74,7 +74,7 @@ func insertEvents(tb testing.TB, conn driver.Conn, evs []event.Event) {
 	for i := range evs {
 		e := &evs[i]
 		if err := batch.Append(e.Session, e.Seq, time.Unix(0, e.Time), e.Time, string(e.Type), e.Gateway, e.Actor, string(e.Data),
-			e.MetaJSON(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
+			e.MetaText(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -3,7 +3,6 @@ package recorder
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -159,9 +158,7 @@ func (s *spool) rewrite(t compactTarget, now int64, known map[string]retentionFi
 		}
 		rf, ok := known[string(f.session)]
 		if !ok {
-			if json.Unmarshal(f.payload, &rf) != nil {
-				rf = retentionFields{} // never expires
-			}
+			rf = retentionOf(f.payload)
 			known[string(f.session)] = rf
 		}
 		switch {
@@ -222,15 +219,13 @@ func (s *spool) rewrite(t compactTarget, now int64, known map[string]retentionFi
 	return nil
 }
 
-// isSessionEnd reports whether the event JSON is a session.end.
+// isSessionEnd reports whether the encoded event is a session.end.
 func isSessionEnd(payload []byte) bool {
-	if !bytes.Contains(payload, []byte(`"`+event.SessionEnd+`"`)) {
+	if !bytes.Contains(payload, []byte(event.SessionEnd)) {
 		return false // most events: no need to decode
 	}
-	var e struct {
-		Type string `json:"type"`
-	}
-	return json.Unmarshal(payload, &e) == nil && e.Type == string(event.SessionEnd)
+	h, err := event.PeekHeader(payload)
+	return err == nil && h.Type == event.SessionEnd
 }
 
 // replaceFile atomically replaces path with b: it writes b to

@@ -21,6 +21,14 @@ func input(t *testing.T, s *Session, clk *fakeClock, n int) {
 	}
 }
 
+// eventOf returns bytes that only an event of session id holds in the
+// spool: the start of its canonical encoding.
+func eventOf(id string) string {
+	b := append([]byte("foureyes-event\x00"), 0, event.Version)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(id)))
+	return string(append(b, id...))
+}
+
 // spoolHolds reports whether any spool file in dir contains s.
 func spoolHolds(t *testing.T, dir, s string) bool {
 	t.Helper()
@@ -65,7 +73,7 @@ func TestCompactionBehindLongerClass(t *testing.T) {
 	}
 	input(t, open1, clk, 10)
 	syncNow(t, r)
-	if !spoolHolds(t, cfg.SpoolDir, `"session":"short"`) {
+	if !spoolHolds(t, cfg.SpoolDir, eventOf("short")) {
 		t.Fatal("fixture: short is not on disk")
 	}
 
@@ -77,7 +85,7 @@ func TestCompactionBehindLongerClass(t *testing.T) {
 	if events != 33 || !slices.Equal(ids, []string{"open1", "short"}) {
 		t.Fatalf("reports = %+v; want 33 events of open1 and short", got.get())
 	}
-	for _, s := range []string{`"session":"short"`, `"session":"open1"`} {
+	for _, s := range []string{eventOf("short"), eventOf("open1")} {
 		if spoolHolds(t, cfg.SpoolDir, s) {
 			t.Errorf("expired events (%s) are still on disk", s)
 		}
@@ -225,7 +233,7 @@ func TestCompactionTombstoneEndsSession(t *testing.T) {
 	if st := r.Stats(); st.ExpiredEvents != 22 || st.SpoolEvents != 2 {
 		t.Fatalf("stats = %+v; want early's 22 events expired, long's 2 left", st)
 	}
-	if spoolHolds(t, cfg.SpoolDir, `"session":"early"`) {
+	if spoolHolds(t, cfg.SpoolDir, eventOf("early")) {
 		t.Error("early's events are still on disk")
 	}
 	r.halt()

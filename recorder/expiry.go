@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 // Spool expiry: events that could not be delivered to Kafka for longer
@@ -239,10 +240,20 @@ type expiryScan struct {
 	classes        map[string]struct{}
 }
 
-// retentionFields are the fields of the event JSON that expiry reads.
+// retentionFields are the fields of an event that expiry reads.
 type retentionFields struct {
-	Class     string `json:"class"`
-	Retention uint16 `json:"retention_days"`
+	Class     string
+	Retention uint16
+}
+
+// retentionOf returns the retention fields of an encoded event; one that
+// does not decode never expires.
+func retentionOf(payload []byte) retentionFields {
+	h, err := event.PeekHeader(payload)
+	if err != nil {
+		return retentionFields{}
+	}
+	return retentionFields{Class: h.Class, Retention: h.Retention}
 }
 
 // scanExpired reads durable frames from the watermark up to the first
@@ -288,9 +299,7 @@ func (s *spool) scanExpired(now int64) (expiryScan, error) {
 				// the JSON is decoded once per session.
 				rf, ok := known[string(f.session)]
 				if !ok {
-					if json.Unmarshal(f.payload, &rf) != nil {
-						rf = retentionFields{} // never expires
-					}
+					rf = retentionOf(f.payload)
 					known[string(f.session)] = rf
 				}
 				if !expired(f.time, rf.Retention, now) {

@@ -109,7 +109,7 @@ func insert(tb testing.TB, conn driver.Conn, sessions ...session) {
 		for i := range s.evs {
 			e := &s.evs[i]
 			if err := eb.Append(e.Session, e.Seq, time.Unix(0, e.Time), e.Time, string(e.Type), e.Gateway, e.Actor, string(e.Data),
-				e.MetaJSON(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
+				e.MetaText(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
 				tb.Fatal(err)
 			}
 		}
