@@ -53,17 +53,24 @@
 // compaction rewrote it, u32 segment number) followed by frames:
 //
 //	u32 length | u32 CRC-32C | body            (big-endian; length and CRC cover the body)
-//	body = 'E' | i64 time | u8 len(session) | session | event JSON   (event.Marshal bytes)
-//	     | 'C' | checkpoint JSON
-//	     | 'P' | zeros                                   (padding, from compaction)
-//	     | 'T' | u8 len(session) | session | zeros       (tombstone of an expired session.end)
+//	body = 'E' | i64 time | u8 len(session) | session | event   (event.Marshal: the wire form)
+//	     | 'K' | checkpoint part                          (checkpoint.go)
+//	     | 'C' | checkpoint JSON                          (earlier builds; read only)
+//	     | 'P' | zeros                                    (padding, from compaction)
+//	     | 'T' | u8 len(session) | session | zeros        (tombstone of an expired session.end)
 //
-// The event JSON is exactly what goes to Kafka as the message value; the
-// session id and time in front of it give the message key and timestamp
-// without decoding JSON. Every segment starts with a checkpoint frame: the
-// state of every session open at that point (id, start fields, next seq,
-// last hash, last time, byte counts). A segment rotates at 16 MiB (at most
-// SpoolMaxBytes/8, so acknowledged data can always free space).
+// The event's wire form (event/wire.go: the canonical encoding plus the
+// hash, every field raw bytes) is exactly what goes to Kafka as the
+// message value; the session id and time in front of it give the message
+// key and timestamp without decoding it. Every segment starts with a
+// checkpoint — one or more 'K' frames of at most 1 MiB each: the state of
+// every session open at that point (id, start fields, next seq, last
+// hash, last time, byte counts). Every field of that state is bounded
+// (summary fields at 1 KiB; a longer exec command is summarised by its
+// length and SHA-256, the whole of it stays in session.start), so what a
+// user sends cannot make a checkpoint, and so a new segment, impossible
+// to write. A segment rotates at 16 MiB (at most SpoolMaxBytes/8, so
+// acknowledged data can always free space).
 //
 // The watermark file holds the position (segment, offset) of the first
 // frame Kafka has not acknowledged, with a CRC; it is rewritten after every
@@ -112,10 +119,16 @@
 // # Recovery
 //
 // New reads every segment: frames are checked by length and CRC, and a
-// torn or corrupt tail is truncated at the last good frame (a segment torn
-// before its header is complete is removed; one with a bad header is
-// renamed *.corrupt). Frames at or after the watermark are queued for
-// Publish again.
+// torn tail of the newest segment (a write the crash cut short, never
+// fsync'd) is truncated at the last good frame. Any other unreadable tail
+// — in an older segment, or a complete frame that fails its CRC — is
+// copied to seg-N.log.tail-OFFSET and logged at ERROR before the
+// truncation: recovery never silently discards bytes that may have been
+// fsync'd. A frame larger than this build writes is accepted when its
+// bytes are all there and its CRC matches (an earlier build's oversized
+// checkpoint). A segment torn before its header is complete is removed;
+// one with a bad header is renamed *.corrupt. Frames at or after the
+// watermark are queued for Publish again.
 //
 // Open sessions are rebuilt from the checkpoint at the head of the oldest
 // segment plus every event after it (from the newest run of consecutive

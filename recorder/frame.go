@@ -12,19 +12,20 @@ import (
 //
 // and body is one of
 //
-//	'E' | i64 time (unix ns) | u8 len(session) | session | event JSON
-//	'C' | checkpoint JSON
+//	'E' | i64 time (unix ns) | u8 len(session) | session | event (wire form)
+//	'K' | checkpoint part          (see checkpoint.go)
+//	'C' | checkpoint JSON          (earlier builds; read, never written)
 //	'P' | zeros                    (padding: an expired event overwritten)
 //	'T' | u8 len(session) | session | zeros   (tombstone: an expired session.end)
 //
 // Padding and tombstones are written by spool compaction (compact.go); a
 // tombstone tells recovery that its session ended.
-// The event body repeats the session id and time in front of the JSON so
-// the publisher builds Kafka messages (key, timestamp, value = the JSON as
-// is) without decoding JSON.
+// The event body repeats the session id and time in front of the event so
+// the publisher builds Kafka messages (key, timestamp, value = the event's
+// wire form as is) without decoding it.
 const (
 	frameHeaderSize = 8
-	// maxFrameBody bounds a body; anything larger is corruption.
+	// maxFrameBody bounds the body of every frame this build writes.
 	maxFrameBody = 8 << 20
 	// maxEventFrame bounds an encoded event: the largest output chunk
 	// (1 MiB, 1.4 MB as JSON) fits, huge Meta does not.
@@ -52,7 +53,7 @@ type frame struct {
 	kind    byte
 	time    int64  // events only
 	session []byte // events only
-	payload []byte // event JSON or checkpoint JSON; zeros of padding and tombstones
+	payload []byte // event wire form or checkpoint; zeros of padding and tombstones
 }
 
 // decodeFrame decodes the frame at the start of b and returns it with its
@@ -62,13 +63,19 @@ func decodeFrame(b []byte) (frame, int, error) {
 		return frame{}, 0, errFrameShort
 	}
 	n := binary.BigEndian.Uint32(b)
-	if n == 0 || n > maxFrameBody {
+	if n == 0 {
 		return frame{}, 0, errFrameCorrupt
 	}
 	total := frameHeaderSize + int(n)
 	if len(b) < total {
+		if n > maxFrameBody {
+			return frame{}, 0, errFrameCorrupt // no writer makes it; more bytes will not help
+		}
 		return frame{}, 0, errFrameShort
 	}
+	// A body over maxFrameBody whose bytes are all there and whose CRC
+	// matches is accepted: earlier builds could write a checkpoint that
+	// large, and the events behind it were fsync'd.
 	body := b[frameHeaderSize:total]
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
 		return frame{}, 0, errFrameCorrupt
@@ -86,7 +93,7 @@ func decodeFrame(b []byte) (frame, int, error) {
 		}
 		f.session = body[eventBodyFixed : eventBodyFixed+sl]
 		f.payload = body[eventBodyFixed+sl:]
-	case kindCheckpoint:
+	case kindCheckpoint, kindCheckpointPart:
 		f.payload = body[1:]
 	case kindPad:
 		f.payload = body[1:]
@@ -129,16 +136,6 @@ func appendEventFramePrefix(b []byte, time int64, session string) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(time))
 	b = append(b, byte(len(session)))
 	return append(b, session...)
-}
-
-// appendCheckpointFrame appends a complete checkpoint frame.
-func appendCheckpointFrame(b []byte, payload []byte) []byte {
-	start := len(b)
-	b = append(b, make([]byte, frameHeaderSize)...)
-	b = append(b, kindCheckpoint)
-	b = append(b, payload...)
-	sealFrame(b[start:])
-	return b
 }
 
 // appendPadFrame appends a padding frame of total bytes (at least

@@ -83,11 +83,7 @@ func openSpool(dir string, maxBytes, segMax int64, interval time.Duration, log *
 	}
 	seg := &segment{no: last + 1, path: segPath(dir, last+1), expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
-	cp, err := encodeCheckpoint(s.open)
-	if err != nil {
-		return nil, err
-	}
-	s.writeLocked(seg, appendCheckpointFrame(appendSegHeader(nil, seg.no), cp))
+	s.writeLocked(seg, appendCheckpoint(appendSegHeader(nil, seg.no), s.open))
 	// Start reading at the stored position, or at the first segment after
 	// it, then skip segments that are complete and fully read.
 	if rc.ackSeg == nil && rc.ackSegFound != nil {
@@ -172,14 +168,19 @@ func (rc *recovery) segment(no uint32, state, last bool) error {
 	if state {
 		rc.stateStarted = true
 	}
-	first := true
+	head := true // still in the checkpoint frames at the segment's head
+	var cp checkpointRead
 	valid, scanErr := scanFrames(b[segHeaderSize:], func(off int, f frame) error {
 		pos := int64(segHeaderSize + off)
 		if no == rc.ackNo && pos == rc.ackOff {
 			rc.ackSeg, rc.ackPos = seg, pos
 		}
-		isFirst := first
-		first = false
+		if f.kind != kindCheckpoint && f.kind != kindCheckpointPart && head {
+			head = false
+			if checkpoint {
+				cp.finish(s, path)
+			}
+		}
 		switch f.kind {
 		case kindPad:
 			return nil
@@ -188,15 +189,9 @@ func (rc *recovery) segment(no uint32, state, last bool) error {
 				delete(s.open, string(f.session))
 			}
 			return nil
-		}
-		if f.kind == kindCheckpoint {
-			if checkpoint && isFirst {
-				open, err := decodeCheckpoint(f.payload)
-				if err != nil {
-					s.log.Warn("ignoring unreadable spool checkpoint", "segment", path, "err", err)
-				} else {
-					s.open = open
-				}
+		case kindCheckpoint, kindCheckpointPart:
+			if checkpoint && head {
+				cp.add(f, s.log, path)
 			}
 			return nil
 		}
@@ -217,13 +212,15 @@ func (rc *recovery) segment(no uint32, state, last bool) error {
 		}
 		return nil
 	})
+	if head && checkpoint {
+		cp.finish(s, path)
+	}
 	end := int64(segHeaderSize + valid)
 	if no == rc.ackNo && rc.ackOff == end {
 		rc.ackSeg, rc.ackPos = seg, end
 	}
 	if scanErr != nil {
-		s.log.Warn("truncating torn spool segment", "segment", path, "valid_bytes", end, "dropped_bytes", int64(len(b))-end, "err", scanErr)
-		if err := truncateFile(path, end); err != nil {
+		if err := s.setAsideTail(path, b, end, last, scanErr); err != nil {
 			return err
 		}
 	}
@@ -231,6 +228,77 @@ func (rc *recovery) segment(no uint32, state, last bool) error {
 	s.segs = append(s.segs, seg)
 	s.bytes += end
 	return nil
+}
+
+// checkpointRead collects the checkpoint frames at the head of the
+// segment that starts the recovered state.
+type checkpointRead struct {
+	open  map[string]*sessionState
+	parts map[uint32]bool
+	total uint32
+	bad   bool
+}
+
+// add takes one checkpoint frame.
+func (c *checkpointRead) add(f frame, log *slog.Logger, path string) {
+	if c.open == nil {
+		c.open, c.parts = map[string]*sessionState{}, map[uint32]bool{}
+	}
+	if f.kind == kindCheckpoint { // an earlier build's single JSON frame
+		open, err := decodeLegacyCheckpoint(f.payload)
+		if err != nil {
+			log.Warn("ignoring unreadable spool checkpoint", "segment", path, "err", err)
+			c.bad = true
+			return
+		}
+		c.open, c.total, c.parts[0] = open, 1, true
+		return
+	}
+	p, err := decodeCheckpointPart(f.payload)
+	if err != nil {
+		log.Warn("ignoring unreadable spool checkpoint part", "segment", path, "err", err)
+		c.bad = true
+		return
+	}
+	c.total, c.parts[p.part] = p.parts, true
+	for _, st := range p.open {
+		c.open[st.ID] = st
+	}
+}
+
+// finish makes the collected checkpoint the spool's open sessions. An
+// incomplete one is used for what it holds, with a warning: the sessions
+// it lacks are rebuilt from their later events where there are any.
+func (c *checkpointRead) finish(s *spool, path string) {
+	if c.open == nil {
+		return
+	}
+	if c.bad || uint32(len(c.parts)) != c.total {
+		s.log.Warn("spool checkpoint is incomplete; open sessions it lacks get no interrupted end unless later events name them",
+			"segment", path, "parts", len(c.parts), "want", c.total)
+	}
+	s.open = c.open
+}
+
+// setAsideTail handles the invalid tail of a segment found at recovery.
+// The newest segment's tail is a write the crash cut short: it was never
+// fsync'd, so it is truncated. Anywhere else, or when the tail is a
+// complete frame that fails its checksum, the bytes are copied to
+// PATH.tail-OFFSET before the segment is truncated, and logged at ERROR:
+// recovery never silently discards what may have been fsync'd.
+func (s *spool) setAsideTail(path string, b []byte, end int64, last bool, why error) error {
+	dropped := int64(len(b)) - end
+	if !last || !errors.Is(why, errFrameShort) {
+		aside := fmt.Sprintf("%s.tail-%d", path, end)
+		if err := os.WriteFile(aside, b[end:], 0o600); err != nil {
+			return fmt.Errorf("recorder: spool: keeping the unreadable tail of %s: %w", path, err)
+		}
+		s.log.Error("spool segment has an unreadable tail; kept aside for inspection", "segment", path,
+			"valid_bytes", end, "kept_bytes", dropped, "kept_in", aside, "err", why)
+	} else {
+		s.log.Warn("truncating torn spool segment", "segment", path, "valid_bytes", end, "dropped_bytes", dropped, "err", why)
+	}
+	return truncateFile(path, end)
 }
 
 // apply updates the open sessions with one recovered event.

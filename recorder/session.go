@@ -109,12 +109,7 @@ func (r *Recorder) Start(info StartInfo) (*Session, error) {
 	ev := event.Event{Type: event.SessionStart, Actor: info.User, Time: r.clock.Now().UnixNano(), Meta: startMeta(&info, r.cfg.Gateway)}
 	s.startedNS = ev.Time
 	s.st = &sessionState{ID: id, Gateway: s.gateway, Class: s.class, Retention: s.retention, StartedNS: ev.Time, fail: cancel}
-	s.st.Fields = make(map[string]string, len(summaryKeys))
-	for _, k := range summaryKeys {
-		if v, ok := ev.Meta[k]; ok {
-			s.st.Fields[k] = v
-		}
-	}
+	s.st.Fields = summaryFields(ev.Meta)
 	s.fields = s.st.Fields
 	_, err := s.appendLocked(&ev, false)
 	if err != nil {

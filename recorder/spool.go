@@ -183,18 +183,10 @@ func (s *spool) writeLocked(seg *segment, b []byte) {
 // header and a checkpoint of the open sessions.
 func (s *spool) rotateLocked() (*segment, error) {
 	cur := s.segs[len(s.segs)-1]
-	cp, err := encodeCheckpoint(s.open)
-	if err != nil {
-		return nil, err
-	}
-	if len(cp)+1 > maxFrameBody {
-		return nil, fmt.Errorf("recorder: checkpoint of %d open sessions exceeds %d bytes", len(s.open), maxFrameBody)
-	}
 	cur.sealed = true
 	seg := &segment{no: cur.no + 1, path: segPath(s.dir, cur.no+1), expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
-	hdr := appendSegHeader(make([]byte, 0, segHeaderSize+frameHeaderSize+1+len(cp)), seg.no)
-	s.writeLocked(seg, appendCheckpointFrame(hdr, cp))
+	s.writeLocked(seg, appendCheckpoint(appendSegHeader(nil, seg.no), s.open))
 	return seg, nil
 }
 

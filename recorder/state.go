@@ -1,9 +1,8 @@
 package recorder
 
 import (
-	"encoding/json"
-	"fmt"
-	"sort"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 
 	"github.com/foureyes/foureyes/event"
@@ -13,11 +12,42 @@ import (
 // that a summary row can be built from the end event alone.
 var summaryKeys = []string{"user", "host", "login", "remote", "kind", "command"}
 
+// maxSummaryField bounds each summary field a session's state keeps (and
+// so every checkpoint repeats, and its session.end copies). A longer value
+// — an exec command can be as long as the gateway allows — is kept as its
+// first maxSummaryField bytes plus KEY_bytes (the full length) and
+// KEY_sha256; the whole value stays in session.start. This keeps a
+// checkpoint's size independent of what users send.
+const maxSummaryField = 1024
+
+// summaryFields returns the bounded summary fields of a session.start's
+// Meta.
+func summaryFields(meta map[string]string) map[string]string {
+	f := make(map[string]string, len(summaryKeys))
+	for _, k := range summaryKeys {
+		v, ok := meta[k]
+		if !ok {
+			continue
+		}
+		if len(v) > maxSummaryField {
+			sum := sha256.Sum256([]byte(v))
+			f[k+"_bytes"] = strconv.Itoa(len(v))
+			f[k+"_sha256"] = hex.EncodeToString(sum[:])
+			v = v[:maxSummaryField]
+		}
+		f[k] = v
+	}
+	return f
+}
+
 // sessionState is what the spool knows about an open session: enough to
 // write its session.end (continuing the hash chain) without its earlier
 // events. The spool keeps one per open session, updates it on every
 // append under spool.mu, and writes all of them as the checkpoint at the
 // head of every segment.
+//
+// The json tags serve the checkpoints of earlier builds (frame kind 'C');
+// this build writes the binary form (checkpoint.go).
 type sessionState struct {
 	ID        string            `json:"id"`
 	Gateway   string            `json:"gateway"`
@@ -43,12 +73,7 @@ func newState(start *event.Event) *sessionState {
 		Class:     start.Class,
 		Retention: start.Retention,
 		StartedNS: start.Time,
-		Fields:    make(map[string]string, len(summaryKeys)),
-	}
-	for _, k := range summaryKeys {
-		if v, ok := start.Meta[k]; ok {
-			st.Fields[k] = v
-		}
+		Fields:    summaryFields(start.Meta),
 	}
 	return st
 }
@@ -82,40 +107,4 @@ func endMeta(fields map[string]string, startedNS, endNS int64, exitStatus int, b
 	m["bytes_out"] = strconv.FormatInt(bytesOut, 10)
 	m["started_ns"] = strconv.FormatInt(startedNS, 10)
 	return m
-}
-
-// encodeCheckpoint returns the checkpoint JSON of the open sessions,
-// sorted by id.
-func encodeCheckpoint(open map[string]*sessionState) ([]byte, error) {
-	list := make([]*sessionState, 0, len(open))
-	for _, st := range open {
-		list = append(list, st)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	b, err := json.Marshal(checkpoint{Open: list})
-	if err != nil {
-		return nil, fmt.Errorf("recorder: checkpoint: %w", err)
-	}
-	return b, nil
-}
-
-// decodeCheckpoint decodes checkpoint JSON.
-func decodeCheckpoint(b []byte) (map[string]*sessionState, error) {
-	var c checkpoint
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("recorder: checkpoint: %w", err)
-	}
-	open := make(map[string]*sessionState, len(c.Open))
-	for _, st := range c.Open {
-		if st == nil || st.ID == "" || st.NextSeq == 0 {
-			return nil, fmt.Errorf("recorder: checkpoint: invalid session entry")
-		}
-		open[st.ID] = st
-	}
-	return open, nil
-}
-
-// checkpoint is the payload of a checkpoint frame.
-type checkpoint struct {
-	Open []*sessionState `json:"open"`
 }
