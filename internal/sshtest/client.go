@@ -42,6 +42,9 @@ type Client struct {
 	Cols, Rows int
 	// Stdin is what Run feeds to ssh's standard input.
 	Stdin string
+	// Env holds extra NAME=value entries for ssh's environment; they win
+	// over the defaults (TERM=xterm).
+	Env []string
 
 	tb       testing.TB
 	cmd      *exec.Cmd
@@ -91,7 +94,7 @@ func (c *Client) command(ctx context.Context, tty bool) *exec.Cmd {
 	args = append(args, dest)
 	args = append(args, c.Args...)
 	cmd := exec.CommandContext(ctx, SSHPath, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), c.Env...)
 	return cmd
 }
 
