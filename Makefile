@@ -7,8 +7,10 @@ BIN       := bin/foureyes
 DEV_DATA  ?= .dev
 SSH_ADDR  ?= 127.0.0.1:2222
 TEST_TIMEOUT ?= 20m
+# How long `make test` runs each fuzz target (scripts/fuzz.sh).
+FUZZTIME  ?= 5s
 
-.PHONY: all build run test bench chaos deps vet fmt clean
+.PHONY: all build run test bench chaos fuzz deps vet fmt clean
 
 all: build
 
@@ -31,6 +33,11 @@ fmt:
 test: deps vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	CI=$${CI:-true} $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
+
+# Every fuzz target for longer than `make test` gives them.
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} GO=$(GO) ./scripts/fuzz.sh
 
 bench: deps
 	./scripts/bench.sh
