@@ -72,6 +72,10 @@ type clientSession struct {
 	bestEffort bool
 	rc         recCounts // bytes forwarded, and lost after a failure
 
+	// Set by openChannel: the host closed the channel before it answered
+	// the shell or exec request, so the command may have run.
+	startUnconfirmed bool
+
 	started   atomic.Bool   // shell or exec accepted
 	runDone   chan struct{} // closed when run returned
 	inputDone chan struct{} // closed when the client input copier returned (nil if none)
