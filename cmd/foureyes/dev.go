@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -13,9 +14,9 @@ import (
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
-	data := fs.String("data", "", "state directory (keys, spool, Kafka and ClickHouse data); required")
-	addr := fs.String("ssh-addr", "127.0.0.1:2222", "gateway SSH listen address")
-	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	data := fs.String("data", "", "state `DIR` (keys, spool, Kafka and ClickHouse data); required")
+	addr := fs.String("ssh-addr", "127.0.0.1:2222", "gateway SSH listen `ADDR`")
+	level := logLevel(fs, slog.LevelWarn)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ import (
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gateway", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	printKey := fs.Bool("print-client-key", false, "print the public key the bastion logs into hosts with, then exit")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -14,8 +15,8 @@ import (
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ingest", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

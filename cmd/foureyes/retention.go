@@ -25,9 +25,9 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errUsage
 	}
 	fs := newFlags("retention run", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	dry := fs.Bool("dry-run", false, "list the partitions and held copies that would be dropped; change nothing")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
