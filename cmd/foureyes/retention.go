@@ -86,7 +86,8 @@ func printPlan(w io.Writer, p *retention.Plan, dry bool) {
 }
 
 // retentionLoop runs the retention job every retention.interval until ctx
-// is done; `foureyes ingest` runs it beside the consumer.
+// is done; `foureyes ingest` runs it beside the consumer. log is not yet
+// narrowed to a component.
 func retentionLoop(ctx context.Context, conn driver.Conn, cfg *config.Config, log *slog.Logger) error {
 	return retention.New(conn, retention.FromConfig(cfg, log.With("component", "retention"))).Run(ctx)
 }

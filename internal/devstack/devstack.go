@@ -117,7 +117,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}()
 
 	var keys [3]string
-	for i, name := range []string{"alice", "bob", "carol"} {
+	for i, name := range DemoUsers {
 		k, err := demoKey(filepath.Join(dir, "keys"), name)
 		if err != nil {
 			return s, err
@@ -156,7 +156,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 			HostKeyFile:    filepath.Join(tdir, "host_ed25519"),
 			AuthorizedKeys: []gossh.PublicKey{clientPub},
 			Dir:            home,
-			Logger:         s.log.With("component", "target", "host", name),
+			Logger:         s.log, // the target adds component=sshtarget target=NAME
 		})
 		if err != nil {
 			return s, err
@@ -182,11 +182,13 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.Ingester = ingest.New(s.ClickHouse, ingest.FromConfig(cfg, s.log.With("component", "ingest")))
-	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log.With("component", "recorder")))
+	// The recorder, the query store and the targets add their own
+	// component attribute: narrowing here too would repeat it.
+	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log))
 	if err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")), query.WithRetention(cfg.Retention))
+	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log), query.WithRetention(cfg.Retention))
 	s.Retention = retention.New(s.ClickHouse, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
@@ -206,6 +208,13 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	s.spawn("retention", func() error { return s.Retention.Run(runCtx) })
 	s.spawn("publisher", func() error { return s.Recorder.Publish(runCtx, recorder.PublisherFromConfig(cfg)) })
 	s.gwAddr = ln.Addr()
+	hostKey, err := hostPublicKey(cfg.Gateway.HostKeyFile)
+	if err != nil {
+		return s, err
+	}
+	if err := WriteSSHConfig(dir, s.SSHAddr(), hostKey); err != nil {
+		return s, err
+	}
 	s.spawn("gateway", func() error { return s.gw.Serve(ln) })
 	return s, nil
 }
