@@ -246,3 +246,61 @@ func fastExec(c *gossh.Client, i int) error {
 	}
 	return nil
 }
+
+// TestFastBastionVerbsReplyBeforeClose runs commands the bastion answers
+// itself at once (help, a refusal) through an x/crypto client: the gateway
+// must confirm each exec before it sends the exit status and closes, or
+// the client reports a start failure for a command that ran and was
+// recorded.
+func TestFastBastionVerbsReplyBeforeClose(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c, err := f.dial("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, parallel = 300, 8
+	errs := make(chan error, n)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s, err := c.NewSession()
+			if err != nil {
+				errs <- fmt.Errorf("session %d: %w", i, err)
+				return
+			}
+			defer s.Close()
+			cmd, wantStatus := "help", 0
+			if i%2 == 1 {
+				cmd, wantStatus = "nosuch-host -- true", 1
+			}
+			var stdout, stderr bytes.Buffer
+			s.Stdout, s.Stderr = &stdout, &stderr
+			err = s.Run(cmd)
+			var exitErr *gossh.ExitError
+			status := 0
+			if errors.As(err, &exitErr) {
+				status, err = exitErr.ExitStatus(), nil
+			}
+			if err != nil || status != wantStatus || stdout.Len()+stderr.Len() == 0 {
+				errs <- fmt.Errorf("%q #%d: err %v status %d stdout %q stderr %q; want status %d", cmd, i, err, status, stdout.String(), stderr.String(), wantStatus)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed < 5 {
+			t.Error(err)
+		}
+		failed++
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d fast commands misreported", failed, n)
+	}
+}
