@@ -12,6 +12,8 @@
 //	DIR/kafka/             broker data
 //	DIR/clickhouse/        server config, data and logs
 //	DIR/targets/NAME/      demo host keys and home directories
+//	DIR/ssh_config         a Host alias per demo user: ssh -F DIR/ssh_config alice demo-staging
+//	DIR/known_hosts        the gateway's host key, pinned for ssh_config
 package devstack
 
 import (
@@ -93,6 +95,9 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	dir, err := filepath.Abs(opt.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	if err := checkDirName(dir); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)

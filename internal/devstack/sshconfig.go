@@ -1,11 +1,13 @@
 package devstack
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -19,6 +21,11 @@ const (
 	// for the long commands in the README).
 	KnownHostsName = "known_hosts"
 )
+
+// ErrControlChar is returned by WriteSSHConfig for a state directory whose
+// path holds a control character (a newline, a tab): it cannot be written
+// into ssh_config safely. Choose another --data directory.
+var ErrControlChar = errors.New("control character in path; choose another --data directory")
 
 // hostKeyAlias names the gateway in KnownHostsName whatever its port.
 const hostKeyAlias = "foureyes-dev"
@@ -36,6 +43,9 @@ func WriteSSHConfig(dir, addr string, hostKey gossh.PublicKey) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("devstack: %w", err)
+	}
+	if err := checkDirName(dir); err != nil {
+		return err
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -63,6 +73,16 @@ func WriteSSHConfig(dir, addr string, hostKey gossh.PublicKey) error {
 	return nil
 }
 
+// checkDirName refuses a state directory ssh_config cannot name: a
+// newline in a path would end the value and start a directive of its own
+// (ProxyCommand …), so no control character gets into the file.
+func checkDirName(dir string) error {
+	if strings.ContainsFunc(dir, unicode.IsControl) {
+		return fmt.Errorf("devstack: state directory %q: %w", dir, ErrControlChar)
+	}
+	return nil
+}
+
 // knownHostsPattern is how OpenSSH names host:port in known_hosts.
 func knownHostsPattern(host, port string) string {
 	if port == "22" {
@@ -76,7 +96,7 @@ func knownHostsPattern(host, port string) string {
 // whitespace or quotes, which would otherwise split or end it.
 func sshConfigPath(p string) string {
 	p = strings.ReplaceAll(p, "%", "%%")
-	if !strings.ContainsAny(p, " \t\"'\\") {
+	if !strings.ContainsAny(p, " \"'\\") {
 		return p
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
