@@ -72,6 +72,10 @@ type clientSession struct {
 	bestEffort bool
 	rc         recCounts // bytes forwarded, and lost after a failure
 
+	// Set by openChannel: the host closed the channel before it answered
+	// the shell or exec request, so the command may have run.
+	startUnconfirmed bool
+
 	started   atomic.Bool   // shell or exec accepted
 	runDone   chan struct{} // closed when run returned
 	inputDone chan struct{} // closed when the client input copier returned (nil if none)
@@ -133,7 +137,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 // serve answers the channel's requests until the channel closes, then
 // waits for the command goroutine.
 func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
-	started := false
+	started, running := false, false
 	for req := range reqs {
 		ok := false
 		switch req.Type {
@@ -186,14 +190,6 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			}
 			started, ok = true, true
 			sess.started.Store(true)
-			go func() {
-				defer close(sess.runDone)
-				res := sess.dispatch()
-				// session.end is durable before the client learns the
-				// exit status: once ssh returns, its record is whole.
-				sess.endRecording(res)
-				sess.finish(res)
-			}()
 		case "auth-agent-req@openssh.com":
 			sess.s.forwardDenied(sess.user.Name, sess.cs, "agent", "auth-agent-req@openssh.com")
 		case "x11-req":
@@ -218,6 +214,14 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		if req.WantReply {
 			req.Reply(ok, nil)
 		}
+		if started && !running {
+			// Only after the reply: a command that ends at once (help,
+			// a refusal) must not close the channel before the client
+			// heard that it started, or the client reports a failure
+			// to start for a command that ran and was recorded.
+			running = true
+			go sess.run()
+		}
 	}
 	// The channel is closed: by the client, or by finish after the
 	// command ended.
@@ -228,6 +232,17 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 	if sess.inputDone != nil {
 		<-sess.inputDone
 	}
+}
+
+// run runs the shell or exec request, records its end and tells the
+// client.
+func (sess *clientSession) run() {
+	defer close(sess.runDone)
+	res := sess.dispatch()
+	// session.end is durable before the client learns the exit status:
+	// once ssh returns, its record is whole.
+	sess.endRecording(res)
+	sess.finish(res)
 }
 
 // sendWinch hands the latest window size to the command goroutine,

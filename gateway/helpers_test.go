@@ -80,6 +80,9 @@ type fixtureOptions struct {
 	leaveGrace     string // default 5m
 	webhook        string // notify.webhook_url (secret "s3cret")
 	publicAddress  string // gateway.public_address
+
+	// extraHosts are more entries of hosts:, one YAML flow mapping each.
+	extraHosts []string
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -148,6 +151,9 @@ hosts:
   - {name: down, address: "{{.Down}}", host_key: "{{.TargetKey}}"}
 {{- if .SSHD}}
   - {name: real, address: "{{.SSHD}}", login: "{{.Login}}", host_key: "{{.SSHDKey}}"}
+{{- end}}
+{{- range .ExtraHosts}}
+  - {{.}}
 {{- end}}
 `))
 
@@ -224,7 +230,11 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		vals["SSHD"], vals["SSHDKey"], vals["Login"] = addr, authorizedKey(key), sshtest.LoginUser(t)
 	}
 	var buf strings.Builder
-	if err := configTemplate.Execute(&buf, vals); err != nil {
+	data := map[string]any{"ExtraHosts": o.extraHosts}
+	for k, v := range vals {
+		data[k] = v
+	}
+	if err := configTemplate.Execute(&buf, data); err != nil {
 		t.Fatal(err)
 	}
 	if f.cfg, err = config.Parse([]byte(buf.String())); err != nil {

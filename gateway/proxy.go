@@ -85,6 +85,12 @@ loop:
 			} else {
 				meta["reason"] = "host closed the session without an exit status"
 			}
+			if sess.startUnconfirmed {
+				meta["start"] = "unconfirmed"
+				if exitOf() == nil {
+					sess.say(h.Name + " closed the session without confirming the start or sending an exit status")
+				}
+			}
 			break loop
 		case <-sess.ctx.Done():
 			cause := context.Cause(sess.ctx)
@@ -144,7 +150,10 @@ func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *pt
 		return nil, nil, userErrorf(err, "%s refused the session: %v", h.Name, err)
 	}
 	if pty != nil {
-		if ok, err := uch.SendRequest("pty-req", true, gossh.Marshal(pty)); err != nil || !ok {
+		if ok, err := uch.SendRequest("pty-req", true, gossh.Marshal(pty)); err != nil {
+			uch.Close()
+			return nil, nil, userErrorf(errors.New("closed before pty-req reply"), "%s closed the session before it started", h.Name)
+		} else if !ok {
 			uch.Close()
 			return nil, nil, userErrorf(errors.New("pty-req refused"), "%s refused a terminal", h.Name)
 		}
@@ -158,7 +167,18 @@ func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *pt
 	} else {
 		ok, err = uch.SendRequest("exec", true, gossh.Marshal(&struct{ Command string }{remote}))
 	}
-	if err != nil || !ok {
+	if err != nil {
+		// The host closed the channel (or the connection) without
+		// answering. That is no refusal: a host may run a quick command,
+		// send its output, exit status and close before its reply (an
+		// x/crypto server that replies after its exit goroutine closed
+		// the channel does). What arrived is buffered in uch and ureqs;
+		// the proxy collects and records it like any other session.
+		sess.log.Warn("host closed the session before confirming the start", "host", h.Name, "err", err)
+		sess.startUnconfirmed = true
+		return uch, ureqs, nil
+	}
+	if !ok {
 		uch.Close()
 		return nil, nil, userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
 	}

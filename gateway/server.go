@@ -157,7 +157,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.base, s.cancelBase = context.WithCancelCause(context.Background())
 	if cfg.Notify.WebhookURL != "" {
-		s.notifier = newNotifier(cfg.Notify, s.log)
+		// opts.Logger, not s.log: the notifier adds its own component.
+		s.notifier = newNotifier(cfg.Notify, opts.Logger)
 		s.wg.Add(1) // no Wait can run yet: New has not returned
 		go func() {
 			defer s.wg.Done()

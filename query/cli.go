@@ -25,11 +25,15 @@ const maxSpeed = 1000
 
 const usageText = `usage: audit VERB [arguments]
 
-  sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]
+  sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N]
+           [--before ID] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
         unless an offset is given). K is shell, exec, audit, gateway or all
         (default: shell and exec). --limit defaults to 100 (at most 100000).
+        When more match, a last line says how many and gives the next page's
+        command (--before ID: the sessions listed after ID); with --json it
+        is {"record":"more","more":N,"before":ID,"next":COMMAND}.
   show ID [--json]
         session details and timeline: start, resizes, commands typed (with
         typist), exec, signals and other events, end.
@@ -135,29 +139,46 @@ func (c *cli) fail(id string, err error) int {
 	return ExitFailure
 }
 
+// sessionKinds are the values of sessions --kind.
+var sessionKinds = []string{"shell", "exec", "audit", "gateway", KindAll}
+
 func (c *cli) sessions(ctx context.Context, args []string) int {
-	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--json]")
-	user := fs.str("user", "U", "only sessions of this user")
-	host := fs.str("host", "H", "only sessions to this host")
+	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--json]")
+	fs.note = "When more sessions match than --limit, a last line says how many and gives the command of the next page (--before ID)."
+	user := fs.nonEmpty("user", "U", "a user name", "only sessions of this user")
+	host := fs.nonEmpty("host", "H", "a host name", "only sessions to this host")
 	var since, until time.Time
 	fs.timeSpec("since", "started at or after T: a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00:00Z; UTC)", &since, c.now)
 	fs.timeSpec("until", "started before T, same forms as --since", &until, c.now)
-	kind := fs.str("kind", "K", "shell, exec, audit, gateway or all (default shell and exec)")
+	kind := fs.enum("kind", "K", sessionKinds, "shell, exec, audit, gateway or all (default shell and exec)")
 	limit := fs.integer("limit", "N", DefaultLimit, 1, MaxLimit, fmt.Sprintf("at most N sessions, 1 to %d", MaxLimit))
+	before := fs.nonEmpty("before", "ID", "a session ID", "only sessions listed after session ID (the next page)")
 	asJSON := fs.boolean("json", "one JSON object per line")
 	if code, ok := fs.parseNone(args); !ok {
 		return code
 	}
-	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit}
-	list, err := c.st.Sessions(ctx, f)
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return fs.errorf("--since %s is not before --until %s: no session can match",
+			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+	}
+	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before}
+	page, err := c.st.SessionsPage(ctx, f)
 	if err != nil {
+		if isNotFound(err) && *before != "" {
+			fmt.Fprintf(c.stderr, "audit sessions: --before %s: no such session\n", printable(*before))
+			return ExitFailure
+		}
 		return c.fail("", err)
 	}
+	list := page.Sessions
 	if *asJSON {
 		for i := range list {
 			if err := writeJSONLine(c.stdout, toSessionJSON(&list[i], "")); err != nil {
 				return c.fail("", err)
 			}
+		}
+		if err := writeMore(c.stdout, fs, page, true); err != nil {
+			return c.fail("", err)
 		}
 		return ExitOK
 	}
@@ -177,6 +198,9 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 			printable(s.User), printable(s.Host), printable(s.Kind), durationText(s), exitText(s), printable(approvers))
 	}
 	if err := tw.Flush(); err != nil {
+		return c.fail("", err)
+	}
+	if err := writeMore(c.stdout, fs, page, false); err != nil {
 		return c.fail("", err)
 	}
 	return ExitOK

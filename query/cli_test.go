@@ -114,9 +114,12 @@ func TestRunSessions(t *testing.T) {
 		var ids []string
 		sc := bufio.NewScanner(strings.NewReader(r.stdout))
 		for sc.Scan() {
-			var s struct{ ID string }
+			var s struct{ ID, Record string }
 			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 				t.Fatal(err)
+			}
+			if s.Record == "more" { // the next page's line; see TestSessionsPaging
+				continue
 			}
 			ids = append(ids, s.ID)
 		}

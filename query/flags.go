@@ -133,6 +133,31 @@ func (fs *flagSet) choice(name, arg string, values []string, usage string) *stri
 	return p
 }
 
+// enum defines a flag taking one of values, or nothing: its default is ""
+// (the caller's meaning of "not given").
+func (fs *flagSet) enum(name, arg string, values []string, usage string) *string {
+	p := new(string)
+	fs.add(name, arg, "", joinOr(values), usage,
+		setter(p, anyString, func(s string) bool { return slices.Contains(values, s) }))
+	return p
+}
+
+// nonEmpty defines a flag taking any string but the empty one: an empty
+// --user= must not silently mean "every user".
+func (fs *flagSet) nonEmpty(name, arg, want, usage string) *string {
+	p := new(string)
+	fs.add(name, arg, "", want, usage, setter(p, anyString, func(s string) bool { return s != "" }))
+	return p
+}
+
+// joinOr lists values as "a, b or c".
+func joinOr(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
+}
+
 // custom defines a flag whose value set parses and stores; want says
 // what set accepts.
 func (fs *flagSet) custom(name, arg, want, usage string, set func(string) error) {

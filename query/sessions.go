@@ -28,6 +28,19 @@ type Filter struct {
 	// KindAll. Empty means the admin sessions: shell and exec.
 	Kind  string
 	Limit int // default DefaultLimit, at most MaxLimit
+	// Before is the ID of a session listed earlier (the cursor of the
+	// next page): only the sessions listed after it match, those that
+	// started before it or at the same nanosecond with a smaller ID.
+	Before string
+}
+
+// Page is one page of sessions and how many more match after it.
+type Page struct {
+	Sessions []Session
+	// More counts the matching sessions after the last one listed; 0
+	// when this is the last page. The next page is the same Filter with
+	// Before set to the last session's ID.
+	More int
 }
 
 // Session is the summary row of one recorded stream.
@@ -102,11 +115,47 @@ func scanSession(r rowScanner) (Session, error) {
 // updated summary rows are collapsed with FINAL (ReplacingMergeTree by
 // version). Every filtered column is fixed for the life of a session, so
 // the matching ids can be chosen from the raw rows before the collapse.
+// f.Before naming no stored session is ErrNotFound.
 func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
-	var (
-		where []string
-		args  []any
-	)
+	where, args, err := s.sessionConds(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.sessions(ctx, where, args, clampLimit(f.Limit))
+}
+
+// SessionsPage is Sessions that also counts the matching sessions after
+// the page (one more query, made only when the page is full).
+func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
+	where, args, err := s.sessionConds(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	limit := clampLimit(f.Limit)
+	list, err := s.sessions(ctx, where, args, limit)
+	if err != nil || len(list) < limit {
+		return Page{Sessions: list}, err
+	}
+	last := list[len(list)-1]
+	w, a := afterCond(last.Started.UnixNano(), last.ID)
+	more, err := s.countSessions(ctx, append(where, w...), append(args, a...))
+	return Page{Sessions: list, More: more}, err
+}
+
+// clampLimit applies the default and the cap of Filter.Limit.
+func clampLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultLimit
+	case limit > MaxLimit:
+		return MaxLimit
+	}
+	return limit
+}
+
+// sessionConds returns the WHERE conditions of f on the raw rows of
+// sessions and held_sessions, and their arguments.
+func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, err error) {
 	switch f.Kind {
 	case "":
 		where = append(where, "kind IN ('shell', 'exec')")
@@ -132,17 +181,38 @@ func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 		where = append(where, "started <= toDateTime(?)", "started_ns < ?")
 		args = append(args, clampUnix(f.Until.Unix()), f.Until.UnixNano())
 	}
-	limit := f.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultLimit
-	case limit > MaxLimit:
-		limit = MaxLimit
+	if f.Before != "" {
+		cur, found, err := s.session(ctx, f.Before)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("query: sessions before %s: %w", f.Before, ErrNotFound)
+		}
+		w, a := afterCond(cur.Started.UnixNano(), cur.ID)
+		where, args = append(where, w...), append(args, a...)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	return where, args, nil
+}
+
+// afterCond selects the sessions listed after the one that started at
+// startedNs with id: the list is ordered by start, then id, descending.
+func afterCond(startedNs int64, id string) ([]string, []any) {
+	return []string{"started <= toDateTime(?)", "(started_ns < ? OR (started_ns = ? AND session < ?))"},
+		[]any{clampUnix(time.Unix(0, startedNs).Unix()), startedNs, startedNs, id}
+}
+
+// whereClause joins conditions into " WHERE …", or "".
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
 	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// sessions runs the listing query.
+func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) ([]Session, error) {
+	cond := whereClause(where)
 	// Two steps: pick the newest matching session ids from the raw rows
 	// (cheap: two columns), then read those sessions with FINAL. FINAL
 	// over the whole table costs 15-20 times more on 18.16. Held copies
@@ -176,6 +246,18 @@ func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 		return nil, fmt.Errorf("query: sessions: %w", err)
 	}
 	return out, nil
+}
+
+// countSessions counts the distinct sessions whose raw rows match.
+func (s *Store) countSessions(ctx context.Context, where []string, args []any) (int, error) {
+	cond := whereClause(where)
+	q := fmt.Sprintf(`SELECT uniqExact(session) FROM (
+		SELECT session FROM sessions%[1]s UNION ALL SELECT session FROM held_sessions%[1]s)`, cond)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, q, append(append([]any{}, args...), args...)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("query: count sessions: %w", err)
+	}
+	return int(n), nil
 }
 
 // clampUnix keeps a bound inside the DateTime range (UInt32 seconds).

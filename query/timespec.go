@@ -27,7 +27,7 @@ func parseTimeSpec(s string, now time.Time) (time.Time, error) {
 	var d time.Duration
 	if n := len(s); n > 1 && (s[n-1] == 'd' || s[n-1] == 'w') {
 		f, err := strconv.ParseFloat(s[:n-1], 64)
-		if err != nil || f <= 0 || f > 36500 {
+		if err != nil || !(f > 0 && f <= 36500) { // NaN too
 			return time.Time{}, fmt.Errorf("%q: %w", s, errTimeSpec)
 		}
 		unit := 24 * time.Hour

@@ -12,8 +12,8 @@ import (
 // and demos can stop and start "Kafka" independently of the gateway.
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("broker", stderr)
-	data := fs.String("data", "", "directory that keeps topics, records and offsets across restarts (required)")
-	addr := fs.String("addr", "127.0.0.1:9092", "listen address")
+	data := fs.String("data", "", "`DIR` that keeps topics, records and offsets across restarts (required)")
+	addr := fs.String("addr", "127.0.0.1:9092", "listen `ADDR`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 // requirements, reporting every problem found.
 func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check-config", stderr)
-	path := fs.String("config", "", "configuration file (required)")
-	forParts := fs.String("for", "all", "the part the file is for: gateway, ingest or all")
+	path := fs.String("config", "", "configuration `FILE` (required)")
+	forParts := fs.String("for", "all", "the `PART` the file is for: gateway, ingest or all")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

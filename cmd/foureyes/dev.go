@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -13,9 +13,9 @@ import (
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
-	data := fs.String("data", "", "state directory (keys, spool, Kafka and ClickHouse data); required")
-	addr := fs.String("ssh-addr", "127.0.0.1:2222", "gateway SSH listen address")
-	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	data := fs.String("data", "", "state `DIR` (keys, spool, Kafka and ClickHouse data); required")
+	addr := fs.String("ssh-addr", "127.0.0.1:2222", "gateway SSH listen `ADDR`")
+	level := logLevel(fs, slog.LevelWarn)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	printInstructions(stdout, st.Dir, st.SSHAddr())
+	printInstructions(stdout, *data, st.SSHAddr())
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "\nfoureyes dev: stopping …")
@@ -42,49 +42,49 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // printInstructions prints the copy-paste commands for each role of the
-// dev stack whose state is in dir and whose gateway listens on addr. Every
-// line that starts with "  ssh " is a complete shell command.
+// dev stack whose state is in dir (as the user typed it: the commands are
+// as short as the path) and whose gateway listens on addr. Every line that
+// starts with "  ssh " is a complete shell command; each uses the
+// ssh_config the stack wrote (one Host alias per demo user, the gateway's
+// key pinned).
 func printInstructions(w io.Writer, dir, addr string) {
-	host, port, _ := net.SplitHostPort(addr)
-	keys := filepath.Join(dir, "keys")
-	ssh := func(user string) string {
-		return fmt.Sprintf("ssh -i %s -p %s -o %s -o StrictHostKeyChecking=accept-new",
-			shellQuote(filepath.Join(keys, user)), port, shellQuote("UserKnownHostsFile="+sshConfigQuote(filepath.Join(dir, "known_hosts"))))
-	}
+	ssh := "ssh -F " + shellQuote(filepath.Join(dir, devstack.SSHConfigName))
 	fmt.Fprintf(w, `
 foureyes dev is up. The gateway listens on %[1]s; state is in %[2]s.
 Demo hosts: demo-prod (production, 90-day retention, four-eyes) and demo-staging (logs, 3-day retention).
+The commands below use %[4]s: one Host alias per demo user (alice, bob, carol)
+with its key, and the gateway's host key pinned (%[5]s).
 
 1. As the admin alice — demo-staging needs no approval:
-  %[3]s -t alice@%[4]s demo-staging
-  %[3]s alice@%[4]s demo-staging -- uname -a
+  %[3]s -t alice demo-staging
+  %[3]s alice demo-staging -- uname -a
 
 2. Four-eyes on demo-prod. In one terminal, alice asks (she types a reason, then waits;
    nothing reaches the host yet; Ctrl-C cancels):
-  %[3]s -t alice@%[4]s demo-prod
+  %[3]s -t alice demo-prod
    In a second terminal, the reviewer bob lists what waits and joins with the id alice sees:
-  %[5]s bob@%[4]s sessions
-  %[5]s -t bob@%[4]s join SESSION_ID                 # watch only
-  %[5]s -t bob@%[4]s join SESSION_ID --mode peer     # bob may type too
+  %[3]s bob sessions
+  %[3]s -t bob join SESSION_ID                 # watch only
+  %[3]s -t bob join SESSION_ID --mode peer     # bob may type too
    bob sees who asks, for which host and login, why and since when, and answers y or n
    (n asks for an optional reason that alice sees). Once approved, both see the same
    terminal. bob's hotkeys: Ctrl-] t terminates the session for everyone, Ctrl-] q
    leaves (alice's input freezes until bob rejoins; after 5 minutes the session ends).
    A request nobody approves expires after 15 minutes.
    Commands need approval too; give the reason without a prompt:
-  %[3]s -o 'SetEnv=FOUREYES_REASON="restart cron"' alice@%[4]s demo-prod -- uptime
+  %[3]s -o 'SetEnv=FOUREYES_REASON="restart cron"' alice demo-prod -- uptime
 
 3. As the auditor carol — find the session, read it (approvals, joins and leaves
    included), replay it, export it, verify it:
-  %[6]s carol@%[4]s audit sessions
-  %[6]s carol@%[4]s audit show SESSION_ID
-  %[6]s -t carol@%[4]s audit play SESSION_ID --speed 2
-  %[6]s carol@%[4]s audit export SESSION_ID --format asciicast > session.cast
-  %[6]s carol@%[4]s audit verify SESSION_ID
+  %[3]s carol audit sessions
+  %[3]s carol audit show SESSION_ID
+  %[3]s -t carol audit play SESSION_ID --speed 2
+  %[3]s carol audit export SESSION_ID --format asciicast > session.cast
+  %[3]s carol audit verify SESSION_ID
 
 The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
-%[7]s. Press Ctrl-C to stop; data is kept.
-`, addr, dir, ssh("alice"), host, ssh("bob"), ssh("carol"), filepath.Join(dir, "foureyes.yaml"))
+%[6]s. Press Ctrl-C to stop; data is kept.
+`, addr, dir, ssh, filepath.Join(dir, devstack.SSHConfigName), filepath.Join(dir, devstack.KnownHostsName), filepath.Join(dir, "foureyes.yaml"))
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but the
@@ -94,13 +94,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// sshConfigQuote quotes s as an ssh_config value (what -o takes) when it
-// holds whitespace or quotes, which would otherwise split or end it.
-func sshConfigQuote(s string) string {
-	if !strings.ContainsAny(s, " \t\"'\\") {
-		return s
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

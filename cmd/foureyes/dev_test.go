@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foureyes/foureyes/internal/devstack"
 	"github.com/foureyes/foureyes/internal/sshtest"
 )
 
@@ -22,10 +23,14 @@ func TestDevInstructionsAreShellCommands(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{"alice", "bob", "carol"} { // ssh -G lists only keys that exist
+	for _, u := range devstack.DemoUsers { // ssh -G lists only keys that exist
 		if err := os.WriteFile(filepath.Join(dir, "keys", u), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	_, hostKey := sshtest.Keygen(t, t.TempDir(), "host")
+	if err := devstack.WriteSSHConfig(dir, "127.0.0.1:2222", hostKey); err != nil {
+		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	printInstructions(&out, dir, "127.0.0.1:2222")
@@ -47,6 +52,11 @@ func TestDevInstructionsAreShellCommands(t *testing.T) {
 		if !strings.Contains(string(got), "\nidentityfile "+filepath.Join(dir, "keys")+"/") ||
 			!strings.Contains(string(got), "\nuserknownhostsfile "+filepath.Join(dir, "known_hosts")+"\n") {
 			t.Errorf("pasting %q: ssh -G shows no identity file or known hosts file under %s:\n%s", line, dir, got)
+		}
+		for _, want := range []string{"\nhostname 127.0.0.1\n", "\nport 2222\n", "\nidentitiesonly yes\n", "\nstricthostkeychecking true\n", "\nhostkeyalias foureyes-dev\n"} {
+			if !strings.Contains(string(got), want) {
+				t.Errorf("pasting %q: ssh -G lacks %q:\n%s", line, strings.TrimSpace(want), got)
+			}
 		}
 		if strings.Contains(cmdline, "SetEnv") && !strings.Contains(string(got), "\nsetenv FOUREYES_REASON=restart cron\n") {
 			t.Errorf("pasting %q: ssh -G shows no FOUREYES_REASON:\n%s", line, got)

@@ -21,9 +21,9 @@ import (
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gateway", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	printKey := fs.Bool("print-client-key", false, "print the public key the bastion logs into hosts with, then exit")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,12 +44,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
 
-	rec, err := recorder.New(recorder.FromConfig(cfg, log.With("component", "recorder")))
+	rec, err := recorder.New(recorder.FromConfig(cfg, log))
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention}
+	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention, log: log}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -136,6 +136,7 @@ func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
 type lazyStore struct {
 	cfg       config.ClickHouse
 	retention config.Retention
+	log       *slog.Logger // not narrowed: the store adds component=query
 	mu        sync.Mutex
 	conn      driver.Conn
 	st        *query.Store
@@ -151,7 +152,7 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()), query.WithRetention(l.retention))
+	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(l.log), query.WithRetention(l.retention))
 	return l.st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -14,8 +15,8 @@ import (
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ingest", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,7 +27,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := cfg.ValidateIngest(); err != nil {
 		return err
 	}
-	log := newLogger(stderr, *level).With("component", "ingest")
+	base := newLogger(stderr, *level)
+	log := base.With("component", "ingest")
 
 	// ClickHouse may still be starting (or down): keep trying, loudly.
 	var conn driver.Conn
@@ -58,7 +60,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		reg.Gauge("ingest_consumer_lag", "Messages between the consumer position and the high-water mark.", func() float64 { return float64(in.Stats().Lag) })
 		reg.Gauge("ingest_pending", "Fetched messages not yet committed.", func() float64 { return float64(in.Stats().Pending) })
 		go func() {
-			if err := reg.Serve(ctx, cfg.Metrics.Listen, func() error { return conn.Ping(ctx) }, log); err != nil {
+			if err := reg.Serve(ctx, cfg.Metrics.Listen, func() error { return conn.Ping(ctx) }, base.With("component", "metrics")); err != nil {
 				log.Error("metrics endpoint failed", "err", err)
 			}
 		}()
@@ -68,7 +70,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Several ingest processes may run it; drops and copies are idempotent.
 	retCtx, stopRetention := context.WithCancel(ctx)
 	retDone := make(chan error, 1)
-	go func() { retDone <- retentionLoop(retCtx, conn, cfg, log) }()
+	go func() { retDone <- retentionLoop(retCtx, conn, cfg, base) }()
 	err = in.Run(ctx)
 	stopRetention()
 	if rerr := <-retDone; rerr != nil && !errors.Is(rerr, context.Canceled) {

@@ -10,13 +10,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // command is one subcommand: its name, a one-line summary and its body.
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
 		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
+		case err == nil, errors.Is(err, pflag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
 			return 2
@@ -79,19 +81,28 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'foureyes COMMAND -h' for the flags of a command.")
 }
 
-// newFlags returns a FlagSet that reports errors instead of exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("foureyes "+name, flag.ContinueOnError)
+// newFlags returns a FlagSet (spf13/pflag, as the audit verbs) that
+// reports errors instead of exiting; its help spells flags --name, as the
+// documentation does.
+func newFlags(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("foureyes "+name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: foureyes %s [flags]\n\nflags:\n%s", name, fs.FlagUsages())
+	}
 	return fs
 }
 
-// parse parses args and turns parse errors into errUsage (already printed).
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+// parse parses args and turns parse errors into errUsage (already
+// printed). A single-dash long flag (-config) is read as --config, as the
+// standard flag package read it before.
+func parse(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(longFlags(fs, args)); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
 			return err
 		}
+		fmt.Fprintf(fs.Output(), "%s: %v (-h lists the flags)\n", fs.Name(), err)
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -102,10 +113,45 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
+// longFlags rewrites -name to --name, up to "--", when name is one of
+// fs's flags or "help"; -h stays pflag's help.
+func longFlags(fs *pflag.FlagSet, args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && (name == "help" || fs.Lookup(name) != nil) {
+			a = "-" + a
+		}
+		out[i] = a
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return out
+}
+
+// levelValue is a --log-level value: debug, info, warn or error.
+type levelValue struct{ l *slog.Level }
+
+func (v levelValue) String() string { return strings.ToLower(v.l.String()) }
+func (v levelValue) Type() string   { return "LEVEL" }
+
+func (v levelValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return v.l.UnmarshalText([]byte(s))
+	}
+	return fmt.Errorf("want debug, info, warn or error")
+}
+
+// logLevel defines --log-level with default def.
+func logLevel(fs *pflag.FlagSet, def slog.Level) *slog.Level {
+	l := def
+	fs.Var(levelValue{&l}, "log-level", "log level: debug, info, warn or error")
+	return &l
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,7 +33,11 @@ func TestRunUsageAndErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{"dev without data", []string{"dev"}, 2, "", "--data DIR is required"},
 		{"gateway without config", []string{"gateway"}, 2, "", "--config FILE is required"},
-		{"bad flag", []string{"ingest", "--nope"}, 2, "", "flag provided but not defined"},
+		{"bad flag", []string{"ingest", "--nope"}, 2, "", "foureyes ingest: unknown flag: --nope (-h lists the flags)\n"},
+		{"bad flag single dash", []string{"dev", "-nope"}, 2, "", "foureyes dev: unknown shorthand flag: 'n' in -nope"},
+		{"bad log level", []string{"gateway", "--log-level", "loud", "--config", good}, 2, "", `foureyes gateway: invalid argument "loud" for "--log-level" flag: want debug, info, warn or error`},
+		{"single-dash long flag still works", []string{"check-config", "-for", "ingest", "-config=" + good}, 0, "OK for ingest", ""},
+		{"bad for", []string{"check-config", "--for", "everything", "--config", good}, 2, "", `--for "everything": use gateway, ingest or all`},
 		{"stray argument", []string{"check-config", "--config", good, "extra"}, 2, "", `unexpected argument "extra"`},
 		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "no such file"},
 		{"invalid config names key", []string{"check-config", "--config", bad}, 1, "", "kafka.brokers[0]"},
@@ -80,5 +86,30 @@ func TestPrintClientKey(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("client key mode = %v; want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestHelpSpellsFlagsAsDocumented: every subcommand's -h lists its flags
+// with two dashes (--dry-run), as the README and the usage lines spell
+// them; the standard flag package printed -dry-run.
+func TestHelpSpellsFlagsAsDocumented(t *testing.T) {
+	singleDash := regexp.MustCompile(`(?m)^\s+-[a-z][a-z-]+`)
+	for _, args := range [][]string{
+		{"dev", "-h"}, {"gateway", "--help"}, {"ingest", "-h"}, {"broker", "-h"},
+		{"check-config", "-h"}, {"retention", "run", "-h"}, {"retention", "run", "-help"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		help := stderr.String()
+		if code != 0 || !strings.HasPrefix(help, "usage: foureyes "+args[0]) || !strings.Contains(help, "\n      --") || singleDash.MatchString(help) {
+			t.Errorf("foureyes %v = %d, help:\n%s\nwant exit 0 and every flag spelled --name", args, code, help)
+		}
+	}
+	var stderr bytes.Buffer
+	run(context.Background(), []string{"retention", "run", "-h"}, io.Discard, &stderr)
+	for _, want := range []string{"--dry-run", "--config FILE", "--log-level LEVEL"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("retention run -h lacks %q:\n%s", want, stderr.String())
+		}
 	}
 }

@@ -25,9 +25,9 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errUsage
 	}
 	fs := newFlags("retention run", stderr)
-	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
+	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	dry := fs.Bool("dry-run", false, "list the partitions and held copies that would be dropped; change nothing")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -86,7 +86,8 @@ func printPlan(w io.Writer, p *retention.Plan, dry bool) {
 }
 
 // retentionLoop runs the retention job every retention.interval until ctx
-// is done; `foureyes ingest` runs it beside the consumer.
+// is done; `foureyes ingest` runs it beside the consumer. log is not yet
+// narrowed to a component.
 func retentionLoop(ctx context.Context, conn driver.Conn, cfg *config.Config, log *slog.Logger) error {
 	return retention.New(conn, retention.FromConfig(cfg, log.With("component", "retention"))).Run(ctx)
 }

@@ -12,6 +12,8 @@
 //	DIR/kafka/             broker data
 //	DIR/clickhouse/        server config, data and logs
 //	DIR/targets/NAME/      demo host keys and home directories
+//	DIR/ssh_config         a Host alias per demo user: ssh -F DIR/ssh_config alice demo-staging
+//	DIR/known_hosts        the gateway's host key, pinned for ssh_config
 package devstack
 
 import (
@@ -94,6 +96,9 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
+	if err := checkDirName(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -117,7 +122,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}()
 
 	var keys [3]string
-	for i, name := range []string{"alice", "bob", "carol"} {
+	for i, name := range DemoUsers {
 		k, err := demoKey(filepath.Join(dir, "keys"), name)
 		if err != nil {
 			return s, err
@@ -156,7 +161,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 			HostKeyFile:    filepath.Join(tdir, "host_ed25519"),
 			AuthorizedKeys: []gossh.PublicKey{clientPub},
 			Dir:            home,
-			Logger:         s.log.With("component", "target", "host", name),
+			Logger:         s.log, // the target adds component=sshtarget target=NAME
 		})
 		if err != nil {
 			return s, err
@@ -182,11 +187,13 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.Ingester = ingest.New(s.ClickHouse, ingest.FromConfig(cfg, s.log.With("component", "ingest")))
-	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log.With("component", "recorder")))
+	// The recorder, the query store and the targets add their own
+	// component attribute: narrowing here too would repeat it.
+	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log))
 	if err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")), query.WithRetention(cfg.Retention))
+	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log), query.WithRetention(cfg.Retention))
 	s.Retention = retention.New(s.ClickHouse, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
@@ -206,6 +213,13 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	s.spawn("retention", func() error { return s.Retention.Run(runCtx) })
 	s.spawn("publisher", func() error { return s.Recorder.Publish(runCtx, recorder.PublisherFromConfig(cfg)) })
 	s.gwAddr = ln.Addr()
+	hostKey, err := hostPublicKey(cfg.Gateway.HostKeyFile)
+	if err != nil {
+		return s, err
+	}
+	if err := WriteSSHConfig(dir, s.SSHAddr(), hostKey); err != nil {
+		return s, err
+	}
 	s.spawn("gateway", func() error { return s.gw.Serve(ln) })
 	return s, nil
 }

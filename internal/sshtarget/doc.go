@@ -10,7 +10,9 @@
 // controlling terminal whose size follows window-change requests; without
 // one, stdout and stderr stay separate streams. Signals from the client are
 // delivered to the process group, and the exit status (or exit signal) is
-// returned to the client.
+// returned to the client, always after the reply to the shell or exec
+// request, as OpenSSH's sshd does: a command that exits at once must not
+// look refused.
 //
 // Usage:
 //

@@ -22,6 +22,9 @@ type session struct {
 	rows     uint16
 	proc     *process // nil until shell/exec
 	procDone chan struct{}
+	// watching is set once the goroutine that reports the exit runs; it
+	// starts only after the shell or exec request was answered.
+	watching bool
 }
 
 // handleChannel serves one session channel until it closes.
@@ -49,6 +52,13 @@ func (s *session) serve(reqs <-chan *gossh.Request) {
 		ok := s.handle(req)
 		if req.WantReply {
 			req.Reply(ok, nil)
+		}
+		if s.proc != nil && !s.watching {
+			// Only now: a command that exits at once must not close the
+			// channel before the client heard that it started, or the
+			// client takes the close for a refusal.
+			s.watching = true
+			go s.reportExit()
 		}
 	}
 	if s.procDone != nil {
@@ -119,7 +129,8 @@ func (s *session) handle(req *gossh.Request) bool {
 	}
 }
 
-// start runs the command and the goroutine that reports its exit.
+// start runs the command; serve starts reportExit once the request is
+// answered.
 func (s *session) start(command string, shell bool) bool {
 	p, err := startProcess(s, command, shell)
 	if err != nil {
@@ -129,15 +140,18 @@ func (s *session) start(command string, shell bool) bool {
 	s.proc = p
 	s.procDone = make(chan struct{})
 	s.log.Debug("started", "shell", shell, "command", command, "pty", s.pty != nil)
-	go func() {
-		defer close(s.procDone)
-		name, code, core := p.wait()
-		if name != "" {
-			s.ch.SendRequest("exit-signal", false, marshalExitSignal(name, core))
-		} else {
-			s.ch.SendRequest("exit-status", false, marshalExitStatus(code))
-		}
-		s.ch.Close()
-	}()
 	return true
+}
+
+// reportExit waits for the process, sends its exit status (or signal) and
+// closes the channel.
+func (s *session) reportExit() {
+	defer close(s.procDone)
+	name, code, core := s.proc.wait()
+	if name != "" {
+		s.ch.SendRequest("exit-signal", false, marshalExitSignal(name, core))
+	} else {
+		s.ch.SendRequest("exit-status", false, marshalExitStatus(code))
+	}
+	s.ch.Close()
 }

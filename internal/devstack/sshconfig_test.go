@@ -1,0 +1,61 @@
+package devstack
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/foureyes/foureyes/internal/sshtest"
+)
+
+func TestWriteSSHConfig(t *testing.T) {
+	_, key := sshtest.Keygen(t, t.TempDir(), "host")
+	tests := []struct {
+		name, addr          string
+		wantHost, wantKnown string
+	}{
+		{"loopback", "127.0.0.1:2222", "HostName 127.0.0.1\n    Port 2222\n", "foureyes-dev,[127.0.0.1]:2222 "},
+		{"port 22", "127.0.0.1:22", "HostName 127.0.0.1\n    Port 22\n", "foureyes-dev,127.0.0.1 "},
+		{"every address", "0.0.0.0:2222", "HostName 127.0.0.1\n    Port 2222\n", "foureyes-dev,[127.0.0.1]:2222 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), `a "b" 100%`)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteSSHConfig(dir, tt.addr, key); err != nil {
+				t.Fatal(err)
+			}
+			cfg, _ := os.ReadFile(filepath.Join(dir, SSHConfigName))
+			known, _ := os.ReadFile(filepath.Join(dir, KnownHostsName))
+			quoted := `"` + strings.ReplaceAll(strings.ReplaceAll(dir, `"`, `\"`), "%", "%%")
+			for _, u := range DemoUsers {
+				want := "\nHost " + u + "\n    " + tt.wantHost + "    User " + u + "\n    IdentityFile " + quoted + "/keys/" + u + "\"\n    IdentitiesOnly yes\n" +
+					"    UserKnownHostsFile " + quoted + "/known_hosts\"\n    HostKeyAlias foureyes-dev\n    StrictHostKeyChecking yes\n"
+				if !strings.Contains(string(cfg), want) {
+					t.Errorf("ssh_config lacks\n%s\ngot:\n%s", want, cfg)
+				}
+			}
+			if !strings.HasPrefix(string(known), tt.wantKnown+authorizedLine(key)+"\n") {
+				t.Errorf("known_hosts = %q; want %q", known, tt.wantKnown+authorizedLine(key))
+			}
+		})
+	}
+}
+
+// TestWriteSSHConfigRefusesControlCharacters: a newline in the state
+// directory would inject an ssh_config directive (ProxyCommand runs a
+// command on every ssh).
+func TestWriteSSHConfigRefusesControlCharacters(t *testing.T) {
+	_, key := sshtest.Keygen(t, t.TempDir(), "host")
+	dir := filepath.Join(t.TempDir(), "x\nProxyCommand touch pwned\n")
+	if err := WriteSSHConfig(dir, "127.0.0.1:2222", key); !errors.Is(err, ErrControlChar) {
+		t.Errorf("WriteSSHConfig = %v; want ErrControlChar", err)
+	}
+	if _, err := Start(t.Context(), Options{Dir: dir}); !errors.Is(err, ErrControlChar) {
+		t.Errorf("Start = %v; want ErrControlChar before starting anything", err)
+	}
+}
