@@ -55,6 +55,9 @@ func (c *Config) SetDefaults() {
 	in := &c.Ingest
 	setStr(&in.Group, "foureyes-ingest")
 	setInt(&in.BatchRows, 100000)
+	if in.BatchBytes == 0 {
+		in.BatchBytes = 16 << 20
+	}
 	setDur(&in.BatchInterval, 200*time.Millisecond)
 
 	r := &c.Retention
@@ -153,6 +156,9 @@ func (c *Config) validateStore(p *problems) {
 	}
 	if c.Ingest.BatchRows < 1 {
 		p.add("ingest.batch_rows", "is %d; use at least 1", c.Ingest.BatchRows)
+	}
+	if c.Ingest.BatchBytes < 1<<20 {
+		p.add("ingest.batch_bytes", "is %d; use at least 1048576 (1 MiB): one event can be that large", c.Ingest.BatchBytes)
 	}
 }
 

@@ -11,8 +11,9 @@ type batch struct {
 	rejected []rejectedRow
 	// offsets maps a partition to the highest offset seen in it.
 	offsets map[int]int64
-	// n counts the records added.
-	n int
+	// n counts the records added; bytes their size (recordSize).
+	n     int
+	bytes int64
 }
 
 func newBatch(capacity int) *batch {
@@ -26,6 +27,7 @@ func newBatch(capacity int) *batch {
 // add appends the rows of rec.
 func (b *batch) add(rec *record) {
 	b.n++
+	b.bytes += rec.size
 	if off, ok := b.offsets[rec.partition]; !ok || rec.offset > off {
 		b.offsets[rec.partition] = rec.offset
 	}
@@ -55,7 +57,7 @@ func (b *batch) reset() {
 	clear(b.rejected)
 	b.rejected = b.rejected[:0]
 	clear(b.offsets)
-	b.n = 0
+	b.n, b.bytes = 0, 0
 }
 
 // eventCols holds the events rows column by column, in the order of

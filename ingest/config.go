@@ -20,6 +20,11 @@ type Config struct {
 	Group string
 	// BatchRows is the most events inserted at once. Default: 100000.
 	BatchRows int
+	// BatchBytes bounds the bytes of decoded events held in memory: the
+	// batch being filled plus the records decoded ahead of it. A batch is
+	// inserted when it reaches BatchRows or half of BatchBytes. Default:
+	// 16 MiB.
+	BatchBytes int64
 	// BatchInterval is the longest an event waits in memory before its
 	// batch is inserted. Default: 200ms.
 	BatchInterval time.Duration
@@ -35,6 +40,7 @@ const (
 	DefaultTopic         = "foureyes.events"
 	DefaultGroup         = "foureyes-ingest"
 	DefaultBatchRows     = 100000
+	DefaultBatchBytes    = 16 << 20
 	DefaultBatchInterval = 200 * time.Millisecond
 	DefaultDatabase      = "foureyes"
 )
@@ -47,6 +53,7 @@ func FromConfig(c *config.Config, logger *slog.Logger) Config {
 		Topic:         c.Kafka.Topic,
 		Group:         c.Ingest.Group,
 		BatchRows:     c.Ingest.BatchRows,
+		BatchBytes:    c.Ingest.BatchBytes,
 		BatchInterval: c.Ingest.BatchInterval,
 		Database:      c.ClickHouse.Database,
 		Logger:        logger,
@@ -63,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = DefaultBatchRows
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = DefaultBatchBytes
 	}
 	if c.BatchInterval <= 0 {
 		c.BatchInterval = DefaultBatchInterval

@@ -35,6 +35,7 @@ type Ingester struct {
 
 	running  atomic.Bool
 	reader   atomic.Pointer[kafka.Reader]
+	budget   atomic.Pointer[budget] // set by Run; kept for Stats after it returns
 	counters counters
 }
 
@@ -70,13 +71,15 @@ func (in *Ingester) Run(ctx context.Context) error {
 	defer in.running.Store(false)
 
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        in.cfg.Brokers,
-		GroupID:        in.cfg.Group,
-		Topic:          in.cfg.Topic,
-		MinBytes:       1,
-		MaxBytes:       1 << 20,
-		MaxWait:        200 * time.Millisecond,
-		QueueCapacity:  4096,
+		Brokers:  in.cfg.Brokers,
+		GroupID:  in.cfg.Group,
+		Topic:    in.cfg.Topic,
+		MinBytes: 1,
+		MaxBytes: 1 << 20,
+		MaxWait:  200 * time.Millisecond,
+		// Messages queued ahead of the decoder: with 16 KiB output
+		// chunks at most 4 MiB, whatever BatchBytes allows.
+		QueueCapacity:  256,
 		CommitInterval: 0, // commits are explicit, after the inserts
 		StartOffset:    kafka.FirstOffset,
 		// A topic created (or grown) after the group joined must still be
@@ -98,9 +101,11 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 	}()
 
-	// Room for a whole batch: the decoder prepares the next batch while
-	// the current one is being inserted.
+	// The decoder prepares the next batch while the current one is being
+	// inserted; the budget bounds the bytes of both together.
 	recs := make(chan record, min(in.cfg.BatchRows, 100000))
+	bud := newBudget(in.cfg.BatchBytes)
+	in.budget.Store(bud)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -112,7 +117,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stopFetch()
 
-	in.log.Info("ingest started", "brokers", in.cfg.Brokers, "batch_rows", in.cfg.BatchRows, "batch_interval", in.cfg.BatchInterval)
+	in.log.Info("ingest started", "brokers", in.cfg.Brokers, "batch_rows", in.cfg.BatchRows, "batch_bytes", in.cfg.BatchBytes, "batch_interval", in.cfg.BatchInterval)
 	b := newBatch(in.cfg.BatchRows)
 	in.consume(ctx, r, recs, b)
 
@@ -155,7 +160,7 @@ func (in *Ingester) consume(ctx context.Context, r *kafka.Reader, recs <-chan re
 				timer.Reset(in.cfg.BatchInterval)
 				due = timer.C
 			}
-			if b.n < in.cfg.BatchRows {
+			if b.n < in.cfg.BatchRows && b.bytes < in.cfg.BatchBytes/2 {
 				continue
 			}
 		case <-due:
@@ -192,6 +197,7 @@ func (in *Ingester) flush(ctx context.Context, r *kafka.Reader, b *batch) error 
 		in.counters.lastCommit.Store(time.Now().UnixNano())
 	}
 	in.counters.pending.Add(-int64(b.n))
+	in.budget.Load().release(b.bytes)
 	b.reset()
 	return nil
 }
@@ -214,8 +220,12 @@ func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- recor
 		}
 		in.counters.fetched.Add(1)
 		in.counters.pending.Add(1)
+		rec := decode(m, time.Now())
+		if !in.budget.Load().acquire(ctx, rec.size) {
+			return
+		}
 		select {
-		case out <- decode(m, time.Now()):
+		case out <- rec:
 		case <-ctx.Done():
 			return
 		}

@@ -98,6 +98,10 @@ func (in *Ingester) detect(ctx context.Context) error {
 // blocks of one INSERT still become one part.
 const insertBlockRows = 8192
 
+// insertBlockBytes bounds the event data of one block, so that the
+// client's block buffer stays small whatever the event sizes.
+const insertBlockBytes = 4 << 20
+
 func (in *Ingester) insertEvents(ctx context.Context, c *eventCols) error {
 	if c.len() == 0 {
 		return nil
@@ -107,8 +111,14 @@ func (in *Ingester) insertEvents(ctx context.Context, c *eventCols) error {
 		return fmt.Errorf("ingest: insert events: %w", err)
 	}
 	defer b.Close()
-	for lo := 0; lo < c.len(); lo += insertBlockRows {
-		block := c.slice(lo, min(lo+insertBlockRows, c.len()))
+	for lo := 0; lo < c.len(); {
+		hi, size := lo, 0
+		for hi < c.len() && hi-lo < insertBlockRows && (hi == lo || size+len(c.data[hi]) <= insertBlockBytes) {
+			size += len(c.data[hi])
+			hi++
+		}
+		block := c.slice(lo, hi)
+		lo = hi
 		for i, col := range block.columns() {
 			if err := b.Column(i).Append(col); err != nil {
 				return fmt.Errorf("ingest: insert events: column %d: %w", i, err)

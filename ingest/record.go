@@ -16,6 +16,7 @@ import (
 type record struct {
 	partition int
 	offset    int64
+	size      int64 // bytes of the message; what the record holds in memory, about
 	ev        eventRow
 	session   *sessionRow // nil for other event types and for rejects
 	rejected  *rejectedRow
@@ -55,7 +56,7 @@ const maxDateTime = math.MaxUint32
 // decode turns the value of a message into a record. It never fails: a
 // value that is not a valid event becomes a rejected record.
 func decode(m kafka.Message, now time.Time) record {
-	rec := record{partition: m.Partition, offset: m.Offset}
+	rec := record{partition: m.Partition, offset: m.Offset, size: int64(len(m.Value) + len(m.Key))}
 	var e event.Event
 	err := event.Unmarshal(m.Value, &e) // the wire form, or JSON of an earlier build
 	if err == nil && e.Time/1e9 > maxDateTime {

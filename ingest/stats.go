@@ -31,6 +31,10 @@ type Stats struct {
 	Pending int64
 	// LastCommit is when offsets were last committed; zero before the first.
 	LastCommit time.Time
+	// PeakBytes is the most bytes of events held in memory at once
+	// between fetch and an acknowledged insert: at most BatchBytes (or one
+	// event, if a single event is larger).
+	PeakBytes int64
 	// Lag is the consumer lag the Kafka reader last observed (messages
 	// between the fetch position and the high-water mark); 0 when not running.
 	Lag int64
@@ -60,6 +64,9 @@ func (in *Ingester) Stats() Stats {
 	}
 	if ns := c.lastCommit.Load(); ns != 0 {
 		s.LastCommit = time.Unix(0, ns)
+	}
+	if b := in.budget.Load(); b != nil {
+		s.PeakBytes = b.peakBytes()
 	}
 	if r := in.reader.Load(); r != nil {
 		s.Lag = r.Stats().Lag
