@@ -213,3 +213,9 @@ func isZeroScalar(n *yaml.Node) bool {
 	var i int64
 	return n.Decode(&i) == nil && i == 0
 }
+
+// CanUnlock reports whether user may list and lift login lockouts
+// (a role with unlock: true).
+func (c *Config) CanUnlock(user *User) bool {
+	return c.anyRole(user, func(r Role) bool { return r.Unlock })
+}

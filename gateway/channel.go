@@ -52,10 +52,13 @@ type clientSession struct {
 	cancel context.CancelCauseFunc
 
 	// Set by the request loop before run starts, read-only afterwards.
-	pty       *ptyRequest
-	env       []envVar
-	command   string
-	reasonEnv string // FOUREYES_REASON, the four-eyes reason given non-interactively
+	pty        *ptyRequest
+	env        []envVar
+	envCount   int  // env requests counted against limits.max_env
+	envBytes   int  // their payload bytes, against limits.max_env_bytes
+	envRefused bool // a request was refused (logged once)
+	command    string
+	reasonEnv  string // FOUREYES_REASON, the four-eyes reason given non-interactively
 
 	// Request loop → run, after run started.
 	winch chan windowChange // latest size wins
@@ -79,6 +82,24 @@ type clientSession struct {
 
 // envVar is one "env" request kept for the host.
 type envVar struct{ Name, Value string }
+
+// envAllowed counts an "env" request of n payload bytes and reports
+// whether it is within limits.max_env and limits.max_env_bytes. Every
+// request counts, kept or not, so that neither memory nor the request
+// loop can be flooded; the first refusal of a channel is logged.
+func (sess *clientSession) envAllowed(n int) bool {
+	lim := sess.s.cfg.Limits
+	sess.envCount++
+	if sess.envCount > lim.MaxEnv || sess.envBytes+n > lim.MaxEnvBytes {
+		if !sess.envRefused {
+			sess.envRefused = true
+			sess.log.Warn("environment variables refused over limits", "count", sess.envCount, "bytes", sess.envBytes+n)
+		}
+		return false
+	}
+	sess.envBytes += n
+	return true
+}
 
 // forwardedEnv reports whether an environment variable from the client is
 // passed to the host: the locale only, as OpenSSH's default AcceptEnv.
@@ -146,10 +167,10 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		case "env":
 			var kv envVar
 			switch {
-			case started || gossh.Unmarshal(req.Payload, &kv) != nil:
+			case started || !sess.envAllowed(len(req.Payload)) || gossh.Unmarshal(req.Payload, &kv) != nil:
 			case kv.Name == reasonEnv: // for the bastion, never passed to the host
 				sess.reasonEnv, ok = kv.Value, true
-			case forwardedEnv(kv.Name) && len(sess.env) < 64:
+			case forwardedEnv(kv.Name):
 				sess.env, ok = append(sess.env, kv), true
 			}
 		case "window-change":
