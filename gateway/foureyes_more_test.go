@@ -21,7 +21,7 @@ import (
 // configuration as changed by edit (then validated); the fixture's
 // cleanup stops the new one. Tests use it for policies and users the
 // shared template does not offer.
-func (f *fixture) reconfigure(t *testing.T, edit func(c *config.Config)) {
+func (f *fixture) reconfigure(t testing.TB, edit func(c *config.Config)) {
 	t.Helper()
 	f.restart(t, edit, true)
 }
@@ -29,14 +29,14 @@ func (f *fixture) reconfigure(t *testing.T, edit func(c *config.Config)) {
 // reconfigureUnchecked is reconfigure without validation, for states
 // validation refuses but the gateway must withstand anyway (a key shared
 // by two users).
-func (f *fixture) reconfigureUnchecked(t *testing.T, edit func(c *config.Config)) {
+func (f *fixture) reconfigureUnchecked(t testing.TB, edit func(c *config.Config)) {
 	t.Helper()
 	f.restart(t, edit, false)
 }
 
 // restart closes the gateway, edits its configuration and starts a new
 // one on a new port.
-func (f *fixture) restart(t *testing.T, edit func(c *config.Config), validate bool) {
+func (f *fixture) restart(t testing.TB, edit func(c *config.Config), validate bool) {
 	t.Helper()
 	opts := f.srv.opts // recorder, audit, logger: as the fixture chose
 	f.srv.Close()

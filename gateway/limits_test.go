@@ -80,7 +80,7 @@ func isTimeout(err error) bool {
 }
 
 // setLimits restarts the fixture's gateway with edited limits.
-func (f *fixture) setLimits(t *testing.T, edit func(l *config.Limits)) {
+func (f *fixture) setLimits(t testing.TB, edit func(l *config.Limits)) {
 	t.Helper()
 	f.reconfigure(t, func(c *config.Config) { edit(&c.Limits) })
 }
