@@ -231,6 +231,9 @@ func TestUnauthenticatedLimits(t *testing.T) {
 	if res := f.run("alice", "demo", "--", "echo in"); res.Exit != 0 || res.Stdout != "in\n" {
 		t.Errorf("login after a place was freed: %+v", res)
 	}
+	if st := f.srv.Stats(); st.RefusedConnections != 3 || st.Unauthenticated != 4 {
+		t.Errorf("Stats = %+v; want 3 refused connections and 4 unauthenticated", st)
+	}
 	d, _ := f.authFailuresFrom("127.0.0.61")
 	if len(d) != 1 || d[0].Meta["method"] != "connect" || !strings.Contains(d[0].Meta["reason"], "from this source") {
 		t.Errorf("refused connection events from 127.0.0.61: %v; want one connect failure per source", metas(d))
