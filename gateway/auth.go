@@ -108,7 +108,7 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	ctx.SetValue(connStateKey, cs)
 	cs.grace = time.AfterFunc(s.cfg.Limits.LoginGrace, func() {
 		if !cs.isVerified() {
-			s.log.Info("login grace time exceeded", "remote", cs.remote)
+			s.log.Debug("login grace time exceeded", "remote", cs.remote)
 			s.reportFailure(cs, "", "", "none", "login grace time exceeded ("+s.cfg.Limits.LoginGrace.String()+")")
 			conn.Close()
 		}
