@@ -64,6 +64,7 @@ type connState struct {
 	open            atomic.Int64 // channels open now
 	channels        atomic.Int64 // channels accepted for handling
 	channelsRefused atomic.Int64 // channels refused over limits.max_channels
+	refusals        atomic.Int64 // refusals of requests (recordRefusal)
 
 	mu       sync.Mutex
 	user     string          // last user name tried (raw: use safeUser to log it)
@@ -230,9 +231,10 @@ func (s *Server) logout(cs *connState) {
 	cs.mu.Unlock()
 	s.recordGateway(event.Logout, user, map[string]string{
 		"user": user, "key": fp, "remote": cs.remote,
-		"duration_ms":      strconv.FormatInt(now().Sub(since).Milliseconds(), 10),
-		"channels":         strconv.FormatInt(cs.channels.Load(), 10),
-		"channels_refused": strconv.FormatInt(cs.channelsRefused.Load(), 10),
+		"duration_ms":         strconv.FormatInt(now().Sub(since).Milliseconds(), 10),
+		"channels":            strconv.FormatInt(cs.channels.Load(), 10),
+		"channels_refused":    strconv.FormatInt(cs.channelsRefused.Load(), 10),
+		"refusals_unrecorded": strconv.FormatInt(cs.unrecordedRefusals(), 10),
 	})
 }
 

@@ -232,7 +232,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		case "subsystem":
 			var p struct{ Name string }
 			gossh.Unmarshal(req.Payload, &p)
-			sess.s.recordGateway(event.AccessDenied, sess.user.Name, map[string]string{
+			sess.s.recordRefusal(sess.cs, event.AccessDenied, sess.user.Name, map[string]string{
 				"user": sess.user.Name, "host": "", "reason": "subsystem " + p.Name + " is not supported", "remote": sess.remote,
 			})
 		}

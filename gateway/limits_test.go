@@ -556,3 +556,46 @@ func TestSelfApprovalSharedKey(t *testing.T) {
 	evs := f.sessionEvents(id)
 	requireEvent(t, evs, event.ApprovalRefused, "frank", map[string]string{"reason": "self-approval"})
 }
+
+// TestRefusalFlood: a logged-in client looping on refused requests gets
+// maxRecordedRefusals of them recorded, each with bounded values; the
+// rest are counted in its logout. The old gateway recorded every one,
+// with the client's 64 KiB address in full.
+func TestRefusalFlood(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c, err := f.dialFrom("127.0.0.131", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("h", 64<<10)
+	const n = 200
+	for i := 0; i < n; i++ {
+		ok, _, err := c.SendRequest("tcpip-forward", true, gossh.Marshal(&tcpipForward{BindAddr: big, BindPort: uint32(i)}))
+		if err != nil || ok {
+			t.Fatalf("forward request %d = %v, %v; want refused", i, ok, err)
+		}
+	}
+	c.Close()
+	var logout event.Event
+	waitFor(t, "logout", func() bool {
+		var ok bool
+		logout, ok = findEvent(f.gatewayEvents(event.Logout), event.Logout, map[string]string{"user": "alice"})
+		return ok
+	})
+	if got, want := logout.Meta["refusals_unrecorded"], strconv.Itoa(n-maxRecordedRefusals); got != want {
+		t.Errorf("logout refusals_unrecorded = %s; want %s", got, want)
+	}
+	recorded := 0
+	for _, e := range f.gatewayEvents(event.ForwardDenied) {
+		if e.Meta["user"] != "alice" {
+			continue
+		}
+		recorded++
+		if d := e.Meta["detail"]; len(d) > maxMetaValue+64 || !regexp.MustCompile(`^"listen h+"…\(6554\d bytes\)$`).MatchString(d) {
+			t.Fatalf("detail of %d bytes (%.80q…); want a bounded prefix", len(d), d)
+		}
+	}
+	if recorded != maxRecordedRefusals {
+		t.Errorf("%d forward.denied recorded; want %d", recorded, maxRecordedRefusals)
+	}
+}

@@ -298,6 +298,7 @@ func (s *Server) endGatewayStream() { s.gw.end() }
 // recordGateway writes a gateway-level event (auth.failure,
 // access.denied, forward.denied) into the gateway's own stream.
 func (s *Server) recordGateway(t event.Type, actor string, meta map[string]string) {
+	meta = boundMeta(meta)
 	s.log.Info(string(t), "actor", actor, "meta", meta)
 	if err := s.gw.record(t, actor, meta); err != nil {
 		s.losses.poke() // reopen the stream once the spool has room
