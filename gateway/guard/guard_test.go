@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestGate(t *testing.T) {
@@ -259,4 +261,29 @@ func TestFailureReporterBoundsSources(t *testing.T) {
 	if len(due) != 1 || due[0].Source != OverflowSource || due[0].Count != 100 {
 		t.Errorf("Due = %d summaries (%+v); want the overflow with 100", len(due), due)
 	}
+}
+
+// FuzzSafeName: whatever a client sends as a name, the result is valid
+// UTF-8 without control characters, bounded, and s itself when plain.
+func FuzzSafeName(f *testing.F) {
+	for _, s := range []string{"alice", "\x1b[2J", "a b", "\xff\xfe", strings.Repeat("é", 100), ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := SafeName(s, 64)
+		if len(got) > 4*64+32 {
+			t.Fatalf("SafeName(%q) is %d bytes", s, len(got))
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("SafeName(%q) = %q is not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) {
+				t.Fatalf("SafeName(%q) = %q holds a control character", s, got)
+			}
+		}
+		if len(s) <= 64 && plain(s) && got != s {
+			t.Fatalf("SafeName(%q) = %q; want it unchanged", s, got)
+		}
+	})
 }
