@@ -23,6 +23,13 @@ type Limits struct {
 	// MaxUnauthenticatedPerSource caps the connections not yet logged in
 	// from one IP address. Default: 16.
 	MaxUnauthenticatedPerSource int `yaml:"max_unauthenticated_per_source"`
+	// ConnectionRatePerSource is how many new connections per second one
+	// IP address may open on average; every connection costs a key
+	// exchange before any login. Default: 10.
+	ConnectionRatePerSource int `yaml:"connection_rate_per_source"`
+	// ConnectionBurstPerSource is how many new connections one IP
+	// address may open at once above that rate. Default: 50.
+	ConnectionBurstPerSource int `yaml:"connection_burst_per_source"`
 	// MaxAuthTries is the number of authentication attempts (keys offered,
 	// password or keyboard-interactive tries) one connection may make
 	// before it is closed. Default: 3 (sshd: 6).
@@ -74,6 +81,8 @@ func (c *Config) setLimitsDefaults() {
 	setDur(&l.LoginGrace, 30*time.Second)
 	setInt(&l.MaxUnauthenticated, 4096)
 	setInt(&l.MaxUnauthenticatedPerSource, 16)
+	setInt(&l.ConnectionRatePerSource, 10)
+	setInt(&l.ConnectionBurstPerSource, 50)
 	setInt(&l.MaxAuthTries, 3)
 	setInt(&l.MaxChannels, 10)
 	setInt(&l.MaxEnv, 32)
@@ -120,6 +129,8 @@ func (c *Config) validateLimits(p *problems) {
 	}{
 		{"limits.max_unauthenticated", l.MaxUnauthenticated, 1, 1 << 20},
 		{"limits.max_unauthenticated_per_source", l.MaxUnauthenticatedPerSource, 1, 1 << 20},
+		{"limits.connection_rate_per_source", l.ConnectionRatePerSource, 1, 100000},
+		{"limits.connection_burst_per_source", l.ConnectionBurstPerSource, 1, 1 << 20},
 		{"limits.max_auth_tries", l.MaxAuthTries, 1, 100},
 		{"limits.max_channels", l.MaxChannels, 1, 1000},
 		{"limits.max_env", l.MaxEnv, 1, 1000},
@@ -153,6 +164,8 @@ type limitKeys struct {
 		LoginGrace                  yaml.Node `yaml:"login_grace"`
 		MaxUnauthenticated          yaml.Node `yaml:"max_unauthenticated"`
 		MaxUnauthenticatedPerSource yaml.Node `yaml:"max_unauthenticated_per_source"`
+		ConnectionRatePerSource     yaml.Node `yaml:"connection_rate_per_source"`
+		ConnectionBurstPerSource    yaml.Node `yaml:"connection_burst_per_source"`
 		MaxAuthTries                yaml.Node `yaml:"max_auth_tries"`
 		MaxChannels                 yaml.Node `yaml:"max_channels"`
 		MaxEnv                      yaml.Node `yaml:"max_env"`
@@ -184,6 +197,8 @@ func (c *Config) noteExplicitZeros(b []byte) {
 		{"limits.login_grace", l.LoginGrace},
 		{"limits.max_unauthenticated", l.MaxUnauthenticated},
 		{"limits.max_unauthenticated_per_source", l.MaxUnauthenticatedPerSource},
+		{"limits.connection_rate_per_source", l.ConnectionRatePerSource},
+		{"limits.connection_burst_per_source", l.ConnectionBurstPerSource},
 		{"limits.max_auth_tries", l.MaxAuthTries},
 		{"limits.max_channels", l.MaxChannels},
 		{"limits.max_env", l.MaxEnv},

@@ -15,7 +15,7 @@ func TestLimitsDefaults(t *testing.T) {
 	l := c.Limits
 	if l.LoginGrace != 30*time.Second || l.MaxAuthTries != 3 || l.MaxUnauthenticatedPerSource != 16 ||
 		l.MaxChannels != 10 || l.MaxEnv != 32 || l.MaxEnvBytes != 8192 || l.MaxUserName != 64 ||
-		l.FailureReportInterval != 10*time.Second || l.Lockout.UserFailures != 10 || l.Lockout.SourceFailures != 20 ||
+		l.FailureReportInterval != 10*time.Second || l.ConnectionRatePerSource != 10 || l.ConnectionBurstPerSource != 50 || l.Lockout.UserFailures != 10 || l.Lockout.SourceFailures != 20 ||
 		l.Lockout.Window != 10*time.Minute || l.Lockout.Duration != 15*time.Minute {
 		t.Errorf("defaults = %+v", l)
 	}
@@ -35,6 +35,7 @@ func TestLimitsCannotBeSwitchedOff(t *testing.T) {
 		{"negative login grace", "limits: {login_grace: -5s}", "limits.login_grace: is -5s; use a duration between 1s and 10m"},
 		{"long login grace", "limits: {login_grace: 1h}", "limits.login_grace: is 1h; use a duration between 1s and 10m"},
 		{"zero auth tries", "limits: {max_auth_tries: 0}", "limits.max_auth_tries: is 0; this limit cannot be switched off"},
+		{"zero connection rate", "limits: {connection_rate_per_source: 0}", "limits.connection_rate_per_source: is 0; this limit cannot be switched off"},
 		{"negative channels", "limits: {max_channels: -1}", "limits.max_channels: is -1; use a value between 1 and 1000"},
 		{"zero env bytes", "limits: {max_env_bytes: 0}", "limits.max_env_bytes: is 0; this limit cannot be switched off"},
 		{"huge user name", "limits: {max_user_name: 100000}", "limits.max_user_name: is 100000; use a value between 8 and 1024"},

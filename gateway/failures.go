@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"strconv"
 	"time"
@@ -40,8 +41,11 @@ func (s *Server) reportFailure(cs *connState, user, fingerprint, method, reason 
 // only count.
 func (s *Server) refusedConn(source string, remote net.Addr, err error) {
 	reason := "too many unauthenticated connections (limits.max_unauthenticated)"
-	if err == guard.ErrTooManyFromSource {
+	switch {
+	case errors.Is(err, guard.ErrTooManyFromSource):
 		reason = "too many unauthenticated connections from this source (limits.max_unauthenticated_per_source)"
+	case errors.Is(err, guard.ErrTooFastFromSource):
+		reason = "too many new connections from this source (limits.connection_rate_per_source)"
 	}
 	if s.authFails.Report(guard.Failure{Source: source, Method: "connect", Reason: reason}) {
 		s.recordGateway(event.AuthFailure, "", map[string]string{"user": "", "method": "connect", "reason": reason, "remote": remote.String()})

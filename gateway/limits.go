@@ -20,7 +20,7 @@ func (s *Server) initLimits() {
 	default:
 		s.log.Debug("open-file limit", "nofile", nofile)
 	}
-	s.gate = guard.NewGate(maxUnauth, min(lim.MaxUnauthenticatedPerSource, maxUnauth))
+	s.gate = guard.NewGate(maxUnauth, min(lim.MaxUnauthenticatedPerSource, maxUnauth), float64(lim.ConnectionRatePerSource), lim.ConnectionBurstPerSource)
 	s.lockout = guard.NewLockout(guard.LockoutConfig{
 		UserFailures:   lim.Lockout.UserFailures,
 		SourceFailures: lim.Lockout.SourceFailures,

@@ -599,3 +599,36 @@ func TestRefusalFlood(t *testing.T) {
 		t.Errorf("%d forward.denied recorded; want %d", recorded, maxRecordedRefusals)
 	}
 }
+
+// TestConnectionRate: one source may open new connections at
+// limits.connection_rate_per_source (burst connection_burst_per_source),
+// even when it closes each at once: every connection costs a key
+// exchange. Excess ones are closed before the greeting.
+func TestConnectionRate(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.setLimits(t, func(l *config.Limits) { l.ConnectionRatePerSource, l.ConnectionBurstPerSource = 1, 3 })
+	// Open and close connections until one is refused: the burst of 3,
+	// plus one per second that passed meanwhile (tokens refill at 1/s).
+	start := time.Now()
+	admitted, refused := 0, false
+	for i := 0; i < 100 && !refused; i++ {
+		c := f.rawFrom(t, "127.0.0.141")
+		if greeted(t, c) {
+			admitted++
+		} else {
+			refused = true
+		}
+		c.Close()
+	}
+	elapsed := time.Since(start)
+	if !refused || admitted < 3 || admitted > 3+int(elapsed.Seconds())+1 {
+		t.Errorf("%d connections admitted in %s before a refusal (refused: %v); want the burst of 3 plus at most one per second", admitted, elapsed, refused)
+	}
+	if !greeted(t, f.rawFrom(t, "127.0.0.142")) {
+		t.Error("another source refused")
+	}
+	d, _ := f.authFailuresFrom("127.0.0.141")
+	if len(d) != 1 || d[0].Meta["reason"] != "too many new connections from this source (limits.connection_rate_per_source)" {
+		t.Errorf("events from 127.0.0.141: %v", metas(d))
+	}
+}

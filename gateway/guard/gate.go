@@ -14,6 +14,8 @@ var (
 	ErrTooManyUnauthenticated = errors.New("guard: too many unauthenticated connections")
 	// ErrTooManyFromSource is the per-source cap.
 	ErrTooManyFromSource = errors.New("guard: too many unauthenticated connections from this source")
+	// ErrTooFastFromSource is the per-source rate of new connections.
+	ErrTooFastFromSource = errors.New("guard: too many new connections from this source")
 )
 
 // Gate counts the connections that have not logged in yet, in total and
@@ -21,6 +23,7 @@ var (
 // concurrent use.
 type Gate struct {
 	max, perSource int
+	rate           *sourceRate
 
 	mu       sync.Mutex
 	total    int
@@ -30,9 +33,10 @@ type Gate struct {
 }
 
 // NewGate returns a gate admitting at most max unauthenticated
-// connections, perSource of them from one source.
-func NewGate(max, perSource int) *Gate {
-	return &Gate{max: max, perSource: perSource, bySource: map[string]int{}}
+// connections, perSource of them from one source, and new connections
+// from one source at ratePerSecond on average (burst at once).
+func NewGate(max, perSource int, ratePerSecond float64, burst int) *Gate {
+	return &Gate{max: max, perSource: perSource, rate: newSourceRate(ratePerSecond, burst), bySource: map[string]int{}}
 }
 
 // Admit reserves a place for a connection from source. The ticket is
@@ -47,6 +51,9 @@ func (g *Gate) Admit(source string) (*Ticket, error) {
 	case g.bySource[source] >= g.perSource:
 		g.refused.Add(1)
 		return nil, ErrTooManyFromSource
+	case !g.rate.allow(source):
+		g.refused.Add(1)
+		return nil, ErrTooFastFromSource
 	}
 	g.total++
 	g.bySource[source]++

@@ -13,7 +13,7 @@ import (
 )
 
 func TestGate(t *testing.T) {
-	g := NewGate(3, 2)
+	g := NewGate(3, 2, 1000, 1000)
 	a1, err1 := g.Admit("a")
 	_, err2 := g.Admit("a")
 	_, err3 := g.Admit("a")
@@ -48,7 +48,7 @@ func TestListenerClosesExcessAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := make(chan string, 10)
-	l := &Listener{Listener: inner, Gate: NewGate(10, 1), Refused: func(src string, _ net.Addr, err error) { refused <- src + ": " + err.Error() }}
+	l := &Listener{Listener: inner, Gate: NewGate(10, 1, 1000, 1000), Refused: func(src string, _ net.Addr, err error) { refused <- src + ": " + err.Error() }}
 	defer l.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {
@@ -92,6 +92,32 @@ func TestListenerClosesExcessAtOnce(t *testing.T) {
 	buf := make([]byte, 1)
 	if _, err := io.ReadFull(s3, buf); err != nil || buf[0] != 'x' {
 		t.Errorf("after release: %v %q", err, buf)
+	}
+}
+
+func TestGateRate(t *testing.T) {
+	clock := time.Unix(1e9, 0)
+	g := NewGate(100, 100, 2, 3)
+	g.rate.now = func() time.Time { return clock }
+	for i := 0; i < 3; i++ {
+		tk, err := g.Admit("a")
+		if err != nil {
+			t.Fatalf("burst connection %d: %v", i+1, err)
+		}
+		tk.Release() // the rate counts new connections, not open ones
+	}
+	if _, err := g.Admit("a"); !errors.Is(err, ErrTooFastFromSource) {
+		t.Fatalf("4th connection in the same instant: %v; want ErrTooFastFromSource", err)
+	}
+	if _, err := g.Admit("b"); err != nil {
+		t.Errorf("another source: %v", err)
+	}
+	clock = clock.Add(500 * time.Millisecond) // one token back at 2/s
+	if _, err := g.Admit("a"); err != nil {
+		t.Errorf("after 0.5s: %v", err)
+	}
+	if _, err := g.Admit("a"); !errors.Is(err, ErrTooFastFromSource) {
+		t.Errorf("second after 0.5s: %v; want refused", err)
 	}
 }
 
