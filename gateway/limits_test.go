@@ -380,7 +380,14 @@ func TestLockout(t *testing.T) {
 	if len(d) != 1 || !strings.HasPrefix(d[0].Meta["reason"], "locked out: user alice until ") {
 		t.Errorf("locked attempt recorded as %v", metas(d))
 	}
-	// bob may not unlock; carol (locksmith) lists and lifts.
+	// bob may not unlock (nor sees it in help); carol (locksmith) lists
+	// and lifts.
+	if res := f.run("carol", "help"); !strings.Contains(res.Stdout, "ssh BASTION unlock [USER|ADDRESS]") {
+		t.Errorf("carol's help lacks unlock:\n%s", res.Stdout)
+	}
+	if res := f.run("bob", "help"); strings.Contains(res.Stdout, "unlock") {
+		t.Errorf("bob's help lists unlock:\n%s", res.Stdout)
+	}
 	if res := f.run("bob", "unlock", "alice"); res.Exit != 1 || res.Stderr != "foureyes: unlock denied for bob: no role with unlock\n" {
 		t.Errorf("bob unlock: %+v", res)
 	}
