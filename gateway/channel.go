@@ -83,6 +83,41 @@ type clientSession struct {
 // envVar is one "env" request kept for the host.
 type envVar struct{ Name, Value string }
 
+// Bounds of client-chosen strings that are recorded or passed to hosts.
+const (
+	maxTermName  = 64   // TERM of a pty-req ("xterm-256color")
+	maxTermModes = 2048 // encoded terminal modes: 5 bytes per mode
+	maxSignal    = 32   // signal names: "INT", "name@domain"
+)
+
+// saneTerm reports whether a pty-req's terminal name is short printable
+// ASCII: it is recorded in session.start and set as TERM on the host.
+func saneTerm(t string) bool {
+	if len(t) > maxTermName {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// saneSignal reports whether a signal name is short and made of the
+// characters of RFC 4254 names (letters, digits, "-", "_", ".", "@").
+func saneSignal(n string) bool {
+	if n == "" || len(n) > maxSignal {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '@') {
+			return false
+		}
+	}
+	return true
+}
+
 // envAllowed counts an "env" request of n payload bytes and reports
 // whether it is within limits.max_env and limits.max_env_bytes. Every
 // request counts, kept or not, so that neither memory nor the request
@@ -160,7 +195,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		switch req.Type {
 		case "pty-req":
 			var p ptyRequest
-			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil {
+			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && saneTerm(p.Term) && len(p.Modes) <= maxTermModes {
 				p.Cols, p.Rows = clamp(p.Cols), clamp(p.Rows)
 				sess.pty, ok = &p, true
 			}
@@ -186,7 +221,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			}
 		case "signal":
 			var sig struct{ Name string }
-			if started && gossh.Unmarshal(req.Payload, &sig) == nil {
+			if started && gossh.Unmarshal(req.Payload, &sig) == nil && saneSignal(sig.Name) {
 				select {
 				case sess.sigs <- sig.Name:
 					ok = true

@@ -639,3 +639,42 @@ func TestConnectionRate(t *testing.T) {
 		t.Errorf("events from 127.0.0.141: %v", metas(d))
 	}
 }
+
+// TestHostileSessionRequests: a terminal name and a signal name end up
+// in recorded events and on the host; huge or control-character ones are
+// refused. The old gateway accepted (and recorded) them whole.
+func TestHostileSessionRequests(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c, err := f.dialFrom("127.0.0.151", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, term := range []string{strings.Repeat("x", 100<<10), "xterm\x1b]0;pwned\x07"} {
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RequestPty(term, 24, 80, gossh.TerminalModes{}); err == nil {
+			t.Errorf("pty-req with TERM %.20q… accepted", term)
+		}
+		if err := s.RequestPty("xterm-256color", 24, 80, gossh.TerminalModes{}); err != nil {
+			t.Errorf("a sane pty-req after a refused one: %v", err)
+		}
+		s.Close()
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("demo -- sleep 30"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{strings.Repeat("S", 10<<10), "INT\x1b[2J"} {
+		if ok, err := s.SendRequest("signal", true, gossh.Marshal(&struct{ Name string }{name})); ok || err != nil {
+			t.Errorf("signal %.20q… = %v, %v; want refused", name, ok, err)
+		}
+	}
+	if ok, err := s.SendRequest("signal", true, gossh.Marshal(&struct{ Name string }{"TERM"})); !ok || err != nil {
+		t.Errorf("signal TERM = %v, %v; want accepted", ok, err)
+	}
+}
