@@ -52,13 +52,12 @@ var connStateKey = &struct{ name string }{"foureyes-conn"}
 // created by connCallback before the handshake; the auth callbacks (which
 // x/crypto runs one at a time on the connection's goroutine) fill it in.
 type connState struct {
-	raw     net.Conn // the TCP connection, closed to drop the client
-	remote  string
-	source  string        // guard.Source of remote: what per-source limits count
-	ticket  *guard.Ticket // place among unauthenticated connections; released at login
-	key     string        // connKey, index of Server.conns
-	started time.Time     // accepted at
-	grace   *time.Timer   // closes raw unless the login completes in time
+	raw    net.Conn // the TCP connection, closed to drop the client
+	remote string
+	source string        // guard.Source of remote: what per-source limits count
+	ticket *guard.Ticket // place among unauthenticated connections; released at login
+	key    string        // connKey, index of Server.conns
+	grace  *time.Timer   // closes raw unless the login completes in time
 
 	// Channel counts of a logged-in connection (limitChannels).
 	open            atomic.Int64 // channels open now
@@ -99,7 +98,7 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	if !s.enter(false) {
 		return nil
 	}
-	cs := &connState{raw: conn, remote: conn.RemoteAddr().String(), source: guard.Source(conn.RemoteAddr()), key: connKey(conn), started: now()}
+	cs := &connState{raw: conn, remote: conn.RemoteAddr().String(), source: guard.Source(conn.RemoteAddr()), key: connKey(conn)}
 	if gc, ok := conn.(*guard.Conn); ok {
 		cs.ticket = gc.Ticket
 	}

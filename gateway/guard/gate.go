@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Errors of Gate.Admit; both mean "closed before the handshake".
@@ -113,7 +112,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		src := Source(c.RemoteAddr())
 		t, err := l.Gate.Admit(src)
 		if err == nil {
-			return &Conn{Conn: c, Ticket: t, Accepted: time.Now()}, nil
+			return &Conn{Conn: c, Ticket: t}, nil
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
@@ -130,8 +129,6 @@ type Conn struct {
 	net.Conn
 	// Ticket is released on login (by the gateway) or on Close.
 	Ticket *Ticket
-	// Accepted is when Accept returned it.
-	Accepted time.Time
 }
 
 // Close releases the ticket and closes the connection.
