@@ -66,7 +66,7 @@ type connState struct {
 	refusals        atomic.Int64 // refusals of requests (recordRefusal)
 
 	mu       sync.Mutex
-	user     string          // last user name tried (raw: use safeUser to log it)
+	user     string          // last user name tried (raw: log it through guard.SafeName)
 	offered  gossh.PublicKey // last key accepted before its signature was checked
 	verified bool            // a key's signature verified: login complete
 	loginFP  string          // fingerprint of the login key
