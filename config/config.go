@@ -22,6 +22,11 @@ type Config struct {
 	// RecordingPolicies say what sessions do when their recording fails;
 	// the first policy whose hosts match applies. Default: strict.
 	RecordingPolicies []RecordingPolicy `yaml:"recording_policies"`
+	// Limits bound connections, logins, channels and failed logins.
+	Limits Limits `yaml:"limits"`
+
+	// explicitZeros are the limit keys the file set to 0 (refused).
+	explicitZeros []string
 }
 
 // Gateway configures the SSH front door.
@@ -151,6 +156,8 @@ type Role struct {
 	Approve []string `yaml:"approve"`
 	// Audit lets members run the `audit` commands.
 	Audit bool `yaml:"audit"`
+	// Unlock lets members run `unlock`: list and lift login lockouts.
+	Unlock bool `yaml:"unlock"`
 }
 
 // User is a person allowed to log into the bastion.

@@ -12,6 +12,12 @@ import (
 
 const key1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHCEr1bEd2TuhB1PU+C3F8M0p1lI2Gj0pbUhJRB4CnMl alice"
 
+// key2 and key3 are bob's and carol's: one key never belongs to two users.
+const (
+	key2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKFp6QAUwzJpRhA6Hueuyiii6qCF8pJq0i0bTm2sATIW bob"
+	key3 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP4hXJpsY0bb+wK7JOKN+aZ1oiNAWR+6w8vABKPmYhZe carol"
+)
+
 func base() string {
 	return `
 gateway:
@@ -27,8 +33,8 @@ roles:
   auditor: {audit: true}
 users:
   - {name: alice, keys: ["` + key1 + `"], roles: [admin]}
-  - {name: bob, keys: ["` + key1 + `"], roles: [reviewer]}
-  - {name: carol, keys: ["` + key1 + `"], roles: [auditor]}
+  - {name: bob, keys: ["` + key2 + `"], roles: [reviewer]}
+  - {name: carol, keys: ["` + key3 + `"], roles: [auditor]}
 hosts:
   - {name: prod, address: "10.0.0.5:22", host_key: "` + key1 + `", labels: {env: production}, class: production}
   - {name: staging, address: "10.0.0.6:22", host_key: "` + key1 + `"}

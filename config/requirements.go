@@ -73,6 +73,7 @@ func Check(b []byte, parts ...Part) (*Config, error) {
 	if err := decode(b, &c); err != nil {
 		return nil, err
 	}
+	c.noteExplicitZeros(b)
 	c.SetDefaults()
 	var p problems
 	p.merge(c.Validate())

@@ -86,6 +86,7 @@ func (c *Config) SetDefaults() {
 	}
 	c.setApprovalDefaults()
 	c.setRecordingDefaults()
+	c.setLimitsDefaults()
 }
 
 // Validate reports every problem of the configuration as an *Error, one
@@ -102,6 +103,8 @@ func (c *Config) Validate() error {
 	c.validateHosts(&p)
 	c.validateApproval(&p)
 	c.validateRecording(&p)
+	c.validateLimits(&p)
+	c.validateSharedKeys(&p)
 	return p.err()
 }
 
@@ -272,7 +275,7 @@ func ParseHostKey(s string) (gossh.PublicKey, error) {
 }
 
 // reservedNames are bastion commands that cannot be host names.
-var reservedNames = []string{"join", "sessions", "audit", "help"}
+var reservedNames = []string{"join", "sessions", "audit", "help", "unlock"}
 
 func isReserved(name string) bool {
 	for _, r := range reservedNames {

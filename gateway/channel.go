@@ -52,10 +52,13 @@ type clientSession struct {
 	cancel context.CancelCauseFunc
 
 	// Set by the request loop before run starts, read-only afterwards.
-	pty       *ptyRequest
-	env       []envVar
-	command   string
-	reasonEnv string // FOUREYES_REASON, the four-eyes reason given non-interactively
+	pty        *ptyRequest
+	env        []envVar
+	envCount   int  // env requests counted against limits.max_env
+	envBytes   int  // their payload bytes, against limits.max_env_bytes
+	envRefused bool // a request was refused (logged once)
+	command    string
+	reasonEnv  string // FOUREYES_REASON, the four-eyes reason given non-interactively
 
 	// Request loop → run, after run started.
 	winch chan windowChange // latest size wins
@@ -83,6 +86,59 @@ type clientSession struct {
 
 // envVar is one "env" request kept for the host.
 type envVar struct{ Name, Value string }
+
+// Bounds of client-chosen strings that are recorded or passed to hosts.
+const (
+	maxTermName  = 64   // TERM of a pty-req ("xterm-256color")
+	maxTermModes = 2048 // encoded terminal modes: 5 bytes per mode
+	maxSignal    = 32   // signal names: "INT", "name@domain"
+)
+
+// saneTerm reports whether a pty-req's terminal name is short printable
+// ASCII: it is recorded in session.start and set as TERM on the host.
+func saneTerm(t string) bool {
+	if len(t) > maxTermName {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// saneSignal reports whether a signal name is short and made of the
+// characters of RFC 4254 names (letters, digits, "-", "_", ".", "@").
+func saneSignal(n string) bool {
+	if n == "" || len(n) > maxSignal {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+// envAllowed counts an "env" request of n payload bytes and reports
+// whether it is within limits.max_env and limits.max_env_bytes. Every
+// request counts, kept or not, so that neither memory nor the request
+// loop can be flooded; the first refusal of a channel is logged.
+func (sess *clientSession) envAllowed(n int) bool {
+	lim := sess.s.cfg.Limits
+	sess.envCount++
+	if sess.envCount > lim.MaxEnv || sess.envBytes+n > lim.MaxEnvBytes {
+		if !sess.envRefused {
+			sess.envRefused = true
+			sess.log.Warn("environment variables refused over limits", "count", sess.envCount, "bytes", sess.envBytes+n)
+		}
+		return false
+	}
+	sess.envBytes += n
+	return true
+}
 
 // forwardedEnv reports whether an environment variable from the client is
 // passed to the host: the locale only, as OpenSSH's default AcceptEnv.
@@ -143,17 +199,17 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		switch req.Type {
 		case "pty-req":
 			var p ptyRequest
-			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil {
+			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && saneTerm(p.Term) && len(p.Modes) <= maxTermModes {
 				p.Cols, p.Rows = clamp(p.Cols), clamp(p.Rows)
 				sess.pty, ok = &p, true
 			}
 		case "env":
 			var kv envVar
 			switch {
-			case started || gossh.Unmarshal(req.Payload, &kv) != nil:
+			case started || !sess.envAllowed(len(req.Payload)) || gossh.Unmarshal(req.Payload, &kv) != nil:
 			case kv.Name == reasonEnv: // for the bastion, never passed to the host
 				sess.reasonEnv, ok = kv.Value, true
-			case forwardedEnv(kv.Name) && len(sess.env) < 64:
+			case forwardedEnv(kv.Name):
 				sess.env, ok = append(sess.env, kv), true
 			}
 		case "window-change":
@@ -169,7 +225,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			}
 		case "signal":
 			var sig struct{ Name string }
-			if started && gossh.Unmarshal(req.Payload, &sig) == nil {
+			if started && gossh.Unmarshal(req.Payload, &sig) == nil && saneSignal(sig.Name) {
 				select {
 				case sess.sigs <- sig.Name:
 					ok = true
@@ -207,7 +263,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		case "subsystem":
 			var p struct{ Name string }
 			gossh.Unmarshal(req.Payload, &p)
-			sess.s.recordGateway(event.AccessDenied, sess.user.Name, map[string]string{
+			sess.s.recordRefusal(sess.cs, event.AccessDenied, sess.user.Name, map[string]string{
 				"user": sess.user.Name, "host": "", "reason": "subsystem " + p.Name + " is not supported", "remote": sess.remote,
 			})
 		}

@@ -51,6 +51,7 @@ func init() {
 		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
 		{"sessions", "sessions [--json]", "list sessions you may review (reviewers)", (*clientSession).listSessions},
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
+		{"unlock", "unlock [USER|ADDRESS]", "list login lockouts, or lift one (admins)", (*clientSession).unlock},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }
@@ -65,6 +66,8 @@ func mayUse(s *Server, user *config.User, verb string) bool {
 		return s.cfg.CanAudit(user)
 	case verb == "sessions" || verb == "join":
 		return isReviewer(s.cfg, user)
+	case verb == "unlock":
+		return s.cfg.CanUnlock(user)
 	}
 	return true
 }

@@ -21,11 +21,11 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	s, user := sess.s, sess.user.Name
 	h, ok := s.cfg.Host(hostName)
 	if !ok {
-		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "unknown host", "remote": sess.remote})
+		s.recordRefusal(sess.cs, event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "unknown host", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrUnknownHost, "unknown host %q", hostName))
 	}
 	if !s.cfg.CanConnect(sess.user, h) {
-		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
+		s.recordRefusal(sess.cs, event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
 	if pol, ok := s.cfg.ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {

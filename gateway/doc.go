@@ -7,10 +7,17 @@
 // # A connection, step by step
 //
 // Authentication accepts public keys only, checked against the users of
-// the configuration. Password and keyboard-interactive attempts are
-// refused; every refused attempt becomes an auth.failure event in the
-// gateway's own recording (a stream of kind "gateway" opened by New),
-// together with access.denied and forward.denied events.
+// the configuration; "password" is not even offered, and
+// keyboard-interactive only shows a keys-only notice. Refused attempts
+// become auth.failure events in the gateway's own recording (a stream of
+// kind "gateway" opened by New), together with login, logout,
+// access.denied and forward.denied events. Limits (package guard, config
+// limits:) apply before and after login: unauthenticated connections are
+// capped in total and per source at accept, each has a login grace and a
+// number of attempts, user names are bounded, failed logins are
+// aggregated per source and lock users and sources out (auth.lockout;
+// `unlock` lifts a lock, unlock_cmd.go), channels per connection and
+// environment variables per session are capped (channel_limits.go).
 //
 // The SSH command line says what the user wants:
 //

@@ -77,7 +77,7 @@ func (s *Server) forwardDenied(user string, cs *connState, kind, detail string) 
 	if cs != nil {
 		meta["remote"] = cs.remote
 	}
-	s.recordGateway(event.ForwardDenied, user, meta)
+	s.recordRefusal(cs, event.ForwardDenied, user, meta)
 }
 
 func hostPort(host string, port uint32) string {

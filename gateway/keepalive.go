@@ -11,19 +11,17 @@ const (
 	// keepaliveMisses is how many keepalive intervals a client may leave
 	// a probe unanswered before it is disconnected.
 	keepaliveMisses = 3
-	// loginGrace bounds the time from TCP accept to a completed login,
-	// as sshd's LoginGraceTime does.
-	loginGrace = 2 * time.Minute
 	// keepaliveRequest is OpenSSH's probe; clients answer it (usually
 	// with a failure), which is all we need.
 	keepaliveRequest = "keepalive@openssh.com"
 )
 
-// watchConn owns a connection's liveness until it closes: every
-// KeepaliveInterval it sends a keepalive request; when keepaliveMisses
-// intervals in a row pass without an answer, or the login does not
-// complete within loginGrace, it closes the TCP connection. Closing the
-// connection ends its sessions (their contexts are children of ctx).
+// watchConn owns a logged-in connection's liveness until it closes:
+// every KeepaliveInterval it sends a keepalive request; when
+// keepaliveMisses intervals in a row pass without an answer, it closes
+// the connection. Closing the connection ends its sessions (their
+// contexts are children of ctx). The login grace is a timer of its own
+// (connCallback), independent of the keepalive.
 func (s *Server) watchConn(ctx ssh.Context, cs *connState) {
 	interval := s.cfg.Gateway.KeepaliveInterval
 	if interval <= 0 {
@@ -43,10 +41,6 @@ func (s *Server) watchConn(ctx ssh.Context, cs *connState) {
 		case <-ticker.C:
 			conn, _ := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn)
 			if conn == nil { // still in the handshake
-				if now().Sub(cs.started) > loginGrace {
-					s.log.Info("login grace time exceeded", "remote", cs.remote)
-					cs.raw.Close()
-				}
 				continue
 			}
 			if pending != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/gateway/guard"
 	"github.com/foureyes/foureyes/recorder"
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -56,6 +57,11 @@ type Server struct {
 	losses       *lossReporter  // writes recording.failed into gw
 	hubs         registry       // four-eyes sessions, pending or running
 	notifier     *notifier      // nil without notify.webhook_url
+
+	// Limits before and after login (config limits:).
+	gate      *guard.Gate            // unauthenticated connections
+	lockout   *guard.Lockout         // failed logins per user and source
+	authFails *guard.FailureReporter // aggregates auth.failure events
 
 	// Counters for Stats.
 	active     atomic.Int64 // ordinary sessions connected to a host
@@ -119,17 +125,19 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 		s.pinned[h.Name] = k
 	}
+	s.initLimits()
 	s.srv = &ssh.Server{
-		Version:                    "foureyes",
-		HostSigners:                []ssh.Signer{s.hostSigner},
-		PasswordHandler:            refusePassword,
+		Version:     "foureyes",
+		HostSigners: []ssh.Signer{s.hostSigner},
+		// No PasswordHandler: x/crypto would offer "password" and ssh
+		// would prompt for one.
 		KeyboardInteractiveHandler: refuseKeyboardInteractive,
 		ServerConfigCallback:       s.serverConfig,
 		ConnCallback:               s.connCallback,
 		ConnectionFailedCallback:   s.connectionFailed,
 		ChannelHandlers: map[string]ssh.ChannelHandler{
-			"session": s.handleSession,
-			"default": s.denyChannel, // direct-tcpip, direct-streamlocal, anything else
+			"session": s.limitChannels(s.handleSession),
+			"default": s.limitChannels(s.denyChannel), // direct-tcpip, direct-streamlocal, anything else
 		},
 		RequestHandlers: map[string]ssh.RequestHandler{
 			"tcpip-forward":                   s.denyForwardRequest,
@@ -156,6 +164,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		ex.OnExpire(func(rep recorder.ExpiryReport) { s.recordGateway(event.SpoolExpired, "", rep.Meta()) })
 	}
 	s.base, s.cancelBase = context.WithCancelCause(context.Background())
+	s.wg.Add(1) // no Wait can run yet: New has not returned
+	go func() {
+		defer s.wg.Done()
+		s.reportFailures()
+	}()
 	if cfg.Notify.WebhookURL != "" {
 		// opts.Logger, not s.log: the notifier adds its own component.
 		s.notifier = newNotifier(cfg.Notify, opts.Logger)
@@ -181,7 +194,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.addr = l.Addr()
 	s.mu.Unlock()
 	s.log.Info("listening", "addr", l.Addr().String(), "host_key", gossh.FingerprintSHA256(s.hostSigner.PublicKey()))
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(&guard.Listener{Listener: l, Gate: s.gate, Refused: s.refusedConn})
 	s.mu.Lock()
 	delete(s.listeners, l)
 	closing := s.closing
@@ -286,6 +299,7 @@ func (s *Server) endGatewayStream() { s.gw.end() }
 // recordGateway writes a gateway-level event (auth.failure,
 // access.denied, forward.denied) into the gateway's own stream.
 func (s *Server) recordGateway(t event.Type, actor string, meta map[string]string) {
+	meta = boundMeta(meta)
 	s.log.Info(string(t), "actor", actor, "meta", meta)
 	if err := s.gw.record(t, actor, meta); err != nil {
 		s.losses.poke() // reopen the stream once the spool has room

@@ -48,10 +48,11 @@ func (sess *clientSession) mayReview(hb *hub) bool {
 	return sess.s.cfg.CanApproveSession(sess.user, hb.host, hb.pol) && !sess.isOwner(hb)
 }
 
-// isOwner reports whether hb was requested by this user, or with the
+// isOwner reports whether hb was requested by this person (the same user
+// or an account sharing a key with it: samePerson), or with the
 // key this connection logged in with (a key shared between accounts).
 func (sess *clientSession) isOwner(hb *hub) bool {
-	return sess.user.Name == hb.owner || (sess.keyFP != "" && sess.keyFP == hb.ownerKey)
+	return sess.s.samePerson(sess.user.Name, hb.owner) || (sess.keyFP != "" && sess.keyFP == hb.ownerKey)
 }
 
 // localAddr is where the client reached the bastion; nil without a

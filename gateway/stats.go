@@ -14,6 +14,13 @@ type Stats struct {
 	Unrecorded int
 	// RecordingFailures counts sessions whose recording failed since New.
 	RecordingFailures int64
+	// Unauthenticated counts connections not logged in yet.
+	Unauthenticated int
+	// RefusedConnections counts connections closed at accept since New,
+	// over limits.max_unauthenticated or its per-source cap.
+	RefusedConnections int64
+	// Lockouts counts users and sources locked out now.
+	Lockouts int
 }
 
 // Stats returns a snapshot of the gateway's sessions.
@@ -22,6 +29,10 @@ func (s *Server) Stats() Stats {
 		Active:            int(s.active.Load()),
 		Unrecorded:        int(s.unrecorded.Load()),
 		RecordingFailures: s.failures.Load(),
+
+		Unauthenticated:    s.gate.Unauthenticated(),
+		RefusedConnections: s.gate.Refused(),
+		Lockouts:           len(s.lockout.Locks()),
 	}
 	for _, h := range s.hubs.all() {
 		h.mu.Lock()

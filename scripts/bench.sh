@@ -22,6 +22,7 @@ run ./ingest/ 5x 'InsertEvents|Decode'
 run ./ingest/retention/ 1x
 run ./gateway/ 3x 'BulkOutput|EchoRTT|IdleSessionMemory'
 run ./gateway/ 20000x Fanout
+run ./gateway/ 1x LoginUnderFlood
 run ./internal/devstack/ 1x
 CHAOS_OUTAGE=60s run ./chaos/ 1x
 echo "results in $out"

@@ -27,6 +27,9 @@ func TestCheckConfig(t *testing.T) {
 	noBrokers := write("nobrokers.yaml", "gateway: {data_dir: "+dir+"/gw}\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['"+testKey+"'], roles: [admin]}\n")
 	ingestOnly := write("ingest.yaml", "kafka: {brokers: [127.0.0.1:9092]}\n")
 	full := write("full.yaml", "gateway: {data_dir: "+dir+"/gw}\nkafka: {brokers: [127.0.0.1:9092]}\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['"+testKey+"'], roles: [admin]}\n")
+	// frank lists alice's key: whoever holds it is both people.
+	shared := write("shared.yaml", "gateway: {data_dir: "+dir+"/gw}\nkafka: {brokers: [127.0.0.1:9092]}\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['"+testKey+"'], roles: [admin]}\n  - {name: frank, keys: ['"+testKey+"'], roles: [admin]}\n")
+	noGrace := write("nograce.yaml", "gateway: {data_dir: "+dir+"/gw, keepalive_interval: -1s}\nkafka: {brokers: [127.0.0.1:9092]}\nlimits: {login_grace: 0s}\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['"+testKey+"'], roles: [admin]}\n")
 	typo := write("typo.yaml", "gateway:\n  data_dir: "+dir+"/gw\n  keepalive_intervall: 5s\nmetrcs: {listen: ':9100'}\n")
 	const (
 		dataDir = "gateway.data_dir: is required; set a directory for keys and the spool, e.g. /var/lib/foureyes"
@@ -54,6 +57,13 @@ func TestCheckConfig(t *testing.T) {
 			"gateway.keepalive_intervall (line 3): unknown key; did you mean keepalive_interval?",
 			"metrcs (line 4): unknown key; did you mean metrics?",
 		}, []string{"config.Gateway", "not found in type"}},
+		{"key of two users", []string{"--config", shared}, 1, "", []string{
+			`users[1].keys[0]: key SHA256:`, `belongs to both "alice" and "frank"; give each person their own key`,
+		}, nil},
+		{"login grace cannot be switched off", []string{"--config", noGrace}, 1, "", []string{
+			"gateway.keepalive_interval: is -1s; use a positive duration",
+			"limits.login_grace: is 0; this limit cannot be switched off",
+		}, nil},
 		{"bad --for", []string{"--for", "web", "--config", full}, 2, "", []string{`--for "web": use gateway, ingest or all`}, nil},
 		{"missing --config", []string{"--for", "ingest"}, 2, "", []string{"--config FILE is required"}, nil},
 	}

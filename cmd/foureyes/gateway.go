@@ -129,6 +129,9 @@ func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
 	reg.Gauge("sessions_participants", "Reviewers joined to four-eyes sessions.", func() float64 { return float64(gw.Stats().Participants) })
 	reg.Gauge("sessions_unrecorded", "Best-effort sessions running on after their recording failed.", func() float64 { return float64(gw.Stats().Unrecorded) })
 	reg.Counter("recording_failures_total", "Sessions whose recording failed (strict: ended; best_effort: continued unrecorded).", func() float64 { return float64(gw.Stats().RecordingFailures) })
+	reg.Gauge("connections_unauthenticated", "Connections not logged in yet (limits.max_unauthenticated).", func() float64 { return float64(gw.Stats().Unauthenticated) })
+	reg.Counter("connections_refused_total", "Connections closed at accept over the unauthenticated-connection limits.", func() float64 { return float64(gw.Stats().RefusedConnections) })
+	reg.Gauge("lockouts", "Users and source addresses locked out after failed logins.", func() float64 { return float64(gw.Stats().Lockouts) })
 }
 
 // lazyStore connects to ClickHouse on the first audit command, so the
