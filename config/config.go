@@ -147,6 +147,9 @@ type Role struct {
 	Approve []string `yaml:"approve"`
 	// Audit lets members run the `audit` commands.
 	Audit bool `yaml:"audit"`
+	// Kill lets members end any live session with `kill SESSION_ID`.
+	// Default: false.
+	Kill bool `yaml:"kill"`
 }
 
 // User is a person allowed to log into the bastion.
