@@ -112,26 +112,32 @@ func (s *Server) connConfig(cs *connState) *gossh.ServerConfig {
 	}
 }
 
-// checkKey admits a configured user's configured keys. x/crypto caches
-// the answer per (user, key) on a connection, so OpenSSH's "query" and
-// the signed attempt that follows cause one call and at most one
-// auth.failure; a key accepted here whose login then does not complete is
-// reported by connectionFailed.
+// checkKey admits a configured user's configured keys, as their key
+// lines' options allow: from= (the client's address) and expiry-time=.
+// x/crypto caches the answer per (user, key) on a connection, so
+// OpenSSH's "query" and the signed attempt that follows cause one call
+// and at most one auth.failure; a key accepted here whose login then does
+// not complete is reported by connectionFailed.
 func (s *Server) checkKey(cs *connState, user string, key gossh.PublicKey) (*gossh.Permissions, error) {
 	cs.mu.Lock()
 	cs.user = user
 	cs.mu.Unlock()
 	fp := gossh.FingerprintSHA256(key)
 	reason := "unknown user"
-	if keys, ok := s.userKeys[user]; ok {
+	if keys, ok := s.pol.Load().keys[user]; ok {
 		reason = "key not authorized for user"
 		for _, k := range keys {
-			if ssh.KeysEqual(k, key) {
-				cs.mu.Lock()
-				cs.offered = key
-				cs.mu.Unlock()
-				return &gossh.Permissions{Extensions: map[string]string{extKeyFingerprint: fp}}, nil
+			if !ssh.KeysEqual(k.Key, key) {
+				continue
 			}
+			if why := k.refusal(cs.remote, now()); why != "" {
+				reason = why // another line with this key may allow it
+				continue
+			}
+			cs.mu.Lock()
+			cs.offered = key
+			cs.mu.Unlock()
+			return &gossh.Permissions{Extensions: map[string]string{extKeyFingerprint: fp}}, nil
 		}
 	}
 	s.authFailure(cs, user, fp, "publickey", reason)

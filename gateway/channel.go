@@ -92,9 +92,9 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	defer s.wg.Done()
 	defer s.sessions.Done()
-	user, ok := s.cfg.User(conn.User())
-	if !ok { // cannot happen: checkKey admitted this name
-		nc.Reject(gossh.Prohibited, "foureyes: unknown user")
+	user, ok := s.cfg().User(conn.User())
+	if !ok || s.connRevoked(conn) { // removed or expired since login: revoke.go
+		nc.Reject(gossh.Prohibited, "foureyes: access revoked")
 		return
 	}
 	ch, reqs, err := nc.Accept()
@@ -117,6 +117,8 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	sess.log = s.log.With("user", user.Name, "remote", sess.remote)
 	sess.ctx, sess.cancel = context.WithCancelCause(s.base)
+	s.live.add(sess) // for revocation and kill
+	defer s.live.remove(sess)
 	stop := context.AfterFunc(ctx, func() { sess.cancel(errClientGone) })
 	defer stop()
 	// A channel still waiting for its shell or exec request when the
@@ -139,7 +141,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		switch req.Type {
 		case "pty-req":
 			var p ptyRequest
-			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil {
+			if !started && sess.pty == nil && sess.ptyAllowed() && gossh.Unmarshal(req.Payload, &p) == nil {
 				p.Cols, p.Rows = clamp(p.Cols), clamp(p.Rows)
 				sess.pty, ok = &p, true
 			}

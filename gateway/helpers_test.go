@@ -80,6 +80,9 @@ type fixtureOptions struct {
 	leaveGrace     string // default 5m
 	webhook        string // notify.webhook_url (secret "s3cret")
 	publicAddress  string // gateway.public_address
+	// editConfig rewrites the configuration's YAML before it is parsed
+	// (keys are "ssh-ed25519 …" lines in double quotes).
+	editConfig func(yaml string) string
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -90,6 +93,7 @@ type fixture struct {
 	t        testing.TB
 	dir      string
 	cfg      *config.Config
+	yaml     string // the configuration's text, for reload tests
 	srv      *Server
 	addr     string
 	rec      *recorder.Recorder
@@ -227,7 +231,11 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if err := configTemplate.Execute(&buf, vals); err != nil {
 		t.Fatal(err)
 	}
-	if f.cfg, err = config.Parse([]byte(buf.String())); err != nil {
+	f.yaml = buf.String()
+	if o.editConfig != nil {
+		f.yaml = o.editConfig(f.yaml)
+	}
+	if f.cfg, err = config.Parse([]byte(f.yaml)); err != nil {
 		t.Fatal(err)
 	}
 

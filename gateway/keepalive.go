@@ -25,7 +25,7 @@ const (
 // complete within loginGrace, it closes the TCP connection. Closing the
 // connection ends its sessions (their contexts are children of ctx).
 func (s *Server) watchConn(ctx ssh.Context, cs *connState) {
-	interval := s.cfg.Gateway.KeepaliveInterval
+	interval := s.cfg().Gateway.KeepaliveInterval
 	if interval <= 0 {
 		<-ctx.Done()
 		return
