@@ -51,6 +51,7 @@ func init() {
 		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
 		{"sessions", "sessions [--json]", "list sessions you may review (reviewers)", (*clientSession).listSessions},
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
+		{"kill", "kill SESSION_ID [--reason TEXT]", "end any live session (roles with kill)", (*clientSession).kill},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }
@@ -63,6 +64,8 @@ func mayUse(s *Server, user *config.User, verb string) bool {
 		return verb == "help"
 	case verb == "audit":
 		return s.cfg().CanAudit(user)
+	case verb == "kill":
+		return s.cfg().CanKill(user)
 	case verb == "sessions" || verb == "join":
 		return isReviewer(s.cfg(), user)
 	}
