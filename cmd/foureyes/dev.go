@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/foureyes/foureyes/internal/devstack"
+	"github.com/foureyes/foureyes/internal/reloadctl"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,6 +29,24 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// SIGHUP (or `foureyes reload --config DIR/foureyes.yaml`) applies
+	// edits of the generated configuration until the next start.
+	removePID, err := reloadctl.WritePID(st.Config.Gateway.DataDir)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	defer removePID()
+	hupCtx, stopHup := context.WithCancel(ctx)
+	hupDone := make(chan struct{})
+	go func() {
+		defer close(hupDone)
+		reloadctl.OnHangup(hupCtx, st.Config.Gateway.DataDir, st.Reload)
+	}()
+	defer func() {
+		stopHup()
+		<-hupDone
+	}()
 	printInstructions(stdout, st.Dir, st.SSHAddr())
 	select {
 	case <-ctx.Done():
@@ -83,7 +102,8 @@ Demo hosts: demo-prod (production, 90-day retention, four-eyes) and demo-staging
   %[6]s carol@%[4]s audit verify SESSION_ID
 
 The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
-%[7]s. Press Ctrl-C to stop; data is kept.
+%[7]s; edit it and send SIGHUP (or run foureyes reload --config on it) to apply the
+change until the next start. Press Ctrl-C to stop; data is kept.
 `, addr, dir, ssh("alice"), host, ssh("bob"), ssh("carol"), filepath.Join(dir, "foureyes.yaml"))
 }
 

@@ -1,0 +1,130 @@
+// Package reloadctl lets `foureyes reload` ask a running gateway to
+// reload its configuration and hear the answer. The gateway writes its
+// pid to DATA_DIR/gateway.pid and, after every reload, the outcome to
+// DATA_DIR/reload.status (JSON); `foureyes reload` sends SIGHUP to the
+// pid and waits for a newer status.
+package reloadctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// File names under the gateway's data_dir.
+const (
+	PIDFile    = "gateway.pid"
+	StatusFile = "reload.status"
+)
+
+// ErrNoGateway means no running gateway answers for the data_dir.
+var ErrNoGateway = errors.New("reloadctl: no running gateway")
+
+// Status is the outcome of one reload.
+type Status struct {
+	// Seq orders statuses: nanoseconds since the epoch when written.
+	Seq int64 `json:"seq"`
+	// OK is false when the configuration was refused; Error says why.
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Changes, NotApplied and Revoked are gateway.ReloadResult's.
+	Changes    []string `json:"changes,omitempty"`
+	NotApplied []string `json:"not_applied,omitempty"`
+	Revoked    int      `json:"revoked"`
+}
+
+// WritePID writes the current process's pid into dir and returns a
+// function that removes it.
+func WritePID(dir string) (func(), error) {
+	path := filepath.Join(dir, PIDFile)
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("reloadctl: %w", err)
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+// WriteStatus replaces dir's status file with st (Seq set now).
+func WriteStatus(dir string, st Status) error {
+	st.Seq = time.Now().UnixNano()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("reloadctl: %w", err)
+	}
+	tmp := filepath.Join(dir, StatusFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("reloadctl: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, StatusFile)); err != nil {
+		return fmt.Errorf("reloadctl: %w", err)
+	}
+	return nil
+}
+
+// readStatus returns dir's status; the zero Status when there is none.
+func readStatus(dir string) (Status, error) {
+	var st Status
+	b, err := os.ReadFile(filepath.Join(dir, StatusFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reloadctl: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reloadctl: %s: %w", StatusFile, err)
+	}
+	return st, nil
+}
+
+// OnHangup calls reload for every SIGHUP until ctx ends, writing each
+// outcome to dir's status file. It returns when ctx ends.
+func OnHangup(ctx context.Context, dir string, reload func() Status) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			WriteStatus(dir, reload())
+		}
+	}
+}
+
+// Request sends SIGHUP to the gateway whose pid is in dir and waits, up
+// to timeout, for the status of that reload.
+func Request(dir string, timeout time.Duration) (Status, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+	if err != nil {
+		return Status{}, fmt.Errorf("%w: %v (is the gateway running with this data_dir?)", ErrNoGateway, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return Status{}, fmt.Errorf("%w: %s holds no pid", ErrNoGateway, PIDFile)
+	}
+	before, err := readStatus(dir)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return Status{}, fmt.Errorf("%w: pid %d: %v", ErrNoGateway, pid, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, err := readStatus(dir)
+		if err == nil && st.Seq > before.Seq {
+			return st, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return Status{}, fmt.Errorf("reloadctl: pid %d did not answer within %v; see its log", pid, timeout)
+}
