@@ -22,6 +22,9 @@ type Config struct {
 	// RecordingPolicies say what sessions do when their recording fails;
 	// the first policy whose hosts match applies. Default: strict.
 	RecordingPolicies []RecordingPolicy `yaml:"recording_policies"`
+	// SessionPolicies limit idle time and duration of sessions; the
+	// first policy whose hosts match applies. Default: no limits.
+	SessionPolicies []SessionPolicy `yaml:"session_policies"`
 }
 
 // Gateway configures the SSH front door.

@@ -99,6 +99,7 @@ func (c *Config) Validate() error {
 	c.validateHosts(&p)
 	c.validateApproval(&p)
 	c.validateRecording(&p)
+	c.validateSessionPolicies(&p)
 	return p.err()
 }
 

@@ -28,6 +28,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
+	defer sess.watchLimits(h)() // idle timeout, maximum duration: timeouts.go
 	if pol, ok := s.cfg().ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {
 		return sess.fourEyes(h, pol, remote)
 	}

@@ -184,6 +184,7 @@ func diffConfig(a, b *config.Config) []string {
 	}{
 		{"approval_policies", a.ApprovalPolicies, b.ApprovalPolicies},
 		{"recording_policies", a.RecordingPolicies, b.RecordingPolicies},
+		{"session_policies", a.SessionPolicies, b.SessionPolicies},
 		{"retention", a.Retention, b.Retention},
 	} {
 		if !reflect.DeepEqual(sec.a, sec.b) {

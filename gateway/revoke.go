@@ -20,7 +20,13 @@ type liveSet struct {
 	reloadMu sync.Mutex // serializes reloads (a SIGHUP and another at once)
 
 	mu       sync.Mutex
-	sessions map[*clientSession]string // → recording id, once known
+	sessions map[*clientSession]liveInfo
+}
+
+// liveInfo is what the gateway learns about a live session as it runs.
+type liveInfo struct {
+	id  string // recording id of an ordinary session, once started
+	hub *hub   // the four-eyes session it requested, once created
 }
 
 // add registers sess until remove.
@@ -28,9 +34,9 @@ func (l *liveSet) add(sess *clientSession) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.sessions == nil {
-		l.sessions = map[*clientSession]string{}
+		l.sessions = map[*clientSession]liveInfo{}
 	}
-	l.sessions[sess] = ""
+	l.sessions[sess] = liveInfo{}
 }
 
 // remove forgets sess.
@@ -44,9 +50,27 @@ func (l *liveSet) remove(sess *clientSession) {
 func (l *liveSet) name(sess *clientSession, id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.sessions[sess]; ok {
-		l.sessions[sess] = id
+	if info, ok := l.sessions[sess]; ok {
+		info.id = id
+		l.sessions[sess] = info
 	}
+}
+
+// owns records that sess requested the four-eyes session hb.
+func (l *liveSet) owns(sess *clientSession, hb *hub) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if info, ok := l.sessions[sess]; ok {
+		info.hub = hb
+		l.sessions[sess] = info
+	}
+}
+
+// hubOf returns the four-eyes session sess requested, or nil.
+func (l *liveSet) hubOf(sess *clientSession) *hub {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sessions[sess].hub
 }
 
 // all returns the live sessions.
@@ -64,8 +88,8 @@ func (l *liveSet) all() []*clientSession {
 func (l *liveSet) byID(id string) (*clientSession, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for sess, sid := range l.sessions {
-		if sid != "" && sid == id {
+	for sess, info := range l.sessions {
+		if info.id != "" && info.id == id {
 			return sess, true
 		}
 	}
@@ -201,12 +225,12 @@ func (s *Server) sweep(pol *policy) int {
 // request are closed.
 func (s *Server) endSession(sess *clientSession, o *endOrder) {
 	if sess.started.Load() {
-		first, _ := parseCommand(sess.command)
-		for _, hb := range s.hubs.all() {
-			if hb.owner == sess.user.Name && hb.ownerKey == sess.keyFP && hb.host.Name == first && hb.endOn(o) {
-				return // the requester's loop ends the session and says why
-			}
+		// A hub still asking for the reason has no recording yet: its
+		// context ends it.
+		if hb := s.live.hubOf(sess); hb != nil && hb.current() != stateAsking && hb.endOn(o) {
+			return // the requester's loop ends the session and says why
 		}
+		first, _ := parseCommand(sess.command)
 		if _, isVerb := lookupVerb(first); isVerb || first == "" {
 			sess.say(o.msg)
 		}
