@@ -75,6 +75,11 @@ func ParseAuthorizedKey(line string) (AuthorizedKey, error) {
 	if strings.TrimSpace(string(rest)) != "" {
 		return AuthorizedKey{}, fmt.Errorf("%w: one key per entry; split the lines into separate list items", ErrKeyOption)
 	}
+	if _, ok := k.(*gossh.Certificate); ok {
+		// Its validity, principals and options would go unchecked: the
+		// gateway compares keys, it does not verify certificates.
+		return AuthorizedKey{}, fmt.Errorf("%w: certificates are not supported; list the user's plain public key instead", ErrKeyOption)
+	}
 	ak := AuthorizedKey{Key: k, Comment: comment}
 	seen := map[string]bool{}
 	for _, o := range opts {

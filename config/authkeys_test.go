@@ -1,12 +1,16 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 func TestParseAuthorizedKeyOptions(t *testing.T) {
@@ -73,6 +77,7 @@ func TestParseAuthorizedKeyRefusesOptions(t *testing.T) {
 		{`expiry-time="20301340" ` + key1, "not a valid date"},
 		{`no-pty="yes" ` + key1, "takes no value"},
 		{key1 + "\n" + key1, "one key per entry"},
+		{testCert(t), "certificates are not supported"},
 	}
 	for _, tt := range tests {
 		_, err := ParseAuthorizedKey(tt.line)
@@ -144,4 +149,30 @@ func TestExpired(t *testing.T) {
 	if (KeyOptions{}).Expired(at) {
 		t.Fatal("a key without expiry-time expired")
 	}
+}
+
+// testCert returns an authorized_keys line holding a user certificate.
+func testCert(t *testing.T) string {
+	t.Helper()
+	_, caPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(caPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := gossh.NewPublicKey(userPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &gossh.Certificate{Key: pub, CertType: gossh.UserCert, ValidPrincipals: []string{"alice"}, ValidBefore: gossh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, signer); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(cert)))
 }

@@ -31,17 +31,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// SIGHUP (or `foureyes reload --config DIR/foureyes.yaml`) applies
 	// edits of the generated configuration until the next start.
-	removePID, err := reloadctl.WritePID(st.Config.Gateway.DataDir)
+	hup, err := reloadctl.Listen(st.Config.Gateway.DataDir)
 	if err != nil {
 		st.Close()
 		return err
 	}
-	defer removePID()
+	defer hup.Close()
 	hupCtx, stopHup := context.WithCancel(ctx)
 	hupDone := make(chan struct{})
 	go func() {
 		defer close(hupDone)
-		reloadctl.OnHangup(hupCtx, st.Config.Gateway.DataDir, st.Reload)
+		hup.Serve(hupCtx, st.Reload)
 	}()
 	defer func() {
 		stopHup()

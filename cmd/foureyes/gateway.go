@@ -72,12 +72,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("gateway.listen %s: %w", cfg.Gateway.Listen, err)
 	}
 
-	removePID, err := reloadctl.WritePID(cfg.Gateway.DataDir) // for `foureyes reload`
+	hup, err := reloadctl.Listen(cfg.Gateway.DataDir) // SIGHUP, and the pid for `foureyes reload`
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer removePID()
+	defer hup.Close()
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -104,9 +104,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// SIGHUP (or `foureyes reload`) re-reads the configuration file.
 	goRun(func() error {
-		reloadctl.OnHangup(runCtx, cfg.Gateway.DataDir, func() reloadctl.Status {
-			return reloadctl.Apply(gw, *path, "SIGHUP", log)
-		})
+		hup.Serve(runCtx, func() reloadctl.Status { return reloadctl.Apply(gw, *path, "SIGHUP", log) })
 		return nil
 	})
 	log.Info("gateway listening", "addr", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,14 +42,45 @@ type Status struct {
 	Revoked    int      `json:"revoked"`
 }
 
-// WritePID writes the current process's pid into dir and returns a
-// function that removes it.
-func WritePID(dir string) (func(), error) {
+// Listener catches SIGHUP for a gateway whose pid it publishes in dir.
+type Listener struct {
+	dir string
+	hup chan os.Signal
+}
+
+// Listen starts catching SIGHUP, then writes the process's pid into dir:
+// a signal sent by anyone who read the pid can no longer end the process
+// by its default action. Close undoes both.
+func Listen(dir string) (*Listener, error) {
+	l := &Listener{dir: dir, hup: make(chan os.Signal, 1)}
+	signal.Notify(l.hup, syscall.SIGHUP)
 	path := filepath.Join(dir, PIDFile)
 	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		signal.Stop(l.hup)
 		return nil, fmt.Errorf("reloadctl: %w", err)
 	}
-	return func() { os.Remove(path) }, nil
+	return l, nil
+}
+
+// Serve calls reload for every SIGHUP until ctx ends, writing each
+// outcome to the status file.
+func (l *Listener) Serve(ctx context.Context, reload func() Status) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.hup:
+			if err := WriteStatus(l.dir, reload()); err != nil {
+				slog.Error("reload status not written; foureyes reload will time out", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops catching SIGHUP and removes the pid file.
+func (l *Listener) Close() {
+	signal.Stop(l.hup)
+	os.Remove(filepath.Join(l.dir, PIDFile))
 }
 
 // WriteStatus replaces dir's status file with st (Seq set now).
@@ -82,22 +114,6 @@ func readStatus(dir string) (Status, error) {
 		return st, fmt.Errorf("reloadctl: %s: %w", StatusFile, err)
 	}
 	return st, nil
-}
-
-// OnHangup calls reload for every SIGHUP until ctx ends, writing each
-// outcome to dir's status file. It returns when ctx ends.
-func OnHangup(ctx context.Context, dir string, reload func() Status) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			WriteStatus(dir, reload())
-		}
-	}
 }
 
 // Request sends SIGHUP to the gateway whose pid is in dir and waits, up
