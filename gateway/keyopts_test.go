@@ -3,6 +3,7 @@ package gateway
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
@@ -128,4 +129,26 @@ func TestNoPTYKey(t *testing.T) {
 		c.Expect("done", timeout)
 		c.Wait()
 	})
+}
+
+// TestKeyExpiresDuringSession: a session logged in with a key whose
+// expiry-time passes ends within a second of it, without a reload, and
+// the key logs in no more. sshd lets such sessions run on; foureyes
+// honours the line as a statement of when access ends.
+func TestKeyExpiresDuringSession(t *testing.T) {
+	// Whole seconds, UTC; far enough ahead for the login to complete.
+	at := time.Now().UTC().Add(5 * time.Second).Truncate(time.Second)
+	f := newFixture(t, fixtureOptions{editConfig: withKeyOptions("bob", `expiry-time="`+at.Format("20060102150405")+`Z"`)})
+	c := f.client("bob", true, "demo")
+	c.Start(t)
+	c.Expect("demo$ ", timeout)
+	c.Expect("foureyes: access revoked (key expired at "+at.Format(time.RFC3339)+"); session ended", timeout)
+	if got := c.Wait(); got != statusLost {
+		t.Errorf("exit = %d; want %d", got, statusLost)
+	}
+	evs := f.sessionOf(func(i recorder.StartInfo) bool { return i.User == "bob" && i.Kind == "shell" })
+	requireEvent(t, evs, event.SessionTerminate, "", map[string]string{"reason": "access revoked: key expired at " + at.Format(time.RFC3339)})
+	if res := f.run("bob", "demo", "--", "echo in"); res.Exit != 255 {
+		t.Errorf("expired key logged in: %+v", res)
+	}
 }
