@@ -36,7 +36,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func authLine(k gossh.PublicKey) string { return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k))) }
+func authLine(k gossh.PublicKey) string {
+	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k)))
+}
 
 // TestReloadCommand runs `foureyes gateway` and edits its configuration:
 // `foureyes reload` refuses an invalid file (the gateway keeps running
