@@ -55,6 +55,12 @@ func TestReloadRevokesLiveSession(t *testing.T) {
 		{"role narrowed", "access to demo removed", func(t *testing.T, f *fixture) func(string) string {
 			return replaceOnce(t, `staging: {connect: ["demo"]}`, `staging: {connect: ["demo-prod"]}`)
 		}, "roles changed: staging"},
+		{"four-eyes now required", "demo now requires four-eyes approval", func(t *testing.T, f *fixture) func(string) string {
+			return func(y string) string {
+				y = strings.Replace(y, "  auditor: {audit: true}\n", "  auditor: {audit: true}\n  reviewer: {approve: [demo]}\n", 1)
+				return y + "approval_policies:\n  - hosts: [demo]\n"
+			}
+		}, "approval_policies changed"},
 		{"key restricted", "key not allowed from 127.0.0.1", func(t *testing.T, f *fixture) func(string) string {
 			return replaceOnce(t, `"`+f.keyLine("bob")+`"`, `'from="10.99.99.99" `+f.keyLine("bob")+`'`)
 		}, "users changed: bob"},

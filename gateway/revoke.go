@@ -66,6 +66,15 @@ func (l *liveSet) owns(sess *clientSession, hb *hub) {
 	}
 }
 
+// ordinary reports whether sess runs on a host without four-eyes
+// approval (its recording started, no hub).
+func (l *liveSet) ordinary(sess *clientSession) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	info := l.sessions[sess]
+	return info.id != "" && info.hub == nil
+}
+
 // hubOf returns the four-eyes session sess requested, or nil.
 func (l *liveSet) hubOf(sess *clientSession) *hub {
 	l.mu.Lock()
@@ -198,6 +207,9 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 		}
 		if !cfg.CanConnect(user, h) {
 			return "access to " + h.Name + " removed"
+		}
+		if pol, ok := cfg.ApprovalPolicy(h); ok && s.live.ordinary(sess) && (rest == "" || pol.RequiresExecApproval()) {
+			return h.Name + " now requires four-eyes approval"
 		}
 	}
 	return ""
