@@ -73,7 +73,8 @@ type ReloadResult struct {
 // asked: "SIGHUP", a user) and ends within a moment every live session,
 // four-eyes request and reviewer the new configuration no longer allows,
 // telling each "access revoked". Sections that need a restart keep their
-// old values and are reported in NotApplied. On error nothing changes.
+// old values and are reported in NotApplied (Reload copies them into
+// cfg, which it keeps). On error nothing changes.
 func (s *Server) Reload(cfg *config.Config, by string) (ReloadResult, error) {
 	s.live.reloadMu.Lock()
 	defer s.live.reloadMu.Unlock()
