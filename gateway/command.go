@@ -51,7 +51,7 @@ func init() {
 		{"audit", "audit VERB [ARGS]", "search, replay, export and verify recordings (auditors)", (*clientSession).audit},
 		{"sessions", "sessions [--json]", "list sessions you may review (reviewers)", (*clientSession).listSessions},
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
-		{"kill", "kill SESSION_ID [--reason TEXT]", "end any live session (roles with kill)", (*clientSession).kill},
+		{"kill", "kill [SESSION_ID [--reason TEXT]]", "list live sessions, or end one (roles with kill)", (*clientSession).kill},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
+	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/anmitsu/go-shlex"
 	"github.com/foureyes/foureyes/event"
@@ -11,8 +14,11 @@ import (
 // maxKillReason bounds the reason an admin gives to kill.
 const maxKillReason = 200
 
+// errNoKillID is kill without a session id: it lists the live sessions.
+var errNoKillID = errors.New("give the session id")
+
 // kill ends one live session, `kill SESSION_ID [--reason TEXT]`, for
-// members of a role with kill: true. The session's user is told who
+// members of a role with kill: true; without an id it lists them. The session's user is told who
 // ended it and why; its stream records session.terminate with the admin
 // as actor, and the gateway's stream records the order. A refusal is
 // recorded as access.denied.
@@ -22,6 +28,10 @@ func (sess *clientSession) kill(rest string) exitResult {
 	if u, ok := s.cfg().User(user); !ok || !s.cfg().CanKill(u) {
 		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": "kill requires a role with kill: true", "command": "kill " + cleanLine(rest), "session": cleanLine(id), "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "kill denied for %s: no role with the kill permission", user))
+	}
+	if errors.Is(err, errNoKillID) {
+		sess.listKillable()
+		return exitResult{}
 	}
 	if err != nil {
 		return sess.refuse(userErrorf(err, "kill: %v; usage: kill SESSION_ID [--reason TEXT]", err))
@@ -70,11 +80,45 @@ func parseKillArgs(rest string) (id, reason string, err error) {
 		}
 	}
 	if id == "" {
-		return "", "", errors.New("give the session id")
+		return "", "", errNoKillID
 	}
 	reason = cleanLine(reason)
 	if len(reason) > maxKillReason {
 		reason = strings.ToValidUTF8(reason[:maxKillReason], "")
 	}
 	return id, reason, nil
+}
+
+// listKillable prints the live sessions kill can end, one per line:
+// id, user, host, kind (shell, exec, four-eyes STATE).
+func (sess *clientSession) listKillable() {
+	s := sess.s
+	type row struct{ id, user, host, kind string }
+	var rows []row
+	for _, hb := range s.hubs.all() {
+		rows = append(rows, row{hb.id, hb.owner, hb.host.Name, "four-eyes " + hb.current().String()})
+	}
+	s.live.mu.Lock()
+	for other, info := range s.live.sessions {
+		if info.id != "" && info.hub == nil {
+			host, remote := parseCommand(other.command) // set before the recording started
+			kind := "shell"
+			if remote != "" {
+				kind = "exec"
+			}
+			rows = append(rows, row{info.id, other.user.Name, host, kind})
+		}
+	}
+	s.live.mu.Unlock()
+	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
+	w := newTextWriter(sess.ch, sess.pty != nil)
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "No live sessions.")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.id, r.user, r.host, r.kind)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "End one with: kill SESSION_ID [--reason TEXT]")
 }

@@ -33,6 +33,9 @@ func (f *fixture) bobShell(t *testing.T) (*sshtest.Client, string) {
 func TestKill(t *testing.T) {
 	f := newFixture(t, fixtureOptions{editConfig: killRole})
 	bob, id := f.bobShell(t)
+	if res := f.run("alice", "kill"); res.Exit != 0 || !strings.Contains(res.Stdout, id+"  bob  demo  shell") {
+		t.Errorf("kill without an id: %+v; want bob's session listed", res)
+	}
 	res := f.run("alice", "kill", id, "--reason", "incident 42")
 	if res.Exit != 0 || !strings.Contains(res.Stderr, "session "+id+" terminated") {
 		t.Fatalf("kill: %+v", res)
@@ -55,6 +58,9 @@ func TestKillRefused(t *testing.T) {
 	f := newFixture(t, fixtureOptions{editConfig: killRole})
 	bob, id := f.bobShell(t)
 	for _, user := range []string{"bob", "carol"} {
+		if res := f.run(user, "kill"); res.Exit != 1 || strings.Contains(res.Stdout, id) {
+			t.Errorf("listing by %s: %+v; want refused", user, res)
+		}
 		res := f.run(user, "kill", id)
 		if res.Exit != 1 || !strings.Contains(res.Stderr, "kill denied for "+user) {
 			t.Errorf("kill by %s: %+v; want refused", user, res)
