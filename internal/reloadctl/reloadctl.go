@@ -55,7 +55,11 @@ func Listen(dir string) (*Listener, error) {
 	l := &Listener{dir: dir, hup: make(chan os.Signal, 1)}
 	signal.Notify(l.hup, syscall.SIGHUP)
 	path := filepath.Join(dir, PIDFile)
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	line := strconv.Itoa(os.Getpid())
+	if st, ok := startTime(os.Getpid()); ok {
+		line += " " + st // tells a stale pid file from a reused pid
+	}
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
 		signal.Stop(l.hup)
 		return nil, fmt.Errorf("reloadctl: %w", err)
 	}
@@ -123,9 +127,20 @@ func Request(dir string, timeout time.Duration) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("%w: %v (is the gateway running with this data_dir?)", ErrNoGateway, err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return Status{}, fmt.Errorf("%w: %s holds no pid", ErrNoGateway, PIDFile)
+	}
+	pid, err := strconv.Atoi(fields[0])
 	if err != nil || pid <= 0 {
 		return Status{}, fmt.Errorf("%w: %s holds no pid", ErrNoGateway, PIDFile)
+	}
+	if len(fields) > 1 {
+		// A gateway that died left its pid file; the pid may now be
+		// another process's, which SIGHUP would end.
+		if st, ok := startTime(pid); !ok || st != fields[1] {
+			return Status{}, fmt.Errorf("%w: %s is stale (pid %d is not the gateway that wrote it)", ErrNoGateway, PIDFile, pid)
+		}
 	}
 	before, err := readStatus(dir)
 	if err != nil {
@@ -143,4 +158,25 @@ func Request(dir string, timeout time.Duration) (Status, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return Status{}, fmt.Errorf("reloadctl: pid %d did not answer within %v; see its log", pid, timeout)
+}
+
+// startTime returns the start time of process pid as Linux reports it
+// (field 22 of /proc/PID/stat, in clock ticks since boot); false where
+// there is no /proc.
+func startTime(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	// "PID (COMM) STATE PPID …": COMM may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(string(b)[i+1:])
+	const startField = 22 - 3 // fields counted from STATE, the third
+	if len(f) <= startField {
+		return "", false
+	}
+	return f[startField], true
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +50,20 @@ func TestRequestSignalsAndWaits(t *testing.T) {
 func TestRequestWithoutGateway(t *testing.T) {
 	if _, err := Request(t.TempDir(), time.Second); !errors.Is(err, ErrNoGateway) {
 		t.Fatalf("Request = %v; want ErrNoGateway", err)
+	}
+}
+
+// TestRequestRefusesStalePID: a pid file whose process is not the one
+// that wrote it (the gateway died, the pid was reused) is not signalled.
+func TestRequestRefusesStalePID(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok := startTime(os.Getpid()); !ok {
+		t.Fatal("no /proc on this machine")
+	}
+	if err := os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+" 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Request(dir, time.Second); !errors.Is(err, ErrNoGateway) || !strings.Contains(err.Error(), "stale") {
+		t.Fatalf("Request = %v; want a stale pid file refused", err)
 	}
 }
