@@ -27,6 +27,9 @@ type Config struct {
 
 	// explicitZeros are the limit keys the file set to 0 (refused).
 	explicitZeros []string
+	// SessionPolicies limit idle time and duration of sessions; the
+	// first policy whose hosts match applies. Default: no limits.
+	SessionPolicies []SessionPolicy `yaml:"session_policies"`
 }
 
 // Gateway configures the SSH front door.
@@ -158,6 +161,9 @@ type Role struct {
 	Audit bool `yaml:"audit"`
 	// Unlock lets members run `unlock`: list and lift login lockouts.
 	Unlock bool `yaml:"unlock"`
+	// Kill lets members end any live session with `kill SESSION_ID`.
+	// Default: false.
+	Kill bool `yaml:"kill"`
 }
 
 // User is a person allowed to log into the bastion.

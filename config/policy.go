@@ -40,6 +40,11 @@ func (c *Config) CanAudit(user *User) bool {
 	return c.anyRole(user, func(r Role) bool { return r.Audit })
 }
 
+// CanKill reports whether user may end any live session.
+func (c *Config) CanKill(user *User) bool {
+	return c.anyRole(user, func(r Role) bool { return r.Kill })
+}
+
 // RetentionDays returns the retention of host's class in days.
 func (c *Config) RetentionDays(class string) uint16 {
 	return uint16(c.Retention.Classes[class].Days())

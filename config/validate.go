@@ -105,6 +105,7 @@ func (c *Config) Validate() error {
 	c.validateRecording(&p)
 	c.validateLimits(&p)
 	c.validateSharedKeys(&p)
+	c.validateSessionPolicies(&p)
 	return p.err()
 }
 
@@ -218,8 +219,8 @@ func (c *Config) validateUsers(p *problems) {
 			p.add(key+".keys", "user %q has no key; add an authorized_keys line", u.Name)
 		}
 		for j, k := range u.Keys {
-			if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
-				p.add(fmt.Sprintf("%s.keys[%d]", key, j), "%s", badKey(k))
+			if _, err := ParseAuthorizedKey(k); err != nil {
+				p.add(fmt.Sprintf("%s.keys[%d]", key, j), "%s", keyProblem(u.Name, k, err))
 			}
 		}
 		if len(u.Roles) == 0 {
@@ -275,7 +276,7 @@ func ParseHostKey(s string) (gossh.PublicKey, error) {
 }
 
 // reservedNames are bastion commands that cannot be host names.
-var reservedNames = []string{"join", "sessions", "audit", "help", "unlock"}
+var reservedNames = []string{"join", "sessions", "audit", "help", "unlock", "kill"}
 
 func isReserved(name string) bool {
 	for _, r := range reservedNames {

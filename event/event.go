@@ -73,6 +73,12 @@ const (
 	// session_ids (comma-separated, at most 100; session_ids_truncated
 	// "true" when there were more).
 	SpoolExpired Type = "spool.expired"
+	// ConfigReload is a configuration reload, in the gateway's own
+	// stream; Actor is who asked ("SIGHUP" for the signal). Meta: result
+	// ("applied" or "refused"), error (refused), changes (what differs,
+	// "; "-separated, e.g. "users removed: bob"), not_applied (sections
+	// that need a restart), revoked (sessions ended by it).
+	ConfigReload Type = "config.reload"
 )
 
 // Four-eyes event types, recorded in the stream of the session under

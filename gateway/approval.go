@@ -44,6 +44,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	s, user := sess.s, sess.user.Name
 	hb := newHub(s, user, sess.keyFP, h, pol, remote)
 	sess.hub = hb
+	s.live.owns(sess, hb) // for revocation, kill and session limits
 	in := &ownerInput{lines: make(chan lineResult, 1), done: make(chan struct{})}
 	if sess.pty != nil {
 		hb.cols, hb.rows = sess.pty.Cols, sess.pty.Rows
@@ -92,7 +93,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	}
 	info := recorder.StartInfo{
 		Kind: kind, User: user, Host: h.Name, Login: h.Login, Remote: sess.remote,
-		KeyFingerprint: sess.keyFP, Command: remote, Class: h.Class, Retention: s.cfg.RetentionDays(h.Class),
+		KeyFingerprint: sess.keyFP, Command: remote, Class: h.Class, Retention: s.cfg().RetentionDays(h.Class),
 		Meta: map[string]string{"reason": reason, "approval": "required"},
 	}
 	if sess.pty != nil {
@@ -151,7 +152,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 // (local), else a placeholder.
 func (s *Server) joinCommand(reviewer, id string, local net.Addr) string {
 	host, port := "BASTION", ""
-	if a := s.cfg.Gateway.PublicAddress; a != "" {
+	if a := s.cfg().Gateway.PublicAddress; a != "" {
 		host, port, _ = config.SplitPublicAddress(a) // validated with the config
 	} else if local != nil {
 		if h, p, err := net.SplitHostPort(local.String()); err == nil {

@@ -16,7 +16,7 @@ func (sess *clientSession) audit(rest string) exitResult {
 	if rest != "" {
 		line += " " + rest
 	}
-	if !s.cfg.CanAudit(sess.user) {
+	if !s.cfg().CanAudit(sess.user) {
 		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": "audit requires a role with audit: true", "command": line, "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "audit denied for %s: no auditor role", user))
 	}
@@ -27,7 +27,7 @@ func (sess *clientSession) audit(rest string) exitResult {
 	if err != nil {
 		return sess.refuse(userErrorf(err, "audit: cannot parse arguments: %v", err))
 	}
-	class := s.cfg.Retention.Default
+	class := s.cfg().Retention.Default
 	info := recorder.StartInfo{
 		Kind:           "audit",
 		User:           user,
@@ -35,7 +35,7 @@ func (sess *clientSession) audit(rest string) exitResult {
 		KeyFingerprint: sess.keyFP,
 		Command:        line,
 		Class:          class,
-		Retention:      s.cfg.RetentionDays(class),
+		Retention:      s.cfg().RetentionDays(class),
 	}
 	if sess.pty != nil {
 		info.Term, info.Cols, info.Rows = sess.pty.Term, int(sess.pty.Cols), int(sess.pty.Rows)

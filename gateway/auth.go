@@ -106,10 +106,10 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	s.conns[cs.key] = cs
 	s.mu.Unlock()
 	ctx.SetValue(connStateKey, cs)
-	cs.grace = time.AfterFunc(s.cfg.Limits.LoginGrace, func() {
+	cs.grace = time.AfterFunc(s.cfg().Limits.LoginGrace, func() {
 		if !cs.isVerified() {
 			s.log.Debug("login grace time exceeded", "remote", cs.remote)
-			s.reportFailure(cs, "", "", "none", "login grace time exceeded ("+s.cfg.Limits.LoginGrace.String()+")")
+			s.reportFailure(cs, "", "", "none", "login grace time exceeded ("+s.cfg().Limits.LoginGrace.String()+")")
 			conn.Close()
 		}
 	})
@@ -135,7 +135,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 
 // connConfig returns the x/crypto configuration of the connection cs.
 func (s *Server) connConfig(cs *connState) *gossh.ServerConfig {
-	lim := s.cfg.Limits
+	lim := s.cfg().Limits
 	return &gossh.ServerConfig{
 		// admitKey counts keys and AuthLogCallback passwords against
 		// limits.max_auth_tries. x/crypto's own count, which also
@@ -175,7 +175,7 @@ func (s *Server) admitKey(cs *connState, user string, key gossh.PublicKey) (*gos
 		s.authFailure(cs, user, gossh.FingerprintSHA256(key), "publickey", "too many authentication attempts (limits.max_auth_tries)")
 		return nil, errAuth
 	}
-	if len(user) > s.cfg.Limits.MaxUserName {
+	if len(user) > s.cfg().Limits.MaxUserName {
 		cs.mu.Lock()
 		cs.user = user
 		cs.mu.Unlock()
@@ -187,7 +187,7 @@ func (s *Server) admitKey(cs *connState, user string, key gossh.PublicKey) (*gos
 		cs.user = user
 		cs.mu.Unlock()
 		s.authFailure(cs, user, gossh.FingerprintSHA256(key), "publickey",
-			"locked out: "+string(lk.Scope)+" "+guard.SafeName(lk.Target, s.cfg.Limits.MaxUserName)+" until "+lk.Until.UTC().Format(time.RFC3339))
+			"locked out: "+string(lk.Scope)+" "+guard.SafeName(lk.Target, s.cfg().Limits.MaxUserName)+" until "+lk.Until.UTC().Format(time.RFC3339))
 		return nil, errAuth
 	}
 	return s.checkKey(cs, user, key)
@@ -198,7 +198,7 @@ func (s *Server) admitKey(cs *connState, user string, key gossh.PublicKey) (*gos
 func (s *Server) countAttempt(cs *connState) (over bool) {
 	cs.mu.Lock()
 	cs.attempts++
-	over = cs.attempts > s.cfg.Limits.MaxAuthTries
+	over = cs.attempts > s.cfg().Limits.MaxAuthTries
 	cs.mu.Unlock()
 	if over {
 		cs.raw.Close()
@@ -237,26 +237,32 @@ func (s *Server) logout(cs *connState) {
 	})
 }
 
-// checkKey admits a configured user's configured keys. x/crypto caches
-// the answer per (user, key) on a connection, so OpenSSH's "query" and
-// the signed attempt that follows cause one call and at most one
-// auth.failure; a key accepted here whose login then does not complete is
-// reported by connectionFailed.
+// checkKey admits a configured user's configured keys, as their key
+// lines' options allow: from= (the client's address) and expiry-time=.
+// x/crypto caches the answer per (user, key) on a connection, so
+// OpenSSH's "query" and the signed attempt that follows cause one call
+// and at most one auth.failure; a key accepted here whose login then does
+// not complete is reported by connectionFailed.
 func (s *Server) checkKey(cs *connState, user string, key gossh.PublicKey) (*gossh.Permissions, error) {
 	cs.mu.Lock()
 	cs.user = user
 	cs.mu.Unlock()
 	fp := gossh.FingerprintSHA256(key)
 	reason := "unknown user"
-	if keys, ok := s.userKeys[user]; ok {
+	if keys, ok := s.pol.Load().keys[user]; ok {
 		reason = "key not authorized for user"
 		for _, k := range keys {
-			if ssh.KeysEqual(k, key) {
-				cs.mu.Lock()
-				cs.offered = key
-				cs.mu.Unlock()
-				return &gossh.Permissions{Extensions: map[string]string{extKeyFingerprint: fp}}, nil
+			if !ssh.KeysEqual(k.Key, key) {
+				continue
 			}
+			if why := k.refusal(cs.remote, now()); why != "" {
+				reason = why // another line with this key may allow it
+				continue
+			}
+			cs.mu.Lock()
+			cs.offered = key
+			cs.mu.Unlock()
+			return &gossh.Permissions{Extensions: map[string]string{extKeyFingerprint: fp}}, nil
 		}
 	}
 	s.authFailure(cs, user, fp, "publickey", reason)
@@ -314,19 +320,19 @@ func (s *Server) connectionFailed(conn net.Conn, err error) {
 		s.failedLogin(cs, user)
 		return
 	}
-	s.log.Debug("handshake failed", "remote", cs.remote, "user", guard.SafeName(user, s.cfg.Limits.MaxUserName), "err", err)
+	s.log.Debug("handshake failed", "remote", cs.remote, "user", guard.SafeName(user, s.cfg().Limits.MaxUserName), "err", err)
 }
 
 // failedLogin counts a failed login towards the lockouts and records
 // the locks it starts.
 func (s *Server) failedLogin(cs *connState, user string) {
-	if _, ok := s.cfg.User(user); !ok {
+	if _, ok := s.cfg().User(user); !ok {
 		user = "" // unknown names lock nobody and are not tracked
 	}
 	for _, lk := range s.lockout.Fail(user, cs.source) {
 		s.recordGateway(event.AuthLockout, "", map[string]string{
 			"scope": string(lk.Scope), "target": lk.Target, "failures": strconv.Itoa(lk.Failures),
-			"window": s.cfg.Limits.Lockout.Window.String(), "until": lk.Until.UTC().Format(time.RFC3339), "remote": cs.remote,
+			"window": s.cfg().Limits.Lockout.Window.String(), "until": lk.Until.UTC().Format(time.RFC3339), "remote": cs.remote,
 		})
 	}
 }

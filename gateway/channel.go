@@ -127,7 +127,7 @@ func saneSignal(n string) bool {
 // request counts, kept or not, so that neither memory nor the request
 // loop can be flooded; the first refusal of a channel is logged.
 func (sess *clientSession) envAllowed(n int) bool {
-	lim := sess.s.cfg.Limits
+	lim := sess.s.cfg().Limits
 	sess.envCount++
 	if sess.envCount > lim.MaxEnv || sess.envBytes+n > lim.MaxEnvBytes {
 		if !sess.envRefused {
@@ -152,9 +152,9 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	defer s.wg.Done()
 	defer s.sessions.Done()
-	user, ok := s.cfg.User(conn.User())
-	if !ok { // cannot happen: checkKey admitted this name
-		nc.Reject(gossh.Prohibited, "foureyes: unknown user")
+	user, ok := s.cfg().User(conn.User())
+	if !ok || s.connRevoked(conn) { // removed or expired since login: revoke.go
+		nc.Reject(gossh.Prohibited, "foureyes: access revoked")
 		return
 	}
 	ch, reqs, err := nc.Accept()
@@ -177,6 +177,8 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	sess.log = s.log.With("user", user.Name, "remote", sess.remote)
 	sess.ctx, sess.cancel = context.WithCancelCause(s.base)
+	s.live.add(sess) // for revocation and kill
+	defer s.live.remove(sess)
 	stop := context.AfterFunc(ctx, func() { sess.cancel(errClientGone) })
 	defer stop()
 	// A channel still waiting for its shell or exec request when the
@@ -199,7 +201,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		switch req.Type {
 		case "pty-req":
 			var p ptyRequest
-			if !started && sess.pty == nil && gossh.Unmarshal(req.Payload, &p) == nil && saneTerm(p.Term) && len(p.Modes) <= maxTermModes {
+			if !started && sess.pty == nil && sess.ptyAllowed() && gossh.Unmarshal(req.Payload, &p) == nil && saneTerm(p.Term) && len(p.Modes) <= maxTermModes {
 				p.Cols, p.Rows = clamp(p.Cols), clamp(p.Rows)
 				sess.pty, ok = &p, true
 			}

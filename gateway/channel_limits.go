@@ -20,7 +20,7 @@ func (s *Server) limitChannels(h ssh.ChannelHandler) ssh.ChannelHandler {
 			h(srv, conn, nc, ctx)
 			return
 		}
-		max := int64(s.cfg.Limits.MaxChannels)
+		max := int64(s.cfg().Limits.MaxChannels)
 		if cs.open.Add(1) > max {
 			cs.open.Add(-1)
 			nc.Reject(gossh.ResourceShortage, "foureyes: too many channels on this connection (at most "+strconv.FormatInt(max, 10)+")")

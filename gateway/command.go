@@ -52,6 +52,7 @@ func init() {
 		{"sessions", "sessions [--json]", "list sessions you may review (reviewers)", (*clientSession).listSessions},
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
 		{"unlock", "unlock [USER|ADDRESS]", "list login lockouts, or lift one (admins)", (*clientSession).unlock},
+		{"kill", "kill [SESSION_ID [--reason TEXT]]", "list live sessions, or end one (roles with kill)", (*clientSession).kill},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }
@@ -63,11 +64,13 @@ func mayUse(s *Server, user *config.User, verb string) bool {
 	case user == nil:
 		return verb == "help"
 	case verb == "audit":
-		return s.cfg.CanAudit(user)
+		return s.cfg().CanAudit(user)
+	case verb == "kill":
+		return s.cfg().CanKill(user)
 	case verb == "sessions" || verb == "join":
-		return isReviewer(s.cfg, user)
+		return isReviewer(s.cfg(), user)
 	case verb == "unlock":
-		return s.cfg.CanUnlock(user)
+		return s.cfg().CanUnlock(user)
 	}
 	return true
 }
@@ -105,15 +108,15 @@ func (sess *clientSession) help(string) exitResult {
 // (marking those that need a reviewer's approval) and the commands their
 // roles allow.
 func writeHelp(w io.Writer, s *Server, userName string) {
-	user, _ := s.cfg.User(userName)
+	user, _ := s.cfg().User(userName)
 	var hosts []*config.Host
-	for i := range s.cfg.Hosts {
-		if h := &s.cfg.Hosts[i]; user != nil && s.cfg.CanConnect(user, h) {
+	for i := range s.cfg().Hosts {
+		if h := &s.cfg().Hosts[i]; user != nil && s.cfg().CanConnect(user, h) {
 			hosts = append(hosts, h)
 		}
 	}
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
-	fmt.Fprintf(w, "foureyes bastion (%s). You are %s.\n\n", s.cfg.Gateway.ID, userName)
+	fmt.Fprintf(w, "foureyes bastion (%s). You are %s.\n\n", s.cfg().Gateway.ID, userName)
 	if len(hosts) == 0 {
 		fmt.Fprintf(w, "You may not connect to any host.\n")
 	} else {
@@ -123,7 +126,7 @@ func writeHelp(w io.Writer, s *Server, userName string) {
 			width = max(width, len(h.Name))
 		}
 		for _, h := range hosts {
-			if _, ok := s.cfg.ApprovalPolicy(h); ok {
+			if _, ok := s.cfg().ApprovalPolicy(h); ok {
 				fmt.Fprintf(w, "  %-*s  four-eyes: a reviewer must approve first\n", width, h.Name)
 			} else {
 				fmt.Fprintf(w, "  %s\n", h.Name)

@@ -19,16 +19,17 @@ const statusLost = 255
 // ends.
 func (sess *clientSession) connect(hostName, remote string) exitResult {
 	s, user := sess.s, sess.user.Name
-	h, ok := s.cfg.Host(hostName)
+	h, ok := s.cfg().Host(hostName)
 	if !ok {
 		s.recordRefusal(sess.cs, event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "unknown host", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrUnknownHost, "unknown host %q", hostName))
 	}
-	if !s.cfg.CanConnect(sess.user, h) {
+	if !s.cfg().CanConnect(sess.user, h) {
 		s.recordRefusal(sess.cs, event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
-	if pol, ok := s.cfg.ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {
+	defer sess.watchLimits(h)() // idle timeout, maximum duration: timeouts.go
+	if pol, ok := s.cfg().ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {
 		return sess.fourEyes(h, pol, remote)
 	}
 	kind := "shell"
@@ -44,7 +45,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		KeyFingerprint: sess.keyFP,
 		Command:        remote,
 		Class:          h.Class,
-		Retention:      s.cfg.RetentionDays(h.Class),
+		Retention:      s.cfg().RetentionDays(h.Class),
 	}
 	if sess.pty != nil {
 		info.Term, info.Cols, info.Rows = sess.pty.Term, int(sess.pty.Cols), int(sess.pty.Rows)
@@ -55,6 +56,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		return sess.refuse(userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording unavailable (%v); session refused", err))
 	}
 	sess.rec = rec
+	s.live.name(sess, rec.ID()) // for kill
 	sess.bestEffort = s.policyOf(h) == config.OnFailureBestEffort
 	log := sess.log.With("session", rec.ID(), "host", h.Name)
 	log.Info("session start", "kind", kind)

@@ -27,6 +27,7 @@
 //	ssh carol@bastion audit VERB ...      auditor commands (Options.Audit)
 //	ssh bob@bastion sessions              four-eyes: what bob may review
 //	ssh -t bob@bastion join ID            four-eyes: approve or deny, then watch
+//	ssh alice@bastion kill ID             end a live session (roles with kill)
 //
 // The first word is a host name or a bastion verb; an optional "--"
 // follows; the rest is passed to the host verbatim. An unknown or
@@ -70,6 +71,19 @@
 // requester's input freezes and the policy's on_leave applies. A webhook
 // (notify.go) is told about requests and decisions. See
 // docs/four-eyes.md.
+//
+// # Access that changes
+//
+// A key line's options restrict it (keyopts.go): from= and expiry-time=
+// are checked at login and on every new channel, no-pty refuses
+// terminals. The configuration in force is one immutable policy behind
+// an atomic pointer; Reload (reload.go) swaps it for new connections at
+// once and sweeps the live sessions (revoke.go): a session, request or
+// reviewer whose user, key, address, role or host no longer allows it
+// ends with "access revoked", recorded. The same sweep runs every second
+// while a key has an expiry-time. `kill` (kill.go) ends one session on
+// an admin's order; session policies (timeouts.go) end idle or
+// overlong sessions.
 //
 // Port, Unix socket, agent and X11 forwarding are refused and recorded.
 // Every KeepaliveInterval each connection is probed; a client that leaves

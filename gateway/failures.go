@@ -22,7 +22,7 @@ import (
 // reportFailure records a refused attempt of cs, or counts it into its
 // source's summary. user is bounded and escaped here.
 func (s *Server) reportFailure(cs *connState, user, fingerprint, method, reason string) {
-	safe := guard.SafeName(user, s.cfg.Limits.MaxUserName)
+	safe := guard.SafeName(user, s.cfg().Limits.MaxUserName)
 	if user == "" {
 		safe = ""
 	}
@@ -55,7 +55,7 @@ func (s *Server) refusedConn(source string, remote net.Addr, err error) {
 // reportFailures writes the summaries of failure bursts as their
 // intervals end, until the server closes; then the pending ones.
 func (s *Server) reportFailures() {
-	tick := time.NewTicker(min(time.Second, s.cfg.Limits.FailureReportInterval))
+	tick := time.NewTicker(min(time.Second, s.cfg().Limits.FailureReportInterval))
 	defer tick.Stop()
 	for {
 		select {
@@ -80,7 +80,7 @@ func (s *Server) recordSummaries(sums []guard.Summary) {
 			"reasons":    jsonCounts(sum.Reasons),
 			"first":      sum.First.UTC().Format(time.RFC3339Nano),
 			"last":       sum.Last.UTC().Format(time.RFC3339Nano),
-			"interval":   s.cfg.Limits.FailureReportInterval.String(),
+			"interval":   s.cfg().Limits.FailureReportInterval.String(),
 		}
 		if sum.OtherUsers > 0 {
 			meta["other_users"] = strconv.Itoa(sum.OtherUsers)

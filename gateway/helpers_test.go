@@ -83,6 +83,9 @@ type fixtureOptions struct {
 
 	// extraHosts are more entries of hosts:, one YAML flow mapping each.
 	extraHosts []string
+	// editConfig rewrites the configuration's YAML before it is parsed
+	// (keys are "ssh-ed25519 …" lines in double quotes).
+	editConfig func(yaml string) string
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -93,6 +96,7 @@ type fixture struct {
 	t        testing.TB
 	dir      string
 	cfg      *config.Config
+	yaml     string // the configuration's text, for reload tests
 	srv      *Server
 	addr     string
 	rec      *recorder.Recorder
@@ -237,7 +241,11 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if err := configTemplate.Execute(&buf, data); err != nil {
 		t.Fatal(err)
 	}
-	if f.cfg, err = config.Parse([]byte(buf.String())); err != nil {
+	f.yaml = buf.String()
+	if o.editConfig != nil {
+		f.yaml = o.editConfig(f.yaml)
+	}
+	if f.cfg, err = config.Parse([]byte(f.yaml)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -101,7 +101,7 @@ type hub struct {
 func newHub(s *Server, owner, ownerKey string, h *config.Host, pol *config.ApprovalPolicy, command string) *hub {
 	return &hub{
 		s: s, owner: owner, ownerKey: ownerKey, host: h, pol: pol, command: command,
-		approvers: s.cfg.Approvers(h, pol, owner),
+		approvers: s.cfg().Approvers(h, pol, owner),
 		log:       s.log.With("host", h.Name, "user", owner),
 		wake:      make(chan struct{}, 1),
 		notes:     make(chan string, 16),

@@ -96,7 +96,7 @@ func (sess *clientSession) join(args string) exitResult {
 		denied(hb, "self-approval")
 		return sess.refuse(userErrorf(ErrAccessDenied, "you cannot review your own session %s: another person must approve it", id))
 	}
-	if !s.cfg.CanApproveSession(sess.user, hb.host, hb.pol) {
+	if !s.cfg().CanApproveSession(sess.user, hb.host, hb.pol) {
 		denied(hb, "no reviewer role for the session's host")
 		return sess.refuse(userErrorf(ErrAccessDenied, "join denied: %s may not review session %s", user, id))
 	}

@@ -23,7 +23,7 @@ const (
 // contexts are children of ctx). The login grace is a timer of its own
 // (connCallback), independent of the keepalive.
 func (s *Server) watchConn(ctx ssh.Context, cs *connState) {
-	interval := s.cfg.Gateway.KeepaliveInterval
+	interval := s.cfg().Gateway.KeepaliveInterval
 	if interval <= 0 {
 		<-ctx.Done()
 		return

@@ -8,7 +8,7 @@ import "github.com/foureyes/foureyes/gateway/guard"
 // that a flood of idle connections cannot take every descriptor from
 // logged-in sessions (each needs two: client and host).
 func (s *Server) initLimits() {
-	lim := s.cfg.Limits
+	lim := s.cfg().Limits
 	maxUnauth := lim.MaxUnauthenticated
 	nofile, err := guard.RaiseOpenFiles()
 	switch {

@@ -10,9 +10,10 @@ func (s *Server) samePerson(a, b string) bool {
 	if a == b {
 		return true
 	}
-	for _, ka := range s.userKeys[a] {
-		for _, kb := range s.userKeys[b] {
-			if ssh.KeysEqual(ka, kb) {
+	keys := s.pol.Load().keys
+	for _, ka := range keys[a] {
+		for _, kb := range keys[b] {
+			if ssh.KeysEqual(ka.Key, kb.Key) {
 				return true
 			}
 		}

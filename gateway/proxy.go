@@ -94,12 +94,17 @@ loop:
 			break loop
 		case <-sess.ctx.Done():
 			cause := context.Cause(sess.ctx)
+			var order *endOrder // revoked, killed, a session limit: revoke.go
 			switch {
 			case errors.Is(cause, ErrShuttingDown):
 				meta["reason"] = "bastion shutting down"
 				sess.say("bastion shutting down; session terminated")
 			case errors.Is(cause, errClientGone):
 				meta["reason"] = "client disconnected"
+			case errors.As(cause, &order):
+				meta["reason"] = order.reason
+				sess.say(order.msg)
+				order.record(sess)
 			default:
 				meta["reason"] = cause.Error()
 			}

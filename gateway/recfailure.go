@@ -230,4 +230,4 @@ func (r *lossReporter) close() {
 }
 
 // policyOf returns the recording failure policy of host.
-func (s *Server) policyOf(h *config.Host) string { return s.cfg.RecordingOnFailure(h) }
+func (s *Server) policyOf(h *config.Host) string { return s.cfg().RecordingOnFailure(h) }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
@@ -64,7 +65,11 @@ func TestUpstreamFailures(t *testing.T) {
 		t.Errorf("mismatch: got %+v; want exit 1 and %q…", res, want)
 	}
 	pinned, _ := f.cfg.Host("badkey")
-	wantFP := gossh.FingerprintSHA256(f.srv.pinned[pinned.Name])
+	pinnedKey, err := config.ParseHostKey(pinned.HostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFP := gossh.FingerprintSHA256(pinnedKey)
 	gotFP := gossh.FingerprintSHA256(f.target.HostKey())
 	if !strings.Contains(res.Stderr, "pinned "+wantFP+", presented "+gotFP) {
 		t.Errorf("mismatch message %q lacks both fingerprints", res.Stderr)

@@ -45,13 +45,12 @@ type Options struct {
 // connects to hosts and records everything in between. Create it with
 // New; it is safe for concurrent use.
 type Server struct {
-	cfg          *config.Config
+	pol          atomic.Pointer[policy] // the configuration in force; Reload swaps it
+	live         liveSet                // sessions, for revocation and kill
 	opts         Options
 	log          *slog.Logger
 	hostSigner   gossh.Signer
 	clientSigner gossh.Signer
-	userKeys     map[string][]gossh.PublicKey // user name → authorized keys
-	pinned       map[string]gossh.PublicKey   // host name → pinned host key
 	srv          *ssh.Server
 	gw           *gatewayStream // the gateway's own stream (kind "gateway")
 	losses       *lossReporter  // writes recording.failed into gw
@@ -94,36 +93,21 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
 		opts:      opts,
 		log:       opts.Logger.With("component", "gateway"),
-		userKeys:  map[string][]gossh.PublicKey{},
-		pinned:    map[string]gossh.PublicKey{},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[string]*connState{},
 	}
-	var err error
+	pol, err := newPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.pol.Store(pol)
 	if s.hostSigner, err = loadOrCreateKey(cfg.Gateway.HostKeyFile, "host key"); err != nil {
 		return nil, err
 	}
 	if s.clientSigner, err = loadOrCreateKey(cfg.Gateway.ClientKeyFile, "client key"); err != nil {
 		return nil, err
-	}
-	for _, u := range cfg.Users {
-		for i, line := range u.Keys {
-			k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
-			if err != nil {
-				return nil, fmt.Errorf("gateway: users %s key %d: %w", u.Name, i, err)
-			}
-			s.userKeys[u.Name] = append(s.userKeys[u.Name], k)
-		}
-	}
-	for _, h := range cfg.Hosts {
-		k, err := config.ParseHostKey(h.HostKey)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: hosts %s host_key: %w", h.Name, err)
-		}
-		s.pinned[h.Name] = k
 	}
 	s.initLimits()
 	s.srv = &ssh.Server{
@@ -169,6 +153,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		defer s.wg.Done()
 		s.reportFailures()
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.watchExpiry()
+	}()
 	if cfg.Notify.WebhookURL != "" {
 		// opts.Logger, not s.log: the notifier adds its own component.
 		s.notifier = newNotifier(cfg.Notify, opts.Logger)
@@ -207,7 +196,7 @@ func (s *Server) Serve(l net.Listener) error {
 
 // ListenAndServe listens on cfg.Gateway.Listen and calls Serve.
 func (s *Server) ListenAndServe() error {
-	l, err := net.Listen("tcp", s.cfg.Gateway.Listen)
+	l, err := net.Listen("tcp", s.cfg().Gateway.Listen)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // isReviewer reports whether any of the user's roles grants `approve`.
-func (sess *clientSession) isReviewer() bool { return isReviewer(sess.s.cfg, sess.user) }
+func (sess *clientSession) isReviewer() bool { return isReviewer(sess.s.cfg(), sess.user) }
 
 // isReviewer reports whether any of u's roles grants `approve`.
 func isReviewer(cfg *config.Config, u *config.User) bool {
@@ -45,7 +45,7 @@ func (sess *clientSession) refuseNonReviewer(verb, args string) (exitResult, boo
 // role grants approve for its host (and the policy's approver_roles
 // admit them), and it is not their own session.
 func (sess *clientSession) mayReview(hb *hub) bool {
-	return sess.s.cfg.CanApproveSession(sess.user, hb.host, hb.pol) && !sess.isOwner(hb)
+	return sess.s.cfg().CanApproveSession(sess.user, hb.host, hb.pol) && !sess.isOwner(hb)
 }
 
 // isOwner reports whether hb was requested by this person (the same user

@@ -16,7 +16,7 @@ import (
 func (sess *clientSession) unlock(args string) exitResult {
 	s, user := sess.s, sess.user.Name
 	line := strings.TrimSpace("unlock " + args)
-	if !s.cfg.CanUnlock(sess.user) {
+	if !s.cfg().CanUnlock(sess.user) {
 		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": "unlock requires a role with unlock", "command": guard.SafeName(line, 256), "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "unlock denied for %s: no role with unlock", user))
 	}

@@ -19,7 +19,10 @@ const clientVersion = "SSH-2.0-foureyes"
 // with a *HostKeyMismatchError. Dialing and the handshake are bounded by
 // UpstreamTimeout and abandoned when ctx ends.
 func (s *Server) dialUpstream(ctx context.Context, h *config.Host) (*gossh.Client, error) {
-	pinned := s.pinned[h.Name]
+	pinned, err := config.ParseHostKey(h.HostKey) // validated by newPolicy
+	if err != nil {
+		return nil, fmt.Errorf("gateway: hosts %s host_key: %w", h.Name, err)
+	}
 	var mismatch *HostKeyMismatchError
 	cfg := &gossh.ClientConfig{
 		User:          h.Login,
@@ -41,7 +44,7 @@ func (s *Server) dialUpstream(ctx context.Context, h *config.Host) (*gossh.Clien
 			return mismatch
 		},
 	}
-	timeout := s.cfg.Gateway.UpstreamTimeout
+	timeout := s.cfg().Gateway.UpstreamTimeout
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", h.Address)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/foureyes/foureyes/internal/devstack"
+	"github.com/foureyes/foureyes/internal/reloadctl"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,6 +29,24 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// SIGHUP (or `foureyes reload --config DIR/foureyes.yaml`) applies
+	// edits of the generated configuration until the next start.
+	hup, err := reloadctl.Listen(st.Config.Gateway.DataDir)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	defer hup.Close()
+	hupCtx, stopHup := context.WithCancel(ctx)
+	hupDone := make(chan struct{})
+	go func() {
+		defer close(hupDone)
+		hup.Serve(hupCtx, st.Reload)
+	}()
+	defer func() {
+		stopHup()
+		<-hupDone
+	}()
 	printInstructions(stdout, *data, st.SSHAddr())
 	select {
 	case <-ctx.Done():
@@ -83,7 +102,8 @@ with its key, and the gateway's host key pinned (%[5]s).
   %[3]s carol audit verify SESSION_ID
 
 The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
-%[6]s. Press Ctrl-C to stop; data is kept.
+%[6]s; edit it and send SIGHUP (or run foureyes reload --config on it) to apply the
+change until the next start. Press Ctrl-C to stop; data is kept.
 `, addr, dir, ssh, filepath.Join(dir, devstack.SSHConfigName), filepath.Join(dir, devstack.KnownHostsName), filepath.Join(dir, "foureyes.yaml"))
 }
 

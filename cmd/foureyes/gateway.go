@@ -15,6 +15,7 @@ import (
 	"github.com/foureyes/foureyes/gateway"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/metrics"
+	"github.com/foureyes/foureyes/internal/reloadctl"
 	"github.com/foureyes/foureyes/query"
 	"github.com/foureyes/foureyes/recorder"
 )
@@ -71,6 +72,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("gateway.listen %s: %w", cfg.Gateway.Listen, err)
 	}
 
+	hup, err := reloadctl.Listen(cfg.Gateway.DataDir) // SIGHUP, and the pid for `foureyes reload`
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer hup.Close()
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -94,6 +102,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return reg.Serve(runCtx, cfg.Metrics.Listen, rec.Err, log.With("component", "metrics"))
 		})
 	}
+	// SIGHUP (or `foureyes reload`) re-reads the configuration file.
+	goRun(func() error {
+		hup.Serve(runCtx, func() reloadctl.Status { return reloadctl.Apply(gw, *path, "SIGHUP", log) })
+		return nil
+	})
 	log.Info("gateway listening", "addr", ln.Addr().String(), "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic)
 
 	select {

@@ -5,6 +5,7 @@
 //	foureyes ingest --config FILE                           Kafka → ClickHouse
 //	foureyes broker --data DIR [--addr 127.0.0.1:9092]      embedded Kafka-protocol broker
 //	foureyes check-config --config FILE [--for PART]        validate a configuration
+//	foureyes reload --config FILE                           apply an edited configuration to the running gateway
 package main
 
 import (
@@ -33,6 +34,7 @@ var commands = []command{
 	{"ingest", "run the Kafka → ClickHouse ingest", runIngest},
 	{"broker", "run the embedded Kafka-protocol broker (kfake) on its own", runBroker},
 	{"check-config", "validate a configuration file and exit", runCheckConfig},
+	{"reload", "apply an edited configuration to the running gateway (or send it SIGHUP)", runReload},
 	{"retention", "run the retention job once: retention run [--dry-run] --config FILE", runRetention},
 }
 
