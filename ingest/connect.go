@@ -11,12 +11,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // Connect opens a native-protocol connection pool to the server of c,
 // creates c.Database when it is missing and returns a pool whose default
 // database is c.Database. Zero fields of c take the config package
-// defaults.
+// defaults. Pass c.As(role) to connect with the credentials of one part
+// (least privilege); with c.TLS enabled the connection uses TLS and
+// verifies the server's certificate. A refused user, password, grant or
+// certificate is an error wrapping transport.ErrRefused that names the
+// setting to fix.
 func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:9000"
@@ -44,13 +49,18 @@ func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.Database)
 	boot.Close()
 	if err != nil {
-		return nil, fmt.Errorf("ingest: create database %s: %w", c.Database, err)
+		return nil, fmt.Errorf("ingest: create database %s: %w", c.Database, transport.ExplainClickHouse(err, c))
 	}
 	return open(ctx, c, c.Database)
 }
 
 func open(ctx context.Context, c config.ClickHouse, database string) (driver.Conn, error) {
+	tlsc, err := transport.ClientTLS(c.TLS, "clickhouse.tls")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		TLS:      tlsc,
 		Protocol: clickhouse.Native,
 		Addr:     []string{c.Addr},
 		Auth: clickhouse.Auth{
@@ -68,7 +78,7 @@ func open(ctx context.Context, c config.ClickHouse, database string) (driver.Con
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("ingest: ping clickhouse %s: %w", c.Addr, err)
+		return nil, fmt.Errorf("ingest: clickhouse %s as %s: %w", c.Addr, c.Username, transport.ExplainClickHouse(err, c))
 	}
 	return conn, nil
 }

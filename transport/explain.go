@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -84,6 +85,12 @@ func ExplainClickHouse(err error, ch config.ClickHouse) error {
 	}
 	if fix := tlsFix(err, "clickhouse.tls", "clickhouse.addr"); fix != "" {
 		return &refused{err, fix}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// ClickHouse 18.16 refuses a database the user may not use by
+		// closing the connection in the handshake, without a message; a
+		// TLS port read as plaintext looks the same.
+		return &refused{err, fmt.Sprintf("the server hung up in the handshake: user %q (%s) may lack the grant on database %q (see docs/operations.md, ClickHouse users), or the port wants TLS (clickhouse.tls.enabled)", ch.Username, ch.UserKey(), ch.Database)}
 	}
 	return err
 }
