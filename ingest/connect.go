@@ -123,3 +123,14 @@ func parseVersion(v string) (major, minor int) {
 	}
 	return major, minor
 }
+
+// ReadOnly reports whether the user of conn may only read (its readonly
+// setting is not 0). The gateway checks its audit user with it: a user
+// that may write could let a compromised bastion rewrite history.
+func ReadOnly(ctx context.Context, conn driver.Conn) (bool, error) {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'readonly'").Scan(&v); err != nil {
+		return false, fmt.Errorf("ingest: readonly setting: %w", err)
+	}
+	return v != "0", nil
+}

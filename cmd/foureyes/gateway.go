@@ -49,7 +49,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer rec.Close()
-	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention}
+	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention, log: log.With("component", "query")}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -132,12 +132,16 @@ func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
 }
 
 // lazyStore connects to ClickHouse on the first audit command, so the
-// gateway serves sessions even while ClickHouse is down.
+// gateway serves sessions even while ClickHouse is down. Questions go
+// through the audit user (clickhouse.audit, read-only), holds through the
+// holds user (clickhouse.holds) when it is another one.
 type lazyStore struct {
 	cfg       config.ClickHouse
 	retention config.Retention
+	log       *slog.Logger
 	mu        sync.Mutex
 	conn      driver.Conn
+	holds     driver.Conn
 	st        *query.Store
 }
 
@@ -147,11 +151,23 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if l.st != nil {
 		return l.st, nil
 	}
-	conn, err := ingest.Connect(ctx, l.cfg)
+	audit := l.cfg.As(config.RoleAudit)
+	conn, err := ingest.Connect(ctx, audit)
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()), query.WithRetention(l.retention))
+	if ro, err := ingest.ReadOnly(ctx, conn); err == nil && !ro {
+		l.log.Warn("the clickhouse audit user may write: a compromised bastion could rewrite history; give clickhouse.audit a read-only user (docs/operations.md)", "user", audit.Username)
+	}
+	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention)}
+	if hc := l.cfg.As(config.RoleHolds); hc.Username != audit.Username {
+		if l.holds, err = ingest.Connect(ctx, hc); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		opts = append(opts, query.WithHoldsConn(l.holds))
+	}
+	l.conn, l.st = conn, query.NewStore(conn, opts...)
 	return l.st, nil
 }
 
@@ -160,5 +176,8 @@ func (l *lazyStore) close() {
 	defer l.mu.Unlock()
 	if l.conn != nil {
 		l.conn.Close()
+	}
+	if l.holds != nil {
+		l.holds.Close()
 	}
 }
