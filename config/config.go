@@ -22,6 +22,10 @@ type Config struct {
 	// RecordingPolicies say what sessions do when their recording fails;
 	// the first policy whose hosts match applies. Default: strict.
 	RecordingPolicies []RecordingPolicy `yaml:"recording_policies"`
+
+	// missing maps *_file keys to secret files that do not exist; the
+	// parts that need them report them (Require).
+	missing map[string]string
 }
 
 // Gateway configures the SSH front door.

@@ -57,9 +57,13 @@ func (c *Config) requireGateway(p *problems) {
 	if len(c.Users) == 0 {
 		p.add("users", "is empty; nobody could log in")
 	}
+	c.requireSecrets(p, "kafka.sasl.password_file", c.secretFileKey(RoleAudit), c.secretFileKey(RoleHolds), "notify.secret_file")
 }
 
-func (c *Config) requireIngest(p *problems) { c.requireBrokers(p) }
+func (c *Config) requireIngest(p *problems) {
+	c.requireBrokers(p)
+	c.requireSecrets(p, "kafka.sasl.password_file", c.secretFileKey(RoleIngest), c.secretFileKey(RoleRetention))
+}
 
 func (c *Config) requireBrokers(p *problems) {
 	if len(c.Kafka.Brokers) == 0 {
@@ -84,10 +88,10 @@ func check(b []byte, base string, parts []Part) (*Config, error) {
 	c.SetDefaults()
 	var p problems
 	p.merge(c.Validate())
-	p.merge(c.Require(parts...))
 	if len(p.list) == 0 {
 		c.resolveSecrets(&p, base)
 	}
+	p.merge(c.Require(parts...))
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -57,7 +58,9 @@ func (c *Config) inlineSecrets() []string {
 
 // resolveSecrets reads every *_file secret into its value and checks the
 // TLS files, relative paths being taken from base. A file that group or
-// others may access is refused, as is a missing or empty one.
+// others may access is refused, as is an empty one. A missing file is
+// noted in c.missing and reported only by the requirements of the parts
+// that need it (Require): the bastion need not hold ingest's password.
 func (c *Config) resolveSecrets(p *problems, base string) {
 	for _, r := range c.secretRefs() {
 		if *r.file == "" || *r.value != "" { // both set: validateTransport reported it
@@ -66,6 +69,11 @@ func (c *Config) resolveSecrets(p *problems, base string) {
 		path := resolvePath(base, *r.file)
 		s, err := ReadSecretFile(path)
 		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if c.missing == nil {
+				c.missing = map[string]string{}
+			}
+			c.missing[r.fileKey] = path
 		case err != nil:
 			p.add(r.fileKey, "%v", err)
 		case s == "":
@@ -102,6 +110,26 @@ func (c *Config) checkTLSFiles(p *problems, key string, t *TLS, base string) {
 	}
 	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
 		p.add(key+".cert_file", "%s and %s are not a PEM certificate and its key: %v", t.CertFile, t.KeyFile, err)
+	}
+}
+
+// secretFileKey returns the *_file key that gives role its password.
+func (c *Config) secretFileKey(role ClickHouseRole) string {
+	if role == RoleHolds && !c.ClickHouse.Holds.set() {
+		role = RoleAudit
+	}
+	if c.ClickHouse.credentials(role).set() {
+		return "clickhouse." + string(role) + ".password_file"
+	}
+	return "clickhouse.password_file"
+}
+
+// requireSecrets reports the secret files of keys that do not exist.
+func (c *Config) requireSecrets(p *problems, keys ...string) {
+	for _, k := range keys {
+		if path, ok := c.missing[k]; ok {
+			p.add(k, "%s does not exist; write the secret into it (mode 0600)", path)
+		}
 	}
 }
 

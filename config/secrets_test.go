@@ -131,7 +131,6 @@ notify:
 	}{
 		{"group readable", "clickhouse.password_file", "chmod 600", func(d string) { writeSecret(t, filepath.Join(d, "ch"), "x", 0o640) }},
 		{"world readable", "clickhouse.password_file", "chmod 600", func(d string) { writeSecret(t, filepath.Join(d, "ch"), "x", 0o604) }},
-		{"missing", "clickhouse.password_file", "no such file", func(string) {}},
 		{"empty", "clickhouse.password_file", "is empty", func(d string) { writeSecret(t, filepath.Join(d, "ch"), "\n", 0o600) }},
 		{"a directory", "clickhouse.password_file", "not a regular file", func(d string) { os.Mkdir(filepath.Join(d, "ch"), 0o700) }},
 	}
@@ -145,6 +144,34 @@ notify:
 				t.Fatalf("Load = %v; want an error naming %s and %q", err, tt.key, tt.want)
 			}
 		})
+	}
+}
+
+// TestMissingSecretFileOnlyForItsPart: a shared configuration may name
+// the ingest user's password file on the bastion, where it must not be:
+// a missing file is refused only for the part that needs it.
+func TestMissingSecretFileOnlyForItsPart(t *testing.T) {
+	dir := t.TempDir()
+	writeSecret(t, filepath.Join(dir, "audit.password"), "a", 0o600)
+	p := writeConfig(t, dir, `clickhouse:
+  ingest: {username: writer, password_file: ingest.password}
+  audit: {username: auditor, password_file: audit.password}
+`, 0o600)
+	if _, err := CheckFile(p, PartGateway); err != nil {
+		t.Fatalf("for the gateway: %v; want nil (it does not need ingest's password)", err)
+	}
+	if _, err := Load(p); err != nil {
+		t.Fatalf("Load: %v; want nil", err)
+	}
+	_, err := CheckFile(p, PartIngest)
+	want := "clickhouse.ingest.password_file: " + filepath.Join(dir, "ingest.password") + " does not exist; write the secret into it (mode 0600)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("for ingest: %v; want %q", err, want)
+	}
+	// Without its own credentials, the audit part uses clickhouse.password_file.
+	p = writeConfig(t, t.TempDir(), "clickhouse:\n  password_file: nope\n", 0o600)
+	if _, err := CheckFile(p, PartGateway); err == nil || !strings.Contains(err.Error(), "clickhouse.password_file: ") {
+		t.Fatalf("for the gateway: %v; want clickhouse.password_file: … does not exist", err)
 	}
 }
 

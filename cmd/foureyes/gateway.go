@@ -43,6 +43,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
+	if ch := cfg.ClickHouse; ch.Ingest.Password != "" || ch.Retention.Password != "" {
+		log.Warn("this configuration holds the clickhouse ingest or retention password: the bastion needs only clickhouse.audit and clickhouse.holds; remove the others from this host (docs/operations.md)")
+	}
 
 	rec, err := recorder.New(recorder.FromConfig(cfg, log.With("component", "recorder")))
 	if err != nil {
