@@ -161,6 +161,7 @@ func TestClickHouseRefused(t *testing.T) {
 			if !errors.Is(err, transport.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Connect = %v; want ErrRefused naming %q", err, tt.want)
 			}
+			t.Log(err)
 			if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "s3cret") {
 				t.Errorf("error %q is not one line or shows a password", err)
 			}

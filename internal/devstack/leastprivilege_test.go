@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/foureyes/foureyes/internal/sshtest"
 )
 
 // TestAuditConnectionCannotWrite: the connection behind the gateway's
@@ -20,6 +22,14 @@ func TestAuditConnectionCannotWrite(t *testing.T) {
 	var n uint64
 	if err := st.Audit.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
 		t.Fatalf("audit user cannot read: %v", err)
+	}
+	// Every audit verb still works through the read-only user, the
+	// retention status (system.parts) included.
+	for _, verb := range [][]string{{"sessions"}, {"retention"}, {"holds"}} {
+		res := sshtest.Run(t, st.client("carol", false, append([]string{"audit"}, verb...)...))
+		if res.Exit != 0 {
+			t.Errorf("audit %v as carol: exit %d\n%s%s", verb, res.Exit, res.Stdout, res.Stderr)
+		}
 	}
 	for _, q := range []string{
 		"INSERT INTO events (session, seq) SELECT 'forged', 0",
