@@ -17,6 +17,7 @@ import (
 	"github.com/foureyes/foureyes/internal/metrics"
 	"github.com/foureyes/foureyes/query"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/transport"
 )
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,6 +44,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
+	for _, w := range transport.PlaintextWarnings(cfg) {
+		log.Warn(w)
+	}
 	if ch := cfg.ClickHouse; ch.Ingest.Password != "" || ch.Retention.Password != "" {
 		log.Warn("this configuration holds the clickhouse ingest or retention password: the bastion needs only clickhouse.audit and clickhouse.holds; remove the others from this host (docs/operations.md)")
 	}

@@ -30,6 +30,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := newLogger(stderr, *level).With("component", "ingest")
 
+	for _, w := range transport.PlaintextWarnings(cfg) {
+		log.Warn(w)
+	}
 	// ClickHouse may still be starting (or down): keep trying, loudly.
 	var conn driver.Conn
 	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
