@@ -50,9 +50,13 @@ type Options struct {
 	// this certificate and key; SecurePort 0 picks a free port.
 	TLS        *TLS
 	SecurePort int
-	// Users are added to users.xml beside the passwordless "default"
-	// user (an administrator reachable from loopback only).
+	// Users are added to users.xml beside the "default" user, an
+	// administrator reachable from loopback only.
 	Users []User
+	// AdminPassword is the "default" user's password. Default: none
+	// (tests); `foureyes dev` sets one, so that other local users cannot
+	// rewrite the recordings.
+	AdminPassword string
 }
 
 // TLS is the server's certificate and key, PEM files.
@@ -100,7 +104,7 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 		opt.StartTimeout = 60 * time.Second
 	}
 	cfgPath := filepath.Join(dir, "config.xml")
-	users, err := UsersXML(opt.Users)
+	users, err := UsersXML(opt.AdminPassword, opt.Users)
 	if err != nil {
 		return nil, err
 	}

@@ -25,12 +25,16 @@ type User struct {
 	Databases []string
 }
 
-// UsersXML returns a users.xml with the passwordless "default" user
-// (loopback only, full rights: the tests' and dev stack's administrator)
-// and users.
-func UsersXML(users []User) ([]byte, error) {
+// UsersXML returns a users.xml with the "default" user (loopback only,
+// full rights: the tests' and dev stack's administrator; passwordless
+// when adminPassword is empty) and users.
+func UsersXML(adminPassword string, users []User) ([]byte, error) {
 	var b strings.Builder
-	b.WriteString(`<?xml version="1.0"?>
+	admin := "<password></password>"
+	if adminPassword != "" {
+		admin = "<password_sha256_hex>" + sha256Hex(adminPassword) + "</password_sha256_hex>"
+	}
+	b.WriteString(strings.Replace(`<?xml version="1.0"?>
 <yandex>
     <profiles>
         <default>
@@ -45,19 +49,18 @@ func UsersXML(users []User) ([]byte, error) {
     </profiles>
     <users>
         <default>
-            <password></password>
+            %s
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>default</profile>
             <quota>default</quota>
         </default>
-`)
+`, "%s", admin, 1))
 	seen := map[string]bool{"default": true}
 	for _, u := range users {
 		if !isName(u.Name) || seen[u.Name] {
 			return nil, fmt.Errorf("chserver: user name %q: use letters, digits and underscores, once each, not default", u.Name)
 		}
 		seen[u.Name] = true
-		sum := sha256.Sum256([]byte(u.Password))
 		profile := "default"
 		if u.ReadOnly {
 			profile = "readonly"
@@ -67,7 +70,7 @@ func UsersXML(users []User) ([]byte, error) {
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>%[3]s</profile>
             <quota>default</quota>
-`, u.Name, hex.EncodeToString(sum[:]), profile)
+`, u.Name, sha256Hex(u.Password), profile)
 		if len(u.Databases) > 0 {
 			b.WriteString("            <allow_databases>\n")
 			for _, d := range u.Databases {
@@ -130,4 +133,10 @@ func writePrivate(path string, b []byte) error {
 		return fmt.Errorf("chserver: %w", err)
 	}
 	return nil
+}
+
+// sha256Hex is what users.xml's password_sha256_hex holds.
+func sha256Hex(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
 }

@@ -133,16 +133,16 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 
 	s.log.Info("starting clickhouse-server", "dir", filepath.Join(dir, "clickhouse"))
-	users, err := devUsers(dir, "foureyes")
+	adminPassword, users, err := devUsers(dir, "foureyes")
 	if err != nil {
 		return s, err
 	}
-	if s.ch, err = chserver.Start(ctx, filepath.Join(dir, "clickhouse"), chserver.Options{Users: users}); err != nil {
+	if s.ch, err = chserver.Start(ctx, filepath.Join(dir, "clickhouse"), chserver.Options{Users: users, AdminPassword: adminPassword}); err != nil {
 		return s, err
 	}
 	// The administrator ("default", loopback only) creates the database:
 	// the parts' users may use only it.
-	admin, err := ingest.Connect(ctx, config.ClickHouse{Addr: s.ch.Addr, Database: "foureyes"})
+	admin, err := ingest.Connect(ctx, config.ClickHouse{Addr: s.ch.Addr, Database: "foureyes", Password: adminPassword})
 	if err != nil {
 		return s, err
 	}

@@ -9,7 +9,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/sshtest"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // TestAuditConnectionCannotWrite: the connection behind the gateway's
@@ -48,7 +51,12 @@ func TestAuditConnectionCannotWrite(t *testing.T) {
 			t.Errorf("audit user: %s = %v; want refused with code 164 (readonly)", q, err)
 		}
 	}
-	for _, role := range []string{"ingest", "retention", "audit", "holds"} {
+	// The administrator has a password too: other local users cannot
+	// connect as "default" and rewrite the recordings.
+	if _, err := ingest.Connect(ctx, config.ClickHouse{Addr: st.ch.Addr, Database: "foureyes"}); !errors.Is(err, transport.ErrRefused) {
+		t.Errorf("default user without password: %v; want refused", err)
+	}
+	for _, role := range []string{"admin", "ingest", "retention", "audit", "holds"} {
 		fi, err := os.Stat(filepath.Join(st.Dir, "secrets", role+".password"))
 		if err != nil {
 			t.Fatal(err)

@@ -28,29 +28,42 @@ var clickhouseUsers = []clickhouseUser{
 	{config.RoleHolds, "foureyes_holds", false},
 }
 
-// devUsers creates a new random password for each part's user in
-// DIR/secrets/ROLE.password (mode 0600; referenced by password_file in
-// the generated configuration) and returns the users for users.xml.
-func devUsers(dir, database string) ([]chserver.User, error) {
+// devUsers creates a new random password for the administrator
+// ("default") and for each part's user in DIR/secrets/NAME.password (mode
+// 0600; the parts' are referenced by password_file in the generated
+// configuration) and returns the administrator's password and the users
+// for users.xml.
+func devUsers(dir, database string) (admin string, users []chserver.User, err error) {
 	sdir := filepath.Join(dir, "secrets")
 	if err := os.MkdirAll(sdir, 0o700); err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+		return "", nil, fmt.Errorf("devstack: %w", err)
 	}
-	var users []chserver.User
+	if admin, err = newSecret(filepath.Join(sdir, "admin.password")); err != nil {
+		return "", nil, err
+	}
 	for _, u := range clickhouseUsers {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
-			return nil, fmt.Errorf("devstack: %w", err)
-		}
-		pw := hex.EncodeToString(b)
-		path := filepath.Join(sdir, string(u.role)+".password")
-		if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("devstack: %w", err)
-		}
-		if err := os.Chmod(path, 0o600); err != nil {
-			return nil, fmt.Errorf("devstack: %w", err)
+		pw, err := newSecret(filepath.Join(sdir, string(u.role)+".password"))
+		if err != nil {
+			return "", nil, err
 		}
 		users = append(users, chserver.User{Name: u.name, Password: pw, ReadOnly: u.readOnly, Databases: []string{database}})
 	}
-	return users, nil
+	return admin, users, nil
+}
+
+// newSecret writes a new random password into path (mode 0600) and
+// returns it.
+func newSecret(path string) (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	pw := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return pw, nil
 }
