@@ -179,7 +179,7 @@ func checkPrivate(f *os.File, path, what string) error {
 		return fmt.Errorf("%w: %s%s has mode %04o, open to group or others; run: chmod 600 %s",
 			ErrExposedSecret, path, what, perm, path)
 	}
-	return nil
+	return checkOwner(fi, path)
 }
 
 // resolvePath returns path, taken relative to base when it is relative.

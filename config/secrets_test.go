@@ -147,6 +147,34 @@ notify:
 	}
 }
 
+// TestSecretFileOwnedByAnotherUser: a secret file, or a configuration
+// holding a secret, that another user owns is refused (they could rewrite
+// it), as sshd refuses keys.
+func TestSecretFileOwnedByAnotherUser(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "ch.password")
+	writeSecret(t, secret, "s", 0o600)
+	inline := writeConfig(t, t.TempDir(), "clickhouse:\n  password: hunter2\n", 0o600)
+	if os.Getuid() == 0 {
+		for _, p := range []string{secret, inline} {
+			if err := os.Chown(p, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else {
+		// Files we own look like another user's to a process running as 4242.
+		old := processUID
+		processUID = 4242
+		t.Cleanup(func() { processUID = old })
+	}
+	if _, err := ReadSecretFile(secret); !errors.Is(err, ErrExposedSecret) || !strings.Contains(err.Error(), "is owned by uid") || !strings.Contains(err.Error(), "chown") {
+		t.Errorf("ReadSecretFile = %v; want ErrExposedSecret, owned by … chown", err)
+	}
+	if _, err := Load(inline); !errors.Is(err, ErrExposedSecret) || !strings.Contains(err.Error(), inline) {
+		t.Errorf("Load = %v; want ErrExposedSecret naming %s", err, inline)
+	}
+}
+
 // TestMissingSecretFileOnlyForItsPart: a shared configuration may name
 // the ingest user's password file on the bastion, where it must not be:
 // a missing file is refused only for the part that needs it.
