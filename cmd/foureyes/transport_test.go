@@ -107,3 +107,67 @@ func TestGatewayRefusesExposedSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayAuditConnectionIsReadOnly: the gateway's audit commands
+// connect as clickhouse.audit, which the server refuses every write;
+// holds go through clickhouse.holds; an audit user that may write is
+// reported.
+func TestGatewayAuditConnectionIsReadOnly(t *testing.T) {
+	ch := chserver.StartWithForTest(t, chserver.Options{Users: []chserver.User{
+		{Name: "foureyes_ingest", Password: "i", Databases: []string{"foureyes"}},
+		{Name: "foureyes_audit", Password: "a", ReadOnly: true, Databases: []string{"foureyes"}},
+		{Name: "foureyes_holds", Password: "h", Databases: []string{"foureyes"}},
+	}})
+	ctx := context.Background()
+	w, err := ingest.Connect(ctx, config.ClickHouse{Addr: ch.Addr, Database: "foureyes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := ingest.Migrate(ctx, w, "foureyes"); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cc := config.ClickHouse{Addr: ch.Addr, Database: "foureyes",
+		Ingest: config.Credentials{Username: "foureyes_ingest", Password: "i"},
+		Audit:  config.Credentials{Username: "foureyes_audit", Password: "a"},
+		Holds:  config.Credentials{Username: "foureyes_holds", Password: "h"}}
+	l := &lazyStore{cfg: cc, log: newLogger(&logs, "info")}
+	defer l.close()
+	if _, err := l.get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 18.16 has no currentUser(): a query finds itself among the running ones.
+	const whoami = "SELECT user FROM system.processes WHERE query LIKE '%whoami-4d2%' LIMIT 1"
+	var user string
+	if err := l.conn.QueryRow(ctx, whoami).Scan(&user); err != nil || user != "foureyes_audit" {
+		t.Fatalf("audit connection user = %q (%v); want foureyes_audit", user, err)
+	}
+	for _, q := range []string{
+		"INSERT INTO holds SELECT * FROM holds",
+		"ALTER TABLE events DROP PARTITION (3, 20260314)",
+		"DROP TABLE events",
+	} {
+		if err := l.conn.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "code: 164") {
+			t.Errorf("audit connection: %s = %v; want refused, code 164", q, err)
+		}
+	}
+	if err := l.holds.QueryRow(ctx, whoami).Scan(&user); err != nil || user != "foureyes_holds" {
+		t.Errorf("holds connection user = %q (%v); want foureyes_holds", user, err)
+	}
+	if strings.Contains(logs.String(), "may write") {
+		t.Errorf("read-only audit user reported as writer: %s", logs.String())
+	}
+
+	// An audit user that may write is reported at the first audit command.
+	cc.Audit = cc.Ingest
+	logs.Reset()
+	l2 := &lazyStore{cfg: cc, log: newLogger(&logs, "info")}
+	defer l2.close()
+	if _, err := l2.get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "the clickhouse audit user may write") {
+		t.Errorf("no warning for a writing audit user; logs: %s", logs.String())
+	}
+}
