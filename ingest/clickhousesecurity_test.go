@@ -57,6 +57,8 @@ func startSecureServer(t *testing.T) *secureServer {
 			{Name: "foureyes_ingest", Password: ingestPassword, Databases: []string{db}},
 			{Name: "foureyes_retention", Password: retentionPassword, Databases: []string{db}},
 			{Name: "foureyes_audit", Password: auditPassword, ReadOnly: true, Databases: []string{db}},
+			// allowed a database nobody created
+			{Name: "foureyes_late", Password: "late", Databases: []string{"late"}},
 		},
 	})
 	// The database is created by an administrator: the parts' users may
@@ -151,6 +153,7 @@ func TestClickHouseRefused(t *testing.T) {
 		{"wrong password", withPassword(audit, "guess"), `check clickhouse.audit.username and its password (user "foureyes_audit")`},
 		{"unknown user", withUser(s.ch, "mallory", auditPassword), `check clickhouse.audit.username and its password (user "mallory")`},
 		{"missing grant", withDatabase(s.ch.As(config.RoleIngest), "default"), `user "foureyes_ingest" (clickhouse.ingest.username) may lack the grant on database "default"`},
+		{"database missing, user may not create it", lateUser(s.ch), "database late does not exist and user foureyes_late (clickhouse.ingest.username) may not create it: create it as an administrator (CREATE DATABASE late)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,6 +175,14 @@ func TestClickHouseRefused(t *testing.T) {
 // clickhouseSettings returns ctx carrying one query setting.
 func clickhouseSettings(ctx context.Context, name string, v any) context.Context {
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{name: v}))
+}
+
+// lateUser is ingest as foureyes_late, on the database it may use but
+// that does not exist.
+func lateUser(c config.ClickHouse) config.ClickHouse {
+	c.Database = "late"
+	c.Ingest = config.Credentials{Username: "foureyes_late", Password: "late"}
+	return c.As(config.RoleIngest)
 }
 
 func withTLS(c config.ClickHouse, t config.TLS) config.ClickHouse { c.TLS = t; return c }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,6 +44,10 @@ func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	// through a connection to "default". Only then, so that a user without
 	// the CREATE DATABASE grant can use an existing database.
 	boot, err := open(ctx, c, "default")
+	if errors.Is(err, transport.ErrRefused) {
+		return nil, fmt.Errorf("ingest: database %s does not exist and user %s (%s) may not create it: create it as an administrator (CREATE DATABASE %s): %w",
+			c.Database, c.Username, c.UserKey(), c.Database, err)
+	}
 	if err != nil {
 		return nil, err
 	}
