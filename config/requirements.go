@@ -101,7 +101,9 @@ func check(b []byte, base string, parts []Part) (*Config, error) {
 // CheckFile reads the file at path and checks it like Check; errors are
 // prefixed with path. *_file paths are relative to the file's directory.
 // A file holding secrets itself (e.g. clickhouse.password) is refused
-// when group or others may access it (ErrExposedSecret).
+// when group or others may access it (ErrExposedSecret); any file is
+// refused when group or others may write it or another user owns it
+// (ErrUnsafeConfig).
 func CheckFile(path string, parts ...Part) (*Config, error) {
 	b, f, err := readConfigFile(path)
 	if err != nil {
@@ -116,6 +118,9 @@ func CheckFile(path string, parts ...Part) (*Config, error) {
 		if err := checkPrivate(f, path, " holds secrets ("+strings.Join(keys, ", ")+") but"); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkUnwritable(f, path); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -19,6 +19,27 @@ import (
 // keys, foureyes refuses to use a secret others can read.
 var ErrExposedSecret = errors.New("config: secret readable by others")
 
+// ErrUnsafeConfig is wrapped by the error about a configuration file that
+// someone other than its owner may change: whoever can write it can make
+// themselves an admin or an auditor, or drop the four-eyes rule.
+var ErrUnsafeConfig = errors.New("config: file others may change")
+
+// checkUnwritable refuses the open configuration file f (named path) when
+// group or others may write it or another user owns it.
+func checkUnwritable(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o, writable by group or others; run: chmod go-w %s", ErrUnsafeConfig, path, perm, path)
+	}
+	if err := checkOwner(fi, path); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnsafeConfig, err)
+	}
+	return nil
+}
+
 // secretRef is a secret that may be given inline (key) or in a file
 // (fileKey); resolveSecrets reads the file into *value.
 type secretRef struct {

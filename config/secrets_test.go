@@ -175,6 +175,32 @@ func TestSecretFileOwnedByAnotherUser(t *testing.T) {
 	}
 }
 
+// TestConfigFileOthersMayChange: whoever may write the configuration can
+// make themselves an admin: a file group or others may write, or that
+// another user owns, is refused even without secrets.
+func TestConfigFileOthersMayChange(t *testing.T) {
+	for _, perm := range []os.FileMode{0o666, 0o664, 0o646, 0o620} {
+		p := writeConfig(t, t.TempDir(), "", perm)
+		_, err := Load(p)
+		if !errors.Is(err, ErrUnsafeConfig) || !strings.Contains(err.Error(), fmt.Sprintf("%04o", perm)) || !strings.Contains(err.Error(), "chmod go-w "+p) {
+			t.Errorf("mode %04o: Load = %v; want ErrUnsafeConfig with the mode and chmod go-w", perm, err)
+		}
+	}
+	p := writeConfig(t, t.TempDir(), "", 0o644)
+	if os.Getuid() == 0 {
+		if err := os.Chown(p, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		old := processUID
+		processUID = 4242
+		t.Cleanup(func() { processUID = old })
+	}
+	if _, err := Load(p); !errors.Is(err, ErrUnsafeConfig) || !strings.Contains(err.Error(), "is owned by uid") {
+		t.Errorf("owned by another user: Load = %v; want ErrUnsafeConfig, owned by uid …", err)
+	}
+}
+
 // TestMissingSecretFileOnlyForItsPart: a shared configuration may name
 // the ingest user's password file on the bastion, where it must not be:
 // a missing file is refused only for the part that needs it.
