@@ -67,6 +67,8 @@ type Notify struct {
 	// WebhookSecret signs each body with HMAC-SHA256 (header
 	// X-Foureyes-Signature: sha256=HEX). Required with WebhookURL.
 	WebhookSecret string `yaml:"webhook_secret"`
+	// SecretFile holds WebhookSecret instead (mode 0600 or stricter).
+	SecretFile string `yaml:"secret_file"`
 }
 
 // ApprovalPolicy returns the first policy matching host, or false when
@@ -162,8 +164,8 @@ func (c *Config) validateApproval(pr *problems) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			pr.add("notify.webhook_url", "%q is not an http(s) URL (e.g. https://chat.example.org/hooks/foureyes)", n.WebhookURL)
 		}
-		if n.WebhookSecret == "" {
-			pr.add("notify.webhook_secret", "is required with notify.webhook_url; set a long random string shared with the receiver")
+		if n.WebhookSecret == "" && n.SecretFile == "" {
+			pr.add("notify.webhook_secret", "is required with notify.webhook_url; put a long random string shared with the receiver in notify.secret_file (mode 0600)")
 		}
 	}
 }

@@ -30,6 +30,10 @@ type Config struct {
 	// SessionPolicies limit idle time and duration of sessions; the
 	// first policy whose hosts match applies. Default: no limits.
 	SessionPolicies []SessionPolicy `yaml:"session_policies"`
+
+	// missing maps *_file keys to secret files that do not exist; the
+	// parts that need them report them (Require).
+	missing map[string]string
 }
 
 // Gateway configures the SSH front door.
@@ -86,6 +90,12 @@ type Kafka struct {
 	RetentionHours int `yaml:"retention_hours"`
 	// BatchTimeout is the producer's longest wait to fill a batch. Default: 5ms.
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// TLS encrypts and authenticates the connections to the brokers.
+	// Default: off (plaintext).
+	TLS TLS `yaml:"tls"`
+	// SASL authenticates the gateway and ingest to the brokers.
+	// Default: off.
+	SASL SASL `yaml:"sasl"`
 }
 
 // ClickHouse configures the store that ingest writes and query reads.
@@ -94,11 +104,28 @@ type ClickHouse struct {
 	Addr string `yaml:"addr"`
 	// Database is created if missing. Default: foureyes.
 	Database string `yaml:"database"`
-	// Username and Password authenticate. Default user: default.
+	// Username and Password authenticate every part that has no
+	// credentials of its own below. Default user: default.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// PasswordFile holds Password instead (mode 0600 or stricter; one
+	// line). Set one of the two.
+	PasswordFile string `yaml:"password_file"`
 	// DialTimeout bounds connecting. Default: 5s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// TLS connects to the secure native port. Default: off (plaintext).
+	TLS TLS `yaml:"tls"`
+	// Ingest, Retention, Audit and Holds are the credentials of each part
+	// (least privilege, see docs/operations.md): ingest writes events,
+	// retention drops partitions, the gateway's audit commands only read,
+	// and the gateway's hold/release write only holds. Default: Username
+	// and Password; Holds defaults to Audit.
+	Ingest    Credentials `yaml:"ingest"`
+	Retention Credentials `yaml:"retention"`
+	Audit     Credentials `yaml:"audit"`
+	Holds     Credentials `yaml:"holds"`
+	// Role is the part a connection is for, set by As; not configured.
+	Role ClickHouseRole `yaml:"-"`
 }
 
 // Ingest configures the Kafka → ClickHouse consumer.

@@ -46,7 +46,7 @@ func TestDecodeProblems(t *testing.T) {
 			[]string{"metircs (line 20): unknown key; did you mean metrics?"}},
 		{"far from every key lists the section's keys",
 			func(s string) string { return strings.Replace(s, "brokers:", "seeds:", 1) },
-			[]string{"kafka.seeds (line 5): unknown key; valid keys of kafka: brokers, topic, partitions, replication_factor, retention_hours, batch_timeout"}},
+			[]string{"kafka.seeds (line 5): unknown key; valid keys of kafka: brokers, topic, partitions, replication_factor, retention_hours, batch_timeout, tls, sasl"}},
 		{"far from every top-level key",
 			func(s string) string { return s + "bogus: 1\n" },
 			[]string{"bogus (line 20): unknown key; valid top-level keys: gateway, kafka, clickhouse, ingest, retention, roles, users, hosts, metrics, approval_policies, notify, recording_policies, limits, session_policies"}},
@@ -57,7 +57,7 @@ func TestDecodeProblems(t *testing.T) {
 			[]string{
 				"gateway.listn (line 4): unknown key; did you mean listen?",
 				"metrcs (line 21): unknown key; did you mean metrics?",
-				"notify.url (line 22): unknown key; valid keys of notify: webhook_url, webhook_secret",
+				"notify.url (line 22): unknown key; valid keys of notify: webhook_url, webhook_secret, secret_file",
 			}},
 		{"a key set twice",
 			func(s string) string { return s + "kafka: {topic: t}\n" },

@@ -9,4 +9,10 @@
 // problems of form (unknown keys, values of the wrong type) the line too,
 // e.g. "gateway.keepalive_intervall (line 7): unknown key; did you mean
 // keepalive_interval?". docs/config.md is the reference for operators.
+//
+// Secrets (passwords, the webhook secret) may be given in files named by
+// *_file keys; a secret file, or a configuration holding a secret, that
+// group or others may access is refused (ErrExposedSecret), as sshd
+// refuses such keys. The kafka and clickhouse sections carry TLS and SASL
+// settings and one ClickHouse user per part (ClickHouse.As).
 package config

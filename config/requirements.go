@@ -2,7 +2,10 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Part is a program that reads the configuration and needs more of it
@@ -54,9 +57,13 @@ func (c *Config) requireGateway(p *problems) {
 	if len(c.Users) == 0 {
 		p.add("users", "is empty; nobody could log in")
 	}
+	c.requireSecrets(p, "kafka.sasl.password_file", c.secretFileKey(RoleAudit), c.secretFileKey(RoleHolds), "notify.secret_file")
 }
 
-func (c *Config) requireIngest(p *problems) { c.requireBrokers(p) }
+func (c *Config) requireIngest(p *problems) {
+	c.requireBrokers(p)
+	c.requireSecrets(p, "kafka.sasl.password_file", c.secretFileKey(RoleIngest), c.secretFileKey(RoleRetention))
+}
 
 func (c *Config) requireBrokers(p *problems) {
 	if len(c.Kafka.Brokers) == 0 {
@@ -68,7 +75,12 @@ func (c *Config) requireBrokers(p *problems) {
 // the given parts from starting: the decoding problems when there are
 // any, else the validation problems followed by the unmet requirements of
 // each part. With no part it is Parse. The error is an *Error.
-func Check(b []byte, parts ...Part) (*Config, error) {
+// Secrets in files (*_file keys) are read, relative paths from the
+// working directory.
+func Check(b []byte, parts ...Part) (*Config, error) { return check(b, "", parts) }
+
+// check is Check with *_file paths relative to base.
+func check(b []byte, base string, parts []Part) (*Config, error) {
 	var c Config
 	if err := decode(b, &c); err != nil {
 		return nil, err
@@ -77,6 +89,9 @@ func Check(b []byte, parts ...Part) (*Config, error) {
 	c.SetDefaults()
 	var p problems
 	p.merge(c.Validate())
+	if len(p.list) == 0 {
+		c.resolveSecrets(&p, base)
+	}
 	p.merge(c.Require(parts...))
 	if err := p.err(); err != nil {
 		return nil, err
@@ -85,15 +100,43 @@ func Check(b []byte, parts ...Part) (*Config, error) {
 }
 
 // CheckFile reads the file at path and checks it like Check; errors are
-// prefixed with path.
+// prefixed with path. *_file paths are relative to the file's directory.
+// A file holding secrets itself (e.g. clickhouse.password) is refused
+// when group or others may access it (ErrExposedSecret); any file is
+// refused when group or others may write it or another user owns it
+// (ErrUnsafeConfig).
 func CheckFile(path string, parts ...Part) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, f, err := readConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
-	c, err := Check(b, parts...)
+	defer f.Close()
+	c, err := check(b, filepath.Dir(path), parts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if keys := c.inlineSecrets(); len(keys) > 0 {
+		if err := checkPrivate(f, path, " holds secrets ("+strings.Join(keys, ", ")+") but"); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUnwritable(f, path); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// readConfigFile returns the content of path and the open file, whose
+// mode CheckFile checks (the file read, not one swapped in since).
+func readConfigFile(path string) ([]byte, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	return b, f, nil
 }

@@ -46,6 +46,7 @@ func (c *Config) SetDefaults() {
 	}
 	setDur(&k.BatchTimeout, 5*time.Millisecond)
 
+	c.normalizeTransport()
 	ch := &c.ClickHouse
 	setStr(&ch.Addr, "127.0.0.1:9000")
 	setStr(&ch.Database, "foureyes")
@@ -97,11 +98,13 @@ func (c *Config) Validate() error {
 	c.validateGateway(&p)
 	c.validateKafka(&p)
 	c.validateStore(&p)
+	c.validateTransport(&p)
 	c.validateRetention(&p)
 	c.validateRoles(&p)
 	c.validateUsers(&p)
 	c.validateHosts(&p)
 	c.validateApproval(&p)
+	c.validateWebhook(&p)
 	c.validateRecording(&p)
 	c.validateLimits(&p)
 	c.validateSharedKeys(&p)

@@ -3,20 +3,56 @@
 package deploy
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/internal/testca"
 )
 
+// TestExampleConfigIsValid loads the example with its /etc/foureyes files
+// (CA certificates, secrets of mode 0600) made up in a temporary
+// directory. The example holds no secret itself, so it may be readable.
 func TestExampleConfigIsValid(t *testing.T) {
-	c, err := config.Load("foureyes.example.yaml")
+	b, err := os.ReadFile("foureyes.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ValidateGateway(); err != nil {
+	root := t.TempDir()
+	for _, d := range []string{"tls", "secrets"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca, err := testca.New("example CA")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ValidateIngest(); err != nil {
+	for _, name := range []string{"kafka-ca.pem", "clickhouse-ca.pem"} {
+		if err := os.WriteFile(filepath.Join(root, "tls", name), ca.CertPEM(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"kafka.password", "clickhouse-ingest.password", "clickhouse-retention.password",
+		"clickhouse-audit.password", "clickhouse-holds.password", "webhook.secret"} {
+		if err := os.WriteFile(filepath.Join(root, "secrets", name), []byte("s3cret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(root, "foureyes.yaml")
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b), "/etc/foureyes/", root+"/")), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	c, err := config.CheckFile(p, config.PartGateway, config.PartIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Kafka.TLS.Enabled || !c.Kafka.SASL.Enabled() || !c.ClickHouse.TLS.Enabled {
+		t.Errorf("the example does not show TLS and SASL on")
+	}
+	if a := c.ClickHouse.As(config.RoleAudit); a.Username != "foureyes_audit" || a.Password != "s3cret" {
+		t.Errorf("audit user %q/%q; want foureyes_audit with the password from its file", a.Username, a.Password)
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -260,7 +261,7 @@ func TestSessionEndDurableBeforeExit(t *testing.T) {
 		if id == "" {
 			t.Fatalf("run %d: no new recording", i)
 		}
-		end := regexp.MustCompile(`"session":"` + id + `","seq":\d+,"ts":\d+,"type":"session.end"`)
+		end := regexp.MustCompile(regexp.QuoteMeta(wirePrefix(id)) + `(?s:.{16})` + regexp.QuoteMeta("\x00\x00\x00\x0bsession.end"))
 		if !end.Match(spoolBytes(t, filepath.Join(f.dir, "spool"))) {
 			t.Fatalf("run %d: ssh returned before session.end of %s was in the spool files", i, id)
 		}
@@ -268,6 +269,14 @@ func TestSessionEndDurableBeforeExit(t *testing.T) {
 			t.Fatalf("run %d: ssh returned with %d open recordings; want 1 (the gateway's own)", i, n)
 		}
 	}
+}
+
+// wirePrefix returns the bytes that start the canonical encoding of every
+// event of session id in its wire form (event/wire.go), up to its seq.
+func wirePrefix(id string) string {
+	b := append([]byte("foureyes-event\x00"), 0, event.Version)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(id)))
+	return string(append(b, id...))
 }
 
 // spoolBytes returns the contents of every file in dir.

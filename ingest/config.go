@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // Config configures an Ingester. Zero fields take the defaults written next
@@ -30,6 +33,10 @@ type Config struct {
 	BatchInterval time.Duration
 	// Database holds the tables written by Migrate. Default: foureyes.
 	Database string
+	// TLS and SASL secure the connections to the brokers (kafka.tls,
+	// kafka.sasl). Default: off.
+	TLS  config.TLS
+	SASL config.SASL
 	// Logger receives operational messages; narrow it for the component
 	// (With("component", "ingest")) before passing it. Default: slog.Default().
 	Logger *slog.Logger
@@ -56,6 +63,8 @@ func FromConfig(c *config.Config, logger *slog.Logger) Config {
 		BatchBytes:    c.Ingest.BatchBytes,
 		BatchInterval: c.Ingest.BatchInterval,
 		Database:      c.ClickHouse.Database,
+		TLS:           c.Kafka.TLS,
+		SASL:          c.Kafka.SASL,
 		Logger:        logger,
 	}
 }
@@ -94,7 +103,17 @@ func (c Config) validate() error {
 	if !isIdent(c.Database) {
 		return fmt.Errorf("%w: Database %q: use letters, digits and underscores", ErrConfig, c.Database)
 	}
+	if _, err := transport.KafkaSecurity(c.TLS, c.SASL); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	return nil
+}
+
+// dialer returns the consumer's Dialer, secured as configured (validate
+// has checked that it can be).
+func (c Config) dialer() *kafka.Dialer {
+	sec, _ := transport.KafkaSecurity(c.TLS, c.SASL)
+	return sec.Dialer("foureyes-ingest", 10*time.Second)
 }
 
 // isIdent reports whether s is a plain SQL identifier that needs no quoting.

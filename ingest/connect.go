@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,12 +12,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // Connect opens a native-protocol connection pool to the server of c,
 // creates c.Database when it is missing and returns a pool whose default
 // database is c.Database. Zero fields of c take the config package
-// defaults.
+// defaults. Pass c.As(role) to connect with the credentials of one part
+// (least privilege); with c.TLS enabled the connection uses TLS and
+// verifies the server's certificate. A refused user, password, grant or
+// certificate is an error wrapping transport.ErrRefused that names the
+// setting to fix.
 func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:9000"
@@ -38,19 +44,28 @@ func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	// through a connection to "default". Only then, so that a user without
 	// the CREATE DATABASE grant can use an existing database.
 	boot, err := open(ctx, c, "default")
+	if errors.Is(err, transport.ErrRefused) {
+		return nil, fmt.Errorf("ingest: database %s does not exist and user %s (%s) may not create it: create it as an administrator (CREATE DATABASE %s): %w",
+			c.Database, c.Username, c.UserKey(), c.Database, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.Database)
 	boot.Close()
 	if err != nil {
-		return nil, fmt.Errorf("ingest: create database %s: %w", c.Database, err)
+		return nil, fmt.Errorf("ingest: create database %s: %w", c.Database, transport.ExplainClickHouse(err, c))
 	}
 	return open(ctx, c, c.Database)
 }
 
 func open(ctx context.Context, c config.ClickHouse, database string) (driver.Conn, error) {
+	tlsc, err := transport.ClientTLS(c.TLS, "clickhouse.tls")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		TLS:      tlsc,
 		Protocol: clickhouse.Native,
 		Addr:     []string{c.Addr},
 		Auth: clickhouse.Auth{
@@ -68,7 +83,7 @@ func open(ctx context.Context, c config.ClickHouse, database string) (driver.Con
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("ingest: ping clickhouse %s: %w", c.Addr, err)
+		return nil, fmt.Errorf("ingest: clickhouse %s as %s: %w", c.Addr, c.Username, transport.ExplainClickHouse(err, c))
 	}
 	return conn, nil
 }
@@ -112,4 +127,15 @@ func parseVersion(v string) (major, minor int) {
 		return 0, 0
 	}
 	return major, minor
+}
+
+// ReadOnly reports whether the user of conn may only read (its readonly
+// setting is not 0). The gateway checks its audit user with it: a user
+// that may write could let a compromised bastion rewrite history.
+func ReadOnly(ctx context.Context, conn driver.Conn) (bool, error) {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'readonly'").Scan(&v); err != nil {
+		return false, fmt.Errorf("ingest: readonly setting: %w", err)
+	}
+	return v != "0", nil
 }

@@ -70,7 +70,11 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 	defer in.running.Store(false)
 
+	if err := in.probe(ctx); err != nil {
+		return err
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{
+		Dialer:   in.cfg.dialer(),
 		Brokers:  in.cfg.Brokers,
 		GroupID:  in.cfg.Group,
 		Topic:    in.cfg.Topic,

@@ -18,7 +18,7 @@ func (s *Store) Hold(ctx context.Context, id, by, reason string, until, now time
 	if err != nil {
 		return retention.Hold{}, err
 	}
-	h, err := retention.PlaceHold(ctx, s.conn, retention.HoldRequest{
+	h, err := retention.PlaceHold(ctx, s.holdsWriter(), retention.HoldRequest{
 		Session: id, By: by, Reason: reason, Until: until,
 		Class: sess.Class, RetentionDays: sess.RetentionDays, Started: sess.Started, MaxHold: s.maxHold,
 	}, now)
@@ -32,7 +32,7 @@ func (s *Store) Hold(ctx context.Context, id, by, reason string, until, now time
 // Release ends the active holds of session id on behalf of by. The held
 // copy, if any, is deleted by the next retention run.
 func (s *Store) Release(ctx context.Context, id, by string, now time.Time) ([]retention.Hold, error) {
-	hs, err := retention.ReleaseHolds(ctx, s.conn, id, by, now)
+	hs, err := retention.ReleaseHolds(ctx, s.holdsWriter(), id, by, now)
 	if err != nil {
 		return hs, fmt.Errorf("query: release %s: %w", id, err)
 	}

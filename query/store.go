@@ -18,6 +18,8 @@ type Store struct {
 	// classes (name → days) and maxHold come from WithRetention.
 	classes map[string]int
 	maxHold time.Duration
+	// holds writes holds when set (WithHoldsConn); conn reads.
+	holds driver.Conn
 }
 
 // ExpiryLookup reports when the recording of a session that no longer

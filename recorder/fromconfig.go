@@ -28,5 +28,7 @@ func PublisherFromConfig(c *config.Config) PublisherConfig {
 		ReplicationFactor: c.Kafka.ReplicationFactor,
 		RetentionHours:    c.Kafka.RetentionHours,
 		BatchTimeout:      c.Kafka.BatchTimeout,
+		TLS:               c.Kafka.TLS,
+		SASL:              c.Kafka.SASL,
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // PublisherConfig configures Publish. Zero fields take the defaults of
@@ -27,6 +30,10 @@ type PublisherConfig struct {
 	// BatchTimeout is the producer's longest wait to fill a batch.
 	// Default: 5ms.
 	BatchTimeout time.Duration
+	// TLS and SASL secure the connections to the brokers (kafka.tls,
+	// kafka.sasl). Default: off.
+	TLS  config.TLS
+	SASL config.SASL
 	// Compression is "lz4" (default), "none", "snappy", "gzip" or "zstd".
 	// lz4 measured about 2.4x the events/s of none against kfake (see
 	// BenchmarkPublish): the JSON compresses well.
@@ -96,8 +103,20 @@ func (pc PublisherConfig) validate() error {
 	case pc.BatchTimeout < 0:
 		return fmt.Errorf("%w: batch timeout is %v; use a positive duration", ErrConfig, pc.BatchTimeout)
 	}
-	_, err := pc.compression()
-	return err
+	if _, err := pc.compression(); err != nil {
+		return err
+	}
+	if _, err := transport.KafkaSecurity(pc.TLS, pc.SASL); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// transport returns the connections' Transport, secured as configured
+// (validate has checked that it can be).
+func (pc PublisherConfig) transport(metadataTTL time.Duration) *kafka.Transport {
+	sec, _ := transport.KafkaSecurity(pc.TLS, pc.SASL)
+	return sec.Transport("foureyes-recorder", 5*time.Second, metadataTTL)
 }
 
 // Publish sends the spool to Kafka until ctx is done or the Recorder is
@@ -154,7 +173,7 @@ type publisher struct {
 // inside kafka-go (send retries, keeping order).
 func newPublisher(r *Recorder, pc PublisherConfig) *publisher {
 	comp, _ := pc.compression() // validated
-	tr := &kafka.Transport{DialTimeout: 5 * time.Second, ClientID: "foureyes-recorder", MetadataTTL: 10 * time.Second}
+	tr := pc.transport(10 * time.Second)
 	return &publisher{
 		s:   r.spool,
 		log: r.log.With("topic", pc.Topic),
@@ -198,7 +217,13 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		p.s.pubErrors.Add(1)
 		d := bo.next()
-		p.log.Warn("cannot create or check the kafka topic; retrying", "backoff", d, "err", err)
+		if errors.Is(err, transport.ErrRefused) {
+			// A wrong password or CA: say so loudly, but keep trying, as
+			// the operator may fix the brokers' side without a restart.
+			p.log.Error("kafka refused the gateway; fix the setting named in err, events wait in the spool", "backoff", d, "err", err)
+		} else {
+			p.log.Warn("cannot create or check the kafka topic; retrying", "backoff", d, "err", err)
+		}
 		if !sleep(ctx, d) {
 			return
 		}
@@ -299,7 +324,7 @@ func (p *publisher) send(ctx context.Context, msgs []kafka.Message, b *batch, ge
 			pending = failed
 		}
 		d := bo.next()
-		p.log.Warn("publishing to kafka failed; retrying", "attempt", attempt, "events", len(pending), "backoff", d, "err", firstError(err))
+		p.log.Warn("publishing to kafka failed; retrying", "attempt", attempt, "events", len(pending), "backoff", d, "err", transport.ExplainKafka(firstError(err)))
 		if !sleep(ctx, d) {
 			return false
 		}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/transport"
 )
 
 // ensureTopic creates the topic with explicit configs (partitions,
@@ -27,6 +28,12 @@ func ensureTopic(ctx context.Context, tr *kafka.Transport, pc PublisherConfig, l
 		},
 	}}})
 	if err != nil {
+		// kafka-go's Client says "Broker Not Available" for a refused
+		// password or certificate too: find out which it was.
+		sec, _ := transport.KafkaSecurity(pc.TLS, pc.SASL) // validated
+		if perr := sec.Probe(ctx, pc.Brokers, kafkaTimeout); errors.Is(perr, transport.ErrRefused) {
+			err = perr
+		}
 		return fmt.Errorf("recorder: create topic %s: %w", pc.Topic, err)
 	}
 	switch terr := res.Errors[pc.Topic]; {
@@ -103,7 +110,7 @@ func EnsureTopic(ctx context.Context, pc PublisherConfig, log *slog.Logger) erro
 	if err := pc.validate(); err != nil {
 		return err
 	}
-	tr := &kafka.Transport{DialTimeout: 5 * time.Second, ClientID: "foureyes-recorder"}
+	tr := pc.transport(0)
 	defer tr.CloseIdleConnections()
 	return ensureTopic(ctx, tr, pc, log)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/foureyes/foureyes/internal/reloadctl"
 	"github.com/foureyes/foureyes/query"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/transport"
 )
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
+	for _, w := range transport.PlaintextWarnings(cfg) {
+		log.Warn(w)
+	}
+	if ch := cfg.ClickHouse; ch.Ingest.Password != "" || ch.Retention.Password != "" {
+		log.Warn("this configuration holds the clickhouse ingest or retention password: the bastion needs only clickhouse.audit and clickhouse.holds; remove the others from this host (docs/operations.md)")
+	}
 
 	rec, err := recorder.New(recorder.FromConfig(cfg, log))
 	if err != nil {
@@ -148,13 +155,16 @@ func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
 }
 
 // lazyStore connects to ClickHouse on the first audit command, so the
-// gateway serves sessions even while ClickHouse is down.
+// gateway serves sessions even while ClickHouse is down. Questions go
+// through the audit user (clickhouse.audit, read-only), holds through the
+// holds user (clickhouse.holds) when it is another one.
 type lazyStore struct {
 	cfg       config.ClickHouse
 	retention config.Retention
 	log       *slog.Logger // not narrowed: the store adds component=query
 	mu        sync.Mutex
 	conn      driver.Conn
+	holds     driver.Conn
 	st        *query.Store
 }
 
@@ -164,11 +174,23 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if l.st != nil {
 		return l.st, nil
 	}
-	conn, err := ingest.Connect(ctx, l.cfg)
+	audit := l.cfg.As(config.RoleAudit)
+	conn, err := ingest.Connect(ctx, audit)
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(l.log), query.WithRetention(l.retention))
+	if ro, err := ingest.ReadOnly(ctx, conn); err == nil && !ro {
+		l.log.Warn("the clickhouse audit user may write: a compromised bastion could rewrite history; give clickhouse.audit a read-only user (docs/operations.md)", "user", audit.Username)
+	}
+	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention)}
+	if hc := l.cfg.As(config.RoleHolds); hc.Username != audit.Username {
+		if l.holds, err = ingest.Connect(ctx, hc); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		opts = append(opts, query.WithHoldsConn(l.holds))
+	}
+	l.conn, l.st = conn, query.NewStore(conn, opts...)
 	return l.st, nil
 }
 
@@ -177,5 +199,8 @@ func (l *lazyStore) close() {
 	defer l.mu.Unlock()
 	if l.conn != nil {
 		l.conn.Close()
+	}
+	if l.holds != nil {
+		l.holds.Close()
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/metrics"
+	"github.com/foureyes/foureyes/transport"
 )
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,14 +32,21 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	base := newLogger(stderr, *level)
 	log := base.With("component", "ingest")
 
+	for _, w := range transport.PlaintextWarnings(cfg) {
+		log.Warn(w)
+	}
 	// ClickHouse may still be starting (or down): keep trying, loudly.
 	var conn driver.Conn
 	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-		if conn, err = ingest.Connect(ctx, cfg.ClickHouse); err == nil {
+		if conn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleIngest)); err == nil {
 			if err = ingest.Migrate(ctx, conn, cfg.ClickHouse.Database); err == nil {
 				break
 			}
 			conn.Close()
+		}
+		if errors.Is(err, transport.ErrRefused) {
+			// A wrong password, CA or grant: retrying will not help.
+			return err
 		}
 		log.Warn("clickhouse not ready; retrying", "addr", cfg.ClickHouse.Addr, "err", err, "retry_in", backoff)
 		select {
@@ -70,7 +79,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Several ingest processes may run it; drops and copies are idempotent.
 	retCtx, stopRetention := context.WithCancel(ctx)
 	retDone := make(chan error, 1)
-	go func() { retDone <- retentionLoop(retCtx, conn, cfg, base) }()
+	go func() { retDone <- retentionLoop(retCtx, cfg, base) }()
 	err = in.Run(ctx)
 	stopRetention()
 	if rerr := <-retDone; rerr != nil && !errors.Is(rerr, context.Canceled) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/ingest/retention"
+	"github.com/foureyes/foureyes/transport"
 )
 
 // runRetention is `foureyes retention run [--dry-run] --config FILE`: one
@@ -36,7 +38,7 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := newLogger(stderr, *level).With("component", "retention")
-	conn, err := ingest.Connect(ctx, cfg.ClickHouse)
+	conn, err := ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention))
 	if err != nil {
 		return err
 	}
@@ -86,8 +88,27 @@ func printPlan(w io.Writer, p *retention.Plan, dry bool) {
 }
 
 // retentionLoop runs the retention job every retention.interval until ctx
-// is done; `foureyes ingest` runs it beside the consumer. log is not yet
-// narrowed to a component.
-func retentionLoop(ctx context.Context, conn driver.Conn, cfg *config.Config, log *slog.Logger) error {
-	return retention.New(conn, retention.FromConfig(cfg, log.With("component", "retention"))).Run(ctx)
+// is done; `foureyes ingest` runs it beside the consumer, connected as the
+// retention user (clickhouse.retention). log is not yet narrowed to a
+// component.
+func retentionLoop(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	log = log.With("component", "retention")
+	var conn driver.Conn
+	var err error
+	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		if conn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention)); err == nil {
+			break
+		}
+		if errors.Is(err, transport.ErrRefused) {
+			return err
+		}
+		log.Warn("clickhouse not ready for retention; retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+	}
+	defer conn.Close()
+	return retention.New(conn, retention.FromConfig(cfg, log)).Run(ctx)
 }

@@ -6,6 +6,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -20,10 +21,28 @@ type Broker struct {
 	addr string
 }
 
+// Option secures a broker.
+type Option func(*[]kfake.Opt)
+
+// WithTLS makes the broker speak TLS only, with the server configuration
+// c (which may require client certificates).
+func WithTLS(c *tls.Config) Option {
+	return func(o *[]kfake.Opt) { *o = append(*o, kfake.TLS(c)) }
+}
+
+// WithSASL makes the broker require SASL and adds a user with the given
+// mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512); give it once per
+// user. Without it any client may connect.
+func WithSASL(mechanism, user, password string) Option {
+	return func(o *[]kfake.Opt) {
+		*o = append(*o, kfake.EnableSASL(), kfake.Superuser(mechanism, user, password))
+	}
+}
+
 // Start listens on addr ("127.0.0.1:0" picks a port) and persists to
 // dataDir when it is not empty. Topics are not auto-created: producers
 // create them with explicit configs, as against a real cluster.
-func Start(addr, dataDir string) (*Broker, error) {
+func Start(addr, dataDir string, options ...Option) (*Broker, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker: address %q: %w", addr, err)
@@ -41,6 +60,9 @@ func Start(addr, dataDir string) (*Broker, error) {
 	}
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir), kfake.SyncWrites())
+	}
+	for _, o := range options {
+		o(&opts)
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

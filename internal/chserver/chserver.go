@@ -29,6 +29,9 @@ type Server struct {
 	Addr string
 	// HTTPAddr is the HTTP address, used only for readiness checks.
 	HTTPAddr string
+	// SecureAddr is the TLS native-protocol address when Options.TLS is
+	// set, else empty.
+	SecureAddr string
 	// Dir holds the config, data and logs.
 	Dir string
 
@@ -43,6 +46,22 @@ type Options struct {
 	TCPPort, HTTPPort int
 	// StartTimeout bounds waiting for the server to answer. Default: 60s.
 	StartTimeout time.Duration
+	// TLS, when set, opens the secure native port (tcp_port_secure) with
+	// this certificate and key; SecurePort 0 picks a free port.
+	TLS        *TLS
+	SecurePort int
+	// Users are added to users.xml beside the "default" user, an
+	// administrator reachable from loopback only.
+	Users []User
+	// AdminPassword is the "default" user's password. Default: none
+	// (tests); `foureyes dev` sets one, so that other local users cannot
+	// rewrite the recordings.
+	AdminPassword string
+}
+
+// TLS is the server's certificate and key, PEM files.
+type TLS struct {
+	CertFile, KeyFile string
 }
 
 // Start writes a config under dir, kills a server left running by an earlier
@@ -76,14 +95,24 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if opt.TLS != nil && opt.SecurePort == 0 {
+		if opt.SecurePort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
 	if opt.StartTimeout == 0 {
 		opt.StartTimeout = 60 * time.Second
 	}
 	cfgPath := filepath.Join(dir, "config.xml")
-	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o640); err != nil {
-		return nil, fmt.Errorf("chserver: %w", err)
+	users, err := UsersXML(opt.AdminPassword, opt.Users)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.WriteFile(cfgPath, []byte(configXML(dir, opt.TCPPort, opt.HTTPPort)), 0o640); err != nil {
+	// users.xml holds password hashes: owner only.
+	if err := writePrivate(filepath.Join(dir, "users.xml"), users); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(cfgPath, []byte(configXML(dir, opt)), 0o640); err != nil {
 		return nil, fmt.Errorf("chserver: %w", err)
 	}
 	s := &Server{
@@ -110,6 +139,9 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 		logf.Close()
 		close(s.done)
 	}()
+	if opt.TLS != nil {
+		s.SecureAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(opt.SecurePort))
+	}
 	if err := s.waitReady(ctx, opt.StartTimeout); err != nil {
 		s.Stop()
 		return nil, err
@@ -130,7 +162,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 			c.Close()
-			if ping(s.HTTPAddr) {
+			if ping(s.HTTPAddr) && s.answers(s.SecureAddr) {
 				return nil
 			}
 		}
@@ -138,6 +170,19 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("chserver: clickhouse-server did not answer within %v; see %s", timeout, filepath.Join(s.Dir, "log"))
 		}
 	}
+}
+
+// answers reports whether addr is empty or accepts connections.
+func (s *Server) answers(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func ping(addr string) bool {
@@ -211,7 +256,25 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func configXML(dir string, tcp, http int) string {
+func configXML(dir string, opt Options) string {
+	var secure string
+	if opt.TLS != nil {
+		// ClickHouse 18.16 reads the same openSSL section as current
+		// releases; it serves TLS only on tcp_port_secure (no https_port).
+		secure = fmt.Sprintf(`
+    <tcp_port_secure>%d</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>%s</certificateFile>
+            <privateKeyFile>%s</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>`, opt.SecurePort, xmlEscape(opt.TLS.CertFile), xmlEscape(opt.TLS.KeyFile))
+	}
 	return fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -222,7 +285,7 @@ func configXML(dir string, tcp, http int) string {
         <count>2</count>
     </logger>
     <http_port>%[3]d</http_port>
-    <tcp_port>%[2]d</tcp_port>
+    <tcp_port>%[2]d</tcp_port>%[4]s
     <listen_host>127.0.0.1</listen_host>
     <path>%[1]s/data/</path>
     <tmp_path>%[1]s/tmp/</tmp_path>
@@ -232,36 +295,5 @@ func configXML(dir string, tcp, http int) string {
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
 </yandex>
-`, dir, tcp, http)
+`, dir, opt.TCPPort, opt.HTTPPort, secure)
 }
-
-const usersXML = `<?xml version="1.0"?>
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>4000000000</max_memory_usage>
-            <load_balancing>random</load_balancing>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-`

@@ -72,3 +72,19 @@ func (s *Shared) Close() {
 		os.RemoveAll(s.dir)
 	}
 }
+
+// StartWithForTest starts a server with opt in a temporary directory and
+// stops it when the test ends; a missing clickhouse-server skips the test
+// as StartForTest does.
+func StartWithForTest(tb testing.TB, opt Options) *Server {
+	tb.Helper()
+	s, err := Start(context.Background(), tb.TempDir(), opt)
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
+		tb.Skip(err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Stop() })
+	return s
+}

@@ -13,11 +13,12 @@ import (
 )
 
 // TestInvalidUTF8VerifiesEndToEnd is the end-to-end regression test of the
-// trust issue's hole 3: with the JSON wire form, TERM=xterm\xff made the
-// user's own recording fail verification from seq 0, and a pre-auth user
-// name with invalid UTF-8 broke the gateway's stream. Both go through the
-// real ssh client, the spool, Kafka, ingest and ClickHouse here, and both
-// streams verify with the bytes intact.
+// trust issue's hole 3: with the JSON wire form, a byte that is not UTF-8
+// in a recorded string (TERM=xterm\xff, a command) made the user's own
+// recording fail verification from seq 0, and a pre-auth user name with
+// invalid UTF-8 broke the gateway's stream. Both go through the real ssh
+// client, the spool, Kafka, ingest and ClickHouse here, and both streams
+// verify with the bytes intact.
 func TestInvalidUTF8VerifiesEndToEnd(t *testing.T) {
 	st := startStack(t)
 	ctx := context.Background()
@@ -27,21 +28,21 @@ func TestInvalidUTF8VerifiesEndToEnd(t *testing.T) {
 		t.Fatalf("unknown user logged in: %+v", res)
 	}
 
-	alice := st.client("alice", true, "demo-staging")
-	alice.Env = []string{"TERM=xterm\xff"}
-	alice.Start(t)
-	alice.Expect("demo-staging$ ", 20*time.Second)
-	alice.Send("printf 'A\\377B\\n'; exit 0\r")
-	if got := alice.Wait(); got != 0 {
-		t.Fatalf("ssh exit status = %d\n%s", got, alice.Output())
+	// A command carrying a byte JSON cannot hold: session.start keeps it
+	// in meta (a string), the exec event in data, the output in data.
+	// (TERM=xterm\xff, the other example, is now refused with the
+	// pty: limits accept printable terminal names only.)
+	cmd := "printf 'A\\377B\\n' # \xff"
+	if res := sshtest.Run(t, st.client("alice", false, "demo-staging", "--", cmd)); res.Exit != 0 {
+		t.Fatalf("exec: %+v", res)
 	}
 	sess := waitSession(t, st, "alice", "demo-staging")
 	events, err := st.Store.Events(ctx, sess.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := events[0].Meta["term"]; got != "xterm\xff" {
-		t.Errorf("session.start term = %q; want the bytes the client sent", got)
+	if got := events[0].Meta["command"]; got != cmd {
+		t.Errorf("session.start command = %q; want the bytes the client sent, %q", got, cmd)
 	}
 	var out strings.Builder
 	for _, e := range events {
@@ -70,7 +71,8 @@ func TestInvalidUTF8VerifiesEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range evs {
-				if e.Type == event.AuthFailure && strings.Contains(e.Meta["user"], "mal\xffory") {
+				// The name is recorded escaped (limits.max_user_name).
+				if u := e.Meta["user"]; e.Type == event.AuthFailure && strings.Contains(u, "mal") && strings.Contains(u, "ory") {
 					found = true
 				}
 			}

@@ -25,6 +25,12 @@ kafka:
 clickhouse:
   addr: {{.ClickHouse}}
   database: foureyes
+  # One user per part (docs/operations.md): the gateway's audit commands
+  # read only. Plaintext is fine on loopback; production sets tls.
+  ingest: {username: foureyes_ingest, password_file: {{.Dir}}/secrets/ingest.password}
+  retention: {username: foureyes_retention, password_file: {{.Dir}}/secrets/retention.password}
+  audit: {username: foureyes_audit, password_file: {{.Dir}}/secrets/audit.password}
+  holds: {username: foureyes_holds, password_file: {{.Dir}}/secrets/holds.password}
 retention:
   classes:
     logs: 3d

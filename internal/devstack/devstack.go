@@ -11,6 +11,7 @@
 //	DIR/gateway/           gateway host key, upstream client key, spool
 //	DIR/kafka/             broker data
 //	DIR/clickhouse/        server config, data and logs
+//	DIR/secrets/           the ClickHouse users' passwords (mode 0600)
 //	DIR/targets/NAME/      demo host keys and home directories
 //	DIR/ssh_config         a Host alias per demo user: ssh -F DIR/ssh_config alice demo-staging
 //	DIR/known_hosts        the gateway's host key, pinned for ssh_config
@@ -57,8 +58,12 @@ type Stack struct {
 	Config *config.Config
 	// Dir is the state directory (absolute).
 	Dir string
-	// ClickHouse is the native-protocol connection ingest and query use.
+	// ClickHouse is the native-protocol connection ingest uses (the
+	// ingest user: it may write).
 	ClickHouse driver.Conn
+	// Audit is the connection of the audit commands (the read-only audit
+	// user); Store reads through it.
+	Audit driver.Conn
 	// Store answers audit queries.
 	Store *query.Store
 	// Recorder and Ingester expose their Stats.
@@ -69,6 +74,8 @@ type Stack struct {
 
 	log     *slog.Logger
 	ch      *chserver.Server
+	holds   driver.Conn // the holds user's, for audit hold/release
+	retConn driver.Conn // the retention user's
 	broker  *broker.Broker
 	targets []*sshtarget.Target
 	gw      *gateway.Server
@@ -131,9 +138,20 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 
 	s.log.Info("starting clickhouse-server", "dir", filepath.Join(dir, "clickhouse"))
-	if s.ch, err = chserver.Start(ctx, filepath.Join(dir, "clickhouse"), chserver.Options{}); err != nil {
+	adminPassword, users, err := devUsers(dir, "foureyes")
+	if err != nil {
 		return s, err
 	}
+	if s.ch, err = chserver.Start(ctx, filepath.Join(dir, "clickhouse"), chserver.Options{Users: users, AdminPassword: adminPassword}); err != nil {
+		return s, err
+	}
+	// The administrator ("default", loopback only) creates the database:
+	// the parts' users may use only it.
+	admin, err := ingest.Connect(ctx, config.ClickHouse{Addr: s.ch.Addr, Database: "foureyes", Password: adminPassword})
+	if err != nil {
+		return s, err
+	}
+	admin.Close()
 	if s.broker, err = broker.Start("127.0.0.1:0", filepath.Join(dir, "kafka")); err != nil {
 		return s, err
 	}
@@ -180,7 +198,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 	cfg := s.Config
 
-	if s.ClickHouse, err = ingest.Connect(ctx, cfg.ClickHouse); err != nil {
+	if s.ClickHouse, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleIngest)); err != nil {
 		return s, err
 	}
 	if err := ingest.Migrate(ctx, s.ClickHouse, cfg.ClickHouse.Database); err != nil {
@@ -193,8 +211,17 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log), query.WithRetention(cfg.Retention))
-	s.Retention = retention.New(s.ClickHouse, retention.FromConfig(cfg, s.log.With("component", "retention")))
+	if s.Audit, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleAudit)); err != nil {
+		return s, err
+	}
+	if s.holds, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleHolds)); err != nil {
+		return s, err
+	}
+	if s.retConn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention)); err != nil {
+		return s, err
+	}
+	s.Store = query.NewStore(s.Audit, query.WithLogger(s.log), query.WithRetention(cfg.Retention), query.WithHoldsConn(s.holds))
+	s.Retention = retention.New(s.retConn, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
 		Audit:    s.audit,
@@ -277,8 +304,10 @@ func (s *Stack) Close() error {
 	for _, t := range s.targets {
 		t.Close()
 	}
-	if s.ClickHouse != nil {
-		s.ClickHouse.Close()
+	for _, c := range []driver.Conn{s.ClickHouse, s.Audit, s.holds, s.retConn} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	if s.broker != nil {
 		s.broker.Close()
