@@ -1,4 +1,4 @@
-package query
+package termsafe
 
 import (
 	"bytes"
