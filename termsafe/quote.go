@@ -14,7 +14,7 @@ const hexDigits = "0123456789abcdef"
 // $'...', in which everything but printable ASCII is escaped — C0 and C1
 // controls, DEL and invalid bytes as \xNN, other runes as \uNNNN or
 // \UNNNNNNNN — and spaces that are leading, trailing or in a run as \x20. The empty
-// string is $”.
+// string is the empty quoting (dollar sign and two single quotes).
 // The result is printable ASCII; bash reads the quoted form back as s (a
 // NUL byte aside, which bash cannot hold in a string). Non-ASCII letters are
 // escaped too: a Cyrillic "е" in "/usr/bin/еcho" must not pass for a
