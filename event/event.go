@@ -100,6 +100,11 @@ const (
 	// (self-approval, no reviewer role for the host). Actor: who tried.
 	// Meta: reason, key, remote.
 	ApprovalRefused Type = "approval.refused"
+	// ApprovalView is a reviewer shown a pending request: recorded when
+	// the request is on their screen, whether or not they then decide.
+	// Actor: the reviewer. Meta: key, remote; outcome ("left without
+	// deciding") on a second view event when they leave undecided.
+	ApprovalView Type = "approval.view"
 	// ParticipantJoin is a reviewer joining. Meta: mode (observer, peer),
 	// key, remote, cols, rows.
 	ParticipantJoin Type = "participant.join"

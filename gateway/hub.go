@@ -13,6 +13,7 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/termsafe"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -228,7 +229,7 @@ func (h *hub) deny(user, key, note string) bool {
 	}
 	msg := "session denied by " + user
 	if note != "" {
-		msg += ": " + note
+		msg += ": " + termsafe.Text(note)
 	}
 	h.end = &ending{kind: event.ApprovalDeny, by: user, msg: msg}
 	h.recordLocked(event.ApprovalDeny, user, map[string]string{"reason": note, "key": key})
