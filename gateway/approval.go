@@ -74,6 +74,10 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	in := &ownerInput{lines: make(chan lineResult, 1), done: make(chan struct{})}
 	if sess.pty != nil {
 		hb.cols, hb.rows = sess.pty.Cols, sess.pty.Rows
+	} else {
+		for i := range hb.views {
+			hb.views[i].crlf = true
+		}
 	}
 
 	reason := strings.Trim(sess.reasonEnv, " ")
@@ -372,9 +376,9 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		errDone := make(chan struct{})
 		sess.s.goTracked(func() {
 			defer close(errDone)
-			sess.copyOutput(hb.rec, sess.ch.Stderr(), uch.Stderr())
+			sess.copyOutput(hb.rec, sess.ch.Stderr(), uch.Stderr(), streamErr)
 		})
-		sess.copyOutput(hb.rec, sess.ch, uch)
+		sess.copyOutput(hb.rec, sess.ch, uch, streamOut)
 		<-errDone
 	})
 	if !in.started {

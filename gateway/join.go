@@ -167,8 +167,10 @@ func (sess *clientSession) join(args string) exitResult {
 		fmt.Fprintf(w, "foureyes: you approved session %s.\n", id)
 	}
 	fmt.Fprintf(w, "foureyes: watching as %s. %s.\n", mode, hotkeyHelp)
-	if in.state != statePending && sess.pty != nil && (p.cols < in.cols || p.rows < in.rows) {
-		p.offer([]byte(sizeNotice(in.owner, in.cols, in.rows, p.cols, p.rows)))
+	if in.state != statePending && sess.pty != nil {
+		if msg := sizeMismatch(in.owner, in.cols, in.rows, p.cols, p.rows); msg != "" {
+			p.offer([]byte(msg))
+		}
 	}
 	if now := hb.info(); now.state == statePending {
 		// Approved by enough people, the requester's side connects to the
@@ -301,7 +303,11 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 		ed.echo = sess.ch
 	}
 	prefix, told := false, false
-	var fwd []byte
+	// The reviewer's terminal may answer queries on its own (cursor
+	// position, device attributes, colours): those replies are not
+	// keystrokes and never reach the host as the reviewer's typing.
+	var answers termsafe.Answerback
+	var fwd, keys []byte
 	for {
 		n, err := sess.ch.Read(buf)
 		if n > 0 && !ri.watching.Load() {
@@ -315,7 +321,8 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 			}
 		} else if n > 0 {
 			fwd = fwd[:0]
-			for _, b := range buf[:n] {
+			keys = answers.Filter(keys[:0], buf[:n])
+			for _, b := range keys {
 				if prefix {
 					prefix = false
 					switch b {

@@ -1,6 +1,9 @@
 package termsafe
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Sanitizer limits.
 const (
@@ -74,7 +77,7 @@ func Sanitize(dst, src []byte) []byte {
 func (s *Sanitizer) Append(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		if s.state == sGround && s.nutf == 0 {
-			j := i
+			j := i + printablePrefix(src[i:])
 			for j < len(src) && src[j] >= 0x20 && src[j] < 0x7f {
 				j++
 			}
@@ -413,4 +416,22 @@ func keptMode(prefix byte, p string) bool {
 		return slices.Contains(keptPrivateModes, p)
 	}
 	return p == "4" // IRM, insert mode
+}
+
+// printablePrefix returns how many leading bytes of b, in whole 8-byte
+// words, are printable ASCII (0x20–0x7e): the ground state's fast path,
+// a word at a time. It may stop early (the caller goes on byte by byte),
+// never late.
+func printablePrefix(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	for ; n+8 <= len(b); n += 8 {
+		w := binary.LittleEndian.Uint64(b[n:])
+		low := (w - 0x20*ones) &^ w & highs // a byte below 0x20
+		del := w ^ 0x7f*ones                // a byte 0x7f becomes 0
+		if low|w&highs|(del-ones)&^del&highs != 0 {
+			break
+		}
+	}
+	return n
 }

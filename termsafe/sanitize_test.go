@@ -258,3 +258,22 @@ func BenchmarkSanitize(b *testing.B) {
 		})
 	}
 }
+
+// TestPrintablePrefix checks the word-at-a-time fast path against the
+// byte loop for every byte value in every position of a word.
+func TestPrintablePrefix(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 16; pos++ {
+			b := bytes.Repeat([]byte("a"), 16)
+			b[pos] = byte(c)
+			want := 16
+			if c < 0x20 || c >= 0x7f {
+				want = pos
+			}
+			got := printablePrefix(b)
+			if got > want || got%8 != 0 || want-got >= 8 {
+				t.Fatalf("printablePrefix with %#x at %d = %d; want the words before %d", c, pos, got, want)
+			}
+		}
+	}
+}
