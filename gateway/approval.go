@@ -244,6 +244,7 @@ func (sess *clientSession) superviseFourEyes(hb *hub, in *ownerInput, remote str
 	pty := sess.pty
 	if pty != nil {
 		p := *pty
+		p.Modes = forceEcho(p.Modes) // reviewers see what is typed
 		pty = &p
 	}
 	for {

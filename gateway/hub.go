@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -94,7 +95,8 @@ type hub struct {
 	parts   []*participant
 	out     ring // what reviewers were sent (rendered), for late joiners
 	views   [numStreams]liveView
-	cols    uint32 // the requester's window
+	blind   blindDetector // the requester's typing the host does not echo (pty)
+	cols    uint32        // the requester's window
 	rows    uint32
 	end     *ending // set once
 }
@@ -309,7 +311,31 @@ func (h *hub) leave(p *participant, why string) {
 func (h *hub) broadcast(stream int, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.views[stream].crlf {
+		h.typedBlindLocked(h.blind.output(b))
+	}
 	h.fanOutLocked(h.views[stream].render(make([]byte, 0, len(b)+16), b))
+}
+
+// watchTyping feeds the requester's typing on a pty to the blind
+// detector.
+func (h *hub) watchTyping(b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.views[streamStdin].crlf {
+		h.typedBlindLocked(h.blind.input(b))
+	}
+}
+
+// typedBlindLocked tells reviewers that the requester typed a line of n
+// characters the host did not echo — its length, never its content (it
+// may be a password) — and records input.blind. n == 0: nothing to say.
+func (h *hub) typedBlindLocked(n int) {
+	if n == 0 {
+		return
+	}
+	h.announceLocked(fmt.Sprintf("%s typed %d characters the host did not echo; not shown (it may be a password)", h.owner, n))
+	h.recordLocked(event.InputBlind, h.owner, map[string]string{"chars": strconv.Itoa(n)})
 }
 
 // fanOutLocked keeps c, rendered, for late joiners and offers it to
@@ -395,6 +421,9 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 	h.mu.Unlock()
 	if !ok || up == nil {
 		return false
+	}
+	if actor == h.owner {
+		h.watchTyping(b) // before the input: a verdict on the last line precedes the next
 	}
 	h.rec.Input(actor, b)
 	select {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,6 +59,12 @@ func timeline(evs []event.Event) []timelineItem {
 				if c.Line == "" {
 					line = "(recalled from history or completed; not known from input)"
 				}
+			}
+			if c.Blind > 0 {
+				// Typed while the host did not echo: most likely a
+				// password. Its length only; the input is in export.
+				what += "!"
+				line = "(" + strconv.Itoa(c.Blind) + " characters typed without echo; not shown)"
 			}
 			if len(c.Typists) > 0 {
 				line += "   [typed by " + printable(strings.Join(c.Typists, ", ")) + "]"

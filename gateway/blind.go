@@ -1,0 +1,112 @@
+package gateway
+
+// maxBlindLine bounds the typed characters a blindDetector keeps per
+// line; more are counted, not kept.
+const maxBlindLine = 512
+
+// blindDetector notices input typed while the host does not echo it (a
+// password prompt, `stty -echo`, a program reading the terminal raw):
+// reviewers see only the host's output, so such input is invisible to
+// them. It matches the printable bytes typed on a line, in order, against
+// the host's output; when the line's end (Enter) has been echoed — the
+// output's next LF — or the next line is entered first, a line of which
+// fewer than half of the characters showed up is judged blind.
+//
+// It needs no clock: judgment waits for the host's next line end, so a
+// host that echoes a fast typist's line late is not misjudged. The zero
+// value is ready; guarded by hub.mu.
+type blindDetector struct {
+	cur    blindLine
+	closed blindLine // the last entered line, until judged
+	esc    bool      // inside an escape sequence (arrow key) in the input
+	escLen int
+}
+
+// blindLine is one typed line: its printable bytes, how many were typed
+// beyond maxBlindLine and how many of the kept ones the output showed.
+type blindLine struct {
+	typed []byte
+	extra int
+	seen  int
+	open  bool // closed only: entered, waiting to be judged
+}
+
+func (l *blindLine) reset() { l.typed, l.extra, l.seen, l.open = l.typed[:0], 0, 0, false }
+
+// verdict returns the line's length when it was typed blind, else 0.
+func (l *blindLine) verdict() int {
+	n := len(l.typed) + l.extra
+	if n > 0 && 2*l.seen < n {
+		return n
+	}
+	return 0
+}
+
+// input takes bytes typed by the requester. It returns the length of an
+// earlier line judged blind now (0: none).
+func (d *blindDetector) input(b []byte) int {
+	blind := 0
+	for _, c := range b {
+		if d.esc {
+			// ESC [ or ESC O, then parameters, until a final byte.
+			d.escLen++
+			if (d.escLen > 1 || (c != '[' && c != 'O')) && c >= 0x40 && c <= 0x7e || d.escLen > 32 {
+				d.esc = false
+			}
+			continue
+		}
+		switch {
+		case c == 0x1b:
+			d.esc, d.escLen = true, 0
+		case c == '\r' || c == '\n':
+			if d.closed.open {
+				blind = max(blind, d.closed.verdict())
+			}
+			if len(d.cur.typed)+d.cur.extra == 0 {
+				d.closed.reset()
+				continue
+			}
+			d.cur, d.closed = d.closed, d.cur
+			d.closed.open = true
+			d.cur.reset()
+		case c == 0x7f || c == 0x08:
+			if d.cur.extra > 0 {
+				d.cur.extra--
+			} else if n := len(d.cur.typed); n > 0 {
+				d.cur.typed = d.cur.typed[:n-1]
+				d.cur.seen = min(d.cur.seen, n-1)
+			}
+		case c == 0x15 || c == 0x03: // Ctrl-U, Ctrl-C: the line is gone
+			d.cur.reset()
+		case c < 0x20:
+		case len(d.cur.typed) < maxBlindLine:
+			d.cur.typed = append(d.cur.typed, c)
+		default:
+			d.cur.extra++
+		}
+	}
+	return blind
+}
+
+// output takes bytes of the host's output. It returns the length of the
+// entered line judged blind now (0: none).
+func (d *blindDetector) output(b []byte) int {
+	blind := 0
+	for _, c := range b {
+		if d.closed.open {
+			if d.closed.seen < len(d.closed.typed) && c == d.closed.typed[d.closed.seen] {
+				d.closed.seen++
+				continue
+			}
+			if c == '\n' {
+				blind = max(blind, d.closed.verdict())
+				d.closed.reset()
+			}
+			continue
+		}
+		if d.cur.seen < len(d.cur.typed) && c == d.cur.typed[d.cur.seen] {
+			d.cur.seen++
+		}
+	}
+	return blind
+}

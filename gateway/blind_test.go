@@ -1,0 +1,45 @@
+package gateway
+
+import "testing"
+
+func TestBlindDetector(t *testing.T) {
+	type step struct {
+		in, out string
+		want    int // blind length reported by this step
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"echoed as typed", []step{{"l", "", 0}, {"", "l", 0}, {"s", "", 0}, {"", "s", 0}, {"\r", "", 0}, {"", "\r\n", 0}}},
+		{"echoed after a fast line", []step{{"ls -l\r", "", 0}, {"", "ls -l\r\ntotal 0\r\n", 0}}},
+		{"echo with colours between", []step{{"ls\r", "", 0}, {"", "l\x1b[0ms\r\n", 0}}},
+		{"password", []step{{"hunter2\r", "", 0}, {"", "\r\n", 7}}},
+		{"password judged at the next line", []step{{"hunter2\r", "", 0}, {"whoami\r", "", 7}}},
+		{"empty line", []step{{"\r", "", 0}, {"", "\r\n", 0}}},
+		{"backspace", []step{{"lx\x7fs\r", "", 0}, {"", "ls\r\n", 0}}},
+		{"arrow keys are not text", []step{{"\x1b[A\x1b[1;5C\r", "", 0}, {"", "\r\n", 0}}},
+		{"ctrl-c drops the line", []step{{"secret\x03", "", 0}, {"", "^C\r\n", 0}}},
+		{"partly echoed", []step{{"abcdef\r", "", 0}, {"", "ab\r\n", 6}}},
+		{"long line counted", []step{{repeat('x', maxBlindLine+10) + "\r", "", 0}, {"", "\n", maxBlindLine + 10}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d blindDetector
+			for i, s := range tt.steps {
+				got := d.input([]byte(s.in)) + d.output([]byte(s.out))
+				if got != s.want {
+					t.Errorf("step %d (%q, %q): blind %d; want %d", i, s.in, s.out, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func repeat(c byte, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
