@@ -1,5 +1,7 @@
 package gateway
 
+import "bytes"
+
 // maxBlindLine bounds the typed characters a blindDetector keeps per
 // line; more are counted, not kept.
 const maxBlindLine = 512
@@ -7,8 +9,8 @@ const maxBlindLine = 512
 // blindDetector notices input typed while the host does not echo it (a
 // password prompt, `stty -echo`, a program reading the terminal raw):
 // reviewers see only the host's output, so such input is invisible to
-// them. It matches the printable bytes typed on a line, in order, against
-// the host's output; when the line's end (Enter) has been echoed — the
+// them. It matches the printable bytes typed on a line, in order (a few
+// may be skipped: blindSkip), against the host's output; when the line's end (Enter) has been echoed — the
 // output's next LF — or the next line is entered first, a line of which
 // fewer than half of the characters showed up is judged blind.
 //
@@ -27,11 +29,29 @@ type blindDetector struct {
 type blindLine struct {
 	typed []byte
 	extra int
+	next  int // where matching the output goes on
 	seen  int
 	open  bool // closed only: entered, waiting to be judged
 }
 
-func (l *blindLine) reset() { l.typed, l.extra, l.seen, l.open = l.typed[:0], 0, 0, false }
+// blindSkip is how far ahead of its position a line's matching looks: a
+// key the host swallowed (a `q` that quit a pager) does not stop the rest
+// of the line from being matched.
+const blindSkip = 8
+
+// match takes an output byte; it reports whether the byte was the echo
+// of a typed one.
+func (l *blindLine) match(c byte) bool {
+	for i := l.next; i < len(l.typed) && i < l.next+blindSkip; i++ {
+		if l.typed[i] == c {
+			l.next, l.seen = i+1, l.seen+1
+			return true
+		}
+	}
+	return false
+}
+
+func (l *blindLine) reset() { l.typed, l.extra, l.next, l.seen, l.open = l.typed[:0], 0, 0, 0, false }
 
 // verdict returns the line's length when it was typed blind, else 0.
 func (l *blindLine) verdict() int {
@@ -74,6 +94,7 @@ func (d *blindDetector) input(b []byte) int {
 				d.cur.extra--
 			} else if n := len(d.cur.typed); n > 0 {
 				d.cur.typed = d.cur.typed[:n-1]
+				d.cur.next = min(d.cur.next, n-1)
 				d.cur.seen = min(d.cur.seen, n-1)
 			}
 		case c == 0x15 || c == 0x03: // Ctrl-U, Ctrl-C: the line is gone
@@ -91,11 +112,23 @@ func (d *blindDetector) input(b []byte) int {
 // output takes bytes of the host's output. It returns the length of the
 // entered line judged blind now (0: none).
 func (d *blindDetector) output(b []byte) int {
+	if !d.closed.open && d.cur.next >= len(d.cur.typed) {
+		return 0 // nothing typed waits for its echo: the usual case, at no cost
+	}
 	blind := 0
-	for _, c := range b {
+	for i, c := range b {
+		if d.closed.open && d.closed.next >= len(d.closed.typed) && d.cur.next >= len(d.cur.typed) {
+			// Only the line end is awaited: find it at memchr speed.
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return blind
+			}
+			blind = max(blind, d.closed.verdict())
+			d.closed.reset()
+			return blind
+		}
 		if d.closed.open {
-			if d.closed.seen < len(d.closed.typed) && c == d.closed.typed[d.closed.seen] {
-				d.closed.seen++
+			if d.closed.match(c) {
 				continue
 			}
 			if c == '\n' {
@@ -104,9 +137,7 @@ func (d *blindDetector) output(b []byte) int {
 			}
 			continue
 		}
-		if d.cur.seen < len(d.cur.typed) && c == d.cur.typed[d.cur.seen] {
-			d.cur.seen++
-		}
+		d.cur.match(c)
 	}
 	return blind
 }

@@ -21,6 +21,7 @@ func TestBlindDetector(t *testing.T) {
 		{"arrow keys are not text", []step{{"\x1b[A\x1b[1;5C\r", "", 0}, {"", "\r\n", 0}}},
 		{"ctrl-c drops the line", []step{{"secret\x03", "", 0}, {"", "^C\r\n", 0}}},
 		{"partly echoed", []step{{"abcdef\r", "", 0}, {"", "ab\r\n", 6}}},
+		{"key swallowed by a pager", []step{{"q", "", 0}, {"", "\x1b[?1049l", 0}, {"ls\r", "", 0}, {"", "ls\r\n", 0}}},
 		{"long line counted", []step{{repeat('x', maxBlindLine+10) + "\r", "", 0}, {"", "\n", maxBlindLine + 10}}},
 	}
 	for _, tt := range tests {
