@@ -214,6 +214,9 @@ func (sess *clientSession) join(args string) exitResult {
 	close(stop)
 	<-written
 	if msg != "-" {
+		if sess.pty != nil {
+			sess.ch.Write(hb.restoreSequences())
+		}
 		sess.ch.Write([]byte("\r\n"))
 		sess.say(msg)
 	}

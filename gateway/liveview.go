@@ -57,6 +57,18 @@ func (v *liveView) render(dst, src []byte) []byte {
 	return res
 }
 
+// restoreSequences returns what puts a reviewer's terminal back in its
+// usual state when they stop watching: out of the alternate screen, scroll
+// region, attributes and modes reset, as `audit play` ends a replay. It
+// asks a copy of the output view's Sanitizer, which knows the modes the
+// host set, and leaves the view's own state alone.
+func (h *hub) restoreSequences() []byte {
+	h.mu.Lock()
+	san := h.views[streamOut].san
+	h.mu.Unlock()
+	return san.Restore(nil)
+}
+
 // safeReplay returns a late joiner's replay of ring contents b: when the
 // ring has wrapped, its oldest bytes may begin inside a line, an escape
 // sequence or a character, so the replay starts at the first line

@@ -146,3 +146,25 @@ func TestSizeMismatch(t *testing.T) {
 		t.Errorf("reviewer of unknown size got %q", <-p.out)
 	}
 }
+
+// TestFourEyesReviewerTerminalRestored: a reviewer who leaves while the
+// host's program holds the alternate screen gets their terminal back, as
+// after `audit play`; the old join left it on the alternate screen.
+func TestFourEyesReviewerTerminalRestored(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	alice, id := f.request(t, "alt screen")
+	dave := f.approve(t, "dave", id)
+	alice.Expect("demo$ ", timeout)
+	alice.Send(`printf '\033[?1049h\033[5;20r[%s]' alt-$((2*3))` + "\r")
+	dave.Expect("[alt-6]", timeout)
+	dave.Send("\x1dq")
+	dave.Expect("you left session", timeout)
+	dave.Wait()
+	out := dave.Output()
+	i := strings.LastIndex(out, "[alt-6]")
+	if tail := out[i:]; !strings.Contains(tail, "\x1b[?1049l") || !strings.Contains(tail, "\x1b[r") {
+		t.Errorf("dave's terminal was not restored after leaving:\n%q", tail)
+	}
+	alice.Send("\x03")
+	alice.Close()
+}
