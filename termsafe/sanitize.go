@@ -343,8 +343,8 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	case len(inter) > 0:
 	case prefix == '?':
 		switch final {
-		case 'J', 'K':
-			keep = true
+		case 'J', 'K': // selective erase: one of the parameters 0, 1, 2
+			keep = len(params) == 0 || len(params) == 1 && params[0] >= '0' && params[0] <= '2'
 		case 'h', 'l':
 			return s.modes(dst, prefix, params, final)
 		}
@@ -352,8 +352,10 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	default:
 		switch final {
 		case 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'P', 'X', 'Z', '@', '`',
-			'a', 'd', 'e', 'f', 'g', 'm', 's':
+			'a', 'd', 'e', 'f', 'g', 's':
 			keep = true
+		case 'm':
+			return sgr(dst, params)
 		case 'S', 'T': // one count; with more parameters T starts mouse highlighting
 			keep = !slices.Contains(params, ';')
 		case 'b': // REP: a bounded count, or the terminal may spin
@@ -372,6 +374,48 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	}
 	dst = append(dst, 0x1b, '[')
 	return append(append(dst, s.seq[:s.n]...), final)
+}
+
+// sgr writes a Select Graphic Rendition sequence without conceal (8):
+// concealed text is invisible on the screen, and a watcher or auditor
+// must see what was there. Colour arguments (38/48/58;5;N and
+// 38/48/58;2;R;G;B) are kept whole, an 8 among them being a colour.
+func sgr(dst []byte, params []byte) []byte {
+	if !slices.Contains(params, '8') {
+		dst = append(dst, 0x1b, '[')
+		return append(append(dst, params...), 'm')
+	}
+	dst = append(dst, 0x1b, '[')
+	head, n, skip := len(dst), 0, 0
+	for len(params) > 0 || n == 0 {
+		var p []byte
+		if i := slices.Index(params, ';'); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			p, params = params, nil
+		}
+		n++
+		switch {
+		case skip > 0:
+			skip--
+		case string(p) == "8":
+			continue
+		case string(p) == "38" || string(p) == "48" || string(p) == "58":
+			if len(params) > 0 && params[0] == '5' && (len(params) == 1 || params[1] == ';') {
+				skip = 2
+			} else if len(params) > 0 && params[0] == '2' && (len(params) == 1 || params[1] == ';') {
+				skip = 4
+			}
+		}
+		if len(dst) > head {
+			dst = append(dst, ';')
+		}
+		dst = append(dst, p...)
+	}
+	if len(dst) == head {
+		return dst[:head-2] // only conceal: nothing left to send
+	}
+	return append(dst, 'm')
 }
 
 // modes writes a set/reset mode sequence reduced to the kept modes.
