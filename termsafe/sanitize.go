@@ -29,7 +29,7 @@ const (
 // Sanitizer makes recorded terminal output safe to replay on an auditor's
 // terminal. It keeps what draws — printable text, valid UTF-8, CR, LF, TAB,
 // BS, and the escape sequences for cursor movement, erasing, scrolling,
-// colours and attributes, alternate screen, cursor visibility and shape,
+// colours and attributes (but conceal, SGR 8: text on the screen is seen), alternate screen, cursor visibility and shape,
 // character sets — and removes everything that makes a terminal answer,
 // store or act beyond the screen: OSC (titles, clipboard OSC 52,
 // hyperlinks, colour queries), DCS (DECRQSS, sixel, tmux passthrough),
