@@ -111,3 +111,22 @@ func TestFourEyesReasonEnvRules(t *testing.T) {
 	c.Close()
 	requireEvent(t, f.sessionEvents(id), event.ApprovalRequest, "alice", map[string]string{"reason": strings.Repeat("r", maxLine)})
 }
+
+// TestFourEyesReasonPromptLimit: the prompt says the limit, and typing
+// past it rings the bell instead of being cut silently afterwards; the
+// recorded reason is what was on the screen.
+func TestFourEyesReasonPromptLimit(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	alice := f.client("alice", true, "demo-prod")
+	alice.Start(t)
+	alice.Expect("give a reason: one line, at most 200 characters; the reviewers see exactly what you type.", timeout)
+	alice.Expect("Reason for this session: ", timeout)
+	alice.Send(strings.Repeat("r", maxLine) + "XYZ\u202e\r")
+	id := idPattern.FindStringSubmatch(alice.Expect(idPattern, timeout))[1]
+	if n := strings.Count(alice.Output(), "\a"); n != 4 {
+		t.Errorf("%d bells; want 4 (three characters past the limit, one invisible)", n)
+	}
+	alice.Send("\x03")
+	alice.Wait()
+	requireEvent(t, f.sessionEvents(id), event.ApprovalRequest, "alice", map[string]string{"reason": strings.Repeat("r", maxLine)})
+}
