@@ -18,10 +18,11 @@ const maxBlindLine = 512
 // host that echoes a fast typist's line late is not misjudged. The zero
 // value is ready; guarded by hub.mu.
 type blindDetector struct {
-	cur    blindLine
-	closed blindLine // the last entered line, until judged
-	esc    bool      // inside an escape sequence (arrow key) in the input
-	escLen int
+	cur      blindLine
+	closed   blindLine // the last entered line, until judged
+	closedBy string    // who pressed its Enter
+	esc      bool      // inside an escape sequence (arrow key) in the input
+	escLen   int
 }
 
 // blindLine is one typed line: its printable bytes, how many were typed
@@ -62,10 +63,10 @@ func (l *blindLine) verdict() int {
 	return 0
 }
 
-// input takes bytes typed by the requester. It returns the length of an
-// earlier line judged blind now (0: none).
-func (d *blindDetector) input(b []byte) int {
-	blind := 0
+// input takes bytes typed by actor (the requester or a peer: they share
+// the terminal's line). It returns the length of an earlier line judged
+// blind now (0: none) and who entered it.
+func (d *blindDetector) input(actor string, b []byte) (blind int, by string) {
 	for _, c := range b {
 		if d.esc {
 			// ESC [ or ESC O, then parameters, until a final byte.
@@ -80,14 +81,16 @@ func (d *blindDetector) input(b []byte) int {
 			d.esc, d.escLen = true, 0
 		case c == '\r' || c == '\n':
 			if d.closed.open {
-				blind = max(blind, d.closed.verdict())
+				if n := d.closed.verdict(); n > blind {
+					blind, by = n, d.closedBy
+				}
 			}
 			if len(d.cur.typed)+d.cur.extra == 0 {
 				d.closed.reset()
 				continue
 			}
 			d.cur, d.closed = d.closed, d.cur
-			d.closed.open = true
+			d.closed.open, d.closedBy = true, actor
 			d.cur.reset()
 		case c == 0x7f || c == 0x08:
 			if d.cur.extra > 0 {
@@ -106,26 +109,25 @@ func (d *blindDetector) input(b []byte) int {
 			d.cur.extra++
 		}
 	}
-	return blind
+	return blind, by
 }
 
 // output takes bytes of the host's output. It returns the length of the
-// entered line judged blind now (0: none).
-func (d *blindDetector) output(b []byte) int {
+// entered line judged blind now (0: none) and who entered it.
+func (d *blindDetector) output(b []byte) (blind int, by string) {
 	if !d.closed.open && d.cur.next >= len(d.cur.typed) {
-		return 0 // nothing typed waits for its echo: the usual case, at no cost
+		return 0, "" // nothing typed waits for its echo: the usual case, at no cost
 	}
-	blind := 0
+	by = d.closedBy
 	for i, c := range b {
 		if d.closed.open && d.closed.next >= len(d.closed.typed) && d.cur.next >= len(d.cur.typed) {
 			// Only the line end is awaited: find it at memchr speed.
-			j := bytes.IndexByte(b[i:], '\n')
-			if j < 0 {
-				return blind
+			if bytes.IndexByte(b[i:], '\n') < 0 {
+				return blind, by
 			}
 			blind = max(blind, d.closed.verdict())
 			d.closed.reset()
-			return blind
+			return blind, by
 		}
 		if d.closed.open {
 			if d.closed.match(c) {
@@ -139,5 +141,5 @@ func (d *blindDetector) output(b []byte) int {
 		}
 		d.cur.match(c)
 	}
-	return blind
+	return blind, by
 }

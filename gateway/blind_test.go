@@ -28,7 +28,12 @@ func TestBlindDetector(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var d blindDetector
 			for i, s := range tt.steps {
-				got := d.input([]byte(s.in)) + d.output([]byte(s.out))
+				n, by := d.input("alice", []byte(s.in))
+				m, by2 := d.output([]byte(s.out))
+				got := n + m
+				if (n > 0 && by != "alice") || (m > 0 && by2 != "alice") {
+					t.Errorf("step %d: blind line attributed to %q/%q; want alice", i, by, by2)
+				}
 				if got != s.want {
 					t.Errorf("step %d (%q, %q): blind %d; want %d", i, s.in, s.out, got, s.want)
 				}
@@ -43,4 +48,16 @@ func repeat(c byte, n int) string {
 		b[i] = c
 	}
 	return string(b)
+}
+
+// TestBlindDetectorPeer: a blind line is attributed to whoever entered
+// it, a peer too.
+func TestBlindDetectorPeer(t *testing.T) {
+	var d blindDetector
+	if n, _ := d.input("dave", []byte("secret\r")); n != 0 {
+		t.Fatalf("judged before any output: %d", n)
+	}
+	if n, by := d.output([]byte("\r\n")); n != 6 || by != "dave" {
+		t.Errorf("output verdict = %d by %q; want 6 by dave", n, by)
+	}
 }

@@ -314,28 +314,33 @@ func (h *hub) broadcast(stream int, b []byte) {
 	if !h.views[stream].crlf {
 		h.typedBlindLocked(h.blind.output(b))
 	}
+
 	h.fanOutLocked(h.views[stream].render(make([]byte, 0, len(b)+16), b))
 }
 
-// watchTyping feeds the requester's typing on a pty to the blind
-// detector.
-func (h *hub) watchTyping(b []byte) {
+// watchTyping feeds typing on a pty (the requester's or a peer's) to the
+// blind detector.
+func (h *hub) watchTyping(actor string, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.views[streamStdin].crlf {
-		h.typedBlindLocked(h.blind.input(b))
+		h.typedBlindLocked(h.blind.input(actor, b))
 	}
 }
 
-// typedBlindLocked tells reviewers that the requester typed a line of n
+// typedBlindLocked tells everyone watching that by typed a line of n
 // characters the host did not echo — its length, never its content (it
 // may be a password) — and records input.blind. n == 0: nothing to say.
-func (h *hub) typedBlindLocked(n int) {
+func (h *hub) typedBlindLocked(n int, by string) {
 	if n == 0 {
 		return
 	}
-	h.announceLocked(fmt.Sprintf("%s typed %d characters the host did not echo; not shown (it may be a password)", h.owner, n))
-	h.recordLocked(event.InputBlind, h.owner, map[string]string{"chars": strconv.Itoa(n)})
+	msg := fmt.Sprintf("%s typed %d characters the host did not echo; not shown (it may be a password)", by, n)
+	h.announceLocked(msg)
+	if by != h.owner {
+		h.note(msg) // a peer typed it: the requester sees reviewers' notices too
+	}
+	h.recordLocked(event.InputBlind, by, map[string]string{"chars": strconv.Itoa(n)})
 }
 
 // fanOutLocked keeps c, rendered, for late joiners and offers it to
@@ -422,9 +427,7 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 	if !ok || up == nil {
 		return false
 	}
-	if actor == h.owner {
-		h.watchTyping(b) // before the input: a verdict on the last line precedes the next
-	}
+	h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
 	h.rec.Input(actor, b)
 	select {
 	case <-h.rec.Done():
