@@ -61,10 +61,12 @@ func timeline(evs []event.Event) []timelineItem {
 				}
 			}
 			if c.Blind > 0 {
-				// Typed while the host did not echo: most likely a
-				// password. Its length only; the input is in export.
+				// Typed while the host did not echo: reviewers saw its
+				// length only. The text stays in the auditor's view: an
+				// input.blind written into the store must not hide a
+				// command from an audit.
 				what += "!"
-				line = "(" + strconv.Itoa(c.Blind) + " characters typed without echo; not shown)"
+				line += "   [typed without echo: reviewers saw only " + strconv.Itoa(c.Blind) + " characters]"
 			}
 			if len(c.Typists) > 0 {
 				line += "   [typed by " + printable(strings.Join(c.Typists, ", ")) + "]"

@@ -56,8 +56,9 @@ func TestTimelineApproximateAndTypists(t *testing.T) {
 }
 
 // TestTimelineBlindCommand: a line the host did not echo (input.blind
-// after it) is marked in show, its length given and its text not shown;
-// show --json carries the mark.
+// after it) is marked in show — its text still shown, so that a forged
+// input.blind cannot hide a command from an auditor; show --json
+// carries the mark.
 func TestTimelineBlindCommand(t *testing.T) {
 	r := newRec("s", "alice", "h", "shell", t0)
 	r.at(time.Second, event.Input, "alice", "sudo -i\r", nil)
@@ -72,7 +73,7 @@ func TestTimelineBlindCommand(t *testing.T) {
 		}
 	}
 	want := []string{"alice command sudo -i",
-		"alice command! (7 characters typed without echo; not shown)",
+		"alice command! hunter2   [typed without echo: reviewers saw only 7 characters]",
 		"alice input.blind chars=7",
 		"alice command whoami"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
