@@ -61,3 +61,32 @@ func TestBlindDetectorPeer(t *testing.T) {
 		t.Errorf("output verdict = %d by %q; want 6 by dave", n, by)
 	}
 }
+
+// FuzzBlindDetector: whatever is typed and printed, the detector never
+// panics, keeps at most maxBlindLine bytes per line and never reports
+// more characters than were typed.
+func FuzzBlindDetector(f *testing.F) {
+	f.Add([]byte("hunter2\r"), []byte("\r\n"))
+	f.Add([]byte("\x1b[A\x7f\x15ls\r\r"), []byte("ls\r\nx\n"))
+	f.Fuzz(func(t *testing.T, in, out []byte) {
+		var d blindDetector
+		typed := 0
+		for i := 0; i < len(in) || i < len(out); i += 7 {
+			if i < len(in) {
+				chunk := in[i:min(i+7, len(in))]
+				typed += len(chunk)
+				if n, _ := d.input("a", chunk); n > typed {
+					t.Fatalf("input verdict %d after %d bytes typed", n, typed)
+				}
+			}
+			if i < len(out) {
+				if n, _ := d.output(out[i:min(i+7, len(out))]); n > typed {
+					t.Fatalf("output verdict %d after %d bytes typed", n, typed)
+				}
+			}
+			if len(d.cur.typed) > maxBlindLine || len(d.closed.typed) > maxBlindLine {
+				t.Fatalf("kept %d/%d bytes", len(d.cur.typed), len(d.closed.typed))
+			}
+		}
+	})
+}
