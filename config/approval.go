@@ -52,7 +52,9 @@ type ApprovalPolicy struct {
 	// the session. Default: false (reviewers only watch).
 	AllowPeerInput bool `yaml:"allow_peer_input"`
 	// Exec makes non-interactive commands (`ssh bastion HOST -- CMD`)
-	// need approval too. Default: true.
+	// need approval too. Default: true. With false, only commands run
+	// without a terminal skip approval: a shell, and any command with a
+	// pty (`ssh -t bastion HOST -- bash -i`), always wait for a reviewer.
 	Exec *bool `yaml:"exec"`
 }
 

@@ -72,6 +72,11 @@ type Gateway struct {
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	// KeepaliveInterval is how often idle clients are probed. Default: 15s.
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
+	// MaxCommandBytes bounds an exec command line (`ssh BASTION HOST --
+	// CMD`, host name included): a longer one is refused before anything
+	// else happens, and the refusal recorded. Default: 65536; 256 to
+	// 1048576.
+	MaxCommandBytes int `yaml:"max_command_bytes"`
 }
 
 // Kafka configures the event topic, shared by gateway (producer) and ingest

@@ -32,6 +32,7 @@ func (c *Config) SetDefaults() {
 	setDur(&g.ChunkInterval, 20*time.Millisecond)
 	setDur(&g.UpstreamTimeout, 10*time.Second)
 	setDur(&g.KeepaliveInterval, 15*time.Second)
+	setInt(&g.MaxCommandBytes, DefaultMaxCommandBytes)
 
 	k := &c.Kafka
 	setStr(&k.Topic, "foureyes.events")
@@ -116,6 +117,9 @@ func (c *Config) validateGateway(p *problems) {
 	g := c.Gateway
 	if g.SpoolSyncInterval > 100*time.Millisecond {
 		p.add("gateway.spool_sync_interval", "is %s; events must be durable within 100ms, set 100ms or less", formatDuration(g.SpoolSyncInterval))
+	}
+	if g.MaxCommandBytes < 256 || g.MaxCommandBytes > 1<<20 {
+		p.add("gateway.max_command_bytes", "is %d; use a value between 256 and 1048576", g.MaxCommandBytes)
 	}
 	if g.ChunkBytes < 256 || g.ChunkBytes > 1<<20 {
 		p.add("gateway.chunk_bytes", "is %d; use a value between 256 and 1048576", g.ChunkBytes)

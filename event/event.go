@@ -106,6 +106,17 @@ const (
 	// (self-approval, no reviewer role for the host). Actor: who tried.
 	// Meta: reason, key, remote.
 	ApprovalRefused Type = "approval.refused"
+	// ApprovalView is a reviewer shown a pending request: recorded when
+	// the request is on their screen, whether or not they then decide.
+	// Actor: the reviewer. Meta: key, remote; outcome ("left without
+	// deciding") on a second view event when they leave undecided.
+	ApprovalView Type = "approval.view"
+	// InputBlind marks a line the requester of a four-eyes session typed
+	// while the host did not echo it (a password prompt, stty -echo):
+	// reviewers were told its length, not its content. Recorded before
+	// the input event that holds the next line's Enter. Actor: the
+	// typist. Meta: chars (printable characters typed on the line).
+	InputBlind Type = "input.blind"
 	// ParticipantJoin is a reviewer joining. Meta: mode (observer, peer),
 	// key, remote, cols, rows.
 	ParticipantJoin Type = "participant.join"

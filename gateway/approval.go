@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/termsafe"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -22,6 +24,31 @@ const reasonEnv = "FOUREYES_REASON"
 
 // ErrReasonRequired refuses a four-eyes session without a reason.
 var ErrReasonRequired = errors.New("gateway: reason required")
+
+// reasonPrompt asks the requester for the reason; the line before it
+// (reasonLimit) says the limit.
+const reasonPrompt = "Reason for this session: "
+
+// reasonLimit is said before the first reason prompt.
+var reasonLimit = "one line, at most " + strconv.Itoa(maxLine) + " characters; the reviewers see exactly what you type."
+
+// badReason says what is wrong with a reason given in FOUREYES_REASON,
+// or "" when nothing is: the same rule as at the prompt, so that what
+// reviewers read is what the requester sent.
+func badReason(r string) string {
+	if n := utf8.RuneCountInString(r); n > maxLine {
+		return fmt.Sprintf("is %d characters long", n)
+	}
+	for i, c := range r {
+		if c == utf8.RuneError || !termsafe.Visible(c) {
+			if _, size := utf8.DecodeRuneInString(r[i:]); c == utf8.RuneError && size == 1 {
+				return "is not valid UTF-8"
+			}
+			return "contains the control or invisible character " + termsafe.Quote(string(c))
+		}
+	}
+	return ""
+}
 
 // lineResult is a line typed at a prompt, or an abort.
 type lineResult struct {
@@ -48,9 +75,17 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	in := &ownerInput{lines: make(chan lineResult, 1), done: make(chan struct{})}
 	if sess.pty != nil {
 		hb.cols, hb.rows = sess.pty.Cols, sess.pty.Rows
+	} else {
+		for i := range hb.views {
+			hb.views[i].crlf = true
+		}
 	}
 
-	reason := cleanLine(sess.reasonEnv)
+	reason := strings.Trim(sess.reasonEnv, " ")
+	if msg := badReason(reason); msg != "" {
+		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": h.Name, "reason": "bad " + reasonEnv + ": " + msg, "remote": sess.remote})
+		return sess.refuse(userErrorf(ErrReasonRequired, "%s %s; give one line of at most %d visible characters", reasonEnv, msg, maxLine))
+	}
 	if reason == "" {
 		if sess.pty == nil {
 			s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": h.Name, "reason": "four-eyes session without a reason", "remote": sess.remote})
@@ -59,6 +94,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		}
 		sess.startOwnerInput(in)
 		sess.say(h.Name + " requires four-eyes approval: a reviewer must approve before anything reaches it.")
+		sess.say("give a reason: " + reasonLimit)
 		// Abandoned before a recording exists: the gateway stream keeps
 		// the attempt.
 		abandoned := func(why string) {
@@ -70,9 +106,9 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		}
 		for asked := false; reason == ""; asked = true {
 			if asked {
-				sess.say("a reason is required (one line; Ctrl-C cancels).")
+				sess.say("a reason is required (" + reasonLimit + " Ctrl-C cancels).")
 			}
-			sess.ch.Write([]byte("Reason for this session: "))
+			sess.ch.Write([]byte(reasonPrompt))
 			select {
 			case r := <-in.lines:
 				if r.abort {
@@ -209,6 +245,7 @@ func (sess *clientSession) superviseFourEyes(hb *hub, in *ownerInput, remote str
 	pty := sess.pty
 	if pty != nil {
 		p := *pty
+		p.Modes = forceEcho(p.Modes) // reviewers see what is typed
 		pty = &p
 	}
 	for {
@@ -341,9 +378,9 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		errDone := make(chan struct{})
 		sess.s.goTracked(func() {
 			defer close(errDone)
-			sess.copyOutput(hb.rec, sess.ch.Stderr(), uch.Stderr())
+			sess.copyOutput(hb.rec, sess.ch.Stderr(), uch.Stderr(), streamErr)
 		})
-		sess.copyOutput(hb.rec, sess.ch, uch)
+		sess.copyOutput(hb.rec, sess.ch, uch, streamOut)
 		<-errDone
 	})
 	if !in.started {

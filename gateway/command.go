@@ -87,6 +87,9 @@ func lookupVerb(name string) (verb, bool) {
 
 // dispatch runs what the command line asks for and returns how it ended.
 func (sess *clientSession) dispatch() exitResult {
+	if limit := sess.s.maxCommandBytes(); len(sess.command) > limit {
+		return sess.refuseLongCommand(limit)
+	}
 	first, rest := parseCommand(sess.command)
 	if first == "" {
 		return sess.help("")
@@ -126,7 +129,9 @@ func writeHelp(w io.Writer, s *Server, userName string) {
 			width = max(width, len(h.Name))
 		}
 		for _, h := range hosts {
-			if _, ok := s.cfg().ApprovalPolicy(h); ok {
+			if pol, ok := s.cfg().ApprovalPolicy(h); ok && !pol.RequiresExecApproval() {
+				fmt.Fprintf(w, "  %-*s  four-eyes: a reviewer must approve first (commands without -t excepted)\n", width, h.Name)
+			} else if ok {
 				fmt.Fprintf(w, "  %-*s  four-eyes: a reviewer must approve first\n", width, h.Name)
 			} else {
 				fmt.Fprintf(w, "  %s\n", h.Name)

@@ -29,7 +29,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
 	defer sess.watchLimits(h)() // idle timeout, maximum duration: timeouts.go
-	if pol, ok := s.cfg().ApprovalPolicy(h); ok && (remote == "" || pol.RequiresExecApproval()) {
+	if pol, ok := s.cfg().ApprovalPolicy(h); ok && needsApproval(pol, remote, sess.pty != nil) {
 		return sess.fourEyes(h, pol, remote)
 	}
 	kind := "shell"
@@ -86,6 +86,14 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	res, meta := sess.proxy(rec, up, h, remote)
 	log.Info("session end", "status", res.status, "meta", meta)
 	return sess.endWith(res, meta)
+}
+
+// needsApproval reports whether a session on a host under pol waits for
+// a reviewer: a shell always; a command with a terminal always (`ssh -t
+// HOST -- bash -i` is a shell by another name); a command without one
+// unless the policy says exec: false.
+func needsApproval(pol *config.ApprovalPolicy, remote string, pty bool) bool {
+	return remote == "" || pty || pol.RequiresExecApproval()
 }
 
 // recordingFailed is the refusal when an event cannot be recorded.

@@ -67,7 +67,12 @@
 // session fans the host's output out to the participants
 // (participant.go: bounded queues, slow watchers skip ahead) and keeps
 // the last 64 KiB for late joiners (ring.go); peers' input goes to the
-// host attributed to them. When the last reviewer leaves, the
+// host attributed to them, with their terminal's own replies removed
+// (termsafe.Answerback). What reviewers see is the truth: fields are
+// shown byte for byte (termsafe.Quote, Text), the host's output passes
+// the audit play rules (liveview.go), the host's pty keeps ECHO on
+// (ptymodes.go) and a line typed without echo is announced by its length
+// (blind.go). When the last reviewer leaves, the
 // requester's input freezes and the policy's on_leave applies. A webhook
 // (notify.go) is told about requests and decisions. See
 // docs/four-eyes.md.

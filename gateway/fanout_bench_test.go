@@ -80,7 +80,7 @@ func benchFanout(b *testing.B, watchers int, stalled, record bool) {
 		if record {
 			sess.Output(chunk)
 		}
-		h.broadcast(chunk)
+		h.broadcast(streamOut, chunk)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -338,14 +338,18 @@ func TestFourEyesReviewerScope(t *testing.T) {
 		t.Errorf("erin's listing mentions the production session:\n%s", res.Stdout)
 	}
 
+	madeUp := "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 	refusals := []struct {
 		name, user, id string
 		args           []string
 		want           string
 	}{
-		{"staging reviewer joins prod", "erin", prodID, nil, "foureyes: join denied: erin may not review session " + prodID + "\n"},
-		{"staging reviewer joins prod as peer", "erin", prodID, []string{"--mode", "peer"}, "foureyes: join denied: erin may not review session " + prodID + "\n"},
-		{"prod reviewer joins staging", "dave", stgID, nil, "foureyes: join denied: dave may not review session " + stgID + "\n"},
+		// A session the reviewer may not see is answered as one that
+		// does not exist: join is no existence oracle.
+		{"staging reviewer joins prod", "erin", prodID, nil, "foureyes: no session " + prodID + " is waiting for review or running\n"},
+		{"staging reviewer joins prod as peer", "erin", prodID, []string{"--mode", "peer"}, "foureyes: no session " + prodID + " is waiting for review or running\n"},
+		{"prod reviewer joins staging", "dave", stgID, nil, "foureyes: no session " + stgID + " is waiting for review or running\n"},
+		{"made-up id, same answer", "erin", madeUp, nil, "foureyes: no session " + madeUp + " is waiting for review or running\n"},
 		{"no reviewer role", "bob", prodID, nil, "foureyes: join denied for bob: no reviewer role\n"},
 	}
 	for _, tt := range refusals {
@@ -473,6 +477,19 @@ func TestFourEyesUndecidedJoins(t *testing.T) {
 	if n := countEvents(evs, event.ApprovalGrant, "dave"); n != 1 {
 		t.Errorf("%d approval.grant; want 1", n)
 	}
+	// Every view is recorded, and each undecided one says so.
+	if n := countEvents(evs, event.ApprovalView, "dave"); n != 2*len(leaves)+1 {
+		t.Errorf("%d approval.view by dave; want %d (%v)", n, 2*len(leaves)+1, types(evs))
+	}
+	left := 0
+	for _, e := range evs {
+		if e.Type == event.ApprovalView && e.Meta["outcome"] == "left without deciding" {
+			left++
+		}
+	}
+	if left != len(leaves) {
+		t.Errorf("%d views left without deciding; want %d", left, len(leaves))
+	}
 }
 
 // TestFourEyesDenialNote: the reviewer's note reaches alice verbatim but
@@ -480,7 +497,7 @@ func TestFourEyesUndecidedJoins(t *testing.T) {
 // denial is in the recording.
 func TestFourEyesDenialNote(t *testing.T) {
 	const typed = "see \x1b[31mrunbook\x1b[0m §4.2\u009b2J \u202eask Ünal\r"
-	const want = "see runbook §4.2 2J ask Ünal"
+	const want = "see runbook §4.22J ask Ünal" // C1 and bidi refused at the prompt
 	tests := []struct {
 		name string
 		exec bool
@@ -504,7 +521,7 @@ func TestFourEyesDenialNote(t *testing.T) {
 			dave := f.review(t, "dave", id)
 			dave.Expect("Approve this session? [y/n] ", timeout)
 			dave.Send("n\r")
-			dave.Expect("Reason for denying (optional, shown to alice): ", timeout)
+			dave.Expect("Reason for denying (optional, shown to alice; at most 200 characters): ", timeout)
 			dave.Send(typed)
 			dave.Expect("you denied session "+id+"; alice has been told.", timeout)
 			if got := dave.Wait(); got != 0 {
@@ -655,7 +672,7 @@ func TestFourEyesAbandonedAtReasonPrompt(t *testing.T) {
 	alice.Start(t)
 	alice.Expect("Reason for this session: ", timeout)
 	alice.Send("   \r")
-	alice.Expect("a reason is required (one line; Ctrl-C cancels).", timeout)
+	alice.Expect("a reason is required (one line, at most 200 characters; the reviewers see exactly what you type. Ctrl-C cancels).", timeout)
 	alice.Expect("Reason for this session: ", timeout)
 	alice.Send("\x03")
 	alice.Expect("request cancelled", timeout)

@@ -142,7 +142,7 @@ func TestFourEyesDeny(t *testing.T) {
 	dave.Send("maybe\r")
 	dave.Expect("Please answer y or n: ", timeout)
 	dave.Send("n\r")
-	dave.Expect("Reason for denying (optional, shown to alice): ", timeout)
+	dave.Expect("Reason for denying (optional, shown to alice; at most 200 characters): ", timeout)
 	dave.Send("use the runbook\r")
 	dave.Expect("you denied session "+id, timeout)
 	alice.Expect("session denied by dave: use the runbook", timeout)
@@ -180,7 +180,9 @@ func TestFourEyesRefusals(t *testing.T) {
 	}{
 		{"self with the same key", f.client("alice", false, "join", id), "foureyes: you cannot review your own session " + id, "self-approval"},
 		{"self with another key", alice2, "foureyes: you cannot review your own session " + id, "self-approval"},
-		{"reviewer of other hosts", f.client("erin", false, "join", id), "foureyes: join denied: erin may not review session " + id, "no reviewer role for the session's host"},
+		// Answered as for a made-up id (next case): no existence oracle.
+		{"reviewer of other hosts", f.client("erin", false, "join", id), "foureyes: no session " + id + " is waiting for review or running\n", "no reviewer role for the session's host"},
+		{"reviewer of other hosts, made-up id", f.client("erin", false, "join", unknown), "foureyes: no session " + unknown + " is waiting for review or running\n", ""},
 		{"no reviewer role", f.client("bob", false, "join", id), "foureyes: join denied for bob: no reviewer role", ""},
 		{"unknown id", f.client("dave", false, "join", unknown), "foureyes: no session ", ""},
 	}

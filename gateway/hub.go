@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/termsafe"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -91,8 +93,10 @@ type hub struct {
 	granted []string      // reviewers whose approval stands, in order
 	every   []string      // everyone who ever approved, for session.end
 	parts   []*participant
-	out     ring
-	cols    uint32 // the requester's window
+	out     ring // what reviewers were sent (rendered), for late joiners
+	views   [numStreams]liveView
+	blind   blindDetector // the requester's typing the host does not echo (pty)
+	cols    uint32        // the requester's window
 	rows    uint32
 	end     *ending // set once
 }
@@ -187,7 +191,7 @@ func (h *hub) admit(p *participant, grant bool) admitResult {
 		h.note(p.user + " approved (" + strconv.Itoa(len(h.granted)) + " of " + strconv.Itoa(h.pol.Count) + ")")
 	}
 	if h.state == stateActive || h.state == statePaused {
-		if b := h.out.snapshot(); len(b) > 0 {
+		if b := safeReplay(h.out.snapshot(), h.out.full); len(b) > 0 {
 			p.offer(b) // the current screen, before any newer output
 		}
 	}
@@ -228,7 +232,7 @@ func (h *hub) deny(user, key, note string) bool {
 	}
 	msg := "session denied by " + user
 	if note != "" {
-		msg += ": " + note
+		msg += ": " + termsafe.Text(note)
 	}
 	h.end = &ending{kind: event.ApprovalDeny, by: user, msg: msg}
 	h.recordLocked(event.ApprovalDeny, user, map[string]string{"reason": note, "key": key})
@@ -299,18 +303,56 @@ func (h *hub) leave(p *participant, why string) {
 	h.signal()
 }
 
-// broadcast sends a chunk of host output to every participant and keeps
-// it for late joiners. A watcher whose queue is full skips the chunk;
-// when it has room again it gets a notice of what it missed. Both ends
-// of a lag are recorded (participant.lagged).
-func (h *hub) broadcast(b []byte) {
+// broadcast sends a chunk of a stream to every participant, rendered
+// for their terminals (liveView: sanitized, CRLF without a pty), and
+// keeps it for late joiners. A watcher whose queue is full skips the
+// chunk; when it has room again it gets a notice of what it missed. Both
+// ends of a lag are recorded (participant.lagged).
+func (h *hub) broadcast(stream int, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.out.write(b)
+	if !h.views[stream].crlf {
+		h.typedBlindLocked(h.blind.output(b))
+	}
+
+	h.fanOutLocked(h.views[stream].render(make([]byte, 0, len(b)+16), b))
+}
+
+// watchTyping feeds typing on a pty (the requester's or a peer's) to the
+// blind detector.
+func (h *hub) watchTyping(actor string, b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.views[streamStdin].crlf {
+		h.typedBlindLocked(h.blind.input(actor, b))
+	}
+}
+
+// typedBlindLocked tells everyone watching that by typed a line of n
+// characters the host did not echo — its length, never its content (it
+// may be a password) — and records input.blind. n == 0: nothing to say.
+func (h *hub) typedBlindLocked(n int, by string) {
+	if n == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s typed %d characters the host did not echo; not shown (it may be a password)", by, n)
+	h.announceLocked(msg)
+	if by != h.owner {
+		h.note(msg) // a peer typed it: the requester sees reviewers' notices too
+	}
+	h.recordLocked(event.InputBlind, by, map[string]string{"chars": strconv.Itoa(n)})
+}
+
+// fanOutLocked keeps c, rendered, for late joiners and offers it to
+// every participant; c is shared by every queue and never modified.
+func (h *hub) fanOutLocked(c []byte) {
+	if len(c) == 0 {
+		return
+	}
+	h.out.write(c)
 	if len(h.parts) == 0 {
 		return
 	}
-	c := append([]byte(nil), b...) // one copy shared by every queue
 	for _, p := range h.parts {
 		if p.lagging {
 			if len(p.out) > cap(p.out)/2 {
@@ -344,10 +386,27 @@ func (h *hub) noticeSmallerLocked() {
 		return // exec: no terminal
 	}
 	for _, p := range h.parts {
-		if p.cols != 0 && (p.cols < h.cols || p.rows < h.rows) {
+		if p.cols != 0 && p.rows != 0 && (p.cols < h.cols || p.rows < h.rows) {
 			p.offer([]byte(sizeNotice(h.owner, h.cols, h.rows, p.cols, p.rows)))
 		}
 	}
+}
+
+// sizeMismatch is the notice for a reviewer joining a running session
+// with a window of pc x pr (0: their terminal reported no size), or ""
+// when the picture is exact. A terminal that reported no size is told
+// the requester's size, not that theirs is "0x0".
+func sizeMismatch(owner string, cols, rows, pc, pr uint32) string {
+	switch {
+	case cols == 0 || rows == 0: // the requester has no terminal
+		return ""
+	case pc == 0 || pr == 0:
+		return "\r\n\x1b[7m[foureyes: " + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
+			"; yours did not report its size]\x1b[0m\r\n"
+	case pc < cols || pr < rows:
+		return sizeNotice(owner, cols, rows, pc, pr)
+	}
+	return ""
 }
 
 // sizeNotice tells a reviewer their window is smaller than the host's.
@@ -368,11 +427,15 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 	if !ok || up == nil {
 		return false
 	}
+	h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
 	h.rec.Input(actor, b)
 	select {
 	case <-h.rec.Done():
 		return false // fail-closed: unrecorded input never reaches the host
 	default:
+	}
+	if actor == h.owner {
+		h.showInput(b)
 	}
 	n, err := up.Write(b)
 	h.fwdIn.Add(int64(n))
@@ -481,4 +544,22 @@ func joinList(names []string) string {
 		return "nobody"
 	}
 	return strings.Join(names, ", ")
+}
+
+// showInput shows the requester's input to reviewers where the host
+// would not: the stdin of a command without a pty (`ssh prod -- sh` fed
+// by a pipe) streams to them, sanitized and dimmed.
+func (h *hub) showInput(b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := &h.views[streamStdin]
+	if !v.crlf {
+		return
+	}
+	c := append(make([]byte, 0, len(b)+len(stdinStart)+len(stdinEnd)+8), stdinStart...)
+	c = v.render(c, b)
+	if len(c) == len(stdinStart) {
+		return
+	}
+	h.fanOutLocked(append(c, stdinEnd...))
 }

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 	"github.com/google/uuid"
 )
 
@@ -97,8 +99,10 @@ func (sess *clientSession) join(args string) exitResult {
 		return sess.refuse(userErrorf(ErrAccessDenied, "you cannot review your own session %s: another person must approve it", id))
 	}
 	if !s.cfg().CanApproveSession(sess.user, hb.host, hb.pol) {
+		// Answered as for an id that does not exist: a reviewer must not
+		// learn that a session they may not see is running.
 		denied(hb, "no reviewer role for the session's host")
-		return sess.refuse(userErrorf(ErrAccessDenied, "join denied: %s may not review session %s", user, id))
+		return sess.refuse(userErrorf(nil, "no session %s is waiting for review or running", printableID(id)))
 	}
 	w := newTextWriter(sess.ch, sess.pty != nil)
 	if mode == modePeer && !hb.pol.AllowPeerInput {
@@ -111,6 +115,11 @@ func (sess *clientSession) join(args string) exitResult {
 	}
 	in := hb.info()
 	writeRequest(w, in, hb.ownerKey)
+	if in.state == statePending {
+		hb.mu.Lock()
+		hb.recordLocked(event.ApprovalView, user, map[string]string{"key": sess.keyFP, "remote": sess.remote})
+		hb.mu.Unlock()
+	}
 
 	ri := &reviewerInput{lines: make(chan lineResult, 1), leave: make(chan struct{}), done: make(chan struct{})}
 	sess.inputDone = ri.done
@@ -128,12 +137,12 @@ func (sess *clientSession) join(args string) exitResult {
 			answer = strings.ToLower(answer)
 		}
 		if !ok {
-			return sess.joinAborted(hb)
+			return sess.joinAborted(hb, p)
 		}
 		if answer == "n" || answer == "no" {
-			note, ok := sess.ask(w, hb, ri, "Reason for denying (optional, shown to "+in.owner+"): ")
+			note, ok := sess.ask(w, hb, ri, "Reason for denying (optional, shown to "+termsafe.Text(in.owner)+"; at most "+strconv.Itoa(maxLine)+" characters): ")
 			if !ok {
-				return sess.joinAborted(hb)
+				return sess.joinAborted(hb, p)
 			}
 			if !hb.deny(user, sess.keyFP, note) {
 				fmt.Fprintf(w, "foureyes: session %s was decided meanwhile; nothing changed.\n", id)
@@ -158,8 +167,10 @@ func (sess *clientSession) join(args string) exitResult {
 		fmt.Fprintf(w, "foureyes: you approved session %s.\n", id)
 	}
 	fmt.Fprintf(w, "foureyes: watching as %s. %s.\n", mode, hotkeyHelp)
-	if in.state != statePending && sess.pty != nil && (p.cols < in.cols || p.rows < in.rows) {
-		p.offer([]byte(sizeNotice(in.owner, in.cols, in.rows, p.cols, p.rows)))
+	if in.state != statePending && sess.pty != nil {
+		if msg := sizeMismatch(in.owner, in.cols, in.rows, p.cols, p.rows); msg != "" {
+			p.offer([]byte(msg))
+		}
 	}
 	if now := hb.info(); now.state == statePending {
 		// Approved by enough people, the requester's side connects to the
@@ -203,6 +214,9 @@ func (sess *clientSession) join(args string) exitResult {
 	close(stop)
 	<-written
 	if msg != "-" {
+		if sess.pty != nil {
+			sess.ch.Write(hb.restoreSequences())
+		}
 		sess.ch.Write([]byte("\r\n"))
 		sess.say(msg)
 	}
@@ -210,13 +224,18 @@ func (sess *clientSession) join(args string) exitResult {
 }
 
 // joinAborted ends a join whose reviewer left the prompt: the pending
-// session is not affected.
-func (sess *clientSession) joinAborted(hb *hub) exitResult {
+// session is not affected; the view is recorded as undecided.
+func (sess *clientSession) joinAborted(hb *hub, p *participant) exitResult {
 	select {
 	case <-hb.closed:
 		return sess.refuse(userErrorf(nil, "%s", hb.endMsg))
 	default:
 	}
+	hb.mu.Lock()
+	if hb.state == statePending {
+		hb.recordLocked(event.ApprovalView, p.user, map[string]string{"key": p.key, "remote": p.remote, "outcome": "left without deciding"})
+	}
+	hb.mu.Unlock()
 	if sess.ctx.Err() != nil {
 		return exitResult{status: statusLost}
 	}
@@ -245,14 +264,14 @@ func (sess *clientSession) ask(w interface{ Write([]byte) (int, error) }, hb *hu
 // when: what a reviewer decides on.
 func writeRequest(w interface{ Write([]byte) (int, error) }, in hubInfo, ownerKey string) {
 	fmt.Fprintf(w, "Session    %s\n", in.id)
-	fmt.Fprintf(w, "Requested  by %s (key %s)\n", in.owner, ownerKey)
-	fmt.Fprintf(w, "Host       %s, as login %s\n", in.host, in.login)
+	fmt.Fprintf(w, "Requested  by %s (key %s)\n", termsafe.Text(in.owner), termsafe.Text(ownerKey))
+	fmt.Fprintf(w, "Host       %s, as login %s\n", termsafe.Text(in.host), termsafe.Text(in.login))
 	if in.command != "" {
-		fmt.Fprintf(w, "Command    %s\n", cleanLine(in.command))
+		writeCommand(w, in.command)
 	} else {
 		fmt.Fprintf(w, "Command    (interactive shell)\n")
 	}
-	fmt.Fprintf(w, "Reason     %s\n", in.reason)
+	fmt.Fprintf(w, "Reason     %s\n", termsafe.Text(in.reason))
 	fmt.Fprintf(w, "Since      %s (%s ago)\n", in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second))
 	fmt.Fprintf(w, "State      %s; approvals %d of %d", in.state, len(in.granted), in.count)
 	if len(in.granted) > 0 {
@@ -261,6 +280,20 @@ func writeRequest(w interface{ Write([]byte) (int, error) }, in hubInfo, ownerKe
 	fmt.Fprintln(w)
 	if len(in.watching) > 0 {
 		fmt.Fprintf(w, "Watching   %s\n", joinList(in.watching))
+	}
+}
+
+// writeCommand shows an exec command whole, byte for byte: plain when
+// nothing in it could deceive, else quoted as bash reads it, with a note
+// that says so and how long it is.
+func writeCommand(w interface{ Write([]byte) (int, error) }, cmd string) {
+	q := termsafe.Quote(cmd)
+	fmt.Fprintf(w, "Command    %s\n", q)
+	if q != cmd {
+		fmt.Fprintf(w, "           (%d bytes, quoted as bash reads it: \\n, \\xNN, \\uNNNN stand for\n"+
+			"           control, invisible or non-ASCII characters and runs of spaces)\n", len(cmd))
+	} else if len(cmd) > 200 {
+		fmt.Fprintf(w, "           (%d bytes, shown in full)\n", len(cmd))
 	}
 }
 
@@ -273,7 +306,11 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 		ed.echo = sess.ch
 	}
 	prefix, told := false, false
-	var fwd []byte
+	// The reviewer's terminal may answer queries on its own (cursor
+	// position, device attributes, colours): those replies are not
+	// keystrokes and never reach the host as the reviewer's typing.
+	var answers termsafe.Answerback
+	var fwd, keys []byte
 	for {
 		n, err := sess.ch.Read(buf)
 		if n > 0 && !ri.watching.Load() {
@@ -287,7 +324,8 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 			}
 		} else if n > 0 {
 			fwd = fwd[:0]
-			for _, b := range buf[:n] {
+			keys = answers.Filter(keys[:0], buf[:n])
+			for _, b := range keys {
 				if prefix {
 					prefix = false
 					switch b {
@@ -324,13 +362,13 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 }
 
 // printableID returns id for messages: a UUID as is, anything else
-// cleaned and shortened.
+// quoted, and cut after 40 bytes with a marker that says so.
 func printableID(id string) string {
 	if _, err := uuid.Parse(id); err == nil {
 		return id
 	}
-	if s := cleanLine(id); len(s) <= 40 {
-		return fmt.Sprintf("%q", s)
+	if len(id) <= 40 {
+		return termsafe.Quote(id)
 	}
-	return fmt.Sprintf("%q…", cleanLine(id)[:40])
+	return fmt.Sprintf("%s… (%d bytes)", termsafe.Quote(id[:40]), len(id))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/anmitsu/go-shlex"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // maxKillReason bounds the reason an admin gives to kill.
@@ -26,7 +27,7 @@ func (sess *clientSession) kill(rest string) exitResult {
 	s, user := sess.s, sess.user.Name
 	id, reason, err := parseKillArgs(rest)
 	if u, ok := s.cfg().User(user); !ok || !s.cfg().CanKill(u) {
-		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": "kill requires a role with kill: true", "command": "kill " + cleanLine(rest), "session": cleanLine(id), "remote": sess.remote})
+		s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": "", "reason": "kill requires a role with kill: true", "command": "kill " + termsafe.Text(rest), "session": termsafe.Text(id), "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "kill denied for %s: no role with the kill permission", user))
 	}
 	if errors.Is(err, errNoKillID) {
@@ -82,7 +83,7 @@ func parseKillArgs(rest string) (id, reason string, err error) {
 	if id == "" {
 		return "", "", errNoKillID
 	}
-	reason = cleanLine(reason)
+	reason = termsafe.Text(reason)
 	if len(reason) > maxKillReason {
 		reason = strings.ToValidUTF8(reason[:maxKillReason], "")
 	}

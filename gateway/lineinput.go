@@ -3,11 +3,13 @@ package gateway
 import (
 	"io"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/foureyes/foureyes/termsafe"
 )
 
-// maxLine bounds a line typed at a bastion prompt (reason, denial note).
+// maxLine bounds a line typed at a bastion prompt (reason, denial note),
+// in characters. The prompt says so; the editor refuses more with a bell.
 const maxLine = 200
 
 // lineStatus is what a byte fed to a lineEditor did.
@@ -20,16 +22,22 @@ const (
 )
 
 // lineEditor reads one line from a raw terminal for the bastion's own
-// prompts: printable characters (UTF-8) are kept and echoed, backspace
-// and Ctrl-U edit, escape sequences (arrow keys) and other control
-// characters are ignored. echo is nil for clients without a pty.
+// prompts: visible characters (termsafe.Visible) are kept and echoed,
+// backspace and Ctrl-U edit, escape sequences (arrow keys) and other
+// control characters are ignored. Invisible and reordering characters
+// (bidi overrides, zero-width spaces, combining marks), invalid UTF-8 and
+// characters beyond maxLine are refused with a bell: the line handed on
+// is exactly what the person saw on their screen. echo is nil for clients
+// without a pty.
 type lineEditor struct {
-	echo io.Writer
-	buf  []byte
-	esc  int // escText, escStart, escCSI or escString
+	echo  io.Writer
+	buf   []byte
+	runes int // characters in buf
+	pend  []byte
+	esc   int // escText, escStart, escCSI or escString
 }
 
-// Escape sequence states of lineEditor and stripEscapes.
+// Escape sequence states of lineEditor.
 const (
 	escText   = iota
 	escStart  // after ESC
@@ -69,6 +77,11 @@ func (e *lineEditor) feed(b byte) lineStatus {
 		e.esc = escNext(e.esc, b)
 		return lineMore
 	}
+	if len(e.pend) > 0 && (b < 0x80 || b >= 0xc0) {
+		// A character cut short by a new one: refused.
+		e.pend = e.pend[:0]
+		e.write("\a")
+	}
 	switch {
 	case b == '\r' || b == '\n':
 		e.write("\r\n")
@@ -79,33 +92,54 @@ func (e *lineEditor) feed(b byte) lineStatus {
 	case b == 0x1b:
 		e.esc = escStart
 	case b == 0x7f || b == 0x08:
-		if len(e.buf) > 0 {
-			_, size := utf8.DecodeLastRune(e.buf)
-			e.buf = e.buf[:len(e.buf)-size]
-			e.write("\b \b")
-		}
+		e.pend = e.pend[:0]
+		e.erase()
 	case b == 0x15: // Ctrl-U
+		e.pend = e.pend[:0]
 		for len(e.buf) > 0 {
-			_, size := utf8.DecodeLastRune(e.buf)
-			e.buf = e.buf[:len(e.buf)-size]
-			e.write("\b \b")
+			e.erase()
 		}
 	case b < 0x20:
 	default:
-		if len(e.buf) < maxLine*4 {
-			e.buf = append(e.buf, b)
-			if b < 0x80 || utf8.FullRune(e.buf[lastRuneStart(e.buf):]) {
-				e.write(string(e.buf[lastRuneStart(e.buf):]))
-			}
-		}
+		e.char(b)
 	}
 	return lineMore
 }
 
-// line returns the cleaned line typed so far and resets the editor.
+// char takes a byte of a printable character.
+func (e *lineEditor) char(b byte) {
+	e.pend = append(e.pend, b)
+	if !utf8.FullRune(e.pend) {
+		return
+	}
+	r, size := utf8.DecodeRune(e.pend)
+	ok := size == len(e.pend) && termsafe.Visible(r) && e.runes < maxLine
+	if ok {
+		e.buf = append(e.buf, e.pend...)
+		e.runes++
+		e.write(string(e.pend))
+	} else {
+		e.write("\a")
+	}
+	e.pend = e.pend[:0]
+}
+
+// erase removes the last character.
+func (e *lineEditor) erase() {
+	if len(e.buf) == 0 {
+		return
+	}
+	_, size := utf8.DecodeLastRune(e.buf)
+	e.buf = e.buf[:len(e.buf)-size]
+	e.runes--
+	e.write("\b \b")
+}
+
+// line returns the line typed so far, without leading and trailing
+// spaces, and resets the editor.
 func (e *lineEditor) line() string {
-	s := cleanLine(string(e.buf))
-	e.buf = e.buf[:0]
+	s := strings.Trim(string(e.buf), " ")
+	e.buf, e.pend, e.runes = e.buf[:0], e.pend[:0], 0
 	return s
 }
 
@@ -113,62 +147,4 @@ func (e *lineEditor) write(s string) {
 	if e.echo != nil {
 		io.WriteString(e.echo, s)
 	}
-}
-
-// lastRuneStart returns the index of the first byte of b's last
-// (possibly incomplete) rune, at most utf8.UTFMax bytes back: a run of
-// stray continuation bytes is not echoed again with every byte.
-func lastRuneStart(b []byte) int {
-	i := len(b) - 1
-	for i > 0 && len(b)-i < utf8.UTFMax && !utf8.RuneStart(b[i]) {
-		i--
-	}
-	return max(i, 0)
-}
-
-// cleanLine makes text typed by a user safe to show to others: valid
-// UTF-8, printable characters only (no escape sequences), single spaces,
-// at most maxLine characters.
-func cleanLine(s string) string {
-	s = strings.ToValidUTF8(stripEscapes(s), "")
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if !unicode.IsPrint(r) && r != ' ' {
-			r = ' '
-		}
-		if n >= maxLine {
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-// stripEscapes removes escape sequences, their parameters and string
-// bodies included (an OSC 52 clipboard payload, a window title), as the
-// line editor drops them; a control character ends a cut-off sequence
-// and is kept.
-func stripEscapes(s string) string {
-	if !strings.Contains(s, "\x1b") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	st := escText
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == 0x1b:
-			st = escStart
-		case c < 0x20:
-			st = escText
-			b = append(b, c)
-		case st != escText:
-			st = escNext(st, c)
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // Webhook delivery. Notifications are queued without blocking the
@@ -36,19 +37,22 @@ const (
 type Notification struct {
 	// Event is approval.request, approval.grant, approval.deny or
 	// approval.expire.
-	Event     string    `json:"event"`
-	Session   string    `json:"session"`
-	User      string    `json:"user"`
-	Host      string    `json:"host"`
-	Login     string    `json:"login"`
-	Reason    string    `json:"reason"`
-	Command   string    `json:"command,omitempty"`
-	Since     time.Time `json:"since"`
-	Approvers []string  `json:"approvers"`      // who may approve
-	By        string    `json:"by,omitempty"`   // the reviewer(s) who decided
-	Note      string    `json:"note,omitempty"` // the denial's reason
-	Join      string    `json:"join,omitempty"` // the reviewer's command line
-	Time      time.Time `json:"time"`           // when this notification was made
+	Event   string `json:"event"`
+	Session string `json:"session"`
+	User    string `json:"user"`
+	Host    string `json:"host"`
+	Login   string `json:"login"`
+	Reason  string `json:"reason"`
+	Command string `json:"command,omitempty"`
+	// CommandQuoted is Command byte for byte as termsafe.Quote shows it
+	// to reviewers (JSON cannot carry invalid UTF-8; this can).
+	CommandQuoted string    `json:"command_quoted,omitempty"`
+	Since         time.Time `json:"since"`
+	Approvers     []string  `json:"approvers"`      // who may approve
+	By            string    `json:"by,omitempty"`   // the reviewer(s) who decided
+	Note          string    `json:"note,omitempty"` // the denial's reason
+	Join          string    `json:"join,omitempty"` // the reviewer's command line
+	Time          time.Time `json:"time"`           // when this notification was made
 }
 
 // Sign returns the SignatureHeader value for body.
@@ -84,13 +88,16 @@ func newNotifier(n config.Notify, log *slog.Logger) *notifier {
 	}
 }
 
-// send queues v without blocking.
+// send queues v without blocking. The body is ASCII: every non-ASCII
+// character is a \u escape, so that a person reading it (a chat message
+// built from it) sees a bidi override or a zero-width space as such.
 func (n *notifier) send(v Notification) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		n.log.Error("encode notification", "err", err)
 		return
 	}
+	body = termsafe.ASCIIJSON(body)
 	select {
 	case n.queue <- queued{event: v.Event, body: body}:
 	default:
@@ -164,11 +171,19 @@ func (s *Server) notify(hb *hub, t event.Type, by, note string) {
 	in := hb.info()
 	v := Notification{
 		Event: string(t), Session: in.id, User: in.owner, Host: in.host, Login: in.login,
-		Reason: in.reason, Command: in.command, Since: in.since, Approvers: hb.approvers,
+		Reason: in.reason, Command: in.command, CommandQuoted: quoteNonEmpty(in.command), Since: in.since, Approvers: hb.approvers,
 		By: by, Note: note, Time: now(),
 	}
 	if t == event.ApprovalRequest {
 		v.Join = s.joinCommand("REVIEWER", in.id, hb.local)
 	}
 	s.notifier.send(v)
+}
+
+// quoteNonEmpty is termsafe.Quote, and "" for "".
+func quoteNonEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return termsafe.Quote(s)
 }

@@ -152,3 +152,23 @@ func TestFourEyesJoinCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifierBodyIsASCII: the webhook body a chat bot turns into a
+// message carries bidi overrides, zero-width and C1 characters as \u
+// escapes, and the command byte for byte in command_quoted.
+func TestNotifierBodyIsASCII(t *testing.T) {
+	n := newNotifier(config.Notify{WebhookURL: "http://127.0.0.1:1/", WebhookSecret: "s3cret"}, testLogger())
+	cmd := "echo \u202eok\u200b\u0085\xff"
+	n.send(Notification{Event: "approval.request", User: "al\u202eice", Reason: "prüfen", Command: cmd, CommandQuoted: quoteNonEmpty(cmd)})
+	q := <-n.queue
+	for _, c := range q.body {
+		if c < 0x20 || c >= 0x7f {
+			t.Fatalf("body has byte %#x: %s", c, q.body)
+		}
+	}
+	for _, want := range []string{`"user":"al\u202eice"`, `"reason":"pr\u00fcfen"`, `"command_quoted":"$'echo \\u202eok\\u200b\\u0085\\xff'"`} {
+		if !strings.Contains(string(q.body), want) {
+			t.Errorf("body lacks %s: %s", want, q.body)
+		}
+	}
+}

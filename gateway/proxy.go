@@ -48,9 +48,9 @@ func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *con
 		errDone := make(chan struct{})
 		sess.s.goTracked(func() {
 			defer close(errDone)
-			sess.copyOutput(rec, sess.ch.Stderr(), uch.Stderr())
+			sess.copyOutput(rec, sess.ch.Stderr(), uch.Stderr(), streamErr)
 		})
-		sess.copyOutput(rec, sess.ch, uch)
+		sess.copyOutput(rec, sess.ch, uch, streamOut)
 		<-errDone
 	})
 	// Input; ends at the client's EOF or when the channel closes.
@@ -221,10 +221,11 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 }
 
 // copyOutput copies the host's output (stdout or stderr) to the client,
-// recording each chunk before it is forwarded. Once the recording has
+// recording each chunk before it is forwarded; stream (streamOut or
+// streamErr) says which, for the reviewers' view. Once the recording has
 // failed nothing more is forwarded (strict), or it is forwarded and
 // counted as lost (best effort).
-func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader) {
+func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader, stream int) {
 	buf := make([]byte, smallBufSize)
 	failed := rec.Done()
 	for {
@@ -241,7 +242,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			}
 			sess.rc.outFwd.Add(int64(n))
 			if sess.hub != nil {
-				sess.hub.broadcast(buf[:n])
+				sess.hub.broadcast(stream, buf[:n])
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				sess.cancel(errClientGone)

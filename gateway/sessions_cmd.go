@@ -11,6 +11,7 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // isReviewer reports whether any of the user's roles grants `approve`.
@@ -76,8 +77,11 @@ type reviewItem struct {
 	Required  int       `json:"required"`
 	Reason    string    `json:"reason"`
 	Command   string    `json:"command,omitempty"` // exec sessions
-	Watching  []string  `json:"watching"`          // "user (mode)"
-	Join      string    `json:"join"`
+	// CommandQuoted is Command as termsafe.Quote shows it: every byte,
+	// invalid UTF-8 included.
+	CommandQuoted string   `json:"command_quoted,omitempty"`
+	Watching      []string `json:"watching"` // "user (mode)"
+	Join          string   `json:"join"`
 }
 
 // listSessions prints the four-eyes sessions the user may review:
@@ -115,13 +119,20 @@ func (sess *clientSession) listSessions(args string) exitResult {
 	join := func(id string) string { return sess.s.joinCommand(sess.user.Name, id, local) }
 	w := newTextWriter(sess.ch, sess.pty != nil)
 	if asJSON {
-		enc := json.NewEncoder(w)
+		// One object per line, in ASCII: non-ASCII characters are \u
+		// escapes, so that a person reading the JSON is not fooled by a
+		// bidi override or a zero-width space.
 		for _, in := range list {
-			enc.Encode(reviewItem{
+			b, err := json.Marshal(reviewItem{
 				ID: in.id, User: in.owner, Host: in.host, Login: in.login, State: in.state.String(),
 				Since: in.since.UTC(), Approvals: len(in.granted), Required: in.count,
-				Reason: in.reason, Command: in.command, Watching: append([]string{}, in.watching...), Join: join(in.id),
+				Reason: in.reason, Command: in.command, CommandQuoted: quoteNonEmpty(in.command),
+				Watching: append([]string{}, in.watching...), Join: join(in.id),
 			})
+			if err != nil {
+				return sess.refuse(userErrorf(err, "sessions: %v", err))
+			}
+			w.Write(append(termsafe.ASCIIJSON(b), '\n'))
 		}
 		return exitResult{}
 	}
@@ -130,10 +141,15 @@ func (sess *clientSession) listSessions(args string) exitResult {
 		return exitResult{}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tHOST\tLOGIN\tSTATE\tWAITING SINCE\tAPPROVALS\tREASON")
+	fmt.Fprintln(tw, "ID\tUSER\tHOST\tLOGIN\tSTATE\tWAITING SINCE\tAPPROVALS\tREASON\tCOMMAND")
 	for _, in := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\t%d/%d\t%s\n", in.id, in.owner, in.host, in.login, in.state,
-			in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second), len(in.granted), in.count, in.reason)
+		cmd := "(shell)"
+		if in.command != "" {
+			cmd = termsafe.Quote(in.command)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\t%d/%d\t%s\t%s\n", in.id, termsafe.Text(in.owner), termsafe.Text(in.host),
+			termsafe.Text(in.login), in.state, in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second),
+			len(in.granted), in.count, termsafe.Text(in.reason), cmd)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nJoin one with: %s [--mode observer|peer]\n", join("ID"))

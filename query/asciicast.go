@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // Default terminal of an asciicast whose session start carries no size or
@@ -74,7 +75,7 @@ func writeAsciicast(w io.Writer, sess Session, events []event.Event, sanitize bo
 
 	var (
 		out, in utf8Joiner
-		san     Sanitizer
+		san     termsafe.Sanitizer
 		data    []byte
 	)
 	for i := range events {

@@ -3,6 +3,7 @@ package query
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +29,10 @@ type Command struct {
 	// Typists lists every actor whose keystrokes are in Line when more than
 	// one typed it (nil otherwise).
 	Typists []string
+	// Blind is the number of characters of a line typed while the host did
+	// not echo it (an input.blind event follows the line): a password,
+	// most likely. Reviewers watching live saw its length only. 0: echoed.
+	Blind int
 }
 
 // Commands reconstructs the command lines typed in a session, best effort:
@@ -49,9 +54,25 @@ func Commands(events []event.Event) []Command {
 			r.out = append(r.out, Command{Seq: e.Seq, Time: e.Timestamp().UTC(), Actor: e.Actor, Line: string(e.Data)})
 		case event.Input:
 			r.input(e)
+		case event.InputBlind:
+			r.blind(e)
 		}
 	}
 	return r.out
+}
+
+// blind marks the last line its actor entered as typed without echo.
+func (r *reconstructor) blind(e *event.Event) {
+	n, err := strconv.Atoi(e.Meta["chars"])
+	if err != nil || n <= 0 {
+		n = 1 // a damaged meta still marks the line
+	}
+	for j := len(r.out) - 1; j >= 0; j-- {
+		if r.out[j].Actor == e.Actor {
+			r.out[j].Blind = n
+			return
+		}
+	}
 }
 
 // reconstructor holds the per-typist line editors of one session.

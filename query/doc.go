@@ -65,7 +65,7 @@
 // # Replay safety
 //
 // A recording may contain bytes meant to attack the auditor's terminal.
-// Play passes output through a Sanitizer, which keeps drawing (text,
+// Play passes output through a termsafe.Sanitizer, which keeps drawing (text,
 // colours, cursor movement, erase, scroll regions, alternate screen) and
 // removes whatever makes the terminal answer, store or act outside the
 // screen: OSC (titles, clipboard, hyperlinks), DCS, SOS/PM/APC, status and

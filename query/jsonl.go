@@ -81,6 +81,7 @@ type commandJSON struct {
 	Line        string   `json:"line"`
 	Approximate bool     `json:"approximate"`
 	Typists     []string `json:"typists,omitempty"`
+	Blind       int      `json:"blind,omitempty"` // characters typed without echo
 }
 
 func toEventJSON(e *event.Event) eventJSON {
@@ -94,7 +95,7 @@ func toEventJSON(e *event.Event) eventJSON {
 
 func toCommandJSON(c *Command) commandJSON {
 	return commandJSON{Record: "command", Seq: c.Seq, Time: c.Time.UTC().Format(time.RFC3339Nano), Actor: c.Actor,
-		Line: c.Line, Approximate: c.Approximate, Typists: c.Typists}
+		Line: c.Line, Approximate: c.Approximate, Typists: c.Typists, Blind: c.Blind}
 }
 
 // writeJSONLine writes v as one line of JSON. encoding/json escapes C0

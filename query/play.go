@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // DefaultMaxIdle is the longest pause Play makes when PlayOptions.MaxIdle
@@ -31,7 +32,7 @@ type PlayOptions struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Play writes the output events to w through a Sanitizer, pausing between
+// Play writes the output events to w through a termsafe.Sanitizer, pausing between
 // them as recorded (scaled by Speed, capped by MaxIdle). Input, resize and
 // other events are not replayed. At the end — or when ctx is cancelled —
 // it writes the sequences that restore the viewer's terminal
@@ -51,7 +52,7 @@ func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOption
 		sleep = sleepCtx
 	}
 	var (
-		san  Sanitizer
+		san  termsafe.Sanitizer
 		buf  []byte
 		prev int64
 		owed time.Duration

@@ -9,7 +9,7 @@ import (
 // mislead a reader made visible as an escape: C0 and C1 controls, DEL,
 // invalid UTF-8 and the bidirectional formatting characters used to
 // reorder what a line appears to say. Text listings (sessions, show) pass
-// every recorded string through it; replay uses the Sanitizer instead.
+// every recorded string through it; replay uses the termsafe.Sanitizer instead.
 func printable(s string) string {
 	clean := true
 	for _, r := range s {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,6 +59,14 @@ func timeline(evs []event.Event) []timelineItem {
 				if c.Line == "" {
 					line = "(recalled from history or completed; not known from input)"
 				}
+			}
+			if c.Blind > 0 {
+				// Typed while the host did not echo: reviewers saw its
+				// length only. The text stays in the auditor's view: an
+				// input.blind written into the store must not hide a
+				// command from an audit.
+				what += "!"
+				line += "   [typed without echo: reviewers saw only " + strconv.Itoa(c.Blind) + " characters]"
 			}
 			if len(c.Typists) > 0 {
 				line += "   [typed by " + printable(strings.Join(c.Typists, ", ")) + "]"

@@ -54,3 +54,36 @@ func TestTimelineApproximateAndTypists(t *testing.T) {
 		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTimelineBlindCommand: a line the host did not echo (input.blind
+// after it) is marked in show — its text still shown, so that a forged
+// input.blind cannot hide a command from an auditor; show --json
+// carries the mark.
+func TestTimelineBlindCommand(t *testing.T) {
+	r := newRec("s", "alice", "h", "shell", t0)
+	r.at(time.Second, event.Input, "alice", "sudo -i\r", nil)
+	r.at(2*time.Second, event.Input, "alice", "hunter2\r", nil)
+	r.at(3*time.Second, event.InputBlind, "alice", "", map[string]string{"chars": "7"})
+	r.at(4*time.Second, event.Input, "alice", "whoami\r", nil)
+	evs := r.events()
+	var got []string
+	for _, it := range timeline(evs) {
+		if it.what != "session.start" {
+			got = append(got, it.actor+" "+it.what+" "+it.detail)
+		}
+	}
+	want := []string{"alice command sudo -i",
+		"alice command! hunter2   [typed without echo: reviewers saw only 7 characters]",
+		"alice input.blind chars=7",
+		"alice command whoami"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cmds := Commands(evs)
+	if len(cmds) != 3 || cmds[0].Blind != 0 || cmds[1].Blind != 7 || cmds[2].Blind != 0 {
+		t.Errorf("Commands = %+v; want only the second blind", cmds)
+	}
+	if j := toCommandJSON(&cmds[1]); j.Blind != 7 {
+		t.Errorf("show --json blind = %d; want 7", j.Blind)
+	}
+}

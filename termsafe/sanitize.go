@@ -1,6 +1,9 @@
-package query
+package termsafe
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Sanitizer limits.
 const (
@@ -26,7 +29,7 @@ const (
 // Sanitizer makes recorded terminal output safe to replay on an auditor's
 // terminal. It keeps what draws — printable text, valid UTF-8, CR, LF, TAB,
 // BS, and the escape sequences for cursor movement, erasing, scrolling,
-// colours and attributes, alternate screen, cursor visibility and shape,
+// colours and attributes (but conceal, SGR 8: text on the screen is seen), alternate screen, cursor visibility and shape,
 // character sets — and removes everything that makes a terminal answer,
 // store or act beyond the screen: OSC (titles, clipboard OSC 52,
 // hyperlinks, colour queries), DCS (DECRQSS, sixel, tmux passthrough),
@@ -74,7 +77,7 @@ func Sanitize(dst, src []byte) []byte {
 func (s *Sanitizer) Append(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		if s.state == sGround && s.nutf == 0 {
-			j := i
+			j := i + printablePrefix(src[i:])
 			for j < len(src) && src[j] >= 0x20 && src[j] < 0x7f {
 				j++
 			}
@@ -340,8 +343,8 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	case len(inter) > 0:
 	case prefix == '?':
 		switch final {
-		case 'J', 'K':
-			keep = true
+		case 'J', 'K': // selective erase: one of the parameters 0, 1, 2
+			keep = len(params) == 0 || len(params) == 1 && params[0] >= '0' && params[0] <= '2'
 		case 'h', 'l':
 			return s.modes(dst, prefix, params, final)
 		}
@@ -349,8 +352,10 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	default:
 		switch final {
 		case 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'P', 'X', 'Z', '@', '`',
-			'a', 'd', 'e', 'f', 'g', 'm', 's':
+			'a', 'd', 'e', 'f', 'g', 's':
 			keep = true
+		case 'm':
+			return sgr(dst, params)
 		case 'S', 'T': // one count; with more parameters T starts mouse highlighting
 			keep = !slices.Contains(params, ';')
 		case 'b': // REP: a bounded count, or the terminal may spin
@@ -369,6 +374,48 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 	}
 	dst = append(dst, 0x1b, '[')
 	return append(append(dst, s.seq[:s.n]...), final)
+}
+
+// sgr writes a Select Graphic Rendition sequence without conceal (8):
+// concealed text is invisible on the screen, and a watcher or auditor
+// must see what was there. Colour arguments (38/48/58;5;N and
+// 38/48/58;2;R;G;B) are kept whole, an 8 among them being a colour.
+func sgr(dst []byte, params []byte) []byte {
+	if !slices.Contains(params, '8') {
+		dst = append(dst, 0x1b, '[')
+		return append(append(dst, params...), 'm')
+	}
+	dst = append(dst, 0x1b, '[')
+	head, n, skip := len(dst), 0, 0
+	for len(params) > 0 || n == 0 {
+		var p []byte
+		if i := slices.Index(params, ';'); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			p, params = params, nil
+		}
+		n++
+		switch {
+		case skip > 0:
+			skip--
+		case string(p) == "8":
+			continue
+		case string(p) == "38" || string(p) == "48" || string(p) == "58":
+			if len(params) > 0 && params[0] == '5' && (len(params) == 1 || params[1] == ';') {
+				skip = 2
+			} else if len(params) > 0 && params[0] == '2' && (len(params) == 1 || params[1] == ';') {
+				skip = 4
+			}
+		}
+		if len(dst) > head {
+			dst = append(dst, ';')
+		}
+		dst = append(dst, p...)
+	}
+	if len(dst) == head {
+		return dst[:head-2] // only conceal: nothing left to send
+	}
+	return append(dst, 'm')
 }
 
 // modes writes a set/reset mode sequence reduced to the kept modes.
@@ -413,4 +460,22 @@ func keptMode(prefix byte, p string) bool {
 		return slices.Contains(keptPrivateModes, p)
 	}
 	return p == "4" // IRM, insert mode
+}
+
+// printablePrefix returns how many leading bytes of b, in whole 8-byte
+// words, are printable ASCII (0x20–0x7e): the ground state's fast path,
+// a word at a time. It may stop early (the caller goes on byte by byte),
+// never late.
+func printablePrefix(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	for ; n+8 <= len(b); n += 8 {
+		w := binary.LittleEndian.Uint64(b[n:])
+		low := (w - 0x20*ones) &^ w & highs // a byte below 0x20
+		del := w ^ 0x7f*ones                // a byte 0x7f becomes 0
+		if low|w&highs|(del-ones)&^del&highs != 0 {
+			break
+		}
+	}
+	return n
 }

@@ -1,4 +1,4 @@
-package query
+package termsafe
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ func TestSanitize(t *testing.T) {
 		{"alt screen and cursor kept", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[?25h", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[?25h"},
 		{"save restore keypad charset", "\x1b7\x1b8\x1b=\x1b>\x1b(0q\x1b(B\x1b#8", "\x1b7\x1b8\x1b=\x1b>\x1b(0q\x1b(B\x1b#8"},
 		{"cursor shape kept", "\x1b[2 q", "\x1b[2 q"},
+		{"sgr conceal dropped", "a\x1b[8mhidden\x1b[1;8;31mx\x1b[8;0m", "ahidden\x1b[1;31mx\x1b[0m"},
+		{"sgr 8 as a colour kept", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38:5:8m", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38:5:8m"},
 		{"osc title BEL", "a\x1b]0;evil title\x07b", "ab"},
 		{"osc title ST", "a\x1b]2;evil\x1b\\b", "ab"},
 		{"osc 52 clipboard", "a\x1b]52;c;cm0gLXJmIC8K\x07b", "ab"},
@@ -256,5 +258,24 @@ func BenchmarkSanitize(b *testing.B) {
 				dst = s.Append(dst[:0], bc.data)
 			}
 		})
+	}
+}
+
+// TestPrintablePrefix checks the word-at-a-time fast path against the
+// byte loop for every byte value in every position of a word.
+func TestPrintablePrefix(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 16; pos++ {
+			b := bytes.Repeat([]byte("a"), 16)
+			b[pos] = byte(c)
+			want := 16
+			if c < 0x20 || c >= 0x7f {
+				want = pos
+			}
+			got := printablePrefix(b)
+			if got > want || got%8 != 0 || want-got >= 8 {
+				t.Fatalf("printablePrefix with %#x at %d = %d; want the words before %d", c, pos, got, want)
+			}
+		}
 	}
 }
