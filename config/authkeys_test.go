@@ -90,7 +90,7 @@ func TestParseAuthorizedKeyRefusesOptions(t *testing.T) {
 // TestValidateNamesUserKeyAndOption: the config error names the user, the
 // key line and the option.
 func TestValidateNamesUserKeyAndOption(t *testing.T) {
-	cfg := strings.Replace(base(), `{name: bob, keys: ["`+key1+`"]`, `{name: bob, keys: ['command="/bin/sh" `+key1+`']`, 1)
+	cfg := strings.Replace(base(), `{name: bob, keys: ["`+key2+`"]`, `{name: bob, keys: ['command="/bin/sh" `+key2+`']`, 1)
 	_, err := Parse([]byte(cfg))
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Parse = %v; want ErrInvalid", err)
