@@ -44,7 +44,8 @@ func TestReloadRevokesLiveSession(t *testing.T) {
 		change    string
 	}{
 		{"key removed", "key removed", func(t *testing.T, f *fixture) func(string) string {
-			return replaceOnce(t, `name: bob, keys: ["`+f.keyLine("bob")+`"]`, `name: bob, keys: ["`+f.keyLine("carol")+`"]`)
+			_, fresh := sshtest.Keygen(t, t.TempDir(), "fresh") // keys may not be shared: a new one
+			return replaceOnce(t, `name: bob, keys: ["`+f.keyLine("bob")+`"]`, `name: bob, keys: ["`+authorizedKey(fresh)+`"]`)
 		}, "users changed: bob"},
 		{"user removed", "user removed", func(t *testing.T, f *fixture) func(string) string {
 			return replaceOnce(t, `  - {name: bob, keys: ["`+f.keyLine("bob")+`"], roles: [staging]}`+"\n", "")
@@ -109,13 +110,14 @@ func TestReloadAppliesAtOnce(t *testing.T) {
 	alice := f.client("alice", true, "demo")
 	alice.Start(t)
 	alice.Expect("demo$ ", timeout)
-	frank := &sshtest.Client{Addr: f.addr, User: "frank", Key: f.keys["carol"], Args: []string{"demo2", "--", "echo frank-in"}}
+	frankKey, frankPub := sshtest.Keygen(t, t.TempDir(), "frank")
+	frank := &sshtest.Client{Addr: f.addr, User: "frank", Key: frankKey, Args: []string{"demo2", "--", "echo frank-in"}}
 	if res := runClient(t, frank); res.Exit != 255 {
 		t.Fatalf("frank before the reload: %+v; want refused", res)
 	}
 	demo, _ := f.cfg.Host("demo")
 	res, err := f.reload(func(y string) string {
-		y = strings.Replace(y, "users:\n", "users:\n  - {name: frank, keys: [\""+f.keyLine("carol")+"\"], roles: [ops]}\n", 1)
+		y = strings.Replace(y, "users:\n", "users:\n  - {name: frank, keys: [\""+authorizedKey(frankPub)+"\"], roles: [ops]}\n", 1)
 		y = strings.Replace(y, "roles:\n", "roles:\n  ops: {connect: [demo2]}\n", 1)
 		return strings.Replace(y, "hosts:\n", "hosts:\n  - {name: demo2, address: \""+demo.Address+"\", host_key: \""+demo.HostKey+"\"}\n", 1)
 	})
