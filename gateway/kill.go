@@ -83,7 +83,9 @@ func parseKillArgs(rest string) (id, reason string, err error) {
 	if id == "" {
 		return "", "", errNoKillID
 	}
-	reason = termsafe.Text(reason)
+	if reason = strings.TrimSpace(reason); reason != "" {
+		reason = termsafe.Text(reason) // shown to the session's people as is
+	}
 	if len(reason) > maxKillReason {
 		reason = strings.ToValidUTF8(reason[:maxKillReason], "")
 	}
