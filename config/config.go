@@ -22,6 +22,8 @@ type Config struct {
 	// RecordingPolicies say what sessions do when their recording fails;
 	// the first policy whose hosts match applies. Default: strict.
 	RecordingPolicies []RecordingPolicy `yaml:"recording_policies"`
+	// Signing configures the signatures of recordings (config/signing.go).
+	Signing Signing `yaml:"signing"`
 }
 
 // Gateway configures the SSH front door.

@@ -83,6 +83,7 @@ func (c *Config) SetDefaults() {
 	}
 	c.setApprovalDefaults()
 	c.setRecordingDefaults()
+	c.setSigningDefaults()
 }
 
 // Validate reports every problem of the configuration as an *Error, one
@@ -99,6 +100,7 @@ func (c *Config) Validate() error {
 	c.validateHosts(&p)
 	c.validateApproval(&p)
 	c.validateRecording(&p)
+	c.validateSigning(&p)
 	return p.err()
 }
 

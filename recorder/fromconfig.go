@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"log/slog"
+	"path/filepath"
 
 	"github.com/foureyes/foureyes/config"
 )
@@ -16,7 +17,19 @@ func FromConfig(c *config.Config, logger *slog.Logger) Config {
 		ChunkBytes:    c.Gateway.ChunkBytes,
 		ChunkInterval: c.Gateway.ChunkInterval,
 		Logger:        logger,
+		SealEvery:     c.Signing.SealEvery,
+		SealInterval:  c.Signing.SealInterval,
+		AnchorFile:    anchorFile(c),
 	}
+}
+
+// anchorFile is where the gateway keeps the last sealed point of its own
+// stream: DATA_DIR/gateway_anchor.json.
+func anchorFile(c *config.Config) string {
+	if c.Gateway.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.Gateway.DataDir, "gateway_anchor.json")
 }
 
 // PublisherFromConfig returns the publisher settings of the kafka section of c.
