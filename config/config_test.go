@@ -346,7 +346,7 @@ func TestSigningSection(t *testing.T) {
 		t.Fatalf("one trusted key: %v, %d keys", err, len(c.Signing.TrustedPublicKeys()))
 	}
 	for _, tt := range []struct{ yaml, key string }{
-		{"signing:\n  seal_every: 0\n", "signing.seal_every"},
+		{"signing:\n  seal_every: -5\n", "signing.seal_every"},
 		{"signing:\n  seal_every: 100001\n", "signing.seal_every"},
 		{"signing:\n  seal_interval: 10ms\n", "signing.seal_interval"},
 		{"signing:\n  trusted_keys: [\"ssh-ed25519 AAAA\"]\n", "signing.trusted_keys[0]"},
