@@ -232,7 +232,8 @@ func TestRunVerify(t *testing.T) {
 	st := cliStore(t)
 	s1 := shellSession("s1", t0).evs
 	r := runCLI(st, "verify", "s1")
-	want := "OK: session s1, 9 events, chain intact, last hash " + s1[8].Hash.String() + "\n"
+	want := "OK: session s1, 9 events, chain intact, last hash " + s1[8].Hash.String() + "\n" +
+		"note: signatures not checked: no trusted signing keys are configured (signing.trusted_keys)\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("verify s1 = %+v; want %q", r, want)
 	}

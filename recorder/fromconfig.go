@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
 )
 
 // FromConfig returns the recorder settings of the gateway section of c.
@@ -21,6 +22,16 @@ func FromConfig(c *config.Config, logger *slog.Logger) Config {
 		SealInterval:  c.Signing.SealInterval,
 		AnchorFile:    anchorFile(c),
 	}
+}
+
+// SignerFromConfig loads (or creates) the signing key of
+// signing.key_file and returns its Signer.
+func SignerFromConfig(c *config.Config) (*event.Signer, error) {
+	key, err := LoadSigningKey(c.Signing.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return event.NewSigner(key), nil
 }
 
 // anchorFile is where the gateway keeps the last sealed point of its own

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/gateway"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/metrics"
@@ -23,6 +25,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("gateway", stderr)
 	path := fs.String("config", "", "configuration file (required; see docs/config.md)")
 	printKey := fs.Bool("print-client-key", false, "print the public key the bastion logs into hosts with, then exit")
+	printSigning := fs.Bool("print-signing-key", false, "print the public key that signs recordings (for signing.trusted_keys of verifiers), then exit")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -42,14 +45,26 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, line)
 		return nil
 	}
+	signer, err := recorder.SignerFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if *printSigning {
+		fmt.Fprintln(stdout, event.FormatPublicKey(signer.Public()))
+		fmt.Fprintf(stderr, "key id %s of gateway %s: add the line above to signing.trusted_keys of every config that runs audit verify\n", signer.KeyID(), cfg.Gateway.ID)
+		return nil
+	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
 
-	rec, err := recorder.New(recorder.FromConfig(cfg, log.With("component", "recorder")))
+	rcfg := recorder.FromConfig(cfg, log.With("component", "recorder"))
+	rcfg.Signer = signer
+	rec, err := recorder.New(rcfg)
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention}
+	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention,
+		keys: append(cfg.Signing.TrustedPublicKeys(), signer.Public())}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -137,6 +152,7 @@ type lazyStore struct {
 	cfg       config.ClickHouse
 	retention config.Retention
 	mu        sync.Mutex
+	keys      []ed25519.PublicKey // trusted signing keys
 	conn      driver.Conn
 	st        *query.Store
 }
@@ -151,7 +167,7 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()), query.WithRetention(l.retention))
+	l.conn, l.st = conn, query.NewStore(conn, query.WithLogger(slog.Default()), query.WithRetention(l.retention), query.WithTrustedKeys(l.keys...))
 	return l.st, nil
 }
 

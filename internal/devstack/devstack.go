@@ -182,11 +182,16 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.Ingester = ingest.New(s.ClickHouse, ingest.FromConfig(cfg, s.log.With("component", "ingest")))
-	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log.With("component", "recorder")))
+	rcfg := recorder.FromConfig(cfg, s.log.With("component", "recorder"))
+	if rcfg.Signer, err = recorder.SignerFromConfig(cfg); err != nil {
+		return s, err
+	}
+	s.Recorder, err = recorder.New(rcfg)
 	if err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")), query.WithRetention(cfg.Retention))
+	s.Store = query.NewStore(s.ClickHouse, query.WithLogger(s.log.With("component", "query")), query.WithRetention(cfg.Retention),
+		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public())...))
 	s.Retention = retention.New(s.ClickHouse, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
