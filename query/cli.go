@@ -153,9 +153,17 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("", err)
 	}
+	checked, err := c.st.checkRows(ctx, list)
+	if err != nil {
+		return c.fail("", err)
+	}
 	if *asJSON {
 		for i := range list {
-			if err := writeJSONLine(c.stdout, toSessionJSON(&list[i], "")); err != nil {
+			j := toSessionJSON(&list[i], "")
+			if problems, ok := checked[list[i].ID]; ok {
+				j.withIntegrity(&Integrity{Problems: problems})
+			}
+			if err := writeJSONLine(c.stdout, j); err != nil {
 				return c.fail("", err)
 			}
 		}
@@ -178,6 +186,12 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	}
 	if err := tw.Flush(); err != nil {
 		return c.fail("", err)
+	}
+	for i := range list {
+		if p := checked[list[i].ID]; len(p) > 0 {
+			fmt.Fprintf(c.stdout, "WARNING: session %s: the row above does not match its recording: %s; run audit verify %s\n",
+				printable(list[i].ID), printable(p[0]), printable(list[i].ID))
+		}
 	}
 	return ExitOK
 }
