@@ -10,11 +10,16 @@ import (
 	"github.com/foureyes/foureyes/event"
 )
 
-// pageSeqs is how many seqs one read of a stream covers. Every audit read
-// (verify, show, play, export) holds at most one page of events at a time,
-// whatever the session's size: with the default 16 KiB output chunks
-// about 8 MiB (docs/storage.md, "Memory of audit reads").
-const pageSeqs = 512
+// A walk reads a stream in windows of windowSeqs seqs: first the size of
+// every event's data in the window (a few bytes per event), then the
+// events themselves in pages of at most pageBytes of data (or one seq,
+// if a single event is larger). Every audit read (verify, show, play,
+// export) therefore holds at most one page of events at a time, whatever
+// the session's size (docs/storage.md, "Memory of audit reads").
+const (
+	windowSeqs = 8192
+	pageBytes  = 4 << 20
+)
 
 // maxConflicts bounds the conflicting seqs a walk remembers.
 const maxConflicts = 100
@@ -41,17 +46,19 @@ func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Even
 		st   walkStats
 		page []event.Event
 		from uint64
+		cuts []uint64
 	)
 	for {
+		to := from + windowSeqs
+		if to < from {
+			to = ^uint64(0)
+		}
 		var err error
-		page, err = s.readPage(ctx, id, from, page[:0])
+		cuts, err = s.pageCuts(ctx, id, from, to, cuts[:0])
 		if err != nil {
 			return st, err
 		}
-		if s.onPage != nil {
-			s.onPage(len(page))
-		}
-		if len(page) == 0 {
+		if len(cuts) == 0 {
 			next, ok, err := s.nextSeq(ctx, id, from)
 			if err != nil || !ok {
 				return st, err
@@ -59,33 +66,72 @@ func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Even
 			from = next
 			continue
 		}
-		var conflicts []uint64
-		page, conflicts = dedupEvents(page)
-		for _, c := range conflicts {
-			if len(st.Conflicts) < maxConflicts {
-				st.Conflicts = append(st.Conflicts, c)
-			}
-		}
-		for i := range page {
-			st.Events++
-			if err := fn(&page[i]); err != nil {
+		cuts = append(cuts, to)
+		for i := 0; i+1 < len(cuts); i++ {
+			page, err = s.readPage(ctx, id, cuts[i], cuts[i+1], page[:0])
+			if err != nil {
 				return st, err
 			}
+			if s.onPage != nil {
+				s.onPage(len(page))
+			}
+			var conflicts []uint64
+			page, conflicts = dedupEvents(page)
+			for _, c := range conflicts {
+				if len(st.Conflicts) < maxConflicts {
+					st.Conflicts = append(st.Conflicts, c)
+				}
+			}
+			for i := range page {
+				st.Events++
+				if err := fn(&page[i]); err != nil {
+					return st, err
+				}
+			}
+			clear(page) // drop the data of this page before reading the next
 		}
-		clear(page) // drop the data of this page before reading the next
-		if from > ^uint64(0)-pageSeqs {
+		if to == ^uint64(0) {
 			return st, nil
 		}
-		from += pageSeqs
+		from = to
 	}
 }
 
-// readPage appends the stored rows of seqs [from, from+pageSeqs) to buf.
-func (s *Store) readPage(ctx context.Context, id string, from uint64, buf []event.Event) ([]event.Event, error) {
-	to := from + pageSeqs
-	if to < from {
-		to = ^uint64(0)
+// pageCuts appends to cuts the first seq of every page of the window
+// [from, to): pages of at most pageBytes of data, a seq's copies in one
+// page. It appends nothing when the window holds no event.
+func (s *Store) pageCuts(ctx context.Context, id string, from, to uint64, cuts []uint64) ([]uint64, error) {
+	const where = " WHERE session = ? AND seq >= ? AND seq < ?"
+	rows, err := s.conn.Query(ctx, "SELECT seq, sum(length(data)) AS n FROM (SELECT seq, data FROM events"+where+
+		" UNION ALL SELECT seq, data FROM held_events"+where+") GROUP BY seq ORDER BY seq", id, from, to, id, from, to)
+	if err != nil {
+		return cuts, fmt.Errorf("query: events of %s: %w", id, err)
 	}
+	defer rows.Close()
+	var (
+		acc  uint64
+		seen bool
+	)
+	for rows.Next() {
+		var seq, n uint64
+		if err := rows.Scan(&seq, &n); err != nil {
+			return cuts, fmt.Errorf("query: events of %s: scan: %w", id, err)
+		}
+		switch {
+		case !seen:
+			cuts = append(cuts, from)
+			seen = true
+		case acc+n > pageBytes && acc > 0:
+			cuts = append(cuts, seq)
+			acc = 0
+		}
+		acc += n + 256 // the other columns
+	}
+	return cuts, rows.Err()
+}
+
+// readPage appends the stored rows of seqs [from, to) to buf.
+func (s *Store) readPage(ctx context.Context, id string, from, to uint64, buf []event.Event) ([]event.Event, error) {
 	const where = " WHERE session = ? AND seq >= ? AND seq < ?"
 	rows, err := s.conn.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+" UNION ALL SELECT "+eventColumns+" FROM held_events"+where,
 		id, from, to, id, from, to)
