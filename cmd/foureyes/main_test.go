@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/foureyes/foureyes/event"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 func TestRunUsageAndErrors(t *testing.T) {
