@@ -42,8 +42,12 @@ const usageText = `usage: audit VERB [arguments]
   export ID [--format asciicast] [--sanitize]
         write the recording to stdout as asciicast v2, faithful to the bytes
         recorded; --sanitize removes what play removes.
-  verify ID
-        check the hash chain and the stored tail; exit status 1 when broken.
+  verify ID [--json] | verify --since T [--until T] [--json]
+        check the hash chain, the gateway's signatures, the summary row and
+        what the gateway stream recorded of the session's end; --since: every
+        stream of the window and the gateway streams' anchors. Exit status 1
+        when anything does not verify. show, play, export and sessions warn
+        when what they print does not verify.
   hold ID --reason TEXT [--until DATE]
         keep a session beyond its retention class (at most retention.max_hold
         past the day its class drops it; the default --until). DATE is
@@ -51,7 +55,9 @@ const usageText = `usage: audit VERB [arguments]
   holds [--all] [--json]
         list the active holds (--all: also released and ended ones).
   release ID
-        end the holds of a session now; its held copy goes at the next run.
+        end your own holds of a session now; someone else's hold needs two
+        auditors: the first asks, a different one confirms with release ID.
+        Without holds left, its held copy goes at the next run.
   retention [--json]
         per class: oldest data, next drop; active holds; the last drop.
   help
