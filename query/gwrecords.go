@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/foureyes/foureyes/event"
 )
@@ -175,4 +176,56 @@ func firstOr(list []string, def string) string {
 		return list[0]
 	}
 	return def
+}
+
+// checkStopped adds a problem to in when the stream (of gateway gw, last
+// event at lastNS) has no end although its gateway stopped cleanly after
+// that event: a gateway ends every stream before its own stream ends
+// (and the recorder ends the rest at close or at the next start), so
+// such a stream had an end, and it was removed. The gateway stream's end
+// is believed only when that stream verifies.
+func (s *Store) checkStopped(ctx context.Context, in *Integrity, gw string, lastNS int64) error {
+	const where = ` WHERE type = 'session.end' AND gateway = ? AND ts_ns > ?
+		AND visitParamExtractString(meta, 'kind') = 'gateway' AND visitParamExtractString(meta, 'interrupted') != 'true'`
+	rows, err := s.conn.Query(ctx, `SELECT session, ts_ns FROM (SELECT session, ts_ns FROM events`+where+
+		` UNION ALL SELECT session, ts_ns FROM held_events`+where+`) ORDER BY ts_ns LIMIT 3`, gw, lastNS, gw, lastNS)
+	if err != nil {
+		return fmt.Errorf("query: gateway stops: %w", err)
+	}
+	type stop struct {
+		id string
+		ns int64
+	}
+	var stops []stop
+	for rows.Next() {
+		var st stop
+		if err := rows.Scan(&st.id, &st.ns); err != nil {
+			rows.Close()
+			return fmt.Errorf("query: gateway stops: %w", err)
+		}
+		stops = append(stops, st)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query: gateway stops: %w", err)
+	}
+	for _, st := range stops {
+		c := newStreamCheck(st.id, s.keys)
+		ws, err := s.walkEvents(ctx, st.id, func(e *event.Event) error { c.add(e); return nil })
+		if err != nil {
+			return err
+		}
+		gin := c.finish(ws, Session{}, false, s.now())
+		if c.gw == nil {
+			continue // not a gateway stream: a forged row
+		}
+		if !gin.OK() {
+			in.problem("gateway stream %s, which ended after this stream's last event, does not verify: %s", printable(st.id), gin.Problems[0])
+			return nil
+		}
+		in.problem("cut off: the stream has no end, but gateway %s stopped cleanly after its last event (gateway stream %s ended %s); its end was removed",
+			printable(gw), printable(st.id), time.Unix(0, st.ns).UTC().Format(time.RFC3339))
+		return nil
+	}
+	return nil
 }

@@ -59,6 +59,11 @@ func (s *Store) checkStream(ctx context.Context, id string, collect func(e *even
 		return checkedRead{}, err
 	}
 	checkRecorded(&in, id, in.Stream, logs)
+	if in.OK() && !in.Stream.Ended && c.head.Kind != "gateway" {
+		if err := s.checkStopped(ctx, &in, c.head.Gateway, c.lastNS); err != nil {
+			return checkedRead{}, err
+		}
+	}
 	head := c.head
 	if head.Kind == "" && found {
 		// A chain without session.start (cut at the front): keep the

@@ -72,7 +72,7 @@ func gwStream(id string, s *event.Signer, start time.Time, anchor *event.Event, 
 				map[string]string{"session": last.Session, "last_seq": strconv.FormatUint(last.Seq, 10), "last_hash": last.Hash.String()})
 		}
 	}
-	r.end(time.Hour, "0")
+	r.at(time.Hour, event.SessionEnd, "", "", map[string]string{"exit_status": "0", "kind": "gateway"})
 	return signStream(r.evs, s, 2)
 }
 
@@ -220,6 +220,52 @@ func TestVerifyDetectsDatabaseWriter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newSignedFixture(t)
 			tt.tamper(f)
+			r := runCLI(f.st, "verify", "s1")
+			if r.code != ExitFailure || !strings.Contains(r.stdout, tt.want) {
+				t.Fatalf("audit verify s1 = %d\n%s%s\nwant exit 1 naming %q", r.code, r.stdout, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestVerifyEndRemovedAfterGatewayStopped: the tail of s1 is cut right
+// after a seal (what is left is fully signed) and the gateway stream has
+// no record of s1 (or lost them): the clean end of the gateway stream
+// after s1's last event shows that s1's end was removed.
+func TestVerifyEndRemovedAfterGatewayStopped(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		gw   func(f *signedFixture) []event.Event
+		want string
+	}{
+		{"gateway stream without records", func(f *signedFixture) []event.Event {
+			return gwStream("gw-a", f.signer, t0.Add(-time.Minute), nil)
+		}, "cut off: the stream has no end, but gateway gw1 stopped cleanly"},
+		{"records removed from the gateway stream", func(f *signedFixture) []event.Event {
+			var gw []event.Event
+			for _, e := range cloneEvents(f.gw) {
+				if e.Type != event.StreamStarted && e.Type != event.StreamEnded {
+					e.Seq = uint64(len(gw))
+					gw = append(gw, e)
+				}
+			}
+			return rechain(gw, 0)
+		}, "gateway stream gw-a, which ended after this stream's last event, does not verify"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSignedFixture(t)
+			s1 := cloneEvents(f.s1)
+			cut := 0
+			for i, e := range s1 {
+				if e.Type == event.ChainSeal {
+					cut = i + 1
+				}
+			}
+			rewrite(t, f.conn, s1[:cut], tt.gw(f))
+			if err := f.conn.Exec(context.Background(), "ALTER TABLE sessions DROP PARTITION (90, 20260314)"); err != nil {
+				t.Fatal(err)
+			}
+			f.st.now = func() time.Time { return t0.Add(10 * time.Minute) } // the cut tail is recent
 			r := runCLI(f.st, "verify", "s1")
 			if r.code != ExitFailure || !strings.Contains(r.stdout, tt.want) {
 				t.Fatalf("audit verify s1 = %d\n%s%s\nwant exit 1 naming %q", r.code, r.stdout, r.stderr, tt.want)

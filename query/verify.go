@@ -66,6 +66,11 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 		return res, err
 	}
 	checkRecorded(&in, id, in.Stream, logs)
+	if in.OK() && st.Events > 0 && !in.Stream.Ended && c.head.Kind != "gateway" {
+		if err := s.checkStopped(ctx, &in, c.head.Gateway, c.lastNS); err != nil {
+			return res, err
+		}
+	}
 	if st.Events == 0 && !found && in.OK() {
 		return res, s.notFound(ctx, id)
 	}
