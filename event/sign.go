@@ -222,7 +222,7 @@ func (k *Keyring) check(id, sig string, msg []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: %.40q", ErrUnknownKey, id)
 	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
+	raw, err := decodeSig(sig)
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
 	}
@@ -231,3 +231,6 @@ func (k *Keyring) check(id, sig string, msg []byte) error {
 	}
 	return nil
 }
+
+// decodeSig decodes the base64 text of a signature.
+func decodeSig(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
