@@ -369,7 +369,7 @@ func TestVerifyWindowGatewayAnchors(t *testing.T) {
 		return s
 	}
 	r := runCLI(st(oldPub, newPub), "verify", "--since", "2026-03-14")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "OK: 4 streams (2 gateway streams)") || !strings.Contains(r.stdout, "1 anchors checked") ||
+	if r.code != ExitOK || !strings.Contains(r.stdout, "OK: 4 streams (2 gateway streams)") || !strings.Contains(r.stdout, "1 anchors, 0 hold releases checked") ||
 		!strings.Contains(r.stdout, oldKey.KeyID()) || !strings.Contains(r.stdout, newKey.KeyID()) {
 		t.Fatalf("verify --since with both keys = %+v; want OK, both keys named", r)
 	}
@@ -382,5 +382,48 @@ func TestVerifyWindowGatewayAnchors(t *testing.T) {
 	r = runCLI(st(oldPub, newPub), "verify", "--since", "2026-03-14")
 	if r.code != ExitFailure || !strings.Contains(r.stdout, "FAILED: gw-b: deleted: its predecessor gateway stream gw-a") {
 		t.Fatalf("verify --since after deleting gw-a = %+v; want gw-b's anchor to name it", r)
+	}
+}
+
+// auditStream builds a signed audit stream of user running line.
+func auditStream(id, user, line string, s *event.Signer, at time.Time) []event.Event {
+	r := newRec(id, user, "", "audit", at)
+	r.at(time.Millisecond, event.AuditQuery, user, line, nil)
+	r.at(2*time.Millisecond, event.SessionEnd, "", "", map[string]string{"exit_status": "0", "kind": "audit", "user": user})
+	return signStream(r.evs, s, 1000)
+}
+
+// TestVerifyWindowHoldReleases: a hold released by two auditors verifies
+// when both `audit release` commands are in signed audit streams; a holds
+// row claiming a two-auditor release nobody ran (a database writer's
+// forgery) fails verify --since.
+func TestVerifyWindowHoldReleases(t *testing.T) {
+	f := newSignedFixture(t)
+	ctx := context.Background()
+	placed := t0.Add(time.Hour)
+	if _, err := f.st.Hold(ctx, "s1", "carol", "legal request 2026-17 from the board", time.Time{}, placed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Release(ctx, "s1", "dave", placed.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Release(ctx, "s1", "erin", placed.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	insertEvents(t, f.conn, auditStream("a-dave", "dave", "audit release s1", f.signer, placed.Add(time.Minute)))
+	insertEvents(t, f.conn, auditStream("a-erin", "erin", "audit release 's1'", f.signer, placed.Add(2*time.Minute)))
+	r := runCLI(f.st, "verify", "--since", "2026-03-14")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "1 hold releases checked") {
+		t.Fatalf("verify --since with a backed release = %+v; want OK", r)
+	}
+	// A forged newer version of the holds row: released by mallory,
+	// confirmed by eve, who never ran the command.
+	if err := f.conn.Exec(ctx, "INSERT INTO holds (session, placed_ns, placed_by, reason, until, class, released_ns, released_by, version) "+
+		"SELECT session, placed_ns, placed_by, reason, until, class, released_ns, 'mallory|eve', version + 1000 FROM holds FINAL WHERE session = 's1'"); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(f.st, "verify", "--since", "2026-03-14")
+	if r.code != ExitFailure || !strings.Contains(r.stdout, "FAILED: hold:s1: the release of carol's hold on s1 by mallory is not backed by a signed `audit release` of mallory") {
+		t.Fatalf("verify --since with a forged release = %+v; want it named", r)
 	}
 }

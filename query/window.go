@@ -17,6 +17,7 @@ type WindowResult struct {
 	Gateways int    // of which gateway streams
 	Events   uint64 // events verified
 	Anchors  int    // gateway stream anchors checked
+	Releases int    // hold releases checked against the audit streams
 	Keys     []string
 	// Failures lists the streams that did not verify, by id.
 	Failures []StreamFailure
@@ -49,7 +50,9 @@ type windowStream struct {
 // every stream a verified gateway stream records as started or ended must
 // be stored and end where recorded (a deleted session, a cut-off tail),
 // and every gateway stream's anchor must name a stored predecessor with
-// the anchored hash (a deleted gateway stream). Memory grows with the
+// the anchored hash (a deleted gateway stream). Every hold released in
+// the window must be backed by the `audit release` commands of its
+// auditors in audit streams that verify (a forged holds row). Memory grows with the
 // number of streams in the window (ids and verdicts), not their size.
 func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (WindowResult, error) {
 	var res WindowResult
@@ -143,6 +146,9 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 			res.Failures = append(res.Failures, StreamFailure{ID: id, Problems: ws.in.Problems})
 		}
 	}
+	if err := s.checkReleases(ctx, &res, since); err != nil {
+		return res, err
+	}
 	slices.SortFunc(res.Failures, func(a, b StreamFailure) int { return strings.Compare(a.ID, b.ID) })
 	for k := range keys {
 		res.Keys = append(res.Keys, k)
@@ -234,7 +240,7 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 			}
 		}
 		if err := writeJSONLine(c.stdout, map[string]any{"record": "window", "ok": res.OK(), "streams": res.Streams,
-			"gateway_streams": res.Gateways, "events": res.Events, "anchors": res.Anchors, "keys": res.Keys,
+			"gateway_streams": res.Gateways, "events": res.Events, "anchors": res.Anchors, "releases": res.Releases, "keys": res.Keys,
 			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned}); err != nil {
 			return c.fail("", err)
 		}
@@ -248,7 +254,7 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 		if !res.OK() {
 			verdict = fmt.Sprintf("FAILED (%d of %d streams)", len(res.Failures), res.Streams)
 		}
-		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors checked", verdict, res.Streams, res.Gateways, res.Events, res.Anchors)
+		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases checked", verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases)
 		if len(res.Keys) > 0 {
 			fmt.Fprintf(c.stdout, ", signed by %s", strings.Join(res.Keys, ", "))
 		}
