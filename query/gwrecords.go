@@ -100,6 +100,9 @@ func (s *Store) recordingStreams(ctx context.Context, id string) ([]string, erro
 // gateway logs of streams that verified, with the seq through which each
 // is signed (records after it are not trusted).
 func checkRecorded(in *Integrity, id string, res event.StreamResult, logs []*verifiedLog) {
+	if res.Events == 0 && in.expired {
+		return // retention removed it, as its class says
+	}
 	for _, l := range logs {
 		end, ok := l.log.ended[id]
 		if !ok || (l.signed && end.at > l.signedThrough) {

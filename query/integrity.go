@@ -30,6 +30,10 @@ type Integrity struct {
 	// Signatures reports whether trusted keys were configured, so that
 	// signatures were required.
 	Signatures bool
+	// expired is set when retention removed the stream (no events, and
+	// expired_sessions knows it): gateway records of it are not a
+	// deletion.
+	expired bool
 }
 
 // OK reports whether the stream verified: no problem found.

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/foureyes/foureyes/event"
@@ -61,6 +62,12 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 		return res, err
 	}
 	in := c.finish(st, sess, found, s.now())
+	if st.Events == 0 {
+		var exp *ExpiredError
+		if errors.As(s.notFound(ctx, id), &exp) {
+			return res, exp
+		}
+	}
 	logs, err := s.gatewayLogsOf(ctx, &in, id)
 	if err != nil {
 		return res, err

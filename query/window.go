@@ -78,6 +78,10 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 		if b := tail.result(); b != nil && in.Stream.Break == nil {
 			in.problem("seq %d: %s", b.Seq, b.Reason)
 		}
+		if st.Events == 0 {
+			var exp *ExpiredError
+			in.expired = errors.As(s.notFound(ctx, id), &exp)
+		}
 		res.Streams++
 		res.Events += st.Events
 		for _, k := range in.Stream.Keys {
