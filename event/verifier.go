@@ -25,6 +25,7 @@ const (
 // NewStreamVerifier.
 type StreamVerifier struct {
 	keys  *Keyring
+	first uint64 // the first seq checked: 0, or where StartAt began
 	next  uint64
 	prev  Hash
 	ring  []Hash
@@ -61,6 +62,15 @@ func NewStreamVerifier(keys *Keyring) *StreamVerifier {
 	return &StreamVerifier{keys: keys, ring: make([]Hash, SealWindow), buf: make([]byte, 0, 1024), keyed: map[string]bool{}}
 }
 
+// StartAt makes the verifier accept e as the first event of the stream
+// although its seq is not 0: its predecessors were removed (retention
+// drops whole days) and its prev cannot be checked. Seals naming points
+// before e cannot be checked either and are skipped. The caller decides
+// that the missing front is legitimate. Call it before Add(e).
+func (v *StreamVerifier) StartAt(e *Event) {
+	v.first, v.next, v.prev = e.Seq, e.Seq, e.Prev
+}
+
 // Add checks the next event. After the first failure it only counts.
 func (v *StreamVerifier) Add(e *Event) {
 	v.res.Events++
@@ -76,7 +86,7 @@ func (v *StreamVerifier) Add(e *Event) {
 	case e.Seq < want:
 		v.brk = &Break{Seq: e.Seq, Reason: "duplicate or out-of-order event"}
 		return
-	case e.Prev != v.prev && want == 0:
+	case e.Prev != v.prev && want == v.first:
 		v.brk = &Break{Seq: 0, Reason: "first event does not start the chain (prev hash is not zero)"}
 		return
 	case e.Prev != v.prev:
@@ -112,6 +122,9 @@ func (v *StreamVerifier) seal(e *Event) {
 	if err != nil {
 		v.brk = &Break{Seq: e.Seq, Reason: "seal: " + sealReason(err)}
 		return
+	}
+	if s.Seq < v.first {
+		return // names a point retention removed
 	}
 	if e.Seq-s.Seq > SealWindow-1 {
 		v.brk = &Break{Seq: e.Seq, Reason: fmt.Sprintf("seal names seq %d, too far back to check", s.Seq)}

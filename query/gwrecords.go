@@ -150,7 +150,7 @@ func (s *Store) gatewayLogsOf(ctx context.Context, in *Integrity, id string) ([]
 		if gw == id {
 			continue
 		}
-		c := newStreamCheck(gw, s.keys)
+		c := newStreamCheck(gw, s)
 		st, err := s.walkEvents(ctx, gw, func(e *event.Event) error { c.add(e); return nil })
 		if err != nil {
 			return nil, err
@@ -213,7 +213,7 @@ func (s *Store) checkStopped(ctx context.Context, in *Integrity, gw string, last
 		return fmt.Errorf("query: gateway stops: %w", err)
 	}
 	for _, st := range stops {
-		c := newStreamCheck(st.id, s.keys)
+		c := newStreamCheck(st.id, s)
 		ws, err := s.walkEvents(ctx, st.id, func(e *event.Event) error { c.add(e); return nil })
 		if err != nil {
 			return err

@@ -41,7 +41,7 @@ func (s *Store) auditCommandBacked(ctx context.Context, actor, verb, id string) 
 		return false, fmt.Errorf("query: audit commands of %s: %w", actor, err)
 	}
 	for _, sid := range streams {
-		c := newStreamCheck(sid, s.keys)
+		c := newStreamCheck(sid, s)
 		found := false
 		st, err := s.walkEvents(ctx, sid, func(e *event.Event) error {
 			c.add(e)

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -56,14 +57,63 @@ type streamCheck struct {
 	outputs int
 	// records of a gateway stream (kind "gateway"), nil otherwise.
 	gw *gatewayLog
+	n  uint64 // events added
+	// now is the clock; expiredFront the first seq present when the
+	// front of the stream was removed by retention (0: none).
+	now          time.Time
+	expiredFront uint64
+	// dropped reports whether retention dropped a partition of events of
+	// the class (days) before day (YYYYMMDD).
+	dropped func(days uint16, day uint32) bool
 }
 
-func newStreamCheck(id string, keys *event.Keyring) *streamCheck {
-	return &streamCheck{id: id, v: event.NewStreamVerifier(keys), keyed: keys.Len() > 0, head: Session{ID: id, Open: true}}
+// frontExpiredSlack is how close to its class' cutoff the first present
+// event of a stream whose front is missing must be for the front to count
+// as removed by retention (whole days are dropped, in the server's time
+// zone, by a job that runs every retention.interval).
+const frontExpiredSlack = 3 * 24 * time.Hour
+
+// frontExpired reports whether events before e (the first present, seq >
+// 0) were removed by retention: e's class drops whole days, and e lies
+// within frontExpiredSlack of its cutoff. Removing the front of a stream
+// earlier than its class allows is reported as missing events.
+func (c *streamCheck) frontExpired(e *event.Event) bool {
+	if e.Retention == 0 || c.now.IsZero() {
+		return false
+	}
+	cutoff := c.now.Add(-time.Duration(e.Retention) * 24 * time.Hour)
+	if !time.Unix(0, e.Time).Before(cutoff.Add(frontExpiredSlack)) {
+		return false
+	}
+	y, m, d := time.Unix(0, e.Time).UTC().Date()
+	return c.dropped != nil && c.dropped(e.Retention, uint32(y*10000+int(m)*100+d))
+}
+
+// droppedBefore reports whether the retention log records a drop of an
+// events partition of class days before day.
+func (s *Store) droppedBefore(days uint16, day uint32) bool {
+	var n uint64
+	err := s.conn.QueryRow(context.Background(), `SELECT count() FROM retention_log
+		WHERE action = 'drop' AND tbl = 'events' AND retention_days = ? AND day < ?`, days, day).Scan(&n)
+	if err != nil {
+		s.log.Warn("retention log lookup failed", "err", err)
+		return false
+	}
+	return n > 0
+}
+
+func newStreamCheck(id string, s *Store) *streamCheck {
+	return &streamCheck{id: id, v: event.NewStreamVerifier(s.keys), keyed: s.keys.Len() > 0, head: Session{ID: id, Open: true},
+		now: s.now(), dropped: s.droppedBefore}
 }
 
 // add takes the next event of the walk.
 func (c *streamCheck) add(e *event.Event) {
+	if c.n == 0 && e.Seq > 0 && c.frontExpired(e) {
+		c.v.StartAt(e)
+		c.expiredFront, c.head.Class = e.Seq, e.Class
+	}
+	c.n++
 	c.v.Add(e)
 	c.lastNS = e.Time
 	applyHeader(&c.head, e)
@@ -147,6 +197,9 @@ func (c *streamCheck) finish(st walkStats, summary Session, found bool, now time
 	}
 	if r.Break != nil {
 		in.problem("seq %d: %s", r.Break.Seq, r.Break.Reason)
+	}
+	if c.expiredFront > 0 {
+		in.Notes = append(in.Notes, fmt.Sprintf("seqs 0..%d were removed by retention (class %s); verified from seq %d", c.expiredFront-1, printable(c.head.Class), c.expiredFront))
 	}
 	switch {
 	case !c.keyed:

@@ -27,7 +27,7 @@ func (s *Store) checkStream(ctx context.Context, id string, collect func(e *even
 	if err != nil {
 		return checkedRead{}, err
 	}
-	c := newStreamCheck(id, s.keys)
+	c := newStreamCheck(id, s)
 	tail := tailCheck{sess: row, found: found}
 	st, err := s.walkEvents(ctx, id, func(e *event.Event) error {
 		c.add(e)

@@ -75,7 +75,7 @@ func (s *Store) checkRows(ctx context.Context, list []Session) (map[string][]str
 			out[row.ID] = []string{why}
 			continue
 		}
-		c := newStreamCheck(row.ID, s.keys)
+		c := newStreamCheck(row.ID, s)
 		applyHeader(&c.head, end)
 		c.end = end.Meta
 		var in Integrity

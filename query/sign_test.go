@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/ingest/retention"
 )
 
 // signedTestKey returns a fresh signer and its public key.
@@ -425,5 +426,41 @@ func TestVerifyWindowHoldReleases(t *testing.T) {
 	r = runCLI(f.st, "verify", "--since", "2026-03-14")
 	if r.code != ExitFailure || !strings.Contains(r.stdout, "FAILED: hold:s1: the release of carol's hold on s1 by mallory is not backed by a signed `audit release` of mallory") {
 		t.Fatalf("verify --since with a forged release = %+v; want it named", r)
+	}
+}
+
+// TestVerifyFrontRemovedByRetention: retention drops whole days, so a
+// stream spanning midnight (a long-running gateway stream above all) loses
+// its front first. That verifies, from the first event left, with a note;
+// a front removed by a database writer from data not about to expire is a
+// missing event.
+func TestVerifyFrontRemovedByRetention(t *testing.T) {
+	conn := testConn(t)
+	signer, pub := signedTestKey(t)
+	r := newRec("long", "alice", "demo-prod", "shell", t0)
+	for i := 1; i <= 6; i++ {
+		r.at(time.Duration(i)*4*time.Hour, event.Output, "", "tick\r\n", nil) // crosses into 2026-03-15
+	}
+	long := signStream(r.end(26*time.Hour, "0").evs, signer, 2)
+	other := signStream(shellSession("cut", t0.Add(10*24*time.Hour)).evs, signer, 2) // far from the class' cutoff
+	insertEvents(t, conn, long)
+	insertEvents(t, conn, other[2:]) // its front removed by hand
+	j := retention.New(conn, retention.Config{Classes: map[string]int{"production": 90}})
+	p, err := j.Plan(context.Background(), time.Date(2026, 6, 13, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStore(conn, WithTrustedKeys(pub))
+	st.now = func() time.Time { return time.Date(2026, 6, 13, 13, 0, 0, 0, time.UTC) }
+	res, err := st.Verify(context.Background(), "long")
+	if err != nil || !res.OK() || !strings.Contains(strings.Join(res.Integrity.Notes, "\n"), "removed by retention") {
+		t.Fatalf("Verify(long) = %+v, %v; want OK, noting the front removed by retention", res.Integrity, err)
+	}
+	res, err = st.Verify(context.Background(), "cut")
+	if err != nil || res.OK() {
+		t.Fatalf("Verify(cut) = %+v, %v; want the deleted front reported", res.Integrity, err)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 	if err != nil {
 		return res, err
 	}
-	c := newStreamCheck(id, s.keys)
+	c := newStreamCheck(id, s)
 	tail := tailCheck{sess: sess, found: found}
 	st, err := s.walkEvents(ctx, id, func(e *event.Event) error {
 		c.add(e)

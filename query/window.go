@@ -68,7 +68,7 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 		if err != nil {
 			return nil, err
 		}
-		c := newStreamCheck(id, s.keys)
+		c := newStreamCheck(id, s)
 		tail := tailCheck{sess: row, found: found}
 		st, err := s.walkEvents(ctx, id, func(e *event.Event) error { c.add(e); tail.add(e); return nil })
 		if err != nil {
