@@ -79,7 +79,9 @@ const (
 	// hash (the point signed), key (KeyID), sig (base64 Ed25519).
 	ChainSeal Type = "chain.seal"
 	// StreamStarted, in the gateway's own stream, records that a stream
-	// of this gateway started. Meta: session, kind, user, host.
+	// of this gateway started. Meta: session, kind, user, host, class,
+	// retention_days (so that a claim that retention removed it can be
+	// checked).
 	StreamStarted Type = "stream.started"
 	// StreamEnded, in the gateway's own stream, records a stream's end.
 	// Meta: session, last_seq and last_hash (its session.end).

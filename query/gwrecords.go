@@ -22,6 +22,9 @@ type gatewayLog struct {
 	// this gateway stream.
 	started map[string]uint64
 	ended   map[string]endRecord
+	// keep maps a recorded stream to the earliest time its class lets
+	// retention remove it (start day + retention_days + slack).
+	keep map[string]time.Time
 }
 
 // anchorRef names a sealed point of the previous gateway stream.
@@ -39,7 +42,7 @@ type endRecord struct {
 }
 
 func newGatewayLog() *gatewayLog {
-	return &gatewayLog{started: map[string]uint64{}, ended: map[string]endRecord{}}
+	return &gatewayLog{started: map[string]uint64{}, ended: map[string]endRecord{}, keep: map[string]time.Time{}}
 }
 
 func (g *gatewayLog) start(id string, e *event.Event) {
@@ -63,6 +66,12 @@ func (g *gatewayLog) record(_ string, e *event.Event) {
 	switch e.Type {
 	case event.StreamStarted:
 		g.started[id] = e.Seq
+		if days, err := strconv.Atoi(e.Meta["retention_days"]); err == nil && days > 0 {
+			// Whole days go, the day after the last kept one; a day of
+			// slack for time zones and the job's interval.
+			y, m, d := e.Timestamp().UTC().Date()
+			g.keep[id] = time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, days+1)
+		}
 	case event.StreamEnded:
 		seq, err := strconv.ParseUint(e.Meta["last_seq"], 10, 64)
 		if err != nil {
@@ -99,8 +108,15 @@ func (s *Store) recordingStreams(ctx context.Context, id string) ([]string, erro
 // gateway streams record about it, adding problems to in. logs are the
 // gateway logs of streams that verified, with the seq through which each
 // is signed (records after it are not trusted).
-func checkRecorded(in *Integrity, id string, res event.StreamResult, logs []*verifiedLog) {
+func checkRecorded(in *Integrity, id string, res event.StreamResult, logs []*verifiedLog, now time.Time) {
 	if res.Events == 0 && in.expired {
+		for _, l := range logs {
+			if keep, ok := l.log.keep[id]; ok && now.Before(keep) {
+				in.problem("deleted: said to be removed by retention, but gateway stream %s records a start whose class keeps it until %s",
+					printable(l.log.stream), keep.Format(time.DateOnly))
+				return
+			}
+		}
 		return // retention removed it, as its class says
 	}
 	for _, l := range logs {

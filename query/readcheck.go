@@ -58,7 +58,7 @@ func (s *Store) checkStream(ctx context.Context, id string, collect func(e *even
 	if err != nil {
 		return checkedRead{}, err
 	}
-	checkRecorded(&in, id, in.Stream, logs)
+	checkRecorded(&in, id, in.Stream, logs, s.now())
 	if in.OK() && !in.Stream.Ended && c.head.Kind != "gateway" {
 		if err := s.checkStopped(ctx, &in, c.head.Gateway, c.lastNS); err != nil {
 			return checkedRead{}, err

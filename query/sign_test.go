@@ -67,7 +67,8 @@ func gwStream(id string, s *event.Signer, start time.Time, anchor *event.Event, 
 	}
 	for i, evs := range streams {
 		last := evs[len(evs)-1]
-		r.at(time.Duration(i+1)*time.Minute, event.StreamStarted, "", "", map[string]string{"session": evs[0].Session, "kind": "shell"})
+		r.at(time.Duration(i+1)*time.Minute, event.StreamStarted, "", "", map[string]string{"session": evs[0].Session, "kind": "shell",
+			"class": "production", "retention_days": "90"})
 		if last.Type == event.SessionEnd {
 			r.at(time.Duration(i+1)*time.Minute+time.Second, event.StreamEnded, "", "",
 				map[string]string{"session": last.Session, "last_seq": strconv.FormatUint(last.Seq, 10), "last_hash": last.Hash.String()})
@@ -288,6 +289,16 @@ func TestVerifyDeletedSession(t *testing.T) {
 	r = runCLI(f.st, "verify", "--since", "2026-03-01")
 	if r.code != ExitFailure || !strings.Contains(r.stdout, "FAILED: s1: deleted") {
 		t.Fatalf("audit verify --since = %+v; want the deletion of s1 named", r)
+	}
+	// Disguised as retention: a row in expired_sessions long before the
+	// class (90 days) allows.
+	if err := f.conn.Exec(context.Background(), "INSERT INTO expired_sessions (session, class, retention_days, expired_at) SELECT 's1', 'production', 90, toDateTime(?)",
+		t0.Add(time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(f.st, "verify", "s1")
+	if r.code != ExitFailure || !strings.Contains(r.stdout, "deleted: said to be removed by retention, but gateway stream gw-a records a start whose class keeps it until 2026-06-13") {
+		t.Fatalf("audit verify s1 after a forged expiry = %+v; want the deletion named", r)
 	}
 }
 

@@ -62,17 +62,18 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 		return res, err
 	}
 	in := c.finish(st, sess, found, s.now())
+	var exp *ExpiredError
 	if st.Events == 0 {
-		var exp *ExpiredError
-		if errors.As(s.notFound(ctx, id), &exp) {
-			return res, exp
-		}
+		in.expired = errors.As(s.notFound(ctx, id), &exp)
 	}
 	logs, err := s.gatewayLogsOf(ctx, &in, id)
 	if err != nil {
 		return res, err
 	}
-	checkRecorded(&in, id, in.Stream, logs)
+	checkRecorded(&in, id, in.Stream, logs, s.now())
+	if in.expired && in.OK() {
+		return res, exp
+	}
 	if in.OK() && st.Events > 0 && !in.Stream.Ended && c.head.Kind != "gateway" {
 		if err := s.checkStopped(ctx, &in, c.head.Gateway, c.lastNS); err != nil {
 			return res, err

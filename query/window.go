@@ -129,7 +129,7 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 		if ws.kind == "gateway" {
 			continue
 		}
-		checkRecorded(&ws.in, id, ws.in.Stream, logs)
+		checkRecorded(&ws.in, id, ws.in.Stream, logs, s.now())
 		if !recordedBy(id, logs) && ws.in.Stream.Events > 0 {
 			res.Unrecorded++
 		}

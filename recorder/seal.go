@@ -267,7 +267,7 @@ func (r *Recorder) anchorMeta(info *StartInfo) map[string]string {
 
 // StreamObserver is told about the start and end of every stream other
 // than the gateway's own: t is event.StreamStarted (meta: session, kind,
-// user, host) or event.StreamEnded (meta: session, last_seq, last_hash).
+// user, host, class, retention_days) or event.StreamEnded (meta: session, last_seq, last_hash).
 // It is called without the recorder's locks held.
 type StreamObserver func(t event.Type, meta map[string]string)
 
@@ -312,7 +312,8 @@ func (r *Recorder) noteStarted(id string, info *StartInfo) {
 	if info.Kind == "gateway" {
 		return
 	}
-	r.noteStream(event.StreamStarted, map[string]string{"session": id, "kind": info.Kind, "user": info.User, "host": info.Host})
+	r.noteStream(event.StreamStarted, map[string]string{"session": id, "kind": info.Kind, "user": info.User, "host": info.Host,
+		"class": info.Class, "retention_days": strconv.Itoa(int(info.Retention))})
 }
 
 func (r *Recorder) noteEnded(id, kind string, seq uint64, h event.Hash) {
