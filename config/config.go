@@ -34,6 +34,8 @@ type Config struct {
 	// missing maps *_file keys to secret files that do not exist; the
 	// parts that need them report them (Require).
 	missing map[string]string
+	// Signing configures the signatures of recordings (config/signing.go).
+	Signing Signing `yaml:"signing"`
 }
 
 // Gateway configures the SSH front door.

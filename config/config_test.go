@@ -336,3 +336,29 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestSigningSection(t *testing.T) {
+	base := "gateway:\n  data_dir: /tmp/fe\n"
+	c, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Signing.KeyFile != "/tmp/fe/signing_ed25519" || c.Signing.SealEvery != 1000 || c.Signing.SealInterval != 10*time.Second {
+		t.Errorf("signing defaults = %+v", c.Signing)
+	}
+	good := "ed25519:" + strings.Repeat("A", 43) + "="
+	c, err = Parse([]byte(base + "signing:\n  trusted_keys: [\"" + good + "\"]\n"))
+	if err != nil || len(c.Signing.TrustedPublicKeys()) != 1 {
+		t.Fatalf("one trusted key: %v, %d keys", err, len(c.Signing.TrustedPublicKeys()))
+	}
+	for _, tt := range []struct{ yaml, key string }{
+		{"signing:\n  seal_every: -5\n", "signing.seal_every"},
+		{"signing:\n  seal_every: 100001\n", "signing.seal_every"},
+		{"signing:\n  seal_interval: 10ms\n", "signing.seal_interval"},
+		{"signing:\n  trusted_keys: [\"ssh-ed25519 AAAA\"]\n", "signing.trusted_keys[0]"},
+	} {
+		if _, err := Parse([]byte(base + tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("Parse(%q) = %v; want an error naming %s", tt.yaml, err, tt.key)
+		}
+	}
+}

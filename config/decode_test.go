@@ -49,7 +49,7 @@ func TestDecodeProblems(t *testing.T) {
 			[]string{"kafka.seeds (line 5): unknown key; valid keys of kafka: brokers, topic, partitions, replication_factor, retention_hours, batch_timeout, tls, sasl"}},
 		{"far from every top-level key",
 			func(s string) string { return s + "bogus: 1\n" },
-			[]string{"bogus (line 20): unknown key; valid top-level keys: gateway, kafka, clickhouse, ingest, retention, roles, users, hosts, metrics, approval_policies, notify, recording_policies, limits, session_policies"}},
+			[]string{"bogus (line 20): unknown key; valid top-level keys: gateway, kafka, clickhouse, ingest, retention, roles, users, hosts, metrics, approval_policies, notify, recording_policies, limits, session_policies, signing"}},
 		{"every problem is reported, in order",
 			func(s string) string {
 				return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  listn: x", 1) + "metrcs: {}\nnotify: {url: x}\n"
@@ -114,7 +114,7 @@ func TestDecodeProblems(t *testing.T) {
 			[]string{"retention.max_hold (line 9): is a list; want a duration (e.g. 3d, 90d, 36h)"}},
 		{"the whole file is a scalar",
 			func(string) string { return "gateway\n" },
-			[]string{`the file (line 1): "gateway" is a single value; want a mapping with the keys gateway, kafka, clickhouse, ingest, retention, roles, users, hosts, metrics, approval_policies, notify, recording_policies, limits, session_policies`}},
+			[]string{`the file (line 1): "gateway" is a single value; want a mapping with the keys gateway, kafka, clickhouse, ingest, retention, roles, users, hosts, metrics, approval_policies, notify, recording_policies, limits, session_policies, signing`}},
 		{"syntax error",
 			func(s string) string { return s + "hosts: [\n" },
 			[]string{"line 20: not valid YAML: did not find expected node content; check the indentation, quotes and brackets on that line and the one before"}},

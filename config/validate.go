@@ -89,6 +89,7 @@ func (c *Config) SetDefaults() {
 	c.setApprovalDefaults()
 	c.setRecordingDefaults()
 	c.setLimitsDefaults()
+	c.setSigningDefaults()
 }
 
 // Validate reports every problem of the configuration as an *Error, one
@@ -110,6 +111,7 @@ func (c *Config) Validate() error {
 	c.validateLimits(&p)
 	c.validateSharedKeys(&p)
 	c.validateSessionPolicies(&p)
+	c.validateSigning(&p)
 	return p.err()
 }
 

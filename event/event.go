@@ -79,6 +79,19 @@ const (
 	// "; "-separated, e.g. "users removed: bob"), not_applied (sections
 	// that need a restart), revoked (sessions ended by it).
 	ConfigReload Type = "config.reload"
+
+	// ChainSeal signs an earlier point of its own stream (see sign.go),
+	// written asynchronously every N events or T seconds. Meta: seq and
+	// hash (the point signed), key (KeyID), sig (base64 Ed25519).
+	ChainSeal Type = "chain.seal"
+	// StreamStarted, in the gateway's own stream, records that a stream
+	// of this gateway started. Meta: session, kind, user, host, class,
+	// retention_days (so that a claim that retention removed it can be
+	// checked).
+	StreamStarted Type = "stream.started"
+	// StreamEnded, in the gateway's own stream, records a stream's end.
+	// Meta: session, last_seq and last_hash (its session.end).
+	StreamEnded Type = "stream.ended"
 )
 
 // Four-eyes event types, recorded in the stream of the session under

@@ -51,6 +51,13 @@ func (s *spyRecorder) Start(info recorder.StartInfo) (*recorder.Session, error) 
 	return sess, err
 }
 
+// observingSpy is a spyRecorder that also passes stream starts and ends
+// on, as *recorder.Recorder does.
+type observingSpy struct{ *spyRecorder }
+
+// ObserveStreams forwards to the real recorder.
+func (s observingSpy) ObserveStreams(f recorder.StreamObserver) { s.r.ObserveStreams(f) }
+
 // find returns the ids of the sessions whose StartInfo matches.
 func (s *spyRecorder) find(match func(recorder.StartInfo) bool) []string {
 	s.mu.Lock()
@@ -86,6 +93,9 @@ type fixtureOptions struct {
 	// editConfig rewrites the configuration's YAML before it is parsed
 	// (keys are "ssh-ed25519 …" lines in double quotes).
 	editConfig func(yaml string) string
+	// signer turns signing on in the recorder, and the gateway stream
+	// records every other stream's start and end.
+	signer *event.Signer
 }
 
 // fixture is a running gateway with users alice (admin), bob (staging
@@ -249,7 +259,8 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 
-	rc := recorder.Config{Gateway: "test-gw", SpoolDir: filepath.Join(f.dir, "spool"), Logger: testLogger(), SpoolMaxBytes: o.spoolMaxBytes}
+	rc := recorder.Config{Gateway: "test-gw", SpoolDir: filepath.Join(f.dir, "spool"), Logger: testLogger(), SpoolMaxBytes: o.spoolMaxBytes,
+		Signer: o.signer, AnchorFile: filepath.Join(f.dir, "gateway_anchor.json")}
 	if o.noPublish && rc.SpoolMaxBytes == 0 {
 		rc.SpoolMaxBytes = 16 << 30 // benchmarks record GiBs and nothing drains the spool
 	}
@@ -276,7 +287,11 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		})
 	}
 	f.spy = &spyRecorder{r: f.rec, starts: map[string]recorder.StartInfo{}}
-	if f.srv, err = New(f.cfg, Options{Recorder: f.spy, Audit: o.audit, Logger: testLogger()}); err != nil {
+	var rec Recorder = f.spy
+	if o.signer != nil {
+		rec = observingSpy{f.spy}
+	}
+	if f.srv, err = New(f.cfg, Options{Recorder: rec, Audit: o.audit, Logger: testLogger()}); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

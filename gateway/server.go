@@ -147,6 +147,13 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}); ok {
 		ex.OnExpire(func(rep recorder.ExpiryReport) { s.recordGateway(event.SpoolExpired, "", rep.Meta()) })
 	}
+	// The gateway stream records every other stream's start and end, so
+	// that a deleted session or a cut-off tail is detected (docs/storage.md).
+	if ob, ok := opts.Recorder.(interface {
+		ObserveStreams(recorder.StreamObserver)
+	}); ok {
+		ob.ObserveStreams(func(t event.Type, meta map[string]string) { s.recordGateway(t, "", meta) })
+	}
 	s.base, s.cancelBase = context.WithCancelCause(context.Background())
 	s.wg.Add(1) // no Wait can run yet: New has not returned
 	go func() {

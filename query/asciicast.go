@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/foureyes/foureyes/event"
@@ -35,26 +37,51 @@ func WriteAsciicast(w io.Writer, sess Session, events []event.Event) error {
 // writeAsciicast is WriteAsciicast, optionally passing output through a
 // Sanitizer.
 func writeAsciicast(w io.Writer, sess Session, events []event.Event, sanitize bool) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	cols, rows, term := defaultCols, defaultRows, defaultTerm
-	var base int64
+	h := castHeader{sess: sess}
 	if len(events) > 0 {
-		base = events[0].Time
+		h.base = events[0].Time
 		for i := range events {
 			if events[i].Type == event.SessionStart {
-				m := events[i].Meta
-				cols = metaInt(m, "cols", cols)
-				rows = metaInt(m, "rows", rows)
-				if t := m["term"]; t != "" {
-					term = t
-				}
+				h.start = events[i].Meta
 				break
 			}
 		}
 	}
+	return writeAsciicastSeq(w, h, func(yield func(*event.Event) bool) {
+		for i := range events {
+			if !yield(&events[i]) {
+				return
+			}
+		}
+	}, sanitize)
+}
+
+// castHeader is what the asciicast header is made of: the session, the
+// Meta of its session.start (size, TERM), the time of its first event,
+// and the verdict of the read ("" when it verified).
+type castHeader struct {
+	sess      Session
+	start     map[string]string
+	base      int64
+	integrity []string
+}
+
+// writeAsciicastSeq is writeAsciicast over a sequence of events, holding
+// none of them after they are written.
+func writeAsciicastSeq(w io.Writer, h castHeader, events iter.Seq[*event.Event], sanitize bool) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	sess, base := h.sess, h.base
+	cols, rows, term := defaultCols, defaultRows, defaultTerm
+	if m := h.start; m != nil {
+		cols = metaInt(m, "cols", cols)
+		rows = metaInt(m, "rows", rows)
+		if t := m["term"]; t != "" {
+			term = t
+		}
+	}
 	start := sess.Started
-	if start.IsZero() && len(events) > 0 {
-		start = events[0].Timestamp()
+	if start.IsZero() && base != 0 {
+		start = time.Unix(0, base)
 	}
 	title := sess.User + "@" + sess.Host + " " + sess.ID
 	if sess.User == "" && sess.Host == "" {
@@ -71,15 +98,27 @@ func writeAsciicast(w io.Writer, sess Session, events []event.Event, sanitize bo
 	b = appendJSONString(b, []byte(title))
 	b = append(b, `,"env":{"TERM":`...)
 	b = appendJSONString(b, []byte(term))
-	b = append(b, "}}\n"...)
+	b = append(b, '}')
+	if h.integrity != nil {
+		// Players ignore unknown header keys; tools reading the file
+		// see that the bastion could not vouch for it.
+		b = append(b, `,"foureyes_verified":false,"foureyes_problems":[`...)
+		for i, p := range h.integrity {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, []byte(p))
+		}
+		b = append(b, ']')
+	}
+	b = append(b, "}\n"...)
 
 	var (
 		out, in utf8Joiner
 		san     termsafe.Sanitizer
 		data    []byte
 	)
-	for i := range events {
-		e := &events[i]
+	for e := range events {
 		var code string
 		switch e.Type {
 		case event.Output:

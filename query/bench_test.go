@@ -78,6 +78,26 @@ func BenchmarkEventsVerify(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
+	// The same session as the recorder writes it with signing on: a
+	// chain.seal every 1000 events and a signed end; the signatures are
+	// checked against the trusted key.
+	signer, pub := signedTestKey(b)
+	rs := newRec("signed", "alice", "h", "shell", t0)
+	for i := 1; i < n-1; i++ {
+		rs.at(time.Duration(i)*time.Millisecond, event.Output, "", string(chunk), nil)
+	}
+	signed := signStream(rs.end(n*time.Millisecond, "0").evs, signer, 1000)
+	insertEvents(b, conn, signed)
+	sst := NewStore(conn, WithTrustedKeys(pub))
+	b.Run("verify-signed", func(b *testing.B) {
+		for b.Loop() {
+			res, err := sst.Verify(ctx, "signed")
+			if err != nil || !res.OK() || res.Events != len(signed) {
+				b.Fatal(res.Integrity.Problems, err)
+			}
+		}
+		b.ReportMetric(float64(len(signed))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
 }
 
 // BenchmarkCommands reconstructs commands from 1 MiB of typed input.

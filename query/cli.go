@@ -46,8 +46,12 @@ const usageText = `usage: audit VERB [arguments]
   export ID [--format asciicast] [--sanitize]
         write the recording to stdout as asciicast v2, faithful to the bytes
         recorded; --sanitize removes what play removes.
-  verify ID
-        check the hash chain and the stored tail; exit status 1 when broken.
+  verify ID [--json] | verify --since T [--until T] [--json]
+        check the hash chain, the gateway's signatures, the summary row and
+        what the gateway stream recorded of the session's end; --since: every
+        stream of the window and the gateway streams' anchors. Exit status 1
+        when anything does not verify. show, play, export and sessions warn
+        when what they print does not verify.
   hold ID --reason TEXT [--until DATE]
         keep a session beyond its retention class (at most retention.max_hold
         past the day its class drops it; the default --until). DATE is
@@ -55,7 +59,9 @@ const usageText = `usage: audit VERB [arguments]
   holds [--all] [--json]
         list the active holds (--all: also released and ended ones).
   release ID
-        end the holds of a session now; its held copy goes at the next run.
+        end your own holds of a session now; someone else's hold needs two
+        auditors: the first asks, a different one confirms with release ID.
+        Without holds left, its held copy goes at the next run.
   retention [--json]
         per class: oldest data, next drop; active holds; the last drop.
   help
@@ -171,9 +177,17 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		return c.fail("", err)
 	}
 	list := page.Sessions
+	checked, err := c.st.checkRows(ctx, list)
+	if err != nil {
+		return c.fail("", err)
+	}
 	if *asJSON {
 		for i := range list {
-			if err := writeJSONLine(c.stdout, toSessionJSON(&list[i], "")); err != nil {
+			j := toSessionJSON(&list[i], "")
+			if problems, ok := checked[list[i].ID]; ok {
+				j.withIntegrity(&Integrity{Problems: problems})
+			}
+			if err := writeJSONLine(c.stdout, j); err != nil {
 				return c.fail("", err)
 			}
 		}
@@ -199,6 +213,12 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	}
 	if err := tw.Flush(); err != nil {
 		return c.fail("", err)
+	}
+	for i := range list {
+		if p := checked[list[i].ID]; len(p) > 0 {
+			fmt.Fprintf(c.stdout, "WARNING: session %s: the row above does not match its recording: %s; run audit verify %s\n",
+				printable(list[i].ID), printable(p[0]), printable(list[i].ID))
+		}
 	}
 	if err := writeMore(c.stdout, fs, page, false); err != nil {
 		return c.fail("", err)
@@ -240,18 +260,28 @@ func (c *cli) show(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	sess, evs, err := c.st.load(ctx, id)
+	// Output bytes are not shown (only their size), so they are not
+	// kept: show holds the other events, not the session's output.
+	var (
+		evs   []event.Event
+		sizes []int
+	)
+	rd, err := c.st.checkStream(ctx, id, func(e *event.Event) {
+		ev := *e
+		sizes = append(sizes, len(e.Data))
+		if ev.Type == event.Output {
+			ev.Data = nil
+		}
+		evs = append(evs, ev)
+	})
 	if err != nil {
 		return c.fail(id, err)
 	}
-	// The summary row of an open stream (the gateway's own, a session in
-	// progress) lags behind its events: show what is stored.
-	if n := len(evs); sess.Open && n > 0 && evs[n-1].Seq > sess.LastSeq {
-		sess.LastSeq, sess.LastHash = evs[n-1].Seq, evs[n-1].Hash.String()
-	}
+	sess := rd.head
 	if *asJSON {
-		err = writeTimelineJSON(c.stdout, &sess, evs)
+		err = writeTimelineJSON(c.stdout, &sess, &rd.in, evs, sizes)
 	} else {
+		writeBanner(c.stdout, &rd.in)
 		err = writeTimeline(c.stdout, &sess, evs)
 	}
 	if err != nil {
@@ -270,14 +300,17 @@ func (c *cli) play(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	evs, err := c.st.Events(ctx, id)
+	rd, err := c.st.checkStream(ctx, id, nil)
 	if err != nil {
 		return c.fail(id, err)
 	}
-	if !hasOutput(evs) {
+	writeBanner(c.stderr, &rd.in)
+	if rd.outputs == 0 {
 		msg := fmt.Sprintf("audit play: session %s has no recorded output", printable(id))
-		if why := noOutputReason(evs); why != "" {
-			msg += " (" + why + ")"
+		if evs, err := c.st.Events(ctx, id); err == nil {
+			if why := noOutputReason(evs); why != "" {
+				msg += " (" + why + ")"
+			}
 		}
 		fmt.Fprintln(c.stderr, msg)
 		return ExitFailure
@@ -286,8 +319,15 @@ func (c *cli) play(ctx context.Context, args []string) int {
 	if *maxIdle <= 0 {
 		opt.MaxIdle = -1
 	}
-	if err := Play(ctx, c.stdout, evs, opt); err != nil {
+	var rerr error
+	if err := playSeq(ctx, c.stdout, c.st.eventSeq(ctx, id, &rerr), opt); err != nil {
 		return c.fail(id, err)
+	}
+	if rerr != nil {
+		return c.fail(id, rerr)
+	}
+	if !rd.in.OK() {
+		writeBanner(c.stderr, &rd.in) // again below the replay, where the auditor looks
 	}
 	return ExitOK
 }
@@ -300,18 +340,47 @@ func (c *cli) export(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	sess, evs, err := c.st.load(ctx, id)
+	var (
+		start map[string]string
+		base  int64
+	)
+	rd, err := c.st.checkStream(ctx, id, func(e *event.Event) {
+		if base == 0 {
+			base = e.Time
+		}
+		if start == nil && e.Type == event.SessionStart {
+			start = e.Meta
+		}
+	})
 	if err != nil {
 		return c.fail(id, err)
 	}
-	if err := writeAsciicast(c.stdout, sess, evs, *sanitize); err != nil {
+	h := castHeader{sess: rd.head, start: start, base: base}
+	if writeBanner(c.stderr, &rd.in) {
+		h.integrity = rd.in.Problems
+	}
+	var rerr error
+	if err := writeAsciicastSeq(c.stdout, h, c.st.eventSeq(ctx, id, &rerr), *sanitize); err != nil {
 		return c.fail(id, err)
+	}
+	if rerr != nil {
+		return c.fail(id, rerr)
 	}
 	return ExitOK
 }
 
 func (c *cli) verify(ctx context.Context, args []string) int {
-	fs := c.flagSet("verify", "ID")
+	fs := c.flagSet("verify", "ID | --since T [--until T] [--json]")
+	var since, until time.Time
+	fs.timeSpec("since", "verify every stream with events at or after T (all kinds, their signatures, the gateway streams' records and anchors)", &since, c.now)
+	fs.timeSpec("until", "with --since: events before T", &until, c.now)
+	asJSON := fs.boolean("json", "print the verdict as JSON lines")
+	if hasFlag(args, "since") {
+		if code, ok := fs.parseNone(args); !ok {
+			return code
+		}
+		return c.verifyWindow(ctx, since, until, *asJSON)
+	}
 	id, code, ok := fs.parseID(args)
 	if !ok {
 		return code
@@ -320,19 +389,43 @@ func (c *cli) verify(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(id, err)
 	}
+	if *asJSON {
+		if err := writeJSONLine(c.stdout, toVerifyJSON(&res)); err != nil {
+			return c.fail(id, err)
+		}
+		if !res.OK() {
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	in := &res.Integrity
 	if len(res.Conflicts) > 0 {
 		fmt.Fprintf(c.stdout, "conflicting copies stored for seq %s\n", joinSeqs(res.Conflicts))
 	}
 	if !res.OK() {
-		fmt.Fprintf(c.stdout, "FAILED: seq %d: %s\n", res.Break.Seq, res.Break.Reason)
+		if res.Break != nil {
+			fmt.Fprintf(c.stdout, "FAILED: seq %d: %s\n", res.Break.Seq, printable(res.Break.Reason))
+		} else {
+			fmt.Fprintf(c.stdout, "FAILED: %s\n", printable(in.Problems[0]))
+		}
+		for _, p := range in.Problems {
+			fmt.Fprintf(c.stdout, "problem: %s\n", printable(p))
+		}
 		return ExitFailure
 	}
-	fmt.Fprintf(c.stdout, "OK: session %s, %d events, chain intact, last hash %s\n", printable(id), res.Events, res.LastHash)
+	signed := "chain intact"
+	if in.Signatures && in.Stream.Seals > 0 {
+		signed = fmt.Sprintf("chain intact, signed by %s", strings.Join(in.Stream.Keys, ", "))
+	}
+	fmt.Fprintf(c.stdout, "OK: session %s, %d events, %s, last hash %s\n", printable(id), res.Events, signed, res.LastHash)
 	if res.Open {
 		fmt.Fprintf(c.stdout, "note: the session has not ended; verified up to seq %d\n", res.LastSeq)
 	}
 	if !res.Summary {
 		fmt.Fprintln(c.stdout, "note: no summary row; a lost tail cannot be detected")
+	}
+	for _, n := range in.Notes {
+		fmt.Fprintf(c.stdout, "note: %s\n", printable(n))
 	}
 	return ExitOK
 }

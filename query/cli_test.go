@@ -40,7 +40,7 @@ func cliStore(t *testing.T) *Store {
 	r2.at(time.Second, event.Exec, "bob", "echo \x1b]52;c;cm0gLXJmIC8=\x07 done", nil)
 	r2.at(2*time.Second, event.Output, "", "\x1b]0;owned\x07 done\r\n", nil)
 	r2.at(3*time.Second, event.Signal, "bob", "", map[string]string{"signal": "TERM"})
-	r2.end(4*time.Second, "143")
+	r2.at(4*time.Second, event.SessionEnd, "", "", map[string]string{"exit_status": "143", "user": "bob", "host": "db1", "approvers": "carol", "reason": "JIRA-1"})
 	s2 := r2.summary()
 	s2.Approvers, s2.Reason, s2.ExitStatus = []string{"carol"}, "JIRA-1", 143
 	insertEvents(t, conn, r2.events())
@@ -235,7 +235,8 @@ func TestRunVerify(t *testing.T) {
 	st := cliStore(t)
 	s1 := shellSession("s1", t0).evs
 	r := runCLI(st, "verify", "s1")
-	want := "OK: session s1, 9 events, chain intact, last hash " + s1[8].Hash.String() + "\n"
+	want := "OK: session s1, 9 events, chain intact, last hash " + s1[8].Hash.String() + "\n" +
+		"note: signatures not checked: no trusted signing keys are configured (signing.trusted_keys)\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("verify s1 = %+v; want %q", r, want)
 	}

@@ -1,11 +1,8 @@
 package query
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/foureyes/foureyes/event"
 )
@@ -97,31 +94,4 @@ func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64,
 	}
 	out, conflicts := dedupEvents(out)
 	return out, conflicts, nil
-}
-
-// dedupEvents sorts evs by seq (then hash), keeps one event per seq and
-// reports the seqs whose copies differ in hash.
-func dedupEvents(evs []event.Event) ([]event.Event, []uint64) {
-	byKey := func(a, b event.Event) int {
-		if c := cmp.Compare(a.Seq, b.Seq); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.Hash[:], b.Hash[:])
-	}
-	if !slices.IsSortedFunc(evs, byKey) {
-		slices.SortFunc(evs, byKey)
-	}
-	var conflicts []uint64
-	out := evs[:0]
-	for i := range evs {
-		if n := len(out); n > 0 && out[n-1].Seq == evs[i].Seq {
-			if out[n-1].Hash != evs[i].Hash && (len(conflicts) == 0 || conflicts[len(conflicts)-1] != evs[i].Seq) {
-				conflicts = append(conflicts, evs[i].Seq)
-			}
-			continue
-		}
-		out = append(out, evs[i])
-	}
-	clear(evs[len(out):]) // drop references held by the removed copies
-	return out, conflicts
 }

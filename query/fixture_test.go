@@ -2,6 +2,8 @@ package query
 
 import (
 	"maps"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/foureyes/foureyes/event"
@@ -70,6 +72,12 @@ func (r *rec) summary() Session {
 		case event.SessionEnd:
 			s.Open = false
 			s.Ended = e.Timestamp().UTC()
+			s.ExitStatus, _ = strconv.Atoi(e.Meta["exit_status"])
+			s.Interrupted = e.Meta["interrupted"] == "true"
+			if a := e.Meta["approvers"]; a != "" {
+				s.Approvers = strings.Split(a, ",")
+			}
+			s.Reason = e.Meta["reason"]
 		}
 	}
 	return s

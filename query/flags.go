@@ -310,3 +310,16 @@ func (fs *flagSet) usage() {
 		fmt.Fprintln(fs.stderr, fs.note)
 	}
 }
+
+// hasFlag reports whether args set the flag name (--name or --name=V).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--"+name || a == "-"+name || strings.HasPrefix(a, "--"+name+"=") || strings.HasPrefix(a, "-"+name+"=") {
+			return true
+		}
+	}
+	return false
+}

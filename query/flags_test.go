@@ -48,7 +48,7 @@ func TestFlagErrors(t *testing.T) {
 		{"missing id", []string{"play"}, "audit play: missing session ID (usage: audit play ID [--speed N] [--max-idle D])"},
 		{"two ids", []string{"show", "a", "b"}, "audit show: one session ID expected, got 2 arguments (usage: audit show ID [--json])"},
 		{"format", []string{"export", "s1", "--format", "mp4"}, `audit export: --format "mp4": want asciicast`},
-		{"no flags", []string{"verify", "s1", "--json"}, "audit verify: unknown flag --json (audit verify takes no flags)"},
+		{"no flags", []string{"release", "s1", "--json"}, "audit release: unknown flag --json (audit release takes no flags)"},
 		{"hold until", []string{"hold", "s1", "--reason", "x", "--until", "soon"},
 			`audit hold: --until "soon": want a date (2026-12-31, kept through that day, UTC) or a time (2026-12-31T18:00:00Z)`},
 		{"unknown kind", []string{"sessions", "--kind", "bogus"},

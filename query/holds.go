@@ -29,8 +29,11 @@ func (s *Store) Hold(ctx context.Context, id, by, reason string, until, now time
 	return h, nil
 }
 
-// Release ends the active holds of session id on behalf of by. The held
-// copy, if any, is deleted by the next retention run.
+// Release acts on the active holds of session id on behalf of by, with
+// four eyes on someone else's hold (retention.ReleaseHolds): by's own
+// holds end, others get a release request or, when a different auditor
+// asked, the confirmation that ends them. The held copy of a session
+// whose holds all ended is deleted by the next retention run.
 func (s *Store) Release(ctx context.Context, id, by string, now time.Time) ([]retention.Hold, error) {
 	hs, err := retention.ReleaseHolds(ctx, s.holdsWriter(), id, by, now)
 	if err != nil {

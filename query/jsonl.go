@@ -36,6 +36,54 @@ type sessionJSON struct {
 	Approvers     []string `json:"approvers"`
 	LastSeq       uint64   `json:"last_seq"`
 	LastHash      string   `json:"last_hash"`
+	// Verified says whether the fields above were checked against the
+	// signed chain and agree (show; sessions checks the end). Absent when
+	// not checked.
+	Verified *bool    `json:"verified,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// withIntegrity adds the verdict of a read to j.
+func (j *sessionJSON) withIntegrity(in *Integrity) {
+	ok := in.OK()
+	j.Verified = &ok
+	j.Problems = in.Problems
+}
+
+// verifyJSON is verify --json: one line per stream.
+type verifyJSON struct {
+	Record        string   `json:"record"` // "verify"
+	ID            string   `json:"id"`
+	OK            bool     `json:"ok"`
+	Events        int      `json:"events"`
+	LastSeq       uint64   `json:"last_seq"`
+	LastHash      string   `json:"last_hash"`
+	Open          bool     `json:"open"`
+	Signed        bool     `json:"signed"`
+	SignedThrough *uint64  `json:"signed_through,omitempty"`
+	Keys          []string `json:"keys"`
+	Problems      []string `json:"problems"`
+	Notes         []string `json:"notes"`
+}
+
+func toVerifyJSON(r *VerifyResult) verifyJSON {
+	in := &r.Integrity
+	j := verifyJSON{Record: "verify", ID: r.Session, OK: r.OK(), Events: r.Events, LastSeq: r.LastSeq, LastHash: r.LastHash,
+		Open: r.Open, Signed: in.Stream.Signed, Keys: in.Stream.Keys, Problems: in.Problems, Notes: in.Notes}
+	if in.Stream.Signed {
+		t := in.Stream.SignedThrough
+		j.SignedThrough = &t
+	}
+	if j.Keys == nil {
+		j.Keys = []string{}
+	}
+	if j.Problems == nil {
+		j.Problems = []string{}
+	}
+	if j.Notes == nil {
+		j.Notes = []string{}
+	}
+	return j
 }
 
 func toSessionJSON(s *Session, record string) sessionJSON {

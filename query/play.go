@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"time"
 
@@ -39,6 +40,18 @@ type PlayOptions struct {
 // (Sanitizer.Restore), unless it wrote no output at all: a stream without
 // output (see hasOutput) leaves w untouched.
 func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOptions) error {
+	return playSeq(ctx, w, func(yield func(*event.Event) bool) {
+		for i := range events {
+			if !yield(&events[i]) {
+				return
+			}
+		}
+	}, opt)
+}
+
+// playSeq is Play over a sequence of events, holding none of them after
+// they are written.
+func playSeq(ctx context.Context, w io.Writer, events iter.Seq[*event.Event], opt PlayOptions) error {
 	speed := opt.Speed
 	if speed <= 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
 		speed = 1
@@ -59,8 +72,7 @@ func Play(ctx context.Context, w io.Writer, events []event.Event, opt PlayOption
 		err  error
 		seen bool
 	)
-	for i := range events {
-		e := &events[i]
+	for e := range events {
 		if e.Type != event.Output || len(e.Data) == 0 {
 			continue
 		}

@@ -23,11 +23,16 @@ type holdJSON struct {
 	Active     bool   `json:"active"`
 	ReleasedBy string `json:"released_by,omitempty"`
 	Released   string `json:"released,omitempty"`
+	// ConfirmedBy is the second auditor of a release of someone else's
+	// hold; ReleaseRequestedBy names who asked while it waits.
+	ConfirmedBy        string `json:"confirmed_by,omitempty"`
+	ReleaseRequestedBy string `json:"release_requested_by,omitempty"`
 }
 
 func toHoldJSON(h retention.Hold, now time.Time) holdJSON {
 	j := holdJSON{Record: "hold", Session: h.Session, Class: h.Class, PlacedBy: h.PlacedBy, Placed: h.Placed.UTC().Format(time.RFC3339Nano),
-		Reason: h.Reason, Until: h.Until.UTC().Format(time.RFC3339), Active: h.Active(now), ReleasedBy: h.ReleasedBy}
+		Reason: h.Reason, Until: h.Until.UTC().Format(time.RFC3339), Active: h.Active(now), ReleasedBy: h.ReleasedBy,
+		ConfirmedBy: h.ConfirmedBy, ReleaseRequestedBy: h.RequestedBy}
 	if !h.Released.IsZero() {
 		j.Released = h.Released.UTC().Format(time.RFC3339Nano)
 	}
@@ -63,7 +68,7 @@ func parseUntil(s string) (time.Time, error) {
 
 // holdError prints a refused hold or release and returns the exit status.
 func (c *cli) holdError(verb, id string, err error) int {
-	for _, e := range []error{retention.ErrNoReason, retention.ErrHoldTooLong, retention.ErrUntilPast, retention.ErrNoIdentity, retention.ErrNoHold} {
+	for _, e := range []error{retention.ErrNoReason, retention.ErrHoldTooLong, retention.ErrUntilPast, retention.ErrNoIdentity, retention.ErrNoHold, retention.ErrSecondAuditor} {
 		if errors.Is(err, e) {
 			msg := strings.TrimPrefix(err.Error(), "query: ")
 			msg = strings.TrimPrefix(msg, verb+" "+id+": ")
@@ -110,7 +115,27 @@ func (c *cli) release(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.holdError("release", id, err)
 	}
-	fmt.Fprintf(c.stdout, "released %d hold(s) on session %s; it follows its retention class from the next run\n", len(hs), printable(id))
+	var released, requested []string
+	for _, h := range hs {
+		switch {
+		case !h.Released.IsZero() && h.ConfirmedBy != "":
+			released = append(released, fmt.Sprintf("%s's (requested by %s, confirmed by you)", h.PlacedBy, h.ReleasedBy))
+		case !h.Released.IsZero():
+			released = append(released, "yours")
+		default:
+			requested = append(requested, h.PlacedBy+"'s")
+		}
+	}
+	if len(released) > 0 {
+		fmt.Fprintf(c.stdout, "released %d hold(s) on session %s: %s\n", len(released), printable(id), printable(strings.Join(released, ", ")))
+	}
+	if len(requested) > 0 {
+		fmt.Fprintf(c.stdout, "release of %s hold on session %s requested; a different auditor must confirm it with: audit release %s\n",
+			printable(strings.Join(requested, ", ")), printable(id), printable(id))
+	}
+	if len(released) > 0 {
+		fmt.Fprintln(c.stdout, "without other active holds the session follows its retention class from the next run")
+	}
 	return ExitOK
 }
 
@@ -152,8 +177,14 @@ func (c *cli) flushHolds(hs []retention.Hold, now time.Time) int {
 	for _, h := range hs {
 		state := "active"
 		switch {
+		case !h.Released.IsZero() && h.Active(now):
+			state = "active (release by " + h.ReleasedBy + " alone is not valid)"
+		case !h.Released.IsZero() && h.ConfirmedBy != "":
+			state = "released by " + h.ReleasedBy + ", confirmed by " + h.ConfirmedBy + " " + h.Released.UTC().Format(time.RFC3339)
 		case !h.Released.IsZero():
 			state = "released by " + h.ReleasedBy + " " + h.Released.UTC().Format(time.RFC3339)
+		case h.RequestedBy != "" && h.Active(now):
+			state = "active, release requested by " + h.RequestedBy + " (waits for a second auditor)"
 		case !h.Active(now):
 			state = "ended"
 		}

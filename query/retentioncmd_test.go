@@ -41,9 +41,12 @@ func TestHoldVerbs(t *testing.T) {
 		{"hold", "carol", []string{"hold", "s1", "--reason", reason, "--until", "2026-06-20"}, ExitOK, "held session s1 (class production) until 2026-06-21T00:00:00Z by carol", ""},
 		{"holds", "carol", []string{"holds"}, ExitOK, reason, ""},
 		{"retention", "carol", []string{"retention"}, ExitOK, "active holds: 1", ""},
-		{"release", "dave", []string{"release", "s1"}, ExitOK, "released 1 hold(s) on session s1", ""},
+		{"release request", "dave", []string{"release", "s1"}, ExitOK, "release of carol's hold on session s1 requested; a different auditor must confirm it", ""},
+		{"holds while requested", "carol", []string{"holds"}, ExitOK, "release requested by dave (waits for a second auditor)", ""},
+		{"same auditor confirms", "dave", []string{"release", "s1"}, ExitFailure, "", "refused: the release waits for a second auditor"},
+		{"release", "erin", []string{"release", "s1"}, ExitOK, "released 1 hold(s) on session s1: carol's (requested by dave, confirmed by you)", ""},
 		{"holds after release", "carol", []string{"holds"}, ExitOK, "", ""},
-		{"all holds", "carol", []string{"holds", "--all"}, ExitOK, "released by dave", ""},
+		{"all holds", "carol", []string{"holds", "--all"}, ExitOK, "released by dave, confirmed by erin", ""},
 	}
 	for _, tt := range tests {
 		r := runAs(st, tt.user, tt.args...)

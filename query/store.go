@@ -2,11 +2,14 @@ package query
 
 import (
 	"context"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 // Store answers auditor questions from the ClickHouse tables written by
@@ -20,6 +23,12 @@ type Store struct {
 	maxHold time.Duration
 	// holds writes holds when set (WithHoldsConn); conn reads.
 	holds driver.Conn
+	// keys are the trusted signing keys (WithTrustedKeys).
+	keys *event.Keyring
+	// onPage, set by tests, is called after each page a walk reads.
+	onPage func(rows int)
+	// now is the clock (time.Now; tests fix it).
+	now func() time.Time
 }
 
 // ExpiryLookup reports when the recording of a session that no longer
@@ -47,10 +56,21 @@ func WithExpiryLookup(lookup ExpiryLookup) Option {
 	return func(s *Store) { s.expiry = lookup }
 }
 
+// WithTrustedKeys sets the public keys whose signatures verify
+// recordings: signing.trusted_keys and the gateway's own key. Without
+// any, every recording is reported as not signed by a trusted key.
+func WithTrustedKeys(keys ...ed25519.PublicKey) Option {
+	return func(s *Store) {
+		for _, k := range keys {
+			s.keys.Add(k)
+		}
+	}
+}
+
 // NewStore returns a Store reading through conn, whose default database
 // holds the events and sessions tables.
 func NewStore(conn driver.Conn, opts ...Option) *Store {
-	s := &Store{conn: conn, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := &Store{conn: conn, log: slog.New(slog.NewTextHandler(io.Discard, nil)), keys: event.NewKeyring(), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

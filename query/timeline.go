@@ -204,17 +204,26 @@ func writeTimeline(w io.Writer, s *Session, evs []event.Event) error {
 	return nil
 }
 
-// writeTimelineJSON prints show --json: a "session" record, then every
+// writeTimelineJSON prints show --json: a "session" record (with the
+// verdict: verified, problems), then every
 // event (output and input with their size only) and, after the event that
 // completed it, each reconstructed "command".
-func writeTimelineJSON(w io.Writer, s *Session, evs []event.Event) error {
-	if err := writeJSONLine(w, toSessionJSON(s, "session")); err != nil {
+func writeTimelineJSON(w io.Writer, s *Session, in *Integrity, evs []event.Event, sizes []int) error {
+	j := toSessionJSON(s, "session")
+	if in != nil {
+		j.withIntegrity(in)
+	}
+	if err := writeJSONLine(w, j); err != nil {
 		return err
 	}
 	cmds := Commands(evs)
 	ci := 0
 	for i := range evs {
-		if err := writeJSONLine(w, toEventJSON(&evs[i])); err != nil {
+		ej := toEventJSON(&evs[i])
+		if sizes != nil {
+			ej.Bytes = sizes[i]
+		}
+		if err := writeJSONLine(w, ej); err != nil {
 			return err
 		}
 		for ; ci < len(cmds) && cmds[ci].Seq == evs[i].Seq; ci++ {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 // Config configures a Recorder. The zero value of every field except
@@ -29,6 +31,17 @@ type Config struct {
 	ChunkInterval time.Duration
 	// Logger receives the recorder's logs. Default: slog.Default().
 	Logger *slog.Logger
+
+	// Signer, when set, signs every stream's chain (seal.go). Default:
+	// nil, no signatures.
+	Signer *event.Signer
+	// SealEvery and SealInterval: a chain.seal is written after SealEvery
+	// events, or SealInterval after an unsigned event. Defaults: 1000, 10s.
+	SealEvery    int
+	SealInterval time.Duration
+	// AnchorFile keeps the last sealed point of the gateway's own stream
+	// for the next one to name. Default: none.
+	AnchorFile string
 }
 
 // Limits that are not configurable.
@@ -72,6 +85,12 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.SealEvery == 0 {
+		c.SealEvery = 1000
+	}
+	if c.SealInterval == 0 {
+		c.SealInterval = 10 * time.Second
+	}
 	return c
 }
 
@@ -91,5 +110,5 @@ func (c Config) validate() error {
 	case len(c.Gateway) > 255:
 		return fmt.Errorf("%w: Gateway id is %d bytes; use at most 255", ErrConfig, len(c.Gateway))
 	}
-	return nil
+	return c.validateSealing()
 }

@@ -33,6 +33,11 @@ type Recorder struct {
 	closeErr   error
 
 	exp expiry // spool expiry schedule and reports (expiry.go)
+
+	seal     *sealer // nil without Config.Signer (seal.go)
+	noteMu   sync.Mutex
+	observer StreamObserver
+	notes    []streamNote // kept until an observer is set
 }
 
 // options are test hooks.
@@ -72,6 +77,7 @@ func newRecorder(cfg Config, o options) (*Recorder, error) {
 	r := &Recorder{
 		cfg: cfg, log: log, clock: o.clock, spool: sp,
 		sessions: make(map[string]*Session),
+		seal:     newSealer(cfg),
 	}
 	r.closeCtx, r.closeStop = context.WithCancel(context.Background())
 	sp.start()
@@ -86,6 +92,7 @@ func newRecorder(cfg Config, o options) (*Recorder, error) {
 	sp.dropAcked()
 	r.expire()
 	r.startExpiry()
+	r.startSealer()
 	return r, nil
 }
 
@@ -113,6 +120,7 @@ func (r *Recorder) endInterrupted() error {
 		}
 		last := st.NextSeq - 1
 		chain := event.Resume(last, st.LastHash)
+		r.signEnd(&ev, &chain)
 		chain.Seal(&ev)
 		fr, err := enc.frame(&ev)
 		if err != nil {
@@ -122,6 +130,7 @@ func (r *Recorder) endInterrupted() error {
 			return err
 		}
 		r.log.Warn("recorded the end of an interrupted session", "session", st.ID, "last_durable_seq", last)
+		r.noteEnded(st.ID, st.Fields["kind"], ev.Seq, ev.Hash)
 	}
 	return nil
 }
@@ -166,6 +175,7 @@ func (r *Recorder) shutdown(halt bool) error {
 	r.closeStop()
 	r.pubWG.Wait()
 	r.stopExpiry()
+	r.stopSealer()
 	sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
 	for _, s := range live {
 		if halt {

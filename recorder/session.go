@@ -69,6 +69,7 @@ type Session struct {
 	outStart time.Time // time of its first byte
 	timer    timer     // cuts the chunk ChunkInterval after its first byte
 	armed    bool
+	sealSt   sessionSeal // seal.go
 }
 
 // Start opens a session and writes its session.start event. It does not
@@ -105,6 +106,8 @@ func (r *Recorder) Start(info StartInfo) (*Session, error) {
 	}
 	r.sessions[id] = s
 	r.mu.Unlock()
+	info.Meta = r.anchorMeta(&info)
+	s.sealSt.gateway = info.Kind == "gateway"
 
 	ev := event.Event{Type: event.SessionStart, Actor: info.User, Time: r.clock.Now().UnixNano(), Meta: startMeta(&info, r.cfg.Gateway)}
 	s.startedNS = ev.Time
@@ -121,6 +124,7 @@ func (r *Recorder) Start(info StartInfo) (*Session, error) {
 		r.forget(s)
 		return nil, err
 	}
+	r.noteStarted(id, &info)
 	return s, nil
 }
 
@@ -283,10 +287,14 @@ func (s *Session) End(exitStatus int, meta map[string]string) error {
 	}
 	s.ev = event.Event{Type: event.SessionEnd, Time: now, Meta: m}
 	rec, err := s.appendLocked(&s.ev, cause != nil)
+	endSeq, endHash := s.chain.Next()-1, s.chain.Last()
 	s.mu.Unlock()
 	s.r.forget(s)
 	if err == nil {
 		err = s.r.spool.waitDurable(rec)
+	}
+	if err == nil {
+		s.r.noteEnded(s.id, s.fields["kind"], endSeq, endHash)
 	}
 	s.cancel(ErrEnded)
 	switch {
@@ -333,6 +341,7 @@ func (s *Session) appendLocked(ev *event.Event, reserve bool) (uint64, error) {
 	ev.Class = s.class
 	ev.Retention = s.retention
 	saved := s.chain
+	s.r.signEnd(ev, &s.chain)
 	s.chain.Seal(ev)
 	fr, err := s.enc.frame(ev)
 	if err != nil {
@@ -345,5 +354,6 @@ func (s *Session) appendLocked(ev *event.Event, reserve bool) (uint64, error) {
 		s.fail(err)
 		return 0, err
 	}
+	s.noteAppendedLocked(ev)
 	return rec, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/gateway"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/metrics"
@@ -25,6 +27,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("gateway", stderr)
 	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	printKey := fs.Bool("print-client-key", false, "print the public key the bastion logs into hosts with, then exit")
+	printSigning := fs.Bool("print-signing-key", false, "print the public key that signs recordings (for signing.trusted_keys of verifiers), then exit")
 	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -44,6 +47,15 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, line)
 		return nil
 	}
+	signer, err := recorder.SignerFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if *printSigning {
+		fmt.Fprintln(stdout, event.FormatPublicKey(signer.Public()))
+		fmt.Fprintf(stderr, "key id %s of gateway %s: add the line above to signing.trusted_keys of every config that runs audit verify\n", signer.KeyID(), cfg.Gateway.ID)
+		return nil
+	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
 	for _, w := range transport.PlaintextWarnings(cfg) {
 		log.Warn(w)
@@ -52,12 +64,15 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		log.Warn("this configuration holds the clickhouse ingest or retention password: the bastion needs only clickhouse.audit and clickhouse.holds; remove the others from this host (docs/operations.md)")
 	}
 
-	rec, err := recorder.New(recorder.FromConfig(cfg, log))
+	rcfg := recorder.FromConfig(cfg, log)
+	rcfg.Signer = signer
+	rec, err := recorder.New(rcfg)
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention, log: log}
+	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention, log: log,
+		keys: append(cfg.Signing.TrustedPublicKeys(), signer.Public())}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -163,6 +178,7 @@ type lazyStore struct {
 	retention config.Retention
 	log       *slog.Logger // not narrowed: the store adds component=query
 	mu        sync.Mutex
+	keys      []ed25519.PublicKey // trusted signing keys
 	conn      driver.Conn
 	holds     driver.Conn
 	st        *query.Store
@@ -182,7 +198,7 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if ro, err := ingest.ReadOnly(ctx, conn); err == nil && !ro {
 		l.log.Warn("the clickhouse audit user may write: a compromised bastion could rewrite history; give clickhouse.audit a read-only user (docs/operations.md)", "user", audit.Username)
 	}
-	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention)}
+	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention), query.WithTrustedKeys(l.keys...)}
 	if hc := l.cfg.As(config.RoleHolds); hc.Username != audit.Username {
 		if l.holds, err = ingest.Connect(ctx, hc); err != nil {
 			conn.Close()

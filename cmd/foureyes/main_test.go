@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/foureyes/foureyes/event"
 )
 
 func TestRunUsageAndErrors(t *testing.T) {
@@ -111,5 +113,35 @@ func TestHelpSpellsFlagsAsDocumented(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("retention run -h lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+func TestPrintSigningKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("gateway:\n  id: bastion-1\n  data_dir: "+dir+"/gw\nkafka:\n  brokers: [127.0.0.1:9092]\nroles: {admin: {connect: ['*']}}\nusers:\n  - {name: alice, keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHCEr1bEd2TuhB1PU+C3F8M0p1lI2Gj0pbUhJRB4CnMl'], roles: [admin]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var first, second, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"gateway", "--config", cfg, "--print-signing-key"}, &first, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if _, err := event.ParsePublicKey(first.String()); err != nil || !strings.Contains(stderr.String(), "signing.trusted_keys") {
+		t.Errorf("signing key line = %q (%v), stderr %q", first.String(), err, stderr.String())
+	}
+	run(context.Background(), []string{"gateway", "--config", cfg, "--print-signing-key"}, &second, &stderr)
+	if first.String() != second.String() {
+		t.Errorf("signing key changed between runs: %q then %q", first.String(), second.String())
+	}
+	key := filepath.Join(dir, "gw", "signing_ed25519")
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("signing key file: %v, %v; want mode 0600", fi, err)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"gateway", "--config", cfg, "--print-signing-key"}, &second, &stderr); code == 0 || !strings.Contains(stderr.String(), "chmod 600") {
+		t.Errorf("world-readable signing key: exit %d, stderr %q; want a refusal telling to chmod 600", code, stderr.String())
 	}
 }

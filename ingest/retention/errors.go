@@ -16,4 +16,8 @@ var (
 	ErrUntilPast = errors.New("retention: hold end is not in the future")
 	// ErrNoHold is returned by ReleaseHolds when the session has no active hold.
 	ErrNoHold = errors.New("retention: no active hold")
+	// ErrSecondAuditor refuses to let the auditor who asked for the
+	// release of someone else's hold confirm it too: early deletion
+	// needs four eyes.
+	ErrSecondAuditor = errors.New("retention: the release waits for a second auditor; a different auditor must confirm it with audit release")
 )

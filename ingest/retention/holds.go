@@ -18,13 +18,24 @@ type Hold struct {
 	Reason   string
 	Until    time.Time
 	Class    string
-	// ReleasedBy and Released are set when an auditor ended the hold early.
-	ReleasedBy string
-	Released   time.Time
+	// ReleasedBy and Released are set when the hold was ended early: by
+	// its own author alone, or (someone else's hold) on ReleasedBy's
+	// request confirmed by ConfirmedBy, a different auditor
+	// (releases.go).
+	ReleasedBy  string
+	ConfirmedBy string
+	Released    time.Time
+	// RequestedBy is set while a release of the hold waits for a second
+	// auditor's confirmation.
+	RequestedBy string
 }
 
-// Active reports whether h keeps its session at now.
-func (h Hold) Active(now time.Time) bool { return h.Released.IsZero() && now.Before(h.Until) }
+// Active reports whether h keeps its session at now. A release that is
+// not valid — someone else's hold released by one auditor alone, as a
+// database writer or an old version could record it — does not end it.
+func (h Hold) Active(now time.Time) bool {
+	return (h.Released.IsZero() || !h.validRelease()) && now.Before(h.Until)
+}
 
 // HoldRequest asks for a hold on a session. The session's facts come from
 // its summary row.
@@ -102,32 +113,56 @@ func PlaceHold(ctx context.Context, conn driver.Conn, req HoldRequest, now time.
 	return h, nil
 }
 
-// ReleaseHolds ends every active hold of session at now on behalf of by
-// and returns them. Without an active hold it returns ErrNoHold. The held
-// copy is deleted by the next run of the Job.
+// ReleaseHolds acts on every active hold of session at now on behalf of
+// by, with four eyes on someone else's hold (releases.go): its own holds
+// end at once; a hold placed by someone else gets a release request,
+// which a different auditor's ReleaseHolds confirms, ending it. It
+// returns the holds changed: Released set for those that ended,
+// RequestedBy for those that now wait. Without an active hold it returns
+// ErrNoHold; when every hold already waits for a second auditor and by
+// is the one who asked, ErrSecondAuditor. The held copy of a session
+// whose holds all ended is deleted by the next run of the Job.
 func ReleaseHolds(ctx context.Context, conn driver.Conn, session, by string, now time.Time) ([]Hold, error) {
-	if strings.TrimSpace(by) == "" {
+	by = strings.TrimSpace(by)
+	if by == "" || strings.Contains(by, releaseSep) {
 		return nil, ErrNoIdentity
 	}
 	all, err := holds(ctx, conn, "WHERE session = ?", session)
 	if err != nil {
 		return nil, err
 	}
-	var out []Hold
+	var (
+		out     []Hold
+		waiting bool
+	)
 	for _, h := range all {
 		if !h.Active(now) {
 			continue
 		}
-		h.Released, h.ReleasedBy = now, by
+		switch {
+		case h.PlacedBy == by:
+			h.Released, h.ReleasedBy, h.ConfirmedBy, h.RequestedBy = now, by, "", ""
+		case h.RequestedBy == "":
+			h.RequestedBy = by
+			h.Released, h.ReleasedBy, h.ConfirmedBy = time.Time{}, "", ""
+		case h.RequestedBy == by:
+			waiting = true
+			continue
+		default:
+			h.Released, h.ReleasedBy, h.ConfirmedBy, h.RequestedBy = now, h.RequestedBy, by, ""
+		}
 		if err := writeHold(ctx, conn, h, uint64(now.UnixNano())); err != nil {
 			return out, err
 		}
 		out = append(out, h)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w on session %s", ErrNoHold, session)
+	switch {
+	case len(out) > 0:
+		return out, nil
+	case waiting:
+		return nil, fmt.Errorf("%w: session %s", ErrSecondAuditor, session)
 	}
-	return out, nil
+	return nil, fmt.Errorf("%w on session %s", ErrNoHold, session)
 }
 
 // ListHolds returns the holds active at now, or every hold ever placed
@@ -167,6 +202,7 @@ func holds(ctx context.Context, conn driver.Conn, where string, args ...any) ([]
 		if released != 0 {
 			h.Released = time.Unix(0, released)
 		}
+		h.decodeRelease()
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
@@ -186,7 +222,7 @@ func writeHold(ctx context.Context, conn driver.Conn, h Hold, version uint64) er
 	if !h.Released.IsZero() {
 		released = h.Released.UnixNano()
 	}
-	if err := b.Append(h.Session, h.Placed.UnixNano(), h.PlacedBy, h.Reason, h.Until, h.Class, released, h.ReleasedBy, version); err != nil {
+	if err := b.Append(h.Session, h.Placed.UnixNano(), h.PlacedBy, h.Reason, h.Until, h.Class, released, h.encodeRelease(), version); err != nil {
 		return fmt.Errorf("retention: write hold: %w", err)
 	}
 	if err := b.Send(); err != nil {

@@ -79,15 +79,18 @@ func TestHeldSessionSurvives(t *testing.T) {
 	}
 
 	// "short" was held until 2026-03-15: the run after that deletes it.
-	// "held" is released by an auditor.
-	if _, err := st.Release(ctx, "held", "dave", time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)); err != nil {
+	// "held" is released by two auditors: dave asks, erin confirms.
+	if _, err := st.Release(ctx, "held", "dave", time.Date(2026, 3, 15, 11, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Release(ctx, "held", "erin", time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	all, err := st.Holds(ctx, time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 2 || all[0].Session != "held" || all[0].ReleasedBy != "dave" || all[0].PlacedBy != "carol" || all[0].Reason == "" {
+	if len(all) != 2 || all[0].Session != "held" || all[0].ReleasedBy != "dave" || all[0].ConfirmedBy != "erin" || all[0].PlacedBy != "carol" || all[0].Reason == "" {
 		t.Errorf("Holds(all) = %+v; want the released hold with its author and reason first", all)
 	}
 	rep = run(t, j, time.Date(2026, 3, 15, 13, 0, 0, 0, time.UTC))
@@ -175,5 +178,69 @@ func TestStatus(t *testing.T) {
 	}
 	if prod.Class != "production" || prod.Oldest.Format(time.DateOnly) != "2026-02-08" || prod.NextDrop.Format(time.DateOnly) != "2026-05-10" {
 		t.Errorf("production = %+v; want oldest 2026-02-08, next drop 2026-05-10", prod)
+	}
+}
+
+// TestReleaseNeedsSecondAuditor is the regression test of hole 9: one
+// auditor released another auditor's hold and the next run dropped the
+// data. On the old code dave's release ends carol's hold at once and the
+// run deletes the held copy; now it is only a request, the same auditor
+// cannot confirm it, a row claiming a one-person release (as a database
+// writer could insert) does not end the hold, and only a different
+// auditor's confirmation does.
+func TestReleaseNeedsSecondAuditor(t *testing.T) {
+	ctx := context.Background()
+	conn := retention.TestDB(t)
+	retention.Insert(t, conn, retention.Record("held", "logs", 3, day0, 6, time.Minute))
+	st := query.NewStore(conn)
+	j := retention.New(conn, retention.Config{Classes: map[string]int{"logs": 3}, Logger: retention.TestLog(t)})
+	if _, err := st.Hold(ctx, "held", "carol", "legal request 2026-17 from the school board", time.Time{}, day0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, j, time.Date(2026, 3, 14, 1, 0, 0, 0, time.UTC)) // the class drops the day; the held copy stays
+	at := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+	readable := func(when string) {
+		t.Helper()
+		if res, err := st.Verify(ctx, "held"); err != nil || !res.OK() {
+			t.Fatalf("%s: Verify(held) = %+v, %v; want the held copy intact", when, res.Integrity.Problems, err)
+		}
+	}
+
+	hs, err := st.Release(ctx, "held", "dave", at)
+	if err != nil || len(hs) != 1 || !hs[0].Released.IsZero() || hs[0].RequestedBy != "dave" {
+		t.Fatalf("Release by dave = %+v, %v; want a pending request", hs, err)
+	}
+	run(t, j, at.Add(time.Minute))
+	readable("after dave's request")
+	if _, err := st.Release(ctx, "held", "dave", at.Add(2*time.Minute)); !errors.Is(err, retention.ErrSecondAuditor) {
+		t.Fatalf("dave confirming his own request = %v; want ErrSecondAuditor", err)
+	}
+
+	// A row claiming dave alone released carol's hold.
+	if err := conn.Exec(ctx, "INSERT INTO holds (session, placed_ns, placed_by, reason, until, class, released_ns, released_by, version) "+
+		"SELECT session, placed_ns, placed_by, reason, until, class, ?, 'dave', version + 1000 FROM holds FINAL WHERE session = 'held'",
+		at.Add(3*time.Minute).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	run(t, j, at.Add(4*time.Minute))
+	readable("after a forged one-person release")
+
+	// The forged row replaced dave's request: erin asks anew, dave
+	// confirms.
+	if hs, err = st.Release(ctx, "held", "erin", at.Add(5*time.Minute)); err != nil || hs[0].RequestedBy != "erin" {
+		t.Fatalf("Release by erin = %+v, %v; want a request", hs, err)
+	}
+	hs, err = st.Release(ctx, "held", "dave", at.Add(5*time.Minute+time.Second))
+	if err != nil || len(hs) != 1 || hs[0].Released.IsZero() {
+		t.Fatalf("Release by dave = %+v, %v; want erin's request confirmed", hs, err)
+	}
+	all, err := st.Holds(ctx, at.Add(6*time.Minute), true)
+	if err != nil || len(all) != 1 || all[0].ReleasedBy != "erin" || all[0].ConfirmedBy != "dave" {
+		t.Fatalf("Holds(all) = %+v, %v; want released by erin, confirmed by dave", all, err)
+	}
+	run(t, j, at.Add(7*time.Minute))
+	var exp *query.ExpiredError
+	if _, err := st.Events(ctx, "held"); !errors.As(err, &exp) {
+		t.Fatalf("Events(held) after two auditors released it = %v; want expired", err)
 	}
 }

@@ -35,7 +35,9 @@ var tables = []table{
 
 // activeHolds is a subquery of the sessions held at the time bound to its
 // one parameter (Unix seconds).
-const activeHolds = "SELECT session FROM holds FINAL WHERE released_ns = 0 AND until > toDateTime(?)"
+// A release counts only when valid (Hold.validRelease): by the hold's
+// author, or requested and confirmed by two different auditors.
+const activeHolds = "SELECT session FROM holds FINAL WHERE until > toDateTime(?) AND (released_ns = 0 OR NOT (" + validReleaseSQL + "))"
 
 // serverLocation returns the server's time zone, in which toYYYYMMDD
 // computes the partition days. An unknown zone falls back to UTC.

@@ -207,7 +207,11 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	s.Ingester = ingest.New(s.ClickHouse, ingest.FromConfig(cfg, s.log.With("component", "ingest")))
 	// The recorder, the query store and the targets add their own
 	// component attribute: narrowing here too would repeat it.
-	s.Recorder, err = recorder.New(recorder.FromConfig(cfg, s.log))
+	rcfg := recorder.FromConfig(cfg, s.log)
+	if rcfg.Signer, err = recorder.SignerFromConfig(cfg); err != nil {
+		return s, err
+	}
+	s.Recorder, err = recorder.New(rcfg)
 	if err != nil {
 		return s, err
 	}
@@ -220,7 +224,8 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if s.retConn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention)); err != nil {
 		return s, err
 	}
-	s.Store = query.NewStore(s.Audit, query.WithLogger(s.log), query.WithRetention(cfg.Retention), query.WithHoldsConn(s.holds))
+	s.Store = query.NewStore(s.Audit, query.WithLogger(s.log), query.WithRetention(cfg.Retention), query.WithHoldsConn(s.holds),
+		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public())...))
 	s.Retention = retention.New(s.retConn, retention.FromConfig(cfg, s.log.With("component", "retention")))
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
