@@ -27,7 +27,11 @@ var startCommands = []string{"", "demo", "demo -- true", "sessions", "no-such-ho
 // names) is decoded by the gateway. It must never crash or wedge, and it
 // must keep serving: after each input a well-formed exec still runs.
 func FuzzSessionRequests(f *testing.F) {
-	fx := newFixture(f, fixtureOptions{})
+	// The fuzzer connects a few hundred times a second from one address:
+	// far over the per-source connection rate a real client gets.
+	fx := newFixture(f, fixtureOptions{editConfig: func(y string) string {
+		return y + "limits: {connection_rate_per_source: 100000, connection_burst_per_source: 100000}\n"
+	}})
 	cc := &gossh.ClientConfig{
 		User:            "alice",
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(f, fx.keys["alice"]))},
