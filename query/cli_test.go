@@ -153,7 +153,7 @@ func TestRunShow(t *testing.T) {
 	}
 
 	r = runCLI(st, "show", "s2")
-	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(squeeze(r.stdout), `bob exec echo \x1b]52;c;cm0gLXJmIC8=\a done`) ||
+	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(squeeze(r.stdout), `bob exec $'echo \E]52;c;cm0gLXJmIC8=\x07 done'`) ||
 		!strings.Contains(squeeze(r.stdout), "bob signal signal=TERM") || !strings.Contains(r.stdout, "carol") {
 		t.Fatalf("show s2 (%d):\n%s", r.code, r.stdout)
 	}
@@ -274,7 +274,7 @@ func TestRunErrors(t *testing.T) {
 		{"unknown id play", st, []string{"play", "nope"}, 1, "audit: session nope not found\n"},
 		{"unknown id export", st, []string{"export", "nope"}, 1, "audit: session nope not found\n"},
 		{"unknown id verify", st, []string{"verify", "nope"}, 1, "audit: session nope not found\n"},
-		{"hostile id", st, []string{"show", "x\x1b]0;t\x07"}, 1, `audit: session x\x1b]0;t\a not found`},
+		{"hostile id", st, []string{"show", "x\x1b]0;t\x07"}, 1, `audit: session $'x\E]0;t\x07' not found`},
 		{"expired", expired, []string{"show", "old"}, 1, "audit: session old expired on 2026-02-01\n"},
 		{"bad format", st, []string{"export", "s1", "--format", "mp4"}, 2, `audit export: --format "mp4": want asciicast`},
 		{"bad speed", st, []string{"play", "s1", "--speed", "0"}, 2, `audit play: --speed "0": want a number greater than 0`},

@@ -78,7 +78,7 @@ func TestFlagErrors(t *testing.T) {
 		{"hostile value", []string{"sessions", "--since", "\x1b]0;x\x07"},
 			`audit sessions: --since "\x1b]0;x\a": want ` + timeSpecWant},
 		{"hostile flag", []string{"sessions", "--\x1b[2J"},
-			`audit sessions: unknown flag --\x1b[2J (flags: --user --host --since --until --kind --limit --before --json)`},
+			`audit sessions: unknown flag --$'\E[2J' (flags: --user --host --since --until --kind --limit --before --json)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

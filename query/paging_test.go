@@ -92,7 +92,7 @@ func TestSessionsPaging(t *testing.T) {
 	}
 
 	r = runCLI(st, "sessions", "--before", "nope\x1b[2J")
-	if r.code != ExitFailure || r.stderr != "audit sessions: --before nope\\x1b[2J: no such session\n" || r.stdout != "" {
+	if r.code != ExitFailure || r.stderr != "audit sessions: --before $'nope\\E[2J': no such session\n" || r.stdout != "" {
 		t.Errorf("unknown --before = %+v; want exit 1 and no such session", r)
 	}
 }

@@ -143,7 +143,7 @@ func TestNoOutputReason(t *testing.T) {
 		{"denied", []event.Event{start("shell"), request, {Type: event.ApprovalDeny, Actor: "bob"}, end(nil)}, "denied by bob"},
 		{"denied with reason", []event.Event{start("shell"), request,
 			{Type: event.ApprovalDeny, Actor: "bob", Meta: map[string]string{"reason": "not during\x1b[2J the freeze"}}, end(nil)},
-			`denied by bob: not during\x1b[2J the freeze`},
+			`denied by bob: $'not during\E[2J the freeze'`},
 		{"expired", []event.Event{start("exec"), request, {Type: event.ApprovalExpire, Meta: map[string]string{"pending_timeout": "5m0s"}}, end(nil)},
 			"request expired unapproved after 5m0s"},
 		{"cancelled", []event.Event{start("shell"), request, {Type: event.ApprovalCancel, Actor: "alice"}, end(nil)}, "request cancelled by alice"},

@@ -1,42 +1,24 @@
 package query
 
 import (
-	"strconv"
 	"unicode/utf8"
+
+	"github.com/foureyes/foureyes/termsafe"
 )
 
-// printable returns s with everything that could act on a terminal or
-// mislead a reader made visible as an escape: C0 and C1 controls, DEL,
-// invalid UTF-8 and the bidirectional formatting characters used to
-// reorder what a line appears to say. Text listings (sessions, show) pass
-// every recorded string through it; replay uses the termsafe.Sanitizer instead.
+// printable returns s as it may be shown on an auditor's terminal:
+// unchanged when every character is visible and spaces are single, else
+// quoted the way bash reads it back (termsafe.Text): controls, invalid
+// bytes, bidi and zero-width characters and runs of spaces become
+// escapes inside $'…', so nothing a recording holds can act on the
+// terminal, hide part of itself or pass for something else. It is the
+// approval prompt's form, so an auditor reads a command as the reviewer
+// saw it. Replay uses the termsafe.Sanitizer instead.
 func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if !safeRune(r) {
-			clean = false
-			break
-		}
+	if s == "" {
+		return ""
 	}
-	if clean {
-		return s
-	}
-	b := make([]byte, 0, len(s)+16)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\x`...)
-			b = append(b, hexDigits[s[i]>>4], hexDigits[s[i]&0xf])
-		case !safeRune(r):
-			q := strconv.QuoteRuneToASCII(r) // 'x' with escapes
-			b = append(b, q[1:len(q)-1]...)
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return string(b)
+	return termsafe.Text(s)
 }
 
 func safeRune(r rune) bool {

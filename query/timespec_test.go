@@ -40,11 +40,15 @@ func TestPrintable(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"ls -la", "ls -la"},
 		{"héllo ✓", "héllo ✓"},
-		{"echo \x1b]52;c;x\x07", `echo \x1b]52;c;x\a`},
-		{"a\u009bb", `a\u009bb`},
-		{"a\xffb", `a\xffb`},
-		{"rm \u202e/ fr-", `rm \u202e/ fr-`},
-		{"tab\there", `tab\there`},
+		{"", ""},
+		{"echo \x1b]52;c;x\x07", `$'echo \E]52;c;x\x07'`},
+		{"a\u009bb", `$'a\u009bb'`},
+		{"a\xffb", `$'a\xffb'`},
+		{"rm \u202e/ fr-", `$'rm \u202e/ fr-'`},
+		{"tab\there", `$'tab\there'`},
+		{"zero\u200bwidth", `$'zero\u200bwidth'`},
+		{"pad    hidden", `$'pad\x20\x20\x20\x20hidden'`},
+		{`looks\x1b`, `looks\x1b`}, // a typed backslash is text; escapes only ever stand inside $'…'
 	}
 	for _, tt := range tests {
 		if got := printable(tt.in); got != tt.want {
