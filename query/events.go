@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/foureyes/foureyes/event"
 )
 
@@ -45,9 +47,8 @@ func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64,
 	var (
 		// Rows are collected in chunks and joined once: growing one slice
 		// of 100k events by doubling cost more than the query itself.
-		chunks                            [][]event.Event
-		cur                               []event.Event
-		typ, data, meta, prevHex, hashHex string
+		chunks [][]event.Event
+		cur    []event.Event
 	)
 	for rows.Next() {
 		if len(cur) == cap(cur) {
@@ -56,24 +57,9 @@ func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64,
 			}
 			cur = make([]event.Event, 0, min(max(2*cap(cur), 64), eventChunk))
 		}
-		e := event.Event{Session: id}
-		if err := rows.Scan(&e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex); err != nil {
-			return nil, nil, fmt.Errorf("query: events of %s: scan: %w", id, err)
-		}
-		e.Type = event.Type(typ)
-		if data != "" {
-			e.Data = []byte(data)
-		}
-		// A malformed stored column cannot be shown faithfully; the event
-		// is kept (with the field zeroed) so that Verify names its seq.
-		if e.Meta, err = event.ParseMeta(meta); err != nil {
-			s.log.WarnContext(ctx, "stored meta does not parse", "session", id, "seq", e.Seq, "err", err)
-		}
-		if e.Prev, err = event.ParseHash(prevHex); err != nil {
-			s.log.WarnContext(ctx, "stored prev_hash does not parse", "session", id, "seq", e.Seq, "err", err)
-		}
-		if e.Hash, err = event.ParseHash(hashHex); err != nil {
-			s.log.WarnContext(ctx, "stored hash does not parse", "session", id, "seq", e.Seq, "err", err)
+		e, err := s.scanEvent(ctx, rows, id)
+		if err != nil {
+			return nil, nil, err
 		}
 		cur = append(cur, e)
 	}
@@ -94,4 +80,31 @@ func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64,
 	}
 	out, conflicts := dedupEvents(out)
 	return out, conflicts, nil
+}
+
+// scanEvent reads the current events row (the columns of eventCols in
+// order) of session id. A malformed stored meta or hash cannot be shown
+// faithfully: the event is kept with that field zeroed, and logged, so
+// that verification names its seq.
+func (s *Store) scanEvent(ctx context.Context, rows driver.Rows, id string) (event.Event, error) {
+	var typ, data, meta, prevHex, hashHex string
+	e := event.Event{Session: id}
+	if err := rows.Scan(&e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex); err != nil {
+		return e, fmt.Errorf("query: events of %s: scan: %w", id, err)
+	}
+	e.Type = event.Type(typ)
+	if data != "" {
+		e.Data = []byte(data)
+	}
+	var err error
+	if e.Meta, err = event.ParseMeta(meta); err != nil {
+		s.log.WarnContext(ctx, "stored meta does not parse", "session", id, "seq", e.Seq, "err", err)
+	}
+	if e.Prev, err = event.ParseHash(prevHex); err != nil {
+		s.log.WarnContext(ctx, "stored prev_hash does not parse", "session", id, "seq", e.Seq, "err", err)
+	}
+	if e.Hash, err = event.ParseHash(hashHex); err != nil {
+		s.log.WarnContext(ctx, "stored hash does not parse", "session", id, "seq", e.Seq, "err", err)
+	}
+	return e, nil
 }

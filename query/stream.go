@@ -139,26 +139,10 @@ func (s *Store) readPage(ctx context.Context, id string, from, to uint64, buf []
 		return buf, fmt.Errorf("query: events of %s: %w", id, err)
 	}
 	defer rows.Close()
-	var typ, data, meta, prevHex, hashHex string
 	for rows.Next() {
-		e := event.Event{Session: id}
-		if err := rows.Scan(&e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex); err != nil {
-			return buf, fmt.Errorf("query: events of %s: scan: %w", id, err)
-		}
-		e.Type = event.Type(typ)
-		if data != "" {
-			e.Data = []byte(data)
-		}
-		// A malformed stored column cannot be shown faithfully; the event
-		// is kept (with the field zeroed) so that verification names its seq.
-		if e.Meta, err = event.ParseMeta(meta); err != nil {
-			s.log.WarnContext(ctx, "stored meta does not parse", "session", id, "seq", e.Seq, "err", err)
-		}
-		if e.Prev, err = event.ParseHash(prevHex); err != nil {
-			s.log.WarnContext(ctx, "stored prev_hash does not parse", "session", id, "seq", e.Seq, "err", err)
-		}
-		if e.Hash, err = event.ParseHash(hashHex); err != nil {
-			s.log.WarnContext(ctx, "stored hash does not parse", "session", id, "seq", e.Seq, "err", err)
+		e, err := s.scanEvent(ctx, rows, id)
+		if err != nil {
+			return buf, err
 		}
 		buf = append(buf, e)
 	}
