@@ -15,6 +15,13 @@ while IFS=: read -r file name; do
   count=$((count + 1))
   echo "fuzz: $pkg $name ($FUZZTIME)"
   if ! "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"/tmp/fuzz-$$.log" 2>&1; then
+    if grep -q 'context deadline exceeded' "/tmp/fuzz-$$.log" && ! grep -q 'Failing input written' "/tmp/fuzz-$$.log"; then
+      # Go's fuzz coordinator (before 1.27) can report its own -fuzztime
+      # deadline as a failure when a worker is still mid-input
+      # (golang/go#75804). No input failed, and none was written; say so.
+      echo "fuzz: $pkg $name: stopped at the deadline inside a slow input (no failing input)"
+      continue
+    fi
     cat "/tmp/fuzz-$$.log"
     echo "fuzz: $pkg $name FAILED"
     failed=$((failed + 1))
