@@ -81,7 +81,11 @@ type queued struct {
 func newNotifier(n config.Notify, log *slog.Logger) *notifier {
 	return &notifier{
 		url: n.WebhookURL, secret: n.WebhookSecret,
-		client:  &http.Client{Timeout: notifyTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		client: &http.Client{Timeout: notifyTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			// A redirect is an error, never followed: it could send the
+			// signed body to a host, or over a scheme (http), that the
+			// configuration did not name.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		log:     log.With("component", "notify"),
 		queue:   make(chan queued, notifyQueue),
 		backoff: time.Second,

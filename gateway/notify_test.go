@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +78,28 @@ func TestNotifierRetriesAndSigns(t *testing.T) {
 	defer sink.mu.Unlock()
 	if sink.calls != 3 || sink.got[0].Session != "s1" || sink.got[0].Reason != "why" {
 		t.Errorf("calls %d, got %+v; want 3 calls and the notification", sink.calls, sink.got)
+	}
+}
+
+// TestNotifierRefusesRedirects: a webhook that redirects gets an error,
+// and the signed body never reaches where it points (the configuration
+// allows https, or http to loopback only; a redirect could lead anywhere).
+func TestNotifierRefusesRedirects(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	n := newNotifier(config.Notify{WebhookURL: redirect.URL, WebhookSecret: "s3cret"}, testLogger())
+	body, _ := json.Marshal(Notification{Event: "approval.request"})
+	err := n.post(context.Background(), queued{body: body, event: "approval.request"})
+	if err == nil || !strings.Contains(err.Error(), "307") {
+		t.Errorf("post to a redirecting webhook = %v; want an error naming the 307", err)
+	}
+	if got := elsewhere.Load(); got != 0 {
+		t.Errorf("the redirect target got %d requests; want none", got)
 	}
 }
 
