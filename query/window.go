@@ -26,6 +26,11 @@ type WindowResult struct {
 	Unrecorded int
 	// Unsigned is set when no trusted keys are configured.
 	Unsigned bool
+	// LogRows counts the retention_log rows of the window checked;
+	// LogUnsigned those written unsigned before the retention job signed
+	// its log (not a failure). Problems of the log are Failures with the
+	// id "retention_log chain KEY".
+	LogRows, LogUnsigned int
 }
 
 // StreamFailure names a stream and what is wrong with it.
@@ -153,6 +158,9 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 	if err := s.checkReleases(ctx, &res, since); err != nil {
 		return res, err
 	}
+	if err := s.checkRetentionLog(ctx, &res, since, until); err != nil {
+		return res, err
+	}
 	slices.SortFunc(res.Failures, func(a, b StreamFailure) int { return strings.Compare(a.ID, b.ID) })
 	for k := range keys {
 		res.Keys = append(res.Keys, k)
@@ -245,7 +253,8 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 		}
 		if err := writeJSONLine(c.stdout, map[string]any{"record": "window", "ok": res.OK(), "streams": res.Streams,
 			"gateway_streams": res.Gateways, "events": res.Events, "anchors": res.Anchors, "releases": res.Releases, "keys": res.Keys,
-			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned}); err != nil {
+			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned,
+			"retention_log_rows": res.LogRows, "retention_log_unsigned": res.LogUnsigned}); err != nil {
 			return c.fail("", err)
 		}
 	} else {
@@ -258,13 +267,17 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 		if !res.OK() {
 			verdict = fmt.Sprintf("FAILED (%d of %d streams)", len(res.Failures), res.Streams)
 		}
-		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases checked", verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases)
+		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases, %d retention_log rows checked",
+			verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases, res.LogRows)
 		if len(res.Keys) > 0 {
 			fmt.Fprintf(c.stdout, ", signed by %s", strings.Join(res.Keys, ", "))
 		}
 		fmt.Fprintln(c.stdout)
 		if res.Unsigned {
 			fmt.Fprintln(c.stdout, "note: signatures not checked: no trusted signing keys are configured (signing.trusted_keys)")
+		}
+		if res.LogUnsigned > 0 {
+			fmt.Fprintf(c.stdout, "note: %d retention_log rows are not signed (written before the retention job signed its log)\n", res.LogUnsigned)
 		}
 		if res.Unrecorded > 0 {
 			fmt.Fprintf(c.stdout, "note: %d streams are not recorded by a gateway stream of the window (started before it, or not written by a gateway)\n", res.Unrecorded)
