@@ -47,9 +47,7 @@ func (s *Store) checkRetentionLog(ctx context.Context, res *WindowResult, since,
 	}
 	res.LogRows += len(rows)
 	res.LogUnsigned += lc.unsigned
-	for _, f := range lc.failures {
-		res.Failures = append(res.Failures, f)
-	}
+	res.LogFailures = append(res.LogFailures, lc.failures...)
 	return nil
 }
 

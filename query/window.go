@@ -28,9 +28,12 @@ type WindowResult struct {
 	Unsigned bool
 	// LogRows counts the retention_log rows of the window checked;
 	// LogUnsigned those written unsigned before the retention job signed
-	// its log (not a failure). Problems of the log are Failures with the
-	// id "retention_log chain KEY".
+	// its log (not a failure).
 	LogRows, LogUnsigned int
+	// LogFailures lists the retention_log chains that did not verify, by
+	// "retention_log chain KEY" ("retention_log (unsigned rows)" for rows
+	// without a key).
+	LogFailures []StreamFailure
 }
 
 // StreamFailure names a stream and what is wrong with it.
@@ -39,8 +42,8 @@ type StreamFailure struct {
 	Problems []string
 }
 
-// OK reports whether every stream verified.
-func (r *WindowResult) OK() bool { return len(r.Failures) == 0 }
+// OK reports whether every stream and the retention log verified.
+func (r *WindowResult) OK() bool { return len(r.Failures) == 0 && len(r.LogFailures) == 0 }
 
 // windowStream is what the window keeps of one verified stream: no
 // events, only its verdict and tail.
@@ -251,6 +254,11 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 				return c.fail("", err)
 			}
 		}
+		for _, f := range res.LogFailures {
+			if err := writeJSONLine(c.stdout, map[string]any{"record": "retention_log_failure", "id": f.ID, "problems": f.Problems}); err != nil {
+				return c.fail("", err)
+			}
+		}
 		if err := writeJSONLine(c.stdout, map[string]any{"record": "window", "ok": res.OK(), "streams": res.Streams,
 			"gateway_streams": res.Gateways, "events": res.Events, "anchors": res.Anchors, "releases": res.Releases, "keys": res.Keys,
 			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned,
@@ -263,9 +271,19 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", printable(f.ID), printable(p))
 			}
 		}
+		for _, f := range res.LogFailures {
+			for _, p := range f.Problems {
+				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", f.ID, printable(p))
+			}
+		}
 		verdict := "OK"
-		if !res.OK() {
+		switch {
+		case len(res.Failures) > 0 && len(res.LogFailures) > 0:
+			verdict = fmt.Sprintf("FAILED (%d of %d streams, and the retention log)", len(res.Failures), res.Streams)
+		case len(res.Failures) > 0:
 			verdict = fmt.Sprintf("FAILED (%d of %d streams)", len(res.Failures), res.Streams)
+		case len(res.LogFailures) > 0:
+			verdict = "FAILED (the retention log)"
 		}
 		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases, %d retention_log rows checked",
 			verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases, res.LogRows)
