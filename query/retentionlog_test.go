@@ -253,3 +253,40 @@ func TestVerifyWindowDetectsRetentionLogWriter(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyWindowRetentionLogEdge checks the link of a window's first
+// row to the stored row before the window: intact it verifies; with the
+// rows before the window rewritten (rehashed) it names the broken link.
+func TestVerifyWindowRetentionLogEdge(t *testing.T) {
+	f := newLogFixture(t)
+	ctx := context.Background()
+	insertEvents(t, f.conn, shellSession("old9", t0.AddDate(0, 0, -120)).evs)
+	later := t0.Add(time.Hour)
+	job := retention.New(f.conn, retention.Config{Signer: f.signer})
+	p, err := job.Plan(ctx, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := job.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	all := readLogRows(t, f.conn)
+	if len(all) != 5 || all[4].Seq != 4 || all[4].Prev != all[3].Hash {
+		t.Fatalf("after the second run: %d rows, last %+v; want seq 4 continuing seq 3", len(all), all[len(all)-1])
+	}
+	res, err := f.st.VerifyWindow(ctx, later, time.Time{})
+	if err != nil || !res.OK() || res.LogRows != 1 {
+		t.Fatalf("VerifyWindow from the second run = %+v, %v; want OK with 1 row", res, err)
+	}
+	rows := cloneLog(all)
+	rows[0].Detail = "rewritten before the window"
+	rewriteLog(t, f.conn, rehash(rows[:4], 0)...) // the fifth row keeps its prev
+	insertLog(t, f.conn, all[4])
+	res, err = f.st.VerifyWindow(ctx, later, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := logProblems(res); res.OK() || !strings.Contains(got, "does not match the stored row seq 3") {
+		t.Errorf("problems = %q; want the link to seq 3 named", got)
+	}
+}
