@@ -163,7 +163,18 @@ type Retention struct {
 	// Interval is how often `foureyes ingest` runs the retention job.
 	// Default: 1h; at least 1m.
 	Interval Duration `yaml:"interval"`
+	// SigningKeyFile is the retention job's Ed25519 key, which signs the
+	// retention_log rows; created on first start with mode 0600, refused
+	// when group or world can read it. Every ingest host needs its own.
+	// Default: DATA_DIR/retention_ed25519 when gateway.data_dir is set,
+	// else DefaultRetentionKeyFile.
+	SigningKeyFile string `yaml:"signing_key_file"`
 }
+
+// DefaultRetentionKeyFile is the default retention.signing_key_file of a
+// configuration without gateway.data_dir (the ingest unit's state
+// directory, deploy/foureyes-ingest.service).
+const DefaultRetentionKeyFile = "/var/lib/foureyes-ingest/retention_ed25519"
 
 // Shortest returns the duration of the shortest retention class (0 when
 // there is none).

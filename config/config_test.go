@@ -362,3 +362,24 @@ func TestSigningSection(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionSigningKeyFile(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"from gateway.data_dir", "gateway:\n  data_dir: /tmp/fe\n", "/tmp/fe/retention_ed25519"},
+		{"ingest only", "kafka:\n  brokers: [127.0.0.1:9092]\n", DefaultRetentionKeyFile},
+		{"set", "gateway:\n  data_dir: /tmp/fe\nretention:\n  signing_key_file: /srv/k\n", "/srv/k"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Retention.SigningKeyFile; got != tt.want {
+				t.Errorf("retention.signing_key_file = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -35,6 +35,10 @@ func (c *Config) setSigningDefaults() {
 	if c.Gateway.DataDir != "" {
 		setStr(&s.KeyFile, filepath.Join(c.Gateway.DataDir, "signing_ed25519"))
 	}
+	if c.Gateway.DataDir != "" {
+		setStr(&c.Retention.SigningKeyFile, filepath.Join(c.Gateway.DataDir, "retention_ed25519"))
+	}
+	setStr(&c.Retention.SigningKeyFile, DefaultRetentionKeyFile)
 	setInt(&s.SealEvery, 1000)
 	setDur(&s.SealInterval, 10*time.Second)
 }

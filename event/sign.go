@@ -38,8 +38,9 @@ const (
 // Domain separators of the signed messages: a signature made for one
 // purpose never verifies for another.
 const (
-	sealDomain = "foureyes-seal-v1\x00"
-	endDomain  = "foureyes-end-v1\x00"
+	sealDomain      = "foureyes-seal-v1\x00"
+	endDomain       = "foureyes-end-v1\x00"
+	retentionDomain = "foureyes-retention-v1\x00"
 )
 
 // Errors of signature checks; callers compare with errors.Is.
@@ -148,6 +149,19 @@ func (s *Signer) SignEnd(e *Event) {
 	e.Meta[MetaEndSig] = base64.StdEncoding.EncodeToString(sig)
 }
 
+// RetentionMessage returns the message that signs the retention_log row
+// whose hash is h (the row hash covers every field and its predecessor's
+// hash; ingest/retention computes it).
+func RetentionMessage(h Hash) []byte {
+	return append([]byte(retentionDomain), h[:]...)
+}
+
+// SignRetention returns the base64 signature of the retention_log row
+// whose hash is h.
+func (s *Signer) SignRetention(h Hash) string {
+	return base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, RetentionMessage(h)))
+}
+
 // Keyring holds the trusted public keys of verifiers, by KeyID.
 type Keyring struct {
 	keys map[string]ed25519.PublicKey
@@ -212,6 +226,16 @@ func (k *Keyring) VerifyEnd(e *Event) (Seal, error) {
 		return Seal{}, err
 	}
 	return Seal{Seq: e.Seq, Key: id}, nil
+}
+
+// VerifyRetention checks sig, made by the key named id, over the
+// retention_log row whose hash is h. It returns an error wrapping
+// ErrNotSigned, ErrUnknownKey or ErrBadSignature.
+func (k *Keyring) VerifyRetention(id, sig string, h Hash) error {
+	if id == "" && sig == "" {
+		return ErrNotSigned
+	}
+	return k.check(id, sig, RetentionMessage(h))
 }
 
 func (k *Keyring) check(id, sig string, msg []byte) error {

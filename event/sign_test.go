@@ -3,6 +3,7 @@ package event
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"maps"
 	"strings"
@@ -174,4 +175,45 @@ func BenchmarkStreamVerifier(b *testing.B) {
 		verifyAll(keys, evs)
 	}
 	b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestRetentionSignature checks the signatures of retention_log rows and
+// each way they are refused, including a seal signature over the same
+// hash (domain separation).
+func TestRetentionSignature(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, other := NewSigner(priv), NewSigner(otherPriv)
+	keys := NewKeyring(pub)
+	h := Hash(sha256.Sum256([]byte("row")))
+	h2 := Hash(sha256.Sum256([]byte("another row")))
+	seal := s.SealMeta("x", 1, h)
+	tests := []struct {
+		name    string
+		id, sig string
+		h       Hash
+		want    error
+	}{
+		{"valid", s.KeyID(), s.SignRetention(h), h, nil},
+		{"not signed", "", "", h, ErrNotSigned},
+		{"other row", s.KeyID(), s.SignRetention(h), h2, ErrBadSignature},
+		{"untrusted key", other.KeyID(), other.SignRetention(h), h, ErrUnknownKey},
+		{"claims the trusted key", s.KeyID(), other.SignRetention(h), h, ErrBadSignature},
+		{"malformed", s.KeyID(), "not base64!", h, ErrBadSignature},
+		{"seal signature", s.KeyID(), seal[MetaSealSig], h, ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := keys.VerifyRetention(tt.id, tt.sig, tt.h)
+			if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Errorf("VerifyRetention = %v; want %v", err, tt.want)
+			}
+		})
+	}
 }

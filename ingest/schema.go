@@ -179,6 +179,18 @@ ORDER BY at_ns`, db),
 			ddlf(`ALTER TABLE %s.sessions MODIFY TTL started + toIntervalDay(retention_days + 2)`, db),
 		}
 	}},
+	{version: 6, name: "signed retention log", steps: func(string, features) []step {
+		// Each retention_log row is chained per signing key and signed by
+		// the retention job (ingest/retention/logchain.go). Rows written
+		// before keep the defaults: key '' means "not signed".
+		return []step{
+			addColumn{table: "retention_log", column: "seq", typ: "UInt64 DEFAULT 0"},
+			addColumn{table: "retention_log", column: "prev_hash", typ: "String DEFAULT ''"},
+			addColumn{table: "retention_log", column: "hash", typ: "String DEFAULT ''"},
+			addColumn{table: "retention_log", column: "key", typ: "String DEFAULT ''"},
+			addColumn{table: "retention_log", column: "sig", typ: "String DEFAULT ''"},
+		}
+	}},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

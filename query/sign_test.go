@@ -381,7 +381,7 @@ func TestVerifyWindowGatewayAnchors(t *testing.T) {
 		return s
 	}
 	r := runCLI(st(oldPub, newPub), "verify", "--since", "2026-03-14")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "OK: 4 streams (2 gateway streams)") || !strings.Contains(r.stdout, "1 anchors, 0 hold releases checked") ||
+	if r.code != ExitOK || !strings.Contains(r.stdout, "OK: 4 streams (2 gateway streams)") || !strings.Contains(r.stdout, "1 anchors, 0 hold releases, ") ||
 		!strings.Contains(r.stdout, oldKey.KeyID()) || !strings.Contains(r.stdout, newKey.KeyID()) {
 		t.Fatalf("verify --since with both keys = %+v; want OK, both keys named", r)
 	}
@@ -425,7 +425,7 @@ func TestVerifyWindowHoldReleases(t *testing.T) {
 	insertEvents(t, f.conn, auditStream("a-dave", "dave", "audit release s1", f.signer, placed.Add(time.Minute)))
 	insertEvents(t, f.conn, auditStream("a-erin", "erin", "audit release 's1'", f.signer, placed.Add(2*time.Minute)))
 	r := runCLI(f.st, "verify", "--since", "2026-03-14")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "1 hold releases checked") {
+	if r.code != ExitOK || !strings.Contains(r.stdout, "1 hold releases, ") {
 		t.Fatalf("verify --since with a backed release = %+v; want OK", r)
 	}
 	// A forged newer version of the holds row: released by mallory,

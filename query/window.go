@@ -26,6 +26,14 @@ type WindowResult struct {
 	Unrecorded int
 	// Unsigned is set when no trusted keys are configured.
 	Unsigned bool
+	// LogRows counts the retention_log rows of the window checked;
+	// LogUnsigned those written unsigned before the retention job signed
+	// its log (not a failure).
+	LogRows, LogUnsigned int
+	// LogFailures lists the retention_log chains that did not verify, by
+	// "retention_log chain KEY" ("retention_log (unsigned rows)" for rows
+	// without a key).
+	LogFailures []StreamFailure
 }
 
 // StreamFailure names a stream and what is wrong with it.
@@ -34,8 +42,8 @@ type StreamFailure struct {
 	Problems []string
 }
 
-// OK reports whether every stream verified.
-func (r *WindowResult) OK() bool { return len(r.Failures) == 0 }
+// OK reports whether every stream and the retention log verified.
+func (r *WindowResult) OK() bool { return len(r.Failures) == 0 && len(r.LogFailures) == 0 }
 
 // windowStream is what the window keeps of one verified stream: no
 // events, only its verdict and tail.
@@ -153,6 +161,9 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 	if err := s.checkReleases(ctx, &res, since); err != nil {
 		return res, err
 	}
+	if err := s.checkRetentionLog(ctx, &res, since, until); err != nil {
+		return res, err
+	}
 	slices.SortFunc(res.Failures, func(a, b StreamFailure) int { return strings.Compare(a.ID, b.ID) })
 	for k := range keys {
 		res.Keys = append(res.Keys, k)
@@ -243,9 +254,15 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 				return c.fail("", err)
 			}
 		}
+		for _, f := range res.LogFailures {
+			if err := writeJSONLine(c.stdout, map[string]any{"record": "retention_log_failure", "id": f.ID, "problems": f.Problems}); err != nil {
+				return c.fail("", err)
+			}
+		}
 		if err := writeJSONLine(c.stdout, map[string]any{"record": "window", "ok": res.OK(), "streams": res.Streams,
 			"gateway_streams": res.Gateways, "events": res.Events, "anchors": res.Anchors, "releases": res.Releases, "keys": res.Keys,
-			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned}); err != nil {
+			"unrecorded": res.Unrecorded, "signatures_checked": !res.Unsigned,
+			"retention_log_rows": res.LogRows, "retention_log_unsigned": res.LogUnsigned}); err != nil {
 			return c.fail("", err)
 		}
 	} else {
@@ -254,17 +271,31 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", printable(f.ID), printable(p))
 			}
 		}
-		verdict := "OK"
-		if !res.OK() {
-			verdict = fmt.Sprintf("FAILED (%d of %d streams)", len(res.Failures), res.Streams)
+		for _, f := range res.LogFailures {
+			for _, p := range f.Problems {
+				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", f.ID, printable(p))
+			}
 		}
-		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases checked", verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases)
+		verdict := "OK"
+		switch {
+		case len(res.Failures) > 0 && len(res.LogFailures) > 0:
+			verdict = fmt.Sprintf("FAILED (%d of %d streams, and the retention log)", len(res.Failures), res.Streams)
+		case len(res.Failures) > 0:
+			verdict = fmt.Sprintf("FAILED (%d of %d streams)", len(res.Failures), res.Streams)
+		case len(res.LogFailures) > 0:
+			verdict = "FAILED (the retention log)"
+		}
+		fmt.Fprintf(c.stdout, "%s: %d streams (%d gateway streams), %d events, %d anchors, %d hold releases, %d retention_log rows checked",
+			verdict, res.Streams, res.Gateways, res.Events, res.Anchors, res.Releases, res.LogRows)
 		if len(res.Keys) > 0 {
 			fmt.Fprintf(c.stdout, ", signed by %s", strings.Join(res.Keys, ", "))
 		}
 		fmt.Fprintln(c.stdout)
 		if res.Unsigned {
 			fmt.Fprintln(c.stdout, "note: signatures not checked: no trusted signing keys are configured (signing.trusted_keys)")
+		}
+		if res.LogUnsigned > 0 {
+			fmt.Fprintf(c.stdout, "note: %d retention_log rows are not signed (written before the retention job signed its log)\n", res.LogUnsigned)
 		}
 		if res.Unrecorded > 0 {
 			fmt.Fprintf(c.stdout, "note: %d streams are not recorded by a gateway stream of the window (started before it, or not written by a gateway)\n", res.Unrecorded)

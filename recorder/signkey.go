@@ -2,19 +2,14 @@ package recorder
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+
+	"github.com/foureyes/foureyes/internal/keyfile"
 )
 
 // ErrSigningKeyPermissions: the signing key file is readable by group or
 // others. Anyone who can read it can sign a forged recording.
-var ErrSigningKeyPermissions = errors.New("recorder: signing key file is readable by group or others")
+var ErrSigningKeyPermissions = keyfile.ErrPermissions
 
 // LoadSigningKey returns the Ed25519 signing key stored at path (PKCS#8
 // PEM), creating one there on first use (file 0600, new parent
@@ -23,65 +18,9 @@ func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no signing key file; set signing.key_file or gateway.data_dir", ErrConfig)
 	}
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil:
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return nil, fmt.Errorf("%w: %s has mode %04o; run: chmod 600 %s", ErrSigningKeyPermissions, path, perm, path)
-		}
-		return readSigningKey(path)
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("recorder: signing key: %w", err)
-	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	k, err := keyfile.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: signing key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("recorder: signing key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("recorder: signing key: %w", err)
-	}
-	// O_EXCL: two processes starting at once must not both write a key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readSigningKey(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("recorder: signing key: %w", err)
-	}
-	err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("recorder: signing key %s: %w", path, err)
-	}
-	return priv, nil
-}
-
-func readSigningKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("recorder: signing key: %w", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("recorder: signing key %s: not a PEM private key", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("recorder: signing key %s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("recorder: signing key %s: not an Ed25519 key", path)
-	}
-	return priv, nil
+	return k, nil
 }

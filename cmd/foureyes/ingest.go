@@ -10,7 +10,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/ingest"
+	"github.com/foureyes/foureyes/ingest/retention"
 	"github.com/foureyes/foureyes/internal/metrics"
 	"github.com/foureyes/foureyes/transport"
 )
@@ -18,6 +20,7 @@ import (
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ingest", stderr)
 	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
+	printSigning := fs.Bool("print-signing-key", false, "print the public key that signs the retention log (for signing.trusted_keys of verifiers), then exit")
 	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -28,6 +31,15 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := cfg.ValidateIngest(); err != nil {
 		return err
+	}
+	signer, err := retention.SignerFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if *printSigning {
+		fmt.Fprintln(stdout, event.FormatPublicKey(signer.Public()))
+		fmt.Fprintf(stderr, "key id %s of the retention job: add the line above to signing.trusted_keys of every config that runs audit verify\n", signer.KeyID())
+		return nil
 	}
 	base := newLogger(stderr, *level)
 	log := base.With("component", "ingest")
@@ -79,7 +91,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Several ingest processes may run it; drops and copies are idempotent.
 	retCtx, stopRetention := context.WithCancel(ctx)
 	retDone := make(chan error, 1)
-	go func() { retDone <- retentionLoop(retCtx, cfg, base) }()
+	go func() { retDone <- retentionLoop(retCtx, cfg, signer, base) }()
 	err = in.Run(ctx)
 	stopRetention()
 	if rerr := <-retDone; rerr != nil && !errors.Is(rerr, context.Canceled) {

@@ -145,3 +145,37 @@ func TestPrintSigningKey(t *testing.T) {
 		t.Errorf("world-readable signing key: exit %d, stderr %q; want a refusal telling to chmod 600", code, stderr.String())
 	}
 }
+
+// TestPrintRetentionSigningKey: `foureyes ingest --print-signing-key`
+// creates the retention job's key (0600, at retention.signing_key_file),
+// prints the same public key every time, differs from the gateway's, and
+// refuses a world-readable key file.
+func TestPrintRetentionSigningKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "ingest", "retention_ed25519")
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("kafka:\n  brokers: [127.0.0.1:9092]\nretention:\n  signing_key_file: "+key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var first, second, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"ingest", "--config", cfg, "--print-signing-key"}, &first, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if _, err := event.ParsePublicKey(first.String()); err != nil || !strings.Contains(stderr.String(), "signing.trusted_keys") {
+		t.Errorf("signing key line = %q (%v), stderr %q", first.String(), err, stderr.String())
+	}
+	run(context.Background(), []string{"ingest", "--config", cfg, "--print-signing-key"}, &second, &stderr)
+	if first.String() != second.String() {
+		t.Errorf("signing key changed between runs: %q then %q", first.String(), second.String())
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("signing key file: %v, %v; want mode 0600", fi, err)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"ingest", "--config", cfg, "--print-signing-key"}, &second, &stderr); code == 0 || !strings.Contains(stderr.String(), "chmod 600") {
+		t.Errorf("world-readable signing key: exit %d, stderr %q; want a refusal telling to chmod 600", code, stderr.String())
+	}
+}

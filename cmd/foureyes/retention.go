@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/ingest/retention"
 	"github.com/foureyes/foureyes/transport"
@@ -46,7 +47,13 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := ingest.Migrate(ctx, conn, cfg.ClickHouse.Database); err != nil {
 		return err
 	}
-	job := retention.New(conn, retention.FromConfig(cfg, log))
+	rcfg := retention.FromConfig(cfg, log)
+	if !*dry {
+		if rcfg.Signer, err = retention.SignerFromConfig(cfg); err != nil {
+			return err
+		}
+	}
+	job := retention.New(conn, rcfg)
 	plan, err := job.Plan(ctx, time.Now())
 	if err != nil {
 		return err
@@ -90,8 +97,8 @@ func printPlan(w io.Writer, p *retention.Plan, dry bool) {
 // retentionLoop runs the retention job every retention.interval until ctx
 // is done; `foureyes ingest` runs it beside the consumer, connected as the
 // retention user (clickhouse.retention). log is not yet narrowed to a
-// component.
-func retentionLoop(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// component; signer signs the retention_log rows.
+func retentionLoop(ctx context.Context, cfg *config.Config, signer *event.Signer, log *slog.Logger) error {
 	log = log.With("component", "retention")
 	var conn driver.Conn
 	var err error
@@ -110,5 +117,7 @@ func retentionLoop(ctx context.Context, cfg *config.Config, log *slog.Logger) er
 		}
 	}
 	defer conn.Close()
-	return retention.New(conn, retention.FromConfig(cfg, log)).Run(ctx)
+	rcfg := retention.FromConfig(cfg, log)
+	rcfg.Signer = signer
+	return retention.New(conn, rcfg).Run(ctx)
 }

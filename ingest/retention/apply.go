@@ -43,6 +43,13 @@ const (
 func (j *Job) Apply(ctx context.Context, p *Plan) (Report, error) {
 	rep := Report{Run: uuid.NewString(), Plan: p}
 	at := unixSec(p.At)
+	if s := j.cfg.Signer; s != nil && (len(p.Drops) > 0 || len(p.Releases) > 0) {
+		head, err := j.chainHead(ctx, s.KeyID())
+		if err != nil {
+			return rep, err
+		}
+		j.chain = head
+	}
 	for _, d := range p.Drops {
 		t := tableNamed(d.Table)
 		// The key columns select the partition exactly; the time range lets
@@ -110,19 +117,29 @@ func (j *Job) release(ctx context.Context, run string, at time.Time, r Release) 
 		rows: r.Rows, detail: "hold released or past its until"})
 }
 
-// log1 appends one row to retention_log.
+// log1 appends one row to retention_log, chained and signed when the job
+// has a signer.
 func (j *Job) log1(ctx context.Context, run string, at time.Time, e logEntry) error {
-	b, err := j.conn.PrepareBatch(ctx, "INSERT INTO retention_log ("+logCols+")")
+	r := LogRow{At: at, AtNS: at.UnixNano(), Run: run, Action: e.action, Table: e.table, Class: e.class, RetentionDays: e.days,
+		Day: e.day, Session: e.session, Rows: e.rows, Bytes: e.bytes, Detail: e.detail}
+	cols, args := logCols, []any{at, r.AtNS, run, e.action, e.table, e.class, e.days, e.day, e.session, e.rows, e.bytes, e.detail}
+	next := j.chain
+	if s := j.cfg.Signer; s != nil {
+		next.seal(&r, s)
+		cols, args = LogColumns, append(args, r.Seq, r.Prev, r.Hash, r.Key, r.Sig)
+	}
+	b, err := j.conn.PrepareBatch(ctx, "INSERT INTO retention_log ("+cols+")")
 	if err != nil {
 		return fmt.Errorf("retention: log: %w", err)
 	}
 	defer b.Close()
-	if err := b.Append(at, at.UnixNano(), run, e.action, e.table, e.class, e.days, e.day, e.session, e.rows, e.bytes, e.detail); err != nil {
+	if err := b.Append(args...); err != nil {
 		return fmt.Errorf("retention: log: %w", err)
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("retention: log: %w", err)
 	}
+	j.chain = next
 	return nil
 }
 

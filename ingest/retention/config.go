@@ -1,11 +1,14 @@
 package retention
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/keyfile"
 )
 
 // Config configures a Job. Zero fields take the defaults written next to
@@ -20,6 +23,24 @@ type Config struct {
 	// Logger receives a line per drop and per run; narrow it before
 	// passing it. Default: discard.
 	Logger *slog.Logger
+	// Signer signs the retention_log rows and chains them per key
+	// (logchain.go); SignerFromConfig loads it. Default: none, the rows
+	// are written unsigned and `audit verify` reports them as such.
+	Signer *event.Signer
+}
+
+// SignerFromConfig returns the signer of the retention_log rows, with the
+// key in retention.signing_key_file (created on first use).
+func SignerFromConfig(c *config.Config) (*event.Signer, error) {
+	path := c.Retention.SigningKeyFile
+	if path == "" {
+		return nil, fmt.Errorf("%w: retention.signing_key_file is empty; set it to a file only the ingest user can read", ErrConfig)
+	}
+	k, err := keyfile.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("retention: signing key (retention.signing_key_file): %w", err)
+	}
+	return event.NewSigner(k), nil
 }
 
 // DefaultInterval is the default Config.Interval.

@@ -20,4 +20,6 @@ var (
 	// release of someone else's hold confirm it too: early deletion
 	// needs four eyes.
 	ErrSecondAuditor = errors.New("retention: the release waits for a second auditor; a different auditor must confirm it with audit release")
+	// ErrConfig: the configuration does not let the job run.
+	ErrConfig = errors.New("retention: configuration")
 )

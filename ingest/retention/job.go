@@ -18,6 +18,8 @@ type Job struct {
 	log  *slog.Logger
 	// now is the clock of RunOnce and Run; tests move it.
 	now func() time.Time
+	// chain is the head of the signed log chain during Apply.
+	chain logChain
 }
 
 // New returns a Job working through conn.

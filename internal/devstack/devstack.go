@@ -224,9 +224,15 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if s.retConn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention)); err != nil {
 		return s, err
 	}
+	// The retention job signs its log with a key of its own
+	// (DIR/gateway/retention_ed25519); the dev stack trusts it.
+	retCfg := retention.FromConfig(cfg, s.log.With("component", "retention"))
+	if retCfg.Signer, err = retention.SignerFromConfig(cfg); err != nil {
+		return s, err
+	}
 	s.Store = query.NewStore(s.Audit, query.WithLogger(s.log), query.WithRetention(cfg.Retention), query.WithHoldsConn(s.holds),
-		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public())...))
-	s.Retention = retention.New(s.retConn, retention.FromConfig(cfg, s.log.With("component", "retention")))
+		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public(), retCfg.Signer.Public())...))
+	s.Retention = retention.New(s.retConn, retCfg)
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
 		Audit:    s.audit,
