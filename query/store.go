@@ -25,6 +25,9 @@ type Store struct {
 	holds driver.Conn
 	// keys are the trusted signing keys (WithTrustedKeys).
 	keys *event.Keyring
+	// local reports the newest point the gateway running this store sealed
+	// in its own stream (WithLocalAnchor); nil when none is known.
+	local LocalAnchor
 	// onPage, set by tests, is called after each page a walk reads.
 	onPage func(rows int)
 	// now is the clock (time.Now; tests fix it).
@@ -54,6 +57,20 @@ func WithLogger(l *slog.Logger) Option {
 // expired_sessions table the retention job fills.
 func WithExpiryLookup(lookup ExpiryLookup) Option {
 	return func(s *Store) { s.expiry = lookup }
+}
+
+// LocalAnchor reports the newest point of the gateway's own stream that
+// the process serving the queries sealed — stream id, seq, hash — and
+// when; ok is false when there is none yet (recorder.GatewayAnchor).
+type LocalAnchor func() (stream string, seq uint64, hash event.Hash, at time.Time, ok bool)
+
+// WithLocalAnchor lets VerifyWindow check the newest sealed point of the
+// serving gateway's own stream against the database. No anchor in the
+// database names the current gateway stream until the next one starts,
+// so without this a database writer could delete it, and the sessions it
+// records, unnoticed until a restart.
+func WithLocalAnchor(a LocalAnchor) Option {
+	return func(s *Store) { s.local = a }
 }
 
 // WithTrustedKeys sets the public keys whose signatures verify

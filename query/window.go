@@ -158,6 +158,12 @@ func (s *Store) VerifyWindow(ctx context.Context, since, until time.Time) (Windo
 			res.Failures = append(res.Failures, StreamFailure{ID: id, Problems: ws.in.Problems})
 		}
 	}
+	if f, ok := s.checkLocalAnchor(ctx); ok {
+		res.Anchors++
+		if f != nil {
+			res.Failures = append(res.Failures, *f)
+		}
+	}
 	if err := s.checkReleases(ctx, &res, since); err != nil {
 		return res, err
 	}
@@ -215,6 +221,39 @@ func (s *Store) checkAnchor(ctx context.Context, a *anchorRef, streams map[strin
 		return fmt.Sprintf("rewritten: its anchor names hash %s at seq %d of gateway stream %s, stored %s", shortHex(a.hash), a.seq, printable(a.stream), shortHex(hash))
 	}
 	return ""
+}
+
+// localAnchorGrace is how old the serving gateway's newest seal must be
+// before the database must hold it: the spool, Kafka and ingest take
+// about a second; a minute leaves room for a short outage.
+const localAnchorGrace = time.Minute
+
+// checkLocalAnchor checks that the database holds the newest point the
+// serving gateway sealed in its own stream (WithLocalAnchor), once it is
+// older than localAnchorGrace. It reports whether a point was checked,
+// and the failure when the point is missing or differs.
+func (s *Store) checkLocalAnchor(ctx context.Context) (*StreamFailure, bool) {
+	if s.local == nil {
+		return nil, false
+	}
+	stream, seq, h, at, ok := s.local()
+	if !ok || s.now().Sub(at) < localAnchorGrace {
+		return nil, false
+	}
+	var stored string
+	err := s.conn.QueryRow(ctx, `SELECT any(hash) FROM (SELECT hash FROM events WHERE session = ? AND seq = ?
+		UNION ALL SELECT hash FROM held_events WHERE session = ? AND seq = ?)`, stream, seq, stream, seq).Scan(&stored)
+	switch {
+	case err != nil:
+		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf("this gateway's own stream could not be checked: %v", err)}}, true
+	case stored == "":
+		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf(
+			"deleted: this gateway sealed seq %d of its own stream at %s, and the database does not hold it", seq, at.UTC().Format(time.RFC3339))}}, true
+	case stored != h.String():
+		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf(
+			"rewritten: this gateway sealed seq %d of its own stream with hash %s, the database holds %s", seq, shortHex(h.String()), shortHex(stored))}}, true
+	}
+	return nil, true
 }
 
 // windowStreams returns the ids of the streams with events in the window.

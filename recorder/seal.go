@@ -57,6 +57,10 @@ type sealer struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	anchorMu sync.Mutex // serializes writes of the anchor file
+	// last is the newest sealed point of the gateway's own stream and
+	// when it was sealed; guarded by anchorMu.
+	last     anchor
+	lastTime time.Time
 }
 
 // sealQueue bounds the requests waiting for the sealer; a session whose
@@ -201,14 +205,16 @@ type anchor struct {
 	Hash   event.Hash `json:"hash"`
 }
 
-// writeAnchor replaces the anchor file (write, fsync, rename).
+// writeAnchor remembers the point (GatewayAnchor) and replaces the anchor
+// file (write, fsync, rename).
 func (z *sealer) writeAnchor(r *Recorder, id string, seq uint64, h event.Hash) {
+	z.anchorMu.Lock()
+	defer z.anchorMu.Unlock()
+	z.last, z.lastTime = anchor{Stream: id, Seq: seq, Hash: h}, r.clock.Now()
 	if z.anchor == "" {
 		return
 	}
-	z.anchorMu.Lock()
-	defer z.anchorMu.Unlock()
-	b, _ := json.Marshal(anchor{Stream: id, Seq: seq, Hash: h}) // fixed types cannot fail
+	b, _ := json.Marshal(z.last) // fixed types cannot fail
 	tmp := z.anchor + ".tmp"
 	err := writeFileSync(tmp, b)
 	if err == nil {
@@ -334,4 +340,22 @@ func (c Config) validateSealing() error {
 		return fmt.Errorf("%w: SealInterval is %v; use a positive duration", ErrConfig, c.SealInterval)
 	}
 	return nil
+}
+
+// GatewayAnchor returns the newest point this recorder sealed in the
+// gateway's own stream — stream id, seq, hash — and when, for a verifier
+// in the same process to check that the database still holds it
+// (query.WithLocalAnchor). ok is false before the first such seal or
+// without signing.
+func (r *Recorder) GatewayAnchor() (stream string, seq uint64, hash event.Hash, at time.Time, ok bool) {
+	z := r.seal
+	if z == nil {
+		return "", 0, event.Hash{}, time.Time{}, false
+	}
+	z.anchorMu.Lock()
+	defer z.anchorMu.Unlock()
+	if z.last.Stream == "" {
+		return "", 0, event.Hash{}, time.Time{}, false
+	}
+	return z.last.Stream, z.last.Seq, z.last.Hash, z.lastTime, true
 }

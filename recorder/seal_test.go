@@ -127,12 +127,19 @@ func TestGatewayStreamAnchor(t *testing.T) {
 	if err := g1.Record(event.AuthFailure, "", nil, map[string]string{"user": "mallory"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, _, _, ok := r1.GatewayAnchor(); ok {
+		t.Error("GatewayAnchor before any seal of the gateway stream: ok")
+	}
 	if err := g1.End(0, nil); err != nil {
 		t.Fatal(err)
 	}
+	stream, seq, h, _, ok := r1.GatewayAnchor()
 	r1.Close()
 	first := bySession(diskEvents(t, cfg.SpoolDir))[g1.ID()]
 	end := first[len(first)-1]
+	if !ok || stream != g1.ID() || seq != end.Seq || h != end.Hash {
+		t.Errorf("GatewayAnchor = %s %d %s %v; want the signed end %s %d %s", stream, seq, h, ok, g1.ID(), end.Seq, end.Hash)
+	}
 	if res := verifyStream(keys, first); res.Break != nil || !res.EndSigned {
 		t.Fatalf("first gateway stream: %+v", res)
 	}

@@ -72,7 +72,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer rec.Close()
 	store := &lazyStore{cfg: cfg.ClickHouse, retention: cfg.Retention, log: log,
-		keys: append(cfg.Signing.TrustedPublicKeys(), signer.Public())}
+		keys: append(cfg.Signing.TrustedPublicKeys(), signer.Public()), local: rec.GatewayAnchor}
 	defer store.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Recorder: rec,
@@ -179,6 +179,7 @@ type lazyStore struct {
 	log       *slog.Logger // not narrowed: the store adds component=query
 	mu        sync.Mutex
 	keys      []ed25519.PublicKey // trusted signing keys
+	local     query.LocalAnchor   // this gateway's newest seal of its own stream
 	conn      driver.Conn
 	holds     driver.Conn
 	st        *query.Store
@@ -198,7 +199,8 @@ func (l *lazyStore) get(ctx context.Context) (*query.Store, error) {
 	if ro, err := ingest.ReadOnly(ctx, conn); err == nil && !ro {
 		l.log.Warn("the clickhouse audit user may write: a compromised bastion could rewrite history; give clickhouse.audit a read-only user (docs/operations.md)", "user", audit.Username)
 	}
-	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention), query.WithTrustedKeys(l.keys...)}
+	opts := []query.Option{query.WithLogger(l.log), query.WithRetention(l.retention), query.WithTrustedKeys(l.keys...),
+		query.WithLocalAnchor(l.local)}
 	if hc := l.cfg.As(config.RoleHolds); hc.Username != audit.Username {
 		if l.holds, err = ingest.Connect(ctx, hc); err != nil {
 			conn.Close()

@@ -231,7 +231,8 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return s, err
 	}
 	s.Store = query.NewStore(s.Audit, query.WithLogger(s.log), query.WithRetention(cfg.Retention), query.WithHoldsConn(s.holds),
-		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public(), retCfg.Signer.Public())...))
+		query.WithTrustedKeys(append(cfg.Signing.TrustedPublicKeys(), rcfg.Signer.Public(), retCfg.Signer.Public())...),
+		query.WithLocalAnchor(s.Recorder.GatewayAnchor))
 	s.Retention = retention.New(s.retConn, retCfg)
 	s.gw, err = gateway.New(cfg, gateway.Options{
 		Recorder: s.Recorder,
