@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -146,6 +147,53 @@ func BenchmarkPublish(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
+
+// terminalOutput returns n bytes that look like a busy terminal: log lines
+// with timestamps, numbers and colour escapes (compression measured on
+// zeros would flatter every codec).
+func terminalOutput(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "\x1b[32m2026-12-04T03:%02d:%02d.%03dZ\x1b[0m INFO  worker-%d request id=%08x path=/api/v1/items/%d status=%d bytes=%d dur=%dms\r\n",
+			i/60%60, i%60, i*7%1000, i%16, uint32(i*2654435761), i*31%100000, []int{200, 200, 200, 404, 500}[i%5], i*97%65536, i*13%900)
+	}
+	return b.Bytes()[:n]
+}
+
+// BenchmarkPublishOutput measures draining bulk terminal output (16 KiB
+// output events of log-like text) to kfake over TCP, in MB/s of output.
+func BenchmarkPublishOutput(b *testing.B) {
+	for _, comp := range []string{"none", "lz4", "zstd"} {
+		b.Run(comp, func(b *testing.B) {
+			br := startBroker(b, "127.0.0.1:0", "")
+			r := benchRecorder(b)
+			s, err := r.Start(StartInfo{User: "alice"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := terminalOutput(16 << 10)
+			const total = 256 << 20
+			for range total / len(out) {
+				s.Output(out)
+			}
+			s.End(0, nil)
+			if err := r.spool.sync(); err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ResetTimer()
+			start := time.Now()
+			go r.Publish(ctx, PublisherConfig{Brokers: []string{br.Addr()}, Compression: comp})
+			dctx, dcancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer dcancel()
+			if err := r.Drain(dctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(total)/1e6/time.Since(start).Seconds(), "MB/s")
 		})
 	}
 }
