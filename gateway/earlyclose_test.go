@@ -180,25 +180,9 @@ func TestFastExecsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n, parallel = 300, 4 // limits.max_channels is 10: closing channels linger a moment
-	errs := make(chan error, n)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs <- fastExec(c, i)
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
+	const n = 300
+	for _, err := range inParallel(n, func(i int) error { return fastExec(c, i) }) {
+		t.Error(err)
 	}
 	streams := f.streams()
 	for i := 0; i < n; i++ {
@@ -221,6 +205,33 @@ func TestFastExecsRecorded(t *testing.T) {
 			t.Errorf("%q recorded output %q, last event %s %v; want %q and exit_status %d", cmd, out.String(), end.Type, end.Meta, want, i%7)
 		}
 	}
+}
+
+// inParallel runs fn(0..n-1), four at a time on one connection
+// (limits.max_channels is 10, and closing channels linger a moment), and
+// returns the errors.
+func inParallel(n int, fn func(i int) error) []error {
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
 }
 
 // fastCommand is the i-th command of TestFastExecsRecorded.
@@ -258,49 +269,36 @@ func TestFastBastionVerbsReplyBeforeClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n, parallel = 300, 4 // limits.max_channels is 10: closing channels linger a moment
-	errs := make(chan error, n)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s, err := c.NewSession()
-			if err != nil {
-				errs <- fmt.Errorf("session %d: %w", i, err)
-				return
-			}
-			defer s.Close()
-			cmd, wantStatus := "help", 0
-			if i%2 == 1 {
-				cmd, wantStatus = "nosuch-host -- true", 1
-			}
-			var stdout, stderr bytes.Buffer
-			s.Stdout, s.Stderr = &stdout, &stderr
-			err = s.Run(cmd)
-			var exitErr *gossh.ExitError
-			status := 0
-			if errors.As(err, &exitErr) {
-				status, err = exitErr.ExitStatus(), nil
-			}
-			if err != nil || status != wantStatus || stdout.Len()+stderr.Len() == 0 {
-				errs <- fmt.Errorf("%q #%d: err %v status %d stdout %q stderr %q; want status %d", cmd, i, err, status, stdout.String(), stderr.String(), wantStatus)
-			}
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	failed := 0
-	for err := range errs {
-		if failed < 5 {
+	const n = 300
+	errs := inParallel(n, func(i int) error {
+		s, err := c.NewSession()
+		if err != nil {
+			return fmt.Errorf("session %d: %w", i, err)
+		}
+		defer s.Close()
+		cmd, wantStatus := "help", 0
+		if i%2 == 1 {
+			cmd, wantStatus = "nosuch-host -- true", 1
+		}
+		var stdout, stderr bytes.Buffer
+		s.Stdout, s.Stderr = &stdout, &stderr
+		err = s.Run(cmd)
+		var exitErr *gossh.ExitError
+		status := 0
+		if errors.As(err, &exitErr) {
+			status, err = exitErr.ExitStatus(), nil
+		}
+		if err != nil || status != wantStatus || stdout.Len()+stderr.Len() == 0 {
+			return fmt.Errorf("%q #%d: err %v status %d stdout %q stderr %q; want status %d", cmd, i, err, status, stdout.String(), stderr.String(), wantStatus)
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if i < 5 {
 			t.Error(err)
 		}
-		failed++
 	}
-	if failed > 0 {
-		t.Errorf("%d of %d fast commands misreported", failed, n)
+	if len(errs) > 0 {
+		t.Errorf("%d of %d fast commands misreported", len(errs), n)
 	}
 }
