@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,21 @@ func WireSize(e *Event) int {
 func AppendWire(b []byte, e *Event) []byte {
 	b = append(b, wireMagic, wireVersion)
 	b = AppendCanonical(b, e)
+	return append(b, e.Hash[:]...)
+}
+
+// AppendSealed seals e as c.Seal does and appends its wire form to b. The
+// canonical bytes are encoded once, in place, and hashed there: the
+// recorder's path for every event (Seal followed by AppendWire encodes
+// them twice).
+func (c *Chain) AppendSealed(b []byte, e *Event) []byte {
+	e.Seq, e.Prev = c.next, c.prev
+	b = append(b, wireMagic, wireVersion)
+	start := len(b)
+	b = AppendCanonical(b, e)
+	e.Hash = sha256.Sum256(b[start:])
+	c.next++
+	c.prev = e.Hash
 	return append(b, e.Hash[:]...)
 }
 

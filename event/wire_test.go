@@ -214,3 +214,19 @@ func FuzzParseMeta(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendSealedIsSealThenWire: the recorder's one-pass path gives the
+// same event and bytes as sealing and encoding separately.
+func TestAppendSealedIsSealThenWire(t *testing.T) {
+	var c1, c2 Chain
+	for i := range 3 {
+		e1, e2 := hostile(), hostile()
+		e1.Time, e2.Time = int64(1e18+i), int64(1e18+i)
+		c1.Seal(&e1)
+		want := AppendWire([]byte("prefix"), &e1)
+		got := c2.AppendSealed([]byte("prefix"), &e2)
+		if !bytes.Equal(got, want) || !reflect.DeepEqual(e1, e2) {
+			t.Fatalf("event %d: AppendSealed differs from Seal + AppendWire", i)
+		}
+	}
+}

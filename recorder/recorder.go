@@ -121,8 +121,7 @@ func (r *Recorder) endInterrupted() error {
 		last := st.NextSeq - 1
 		chain := event.Resume(last, st.LastHash)
 		r.signEnd(&ev, &chain)
-		chain.Seal(&ev)
-		fr, err := enc.frame(&ev)
+		fr, err := enc.seal(&chain, &ev)
 		if err != nil {
 			return err
 		}

@@ -342,8 +342,7 @@ func (s *Session) appendLocked(ev *event.Event, reserve bool) (uint64, error) {
 	ev.Retention = s.retention
 	saved := s.chain
 	s.r.signEnd(ev, &s.chain)
-	s.chain.Seal(ev)
-	fr, err := s.enc.frame(ev)
+	fr, err := s.enc.seal(&s.chain, ev)
 	if err != nil {
 		s.chain = saved // the event is refused; the session goes on
 		return 0, err
