@@ -56,7 +56,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			conn.Close()
 		}
-		if errors.Is(err, transport.ErrRefused) {
+		if refusedForGood(err) {
 			// A wrong password, CA or grant: retrying will not help.
 			return err
 		}
@@ -89,13 +89,24 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log.Info("ingest running", "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topic, "group", cfg.Ingest.Group)
 	// The retention job runs beside the consumer, every retention.interval.
 	// Several ingest processes may run it; drops and copies are idempotent.
-	retCtx, stopRetention := context.WithCancel(ctx)
+	// A retention job that cannot run (its ClickHouse user is refused)
+	// stops the process, as a refused ingest user does: an ingest that
+	// quietly keeps data past its retention is the failure to avoid.
+	runCtx, stop := context.WithCancelCause(ctx)
+	retCtx, stopRetention := context.WithCancel(runCtx)
 	retDone := make(chan error, 1)
-	go func() { retDone <- retentionLoop(retCtx, cfg, signer, base) }()
-	err = in.Run(ctx)
+	go func() {
+		rerr := retentionLoop(retCtx, cfg, signer, base)
+		if rerr != nil && !errors.Is(rerr, context.Canceled) {
+			stop(rerr)
+		}
+		retDone <- rerr
+	}()
+	err = in.Run(runCtx)
 	stopRetention()
-	if rerr := <-retDone; rerr != nil && !errors.Is(rerr, context.Canceled) {
-		log.Error("retention job stopped", "err", rerr)
+	<-retDone
+	if rerr := context.Cause(runCtx); ctx.Err() == nil && rerr != nil {
+		return fmt.Errorf("retention job stopped: %w", rerr)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ingest: %w", err)

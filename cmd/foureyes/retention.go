@@ -106,7 +106,7 @@ func retentionLoop(ctx context.Context, cfg *config.Config, signer *event.Signer
 		if conn, err = ingest.Connect(ctx, cfg.ClickHouse.As(config.RoleRetention)); err == nil {
 			break
 		}
-		if errors.Is(err, transport.ErrRefused) {
+		if refusedForGood(err) {
 			return err
 		}
 		log.Warn("clickhouse not ready for retention; retrying", "err", err, "retry_in", backoff)
@@ -120,4 +120,13 @@ func retentionLoop(ctx context.Context, cfg *config.Config, signer *event.Signer
 	rcfg := retention.FromConfig(cfg, log)
 	rcfg.Signer = signer
 	return retention.New(conn, rcfg).Run(ctx)
+}
+
+// refusedForGood reports whether a ClickHouse connect error will not go
+// away by retrying: a refusal (wrong password, CA, grant), except a hang-up
+// in the handshake. ClickHouse 18.16 hangs up on a database the user may
+// not use, but so does a server that is restarting; the connect loops
+// keep retrying that one, logging the refusal's advice each time.
+func refusedForGood(err error) bool {
+	return errors.Is(err, transport.ErrRefused) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF)
 }

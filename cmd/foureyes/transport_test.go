@@ -27,7 +27,10 @@ func lastLine(s string) string {
 // Kafka password or a wrong ClickHouse password exits 1 at start, its
 // last line naming the key to fix, instead of retrying forever.
 func TestIngestStopsOnRefusedCredentials(t *testing.T) {
-	ch := chserver.StartWithForTest(t, chserver.Options{Users: []chserver.User{{Name: "foureyes_ingest", Password: "right", Databases: []string{"foureyes"}}}})
+	ch := chserver.StartWithForTest(t, chserver.Options{Users: []chserver.User{
+		{Name: "foureyes_ingest", Password: "right", Databases: []string{"foureyes"}},
+		{Name: "foureyes_retention", Password: "right", Databases: []string{"foureyes"}},
+	}})
 	admin, err := ingest.Connect(context.Background(), config.ClickHouse{Addr: ch.Addr, Database: "foureyes"})
 	if err != nil {
 		t.Fatal(err)
@@ -35,15 +38,18 @@ func TestIngestStopsOnRefusedCredentials(t *testing.T) {
 	admin.Close()
 	b := broker.StartSecureForTest(t, config.SASLScramSHA512, false)
 	tests := []struct {
-		name, kafkaPassword, chPassword, want string
+		name, kafkaPassword, chPassword, retPassword, want string
 	}{
-		{"kafka password", "guess", "right", "check kafka.sasl.username and kafka.sasl.password_file"},
-		{"clickhouse password", "s3cret-kafka", "guess", `check clickhouse.ingest.username and its password (user "foureyes_ingest")`},
+		{"kafka password", "guess", "right", "right", "check kafka.sasl.username and kafka.sasl.password_file"},
+		{"clickhouse password", "s3cret-kafka", "guess", "right", `check clickhouse.ingest.username and its password (user "foureyes_ingest")`},
+		// The consumer runs; the retention job's user is refused: the
+		// process stops too, rather than keep data past its retention.
+		{"retention password", "s3cret-kafka", "right", "guess", `check clickhouse.retention.username and its password (user "foureyes_retention")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for name, v := range map[string]string{"kafka.password": tt.kafkaPassword, "ch.password": tt.chPassword} {
+			for name, v := range map[string]string{"kafka.password": tt.kafkaPassword, "ch.password": tt.chPassword, "ret.password": tt.retPassword} {
 				if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -56,7 +62,10 @@ func TestIngestStopsOnRefusedCredentials(t *testing.T) {
 clickhouse:
   addr: %s
   ingest: {username: foureyes_ingest, password_file: ch.password}
-`, b.Addr(), b.CAFiles.CA, ch.Addr)
+  retention: {username: foureyes_retention, password_file: ret.password}
+retention:
+  signing_key_file: %s
+`, b.Addr(), b.CAFiles.CA, ch.Addr, filepath.Join(dir, "retention_ed25519"))
 			if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
