@@ -164,8 +164,8 @@ func (c *Config) validateStore(p *problems) {
 	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
 		p.add("clickhouse.addr", "%q is not host:port of the native protocol (e.g. 127.0.0.1:9000)", c.ClickHouse.Addr)
 	}
-	if !isIdent(c.ClickHouse.Database) {
-		p.add("clickhouse.database", "%q: use letters, digits and underscores", c.ClickHouse.Database)
+	if !IsSQLIdentifier(c.ClickHouse.Database) {
+		p.add("clickhouse.database", "%q: use letters, digits and underscores, not starting with a digit", c.ClickHouse.Database)
 	}
 	if c.Ingest.BatchRows < 1 {
 		p.add("ingest.batch_rows", "is %d; use at least 1", c.Ingest.BatchRows)
@@ -309,6 +309,27 @@ func checkPattern(p string) error {
 	return nil
 }
 
+// IsSQLIdentifier reports whether s is a plain SQL identifier that needs
+// no quoting in ClickHouse (or in an XML element name): letters, digits
+// and underscores, not starting with a digit. Database and user names go
+// into statements and generated server configs only when it holds.
+func IsSQLIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isIdent reports whether s holds only letters, digits and underscores
+// (retention class names, which may start with a digit).
 func isIdent(s string) bool {
 	if s == "" {
 		return false

@@ -100,7 +100,7 @@ func (c Config) validate() error {
 	if len(c.Brokers) == 0 {
 		return fmt.Errorf("%w: Brokers is empty; set kafka.brokers to host:port of the cluster", ErrConfig)
 	}
-	if !isIdent(c.Database) {
+	if !config.IsSQLIdentifier(c.Database) {
 		return fmt.Errorf("%w: Database %q: use letters, digits and underscores", ErrConfig, c.Database)
 	}
 	if _, err := transport.KafkaSecurity(c.TLS, c.SASL); err != nil {
@@ -114,20 +114,4 @@ func (c Config) validate() error {
 func (c Config) dialer() *kafka.Dialer {
 	sec, _ := transport.KafkaSecurity(c.TLS, c.SASL)
 	return sec.Dialer("foureyes-ingest", 10*time.Second)
-}
-
-// isIdent reports whether s is a plain SQL identifier that needs no quoting.
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

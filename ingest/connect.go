@@ -33,7 +33,7 @@ func Connect(ctx context.Context, c config.ClickHouse) (driver.Conn, error) {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 5 * time.Second
 	}
-	if !isIdent(c.Database) {
+	if !config.IsSQLIdentifier(c.Database) {
 		return nil, fmt.Errorf("%w: clickhouse.database %q: use letters, digits and underscores", ErrConfig, c.Database)
 	}
 	conn, err := open(ctx, c, c.Database)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/foureyes/foureyes/config"
 )
 
 // Migrate brings the schema in database up to date. It records every
@@ -18,7 +20,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) error {
 
 // migrate applies the unrecorded steps of list.
 func migrate(ctx context.Context, conn driver.Conn, database string, list []migration) error {
-	if !isIdent(database) {
+	if !config.IsSQLIdentifier(database) {
 		return fmt.Errorf("%w: database %q: use letters, digits and underscores", ErrConfig, database)
 	}
 	version, err := ServerVersion(ctx, conn)

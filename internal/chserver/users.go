@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/foureyes/foureyes/config"
 )
 
 // User is a ClickHouse user written into the generated users.xml.
@@ -57,7 +59,7 @@ func UsersXML(adminPassword string, users []User) ([]byte, error) {
 `, "%s", admin, 1))
 	seen := map[string]bool{"default": true}
 	for _, u := range users {
-		if !isName(u.Name) || seen[u.Name] {
+		if !config.IsSQLIdentifier(u.Name) || seen[u.Name] {
 			return nil, fmt.Errorf("chserver: user name %q: use letters, digits and underscores, once each, not default", u.Name)
 		}
 		seen[u.Name] = true
@@ -74,7 +76,7 @@ func UsersXML(adminPassword string, users []User) ([]byte, error) {
 		if len(u.Databases) > 0 {
 			b.WriteString("            <allow_databases>\n")
 			for _, d := range u.Databases {
-				if !isName(d) {
+				if !config.IsSQLIdentifier(d) {
 					return nil, fmt.Errorf("chserver: user %s: database name %q: use letters, digits and underscores", u.Name, d)
 				}
 				fmt.Fprintf(&b, "                <database>%s</database>\n", d)
@@ -99,23 +101,6 @@ func UsersXML(adminPassword string, users []User) ([]byte, error) {
 </yandex>
 `)
 	return []byte(b.String()), nil
-}
-
-// isName reports whether s is a plain identifier, safe as an XML element
-// name and in SQL.
-func isName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // xmlEscape escapes s for an XML text node.
