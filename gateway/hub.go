@@ -311,11 +311,14 @@ func (h *hub) leave(p *participant, why string) {
 func (h *hub) broadcast(stream int, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	out := h.views[stream].render(make([]byte, 0, len(b)+16), b)
 	if !h.views[stream].crlf {
-		h.typedBlindLocked(h.blind.output(b))
+		// The detector sees what reviewers see: typed keys hidden in
+		// output the sanitizer removes (a title or OSC string printed in
+		// the background) do not count as echoed.
+		h.typedBlindLocked(h.blind.output(out))
 	}
-
-	h.fanOutLocked(h.views[stream].render(make([]byte, 0, len(b)+16), b))
+	h.fanOutLocked(out)
 }
 
 // watchTyping feeds typing on a pty (the requester's or a peer's) to the

@@ -128,3 +128,23 @@ func TestFourEyesBlindTyping(t *testing.T) {
 		t.Errorf("%d input.blind; want 1 (only the password line)", n)
 	}
 }
+
+// TestFourEyesBlindTypingHiddenEcho: echoing the typed line back inside a
+// terminal title (which reviewers never see: the live view removes it)
+// does not make it count as echoed. The detector read the host's raw
+// output, so this hid the line from reviewers.
+func TestFourEyesBlindTypingHiddenEcho(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	alice, id := f.request(t, "blind check")
+	dave := f.approve(t, "dave", id)
+	alice.Expect("demo$ ", timeout)
+	alice.Send("stty -echo; printf 'Cmd%s ' :; read -r x; printf '\\033]0;%s\\007' \"$x\"; stty echo; echo; echo done-${#x}\r")
+	alice.Expect("Cmd: ", timeout)
+	alice.Send("rm -rf /srv\r")
+	alice.Expect("done-11", timeout)
+	dave.Expect("alice typed 11 characters the host did not echo", timeout)
+	alice.Send("exit\r")
+	alice.Wait()
+	dave.Wait()
+	requireEvent(t, f.sessionEvents(id), event.InputBlind, "alice", map[string]string{"chars": "11"})
+}
