@@ -57,20 +57,21 @@ func init() {
 	}
 }
 
-// mayUse reports whether user's roles allow the verb (the help lists only
-// those; the verbs check again when run).
-func mayUse(s *Server, user *config.User, verb string) bool {
+// mayUse reports whether user's roles in cfg allow the verb (the help
+// lists only those; the verbs check again when run; revocation ends a
+// running verb the roles no longer allow).
+func mayUse(cfg *config.Config, user *config.User, verb string) bool {
 	switch {
 	case user == nil:
 		return verb == "help"
 	case verb == "audit":
-		return s.cfg().CanAudit(user)
+		return cfg.CanAudit(user)
 	case verb == "kill":
-		return s.cfg().CanKill(user)
+		return cfg.CanKill(user)
 	case verb == "sessions" || verb == "join":
-		return isReviewer(s.cfg(), user)
+		return isReviewer(cfg, user)
 	case verb == "unlock":
-		return s.cfg().CanUnlock(user)
+		return cfg.CanUnlock(user)
 	}
 	return true
 }
@@ -145,7 +146,7 @@ func writeHelp(w io.Writer, s *Server, userName string) {
 		fmt.Fprintf(tw, "  ssh BASTION HOST -- COMMAND\trun COMMAND on HOST\n")
 	}
 	for _, v := range verbs {
-		if mayUse(s, user, v.name) {
+		if mayUse(s.cfg(), user, v.name) {
 			fmt.Fprintf(tw, "  ssh BASTION %s\t%s\n", v.usage, v.summary)
 		}
 	}

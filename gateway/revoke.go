@@ -177,16 +177,8 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 	user, _ := cfg.User(sess.user.Name)
 	first, rest := parseCommand(sess.command)
 	switch first {
-	case "", "help", "kill":
+	case "":
 		return ""
-	case "audit":
-		if !cfg.CanAudit(user) {
-			return "audit role removed"
-		}
-	case "sessions":
-		if !isReviewer(cfg, user) {
-			return "reviewer role removed"
-		}
 	case "join":
 		id, _ := parseCommand(rest)
 		hb, ok := s.hubs.get(id)
@@ -201,6 +193,19 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 			return "reviewer role for " + h.Name + " removed"
 		}
 	default:
+		// A bastion verb: the same rule that lists it in the help.
+		if _, isVerb := lookupVerb(first); isVerb {
+			if mayUse(cfg, user, first) {
+				return ""
+			}
+			switch first {
+			case "audit":
+				return "audit role removed"
+			case "sessions":
+				return "reviewer role removed"
+			}
+			return first + " permission removed"
+		}
 		h, ok := cfg.Host(first)
 		if !ok {
 			return "host removed"
