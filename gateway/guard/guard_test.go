@@ -2,6 +2,7 @@ package guard
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -155,6 +156,26 @@ func TestSafeName(t *testing.T) {
 	}
 	if got := SafeName(strings.Repeat("\xff", 1<<20), 64); len(got) > 4*64+32 {
 		t.Errorf("SafeName of 1 MiB of invalid UTF-8 is %d bytes", len(got))
+	}
+}
+
+// TestLockoutUsersCountedDuringSourceFlood: failing once from each of
+// more sources than the table tracks (an IPv6 /48 holds 65,536 /64s) must
+// not switch off the user lockout. It did: the shared cap skipped new user
+// windows too.
+func TestLockoutUsersCountedDuringSourceFlood(t *testing.T) {
+	clock := time.Unix(1e9, 0)
+	l := NewLockout(LockoutConfig{UserFailures: 3, SourceFailures: 5, Window: time.Hour, Duration: 10 * time.Minute})
+	l.now = func() time.Time { return clock }
+	for i := range maxTracked {
+		l.Fail("", fmt.Sprintf("2001:db8:%x::/64", i))
+	}
+	var got []Lock
+	for i := range 3 {
+		got = l.Fail("alice", fmt.Sprintf("2001:db9:%x::/64", i))
+	}
+	if len(got) != 1 || got[0].Scope != ScopeUser || got[0].Target != "alice" {
+		t.Fatalf("third failure of alice during a source flood started %+v; want a user lock", got)
 	}
 }
 

@@ -19,8 +19,9 @@ const (
 
 // maxTracked bounds the sources whose failures a Lockout counts at once;
 // beyond it, failures of new sources are not counted until old windows
-// expire. Users are bounded by the configuration (only configured users
-// are counted).
+// expire. Users are not capped: only configured users are counted, so
+// the configuration bounds them, and a flood of sources cannot stop them
+// from being counted.
 const maxTracked = 1 << 16
 
 // LockoutConfig are a Lockout's thresholds.
@@ -105,7 +106,10 @@ func (l *Lockout) Fail(user, source string) []Lock {
 		}
 		w := l.counts[k.key]
 		if w == nil || now.Sub(w.start) >= l.cfg.Window {
-			if w == nil && len(l.counts) >= maxTracked {
+			// Only sources are capped: users are bounded by the
+			// configuration, and a flood of sources must not stop users
+			// from being counted (and locked).
+			if w == nil && k.key.scope == ScopeSource && len(l.counts) >= maxTracked {
 				l.sweepLocked(now)
 				if len(l.counts) >= maxTracked {
 					continue
