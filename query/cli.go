@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -300,17 +299,25 @@ func (c *cli) play(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	rd, err := c.st.checkStream(ctx, id, nil)
+	// The events noOutputReason reads, kept from the one checked walk:
+	// never output, input or resizes, so memory stays bounded whatever the
+	// session's size.
+	var outline []event.Event
+	rd, err := c.st.checkStream(ctx, id, func(e *event.Event) {
+		switch e.Type {
+		case event.Output, event.Input, event.Resize:
+		default:
+			outline = append(outline, *e)
+		}
+	})
 	if err != nil {
 		return c.fail(id, err)
 	}
 	writeBanner(c.stderr, &rd.in)
 	if rd.outputs == 0 {
 		msg := fmt.Sprintf("audit play: session %s has no recorded output", printable(id))
-		if evs, err := c.st.Events(ctx, id); err == nil {
-			if why := noOutputReason(evs); why != "" {
-				msg += " (" + why + ")"
-			}
+		if why := noOutputReason(outline); why != "" {
+			msg += " (" + why + ")"
 		}
 		fmt.Fprintln(c.stderr, msg)
 		return ExitFailure
@@ -436,47 +443,4 @@ func joinSeqs(seqs []uint64) string {
 		parts[i] = fmt.Sprint(s)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// load returns the summary and events of a session. When the summary row
-// is missing (not yet written) it is rebuilt from the events.
-func (s *Store) load(ctx context.Context, id string) (Session, []event.Event, error) {
-	evs, err := s.Events(ctx, id)
-	if err != nil && !isNotFound(err) {
-		return Session{}, nil, err
-	}
-	sess, found, serr := s.session(ctx, id)
-	switch {
-	case serr != nil:
-		return Session{}, nil, serr
-	case !found && len(evs) == 0:
-		return Session{}, nil, err
-	case !found:
-		sess = sessionFromEvents(id, evs)
-	}
-	return sess, evs, nil
-}
-
-// sessionFromEvents builds a summary from the start and end events.
-func sessionFromEvents(id string, evs []event.Event) Session {
-	s := Session{ID: id, Open: true}
-	for i := range evs {
-		e := &evs[i]
-		switch e.Type {
-		case event.SessionStart:
-			m := e.Meta
-			s.Kind, s.User, s.Host, s.Login, s.Remote = m["kind"], m["user"], m["host"], m["login"], m["remote"]
-			s.Gateway, s.Class, s.RetentionDays = e.Gateway, e.Class, int(e.Retention)
-			s.Started = e.Timestamp().UTC()
-		case event.Exec:
-			s.Command = string(e.Data)
-		case event.SessionEnd:
-			s.Open = false
-			s.Ended = e.Timestamp().UTC()
-			s.ExitStatus, _ = strconv.Atoi(e.Meta["exit_status"])
-			s.Interrupted = e.Meta["interrupted"] == "true"
-		}
-		s.LastSeq, s.LastHash = e.Seq, e.Hash.String()
-	}
-	return s
 }

@@ -1,10 +1,6 @@
 package query
 
-import (
-	"unicode/utf8"
-
-	"github.com/foureyes/foureyes/termsafe"
-)
+import "github.com/foureyes/foureyes/termsafe"
 
 // printable returns s as it may be shown on an auditor's terminal:
 // unchanged when every character is visible and spaces are single, else
@@ -19,16 +15,4 @@ func printable(s string) string {
 		return ""
 	}
 	return termsafe.Text(s)
-}
-
-func safeRune(r rune) bool {
-	switch {
-	case r == utf8.RuneError:
-		return false // may stand for an invalid byte; decided per byte
-	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return false
-	case r >= 0x200e && r <= 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return false
-	}
-	return true
 }

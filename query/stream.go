@@ -36,7 +36,7 @@ type walkStats struct {
 const eventColumns = "seq, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash"
 
 // walkEvents calls fn for the events of session id in seq order, one per
-// seq, reading pageSeqs seqs at a time from events and held_events (a
+// seq, reading windowSeqs seqs at a time from events and held_events (a
 // held copy and its original dedup like Kafka redeliveries; among
 // conflicting copies the one with the smallest hash is passed, so the
 // answer is repeatable). The event passed to fn is only valid during the

@@ -185,7 +185,7 @@ func (s *Session) appendSeal(req sealRequest, meta map[string]string) {
 	}
 }
 
-// signEndLocked signs a session.end that chain is about to seal.
+// signEnd signs a session.end that chain is about to seal.
 func (r *Recorder) signEnd(ev *event.Event, chain *event.Chain) {
 	if r.seal == nil || ev.Type != event.SessionEnd {
 		return
