@@ -87,11 +87,21 @@ func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64,
 // faithfully: the event is kept with that field zeroed, and logged, so
 // that verification names its seq.
 func (s *Store) scanEvent(ctx context.Context, rows driver.Rows, id string) (event.Event, error) {
-	var typ, data, meta, prevHex, hashHex string
 	e := event.Event{Session: id}
-	if err := rows.Scan(&e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex); err != nil {
+	if err := s.scanInto(ctx, rows, &e); err != nil {
 		return e, fmt.Errorf("query: events of %s: scan: %w", id, err)
 	}
+	return e, nil
+}
+
+// scanInto reads the current row into e: the columns lead point at (a
+// query may select more in front, e.g. the session), then eventCols.
+func (s *Store) scanInto(ctx context.Context, rows driver.Rows, e *event.Event, lead ...any) error {
+	var typ, data, meta, prevHex, hashHex string
+	if err := rows.Scan(append(lead, &e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex)...); err != nil {
+		return err
+	}
+	id := e.Session
 	e.Type = event.Type(typ)
 	if data != "" {
 		e.Data = []byte(data)
@@ -106,5 +116,5 @@ func (s *Store) scanEvent(ctx context.Context, rows driver.Rows, id string) (eve
 	if e.Hash, err = event.ParseHash(hashHex); err != nil {
 		s.log.WarnContext(ctx, "stored hash does not parse", "session", id, "seq", e.Seq, "err", err)
 	}
-	return e, nil
+	return nil
 }

@@ -39,19 +39,11 @@ func (s *Store) checkRows(ctx context.Context, list []Session) (map[string][]str
 	defer rows.Close()
 	ends := map[string]*event.Event{}
 	bad := map[string]string{}
-	var typ, data, meta, prevHex, hashHex string
 	for rows.Next() {
 		e := event.Event{}
-		if err := rows.Scan(&e.Session, &e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex); err != nil {
+		if err := s.scanInto(ctx, rows, &e, &e.Session); err != nil {
 			return nil, fmt.Errorf("query: session ends: scan: %w", err)
 		}
-		e.Type, e.Data = event.Type(typ), []byte(data)
-		if len(e.Data) == 0 {
-			e.Data = nil
-		}
-		e.Meta, _ = event.ParseMeta(meta)
-		e.Prev, _ = event.ParseHash(prevHex)
-		e.Hash, _ = event.ParseHash(hashHex)
 		if why := s.endProblem(&e); why != "" {
 			bad[e.Session] = why
 			continue
