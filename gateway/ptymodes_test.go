@@ -3,11 +3,11 @@ package gateway
 import (
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -28,24 +28,6 @@ func TestForceEcho(t *testing.T) {
 			t.Errorf("%s: forceEcho = %q; want %q", tt.name, got, tt.want)
 		}
 	}
-}
-
-// lockedBuffer collects a reader's output for polling.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestFourEyesEchoForcedOn: a client that asks for a pty with ECHO off
@@ -77,7 +59,7 @@ func TestFourEyesEchoForcedOn(t *testing.T) {
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out sshtest.Buffer
 	s.Stdout, s.Stderr = &out, &out
 	if err := s.Start("real -- stty -a"); err != nil {
 		t.Fatal(err)

@@ -20,24 +20,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// lockedBuffer collects log lines from the stack's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDevPrintedCommandsWork starts the dev stack in a directory whose name
 // has a space and a quote, prints the instructions with that directory as
 // a user types it (relative), and runs every printed ssh command with the
@@ -51,7 +33,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	sshtest.RequireSSH(t)
 	parent := t.TempDir()
 	rel := "my dev's 100% state"
-	logs := &lockedBuffer{}
+	logs := &sshtest.Buffer{}
 	attrs := newAttrCheck(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
