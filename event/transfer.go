@@ -1,0 +1,70 @@
+package event
+
+// Event types of the tools other than a terminal: file transfers (SFTP,
+// legacy scp, rsync, git), bulk exec output, tunnels, approval windows and
+// recording backpressure. Byte counts are decimal strings, hashes are 64
+// lower-case hex digits of SHA-256, times are Unix nanoseconds. "up" is
+// client → host, "down" is host → client.
+const (
+	// Transfer summarises one file or one byte stream that passed through
+	// the bastion without being stored as terminal output. Recorded when
+	// the handle or stream closes (or when the session ends with it
+	// open). Actor: the typist (the session's user). Meta: via ("sftp",
+	// "scp", "rsync", "git", "exec"), direction ("upload", "download",
+	// "both"), path (may be empty for a stream), bytes_up, bytes_down,
+	// sha256_up, sha256_down (of the bytes in the order they passed;
+	// empty when none), started_ns, duration_ms, status ("ok", "error",
+	// "incomplete"), and for SFTP handle (the host's handle, hex).
+	Transfer Type = "transfer"
+	// FileOp is an SFTP operation that moves no file content: remove,
+	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,
+	// opendir and others. Actor: the typist. Meta: op, path, target
+	// (rename and symlink), status (the host's answer: "ok" or the SFTP
+	// status name).
+	FileOp Type = "file.op"
+	// TransferData is file content kept because the policy keeps
+	// contents up to a cap. Data: the bytes. Meta: path, direction,
+	// offset, handle.
+	TransferData Type = "transfer.data"
+	// OutputSummary replaces the bytes of an exec stream past the
+	// policy's cap: they were forwarded but not stored. Data: the last
+	// bytes of the stream (at most 1 KiB); the first bytes are in the
+	// output events before it. Meta: stream ("stdout", "stderr",
+	// "stdin"), bytes (the stream's total), stored (bytes kept as
+	// output/input events), sha256 (of the whole stream), cap.
+	OutputSummary Type = "output.summary"
+	// TunnelOpen is a port-forwarding connection the policy allowed.
+	// Actor: the user. Meta: dest (host:port as requested), via (the
+	// host it is reached through), orig (the client's originator
+	// address), window (approval window id, if any).
+	TunnelOpen Type = "tunnel.open"
+	// TunnelClose ends it. Meta: dest, bytes_up, bytes_down,
+	// duration_ms, reason.
+	TunnelClose Type = "tunnel.close"
+	// SessionThrottle is a period in which the session's output was held
+	// back because the recording fell behind (spool over the session's
+	// fair share): the host was not read, so its SSH window closed.
+	// Recorded when the period ends. Meta: ms (how long), spool_bytes
+	// (the session's spool bytes when it began), reason.
+	SessionThrottle Type = "session.throttle"
+)
+
+// Approval window event types, recorded in the window's own stream (kind
+// "window"). A window lets its requester reach the named hosts without a
+// per-connection approval until it ends; each session opened under it
+// names it in session.start meta "window".
+const (
+	// WindowRequest opens a window request. Actor: the requester. Meta:
+	// hosts (comma-separated, or the selector), duration, reason, count
+	// (approvals needed), approvers.
+	WindowRequest Type = "window.request"
+	// WindowGrant is one reviewer's approval. Actor: the reviewer. Meta:
+	// key, approvals, count, until (Unix ns, once fully approved).
+	WindowGrant Type = "window.grant"
+	// WindowDeny ends a request a reviewer denied. Meta: reason.
+	WindowDeny Type = "window.deny"
+	// WindowEnd ends an approved (or pending) window: its time ran out,
+	// or a reviewer, the requester or a revocation ended it. Actor: who
+	// ended it (empty for time). Meta: reason, sessions (ended with it).
+	WindowEnd Type = "window.end"
+)
