@@ -108,6 +108,8 @@ func TestValidationNamesKey(t *testing.T) {
 		}, "hosts[1].host_key"},
 		{"bad host address", func(s string) string { return strings.Replace(s, "10.0.0.5:22", "10.0.0.5", 1) }, "hosts[0].address"},
 		{"unknown class", func(s string) string { return strings.Replace(s, "class: production", "class: forever", 1) }, "hosts[0].class"},
+		{"'+' in a user name", func(s string) string { return strings.Replace(s, "name: bob", "name: bob+ops", 1) }, "users[1].name: \"bob+ops\": '+' separates"},
+		{"'+' in a host name", func(s string) string { return strings.Replace(s, "name: staging", "name: stag+ing", 1) }, "hosts[1].name"},
 		{"reserved host name", func(s string) string { return strings.Replace(s, "name: staging", "name: audit", 1) }, "hosts[1].name"},
 		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, `retention.classes.logs: invalid duration "3 days"`},
 		{"unknown key in a section", func(s string) string {

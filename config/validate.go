@@ -220,6 +220,8 @@ func (c *Config) validateUsers(p *problems) {
 		switch {
 		case u.Name == "":
 			p.add(key+".name", "is empty; give the SSH user name")
+		case strings.Contains(u.Name, "+"):
+			p.add(key+".name", "%q: '+' separates the user from a target host (alice+HOST); use a name without it", u.Name)
 		case seen[u.Name]:
 			p.add(key+".name", "%q appears twice; merge the entries", u.Name)
 		}
@@ -249,8 +251,8 @@ func (c *Config) validateHosts(p *problems) {
 	for i, h := range c.Hosts {
 		key := fmt.Sprintf("hosts[%d]", i)
 		switch {
-		case h.Name == "" || strings.ContainsAny(h.Name, " \t/@"):
-			p.add(key+".name", "%q: use a name without spaces, '/' or '@'", h.Name)
+		case h.Name == "" || strings.ContainsAny(h.Name, " \t/@+"):
+			p.add(key+".name", "%q: use a name without spaces, '/', '@' or '+'", h.Name)
 		case seen[h.Name]:
 			p.add(key+".name", "%q appears twice; host names must be unique", h.Name)
 		case isReserved(h.Name):

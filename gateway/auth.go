@@ -148,7 +148,7 @@ func (s *Server) connConfig(cs *connState) *gossh.ServerConfig {
 			return s.admitKey(cs, conn.User(), key)
 		},
 		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
-			s.loggedIn(cs, conn.User(), perms)
+			s.loggedIn(cs, personOf(conn.User()), perms)
 			return perms, nil
 		},
 		AuthLogCallback: func(conn gossh.ConnMetadata, method string, err error) {
@@ -161,7 +161,7 @@ func (s *Server) connConfig(cs *connState) *gossh.ServerConfig {
 				if method != "keyboard-interactive" {
 					s.countAttempt(cs)
 				}
-				s.authFailure(cs, conn.User(), "", method, method+" authentication is disabled; log in with a key")
+				s.authFailure(cs, personOf(conn.User()), "", method, method+" authentication is disabled; log in with a key")
 			}
 		},
 	}
@@ -182,6 +182,9 @@ func (s *Server) admitKey(cs *connState, user string, key gossh.PublicKey) (*gos
 		s.authFailure(cs, user, gossh.FingerprintSHA256(key), "publickey", "user name too long ("+strconv.Itoa(len(user))+" bytes; limits.max_user_name)")
 		return nil, errAuth
 	}
+	// The person logs in; a target named in the user name (target.go)
+	// changes nothing about authentication or lockout.
+	user = personOf(user)
 	if lk, locked := s.lockout.Locked(user, cs.source); locked {
 		cs.mu.Lock()
 		cs.user = user

@@ -58,6 +58,7 @@ type clientSession struct {
 	envBytes   int  // their payload bytes, against limits.max_env_bytes
 	envRefused bool // a request was refused (logged once)
 	command    string
+	target     string // the host named in the SSH user name (target.go), or ""
 	reasonEnv  string // FOUREYES_REASON, the four-eyes reason given non-interactively
 
 	// Request loop → run, after run started.
@@ -152,7 +153,8 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	defer s.wg.Done()
 	defer s.sessions.Done()
-	user, ok := s.cfg().User(conn.User())
+	person, target := splitLogin(conn.User())
+	user, ok := s.cfg().User(person)
 	if !ok || s.connRevoked(conn) { // removed or expired since login: revoke.go
 		nc.Reject(gossh.Prohibited, "foureyes: access revoked")
 		return
@@ -166,6 +168,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		s:       s,
 		cs:      stateOf(ctx),
 		user:    user,
+		target:  target,
 		ch:      ch,
 		remote:  conn.RemoteAddr().String(),
 		winch:   make(chan windowChange, 1),

@@ -25,8 +25,8 @@ func (s *Server) limitChannels(h ssh.ChannelHandler) ssh.ChannelHandler {
 			cs.open.Add(-1)
 			nc.Reject(gossh.ResourceShortage, "foureyes: too many channels on this connection (at most "+strconv.FormatInt(max, 10)+")")
 			if cs.channelsRefused.Add(1) == 1 {
-				s.recordGateway(event.AccessDenied, conn.User(), map[string]string{
-					"user": conn.User(), "host": "", "reason": "too many channels (limits.max_channels " + strconv.FormatInt(max, 10) + "); further refusals on this connection are counted in its logout",
+				s.recordGateway(event.AccessDenied, personOf(conn.User()), map[string]string{
+					"user": personOf(conn.User()), "host": "", "reason": "too many channels (limits.max_channels " + strconv.FormatInt(max, 10) + "); further refusals on this connection are counted in its logout",
 					"channel": guard.SafeName(nc.ChannelType(), 64), "remote": cs.remote,
 				})
 			}

@@ -91,6 +91,9 @@ func (sess *clientSession) dispatch() exitResult {
 	if limit := sess.s.maxCommandBytes(); len(sess.command) > limit {
 		return sess.refuseLongCommand(limit)
 	}
+	if sess.target != "" {
+		return sess.connect(sess.target, sess.command)
+	}
 	first, rest := parseCommand(sess.command)
 	if first == "" {
 		return sess.help("")

@@ -50,7 +50,7 @@ func (s *Server) denyChannel(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.New
 		}
 	}
 	nc.Reject(gossh.Prohibited, "foureyes: forwarding is disabled on this bastion")
-	s.forwardDenied(conn.User(), stateOf(ctx), kind, detail)
+	s.forwardDenied(personOf(conn.User()), stateOf(ctx), kind, detail)
 }
 
 // denyForwardRequest refuses tcpip-forward (`ssh -R`) and
@@ -65,7 +65,7 @@ func (s *Server) denyForwardRequest(ctx ssh.Context, _ *ssh.Server, req *gossh.R
 	}
 	user := ""
 	if conn, ok := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn); ok {
-		user = conn.User()
+		user = personOf(conn.User())
 	}
 	s.forwardDenied(user, stateOf(ctx), req.Type, detail)
 	return false, nil

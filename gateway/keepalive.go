@@ -47,7 +47,7 @@ func (s *Server) watchConn(ctx ssh.Context, cs *connState) {
 				missed++
 				if missed >= keepaliveMisses {
 					s.log.Info("client stopped answering keepalives; disconnecting",
-						"remote", cs.remote, "user", conn.User(), "missed", missed)
+						"remote", cs.remote, "user", personOf(conn.User()), "missed", missed)
 					conn.Close()
 					return
 				}

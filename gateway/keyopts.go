@@ -20,7 +20,7 @@ func (s *Server) connRevoked(conn *gossh.ServerConn) bool {
 	if conn.Permissions != nil {
 		fp = conn.Permissions.Extensions[extKeyFingerprint]
 	}
-	return s.pol.Load().keyRefusal(conn.User(), fp, conn.RemoteAddr().String(), now()) != ""
+	return s.pol.Load().keyRefusal(personOf(conn.User()), fp, conn.RemoteAddr().String(), now()) != ""
 }
 
 // ptyAllowed reports whether the session's key may have a terminal; a

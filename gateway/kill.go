@@ -104,7 +104,7 @@ func (sess *clientSession) listKillable() {
 	s.live.mu.Lock()
 	for other, info := range s.live.sessions {
 		if info.id != "" && info.hub == nil {
-			host, remote := parseCommand(other.command) // set before the recording started
+			host, remote := other.route() // set before the recording started
 			kind := "shell"
 			if remote != "" {
 				kind = "exec"

@@ -175,7 +175,7 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 	}
 	cfg := pol.cfg
 	user, _ := cfg.User(sess.user.Name)
-	first, rest := parseCommand(sess.command)
+	first, rest := sess.route()
 	switch first {
 	case "":
 		return ""
@@ -247,8 +247,8 @@ func (s *Server) endSession(sess *clientSession, o *endOrder) {
 		if hb := s.live.hubOf(sess); hb != nil && hb.current() != stateAsking && hb.endOn(o) {
 			return // the requester's loop ends the session and says why
 		}
-		first, _ := parseCommand(sess.command)
-		if _, isVerb := lookupVerb(first); isVerb || first == "" {
+		first, _ := sess.route()
+		if _, isVerb := lookupVerb(first); (isVerb && sess.target == "") || first == "" {
 			sess.say(o.msg)
 		}
 	}
