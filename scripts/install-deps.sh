@@ -9,6 +9,14 @@ command -v clickhouse-client >/dev/null 2>&1 || need+=(clickhouse-client)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+# The tools admins run through the bastion, and the demo hosts' side of
+# them: scp/sftp (sftp-server), rsync, git, Ansible (python3 on the host).
+command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v git >/dev/null 2>&1 || need+=(git)
+[ -x /usr/bin/python3 ] || need+=(python3)
+command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
