@@ -326,7 +326,7 @@ func (s *Session) beginHold(f flow, used int64, reason string) {
 			s.r.throttled.Add(1)
 		}
 		s.holding++
-		s.r.log.Info("recording fell behind; holding the session back", "session", s.id, "direction", f.String(), "reason", reason, "spool_bytes", used)
+		s.r.log.Debug("recording fell behind; holding the session back", "session", s.id, "direction", f.String(), "reason", reason, "spool_bytes", used)
 	}
 	h.waiters++
 }
