@@ -324,3 +324,28 @@ func TestBackpressureConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSessionOutputWait is BenchmarkSessionOutput as the gateway's
+// copier runs it: each 4 KiB write followed by WaitOutput (the fast path,
+// a session within its share).
+func BenchmarkSessionOutputWait(b *testing.B) {
+	r := benchRecorder(b)
+	s, err := r.Start(StartInfo{User: "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := make([]byte, 4096)
+	for i := range p {
+		p[i] = byte('a' + i%26)
+	}
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Output(p)
+		s.WaitOutput(nil)
+	}
+	if err := s.End(0, nil); err != nil {
+		b.Fatal(err)
+	}
+}
