@@ -530,8 +530,8 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 			case stateActive:
 				hb.writeInput(hb.owner, p)
 				// Bulk input waits while the recording is behind
-				// (throttle.go); reviewers' input never does, so the
-				// terminate hotkey always works.
+				// (throttle.go); a reviewer's typing never does, so
+				// the terminate hotkey always works.
 				hb.rec.WaitInput(sess.ctx.Done())
 			}
 			buf = grow(buf, n)

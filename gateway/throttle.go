@@ -15,6 +15,12 @@ import (
 // are never held behind bulk output. The wait ends when the session is
 // being ended, which is what holdStop signals.
 
+// pasteBytes is the smallest read from a peer reviewer that waits while
+// the recording is behind: a paste or a program, not typing. A
+// reviewer's typing and hotkeys never wait, so a reviewer can always
+// terminate; a peer cannot fill the spool with bulk input either.
+const pasteBytes = 256
+
 // holdStop returns a channel closed when the client's session ends
 // (sess.ctx) or the connection to the host up closes, as every way of
 // ending a session does (client gone, kill, revocation, a reviewer's

@@ -32,8 +32,15 @@ type bulkResult struct {
 // output; the result arrives on the channel.
 func startBulk(t *testing.T, c *sshtest.Client) <-chan bulkResult {
 	t.Helper()
+	return startUpload(t, c, nil)
+}
+
+// startUpload is startBulk with stdin as ssh's standard input.
+func startUpload(t *testing.T, c *sshtest.Client, stdin io.Reader) <-chan bulkResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	cmd := c.Command(ctx)
+	cmd.Stdin = stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -249,4 +256,43 @@ func TestThrottledSessionStillControlled(t *testing.T) {
 			t.Errorf("session.end %v", end.Meta)
 		}
 	})
+}
+
+// TestThrottleUpload: an upload faster than the recorder drains (bulk
+// input) is held back too, not ended, and arrives whole and recorded
+// once Kafka takes events again.
+func TestThrottleUpload(t *testing.T) {
+	f := newFixture(t, fixtureOptions{spoolMaxBytes: throttleSpool, publish: true, stallTimeout: time.Hour})
+	f.streams()
+	resume := f.broker.PauseProduce()
+	t.Cleanup(resume)
+
+	const total = 8000000
+	up := startUpload(t, f.client("alice", false, "demo", "--", "wc -c"), io.LimitReader(zeros{}, total))
+	waitFor(t, "the upload held back", func() bool { return f.rec.Stats().Throttled > 0 })
+	select {
+	case r := <-up:
+		t.Fatalf("the upload ended while Kafka took nothing: exit %d, stderr %q", r.exit, r.stderr)
+	default:
+	}
+	resume()
+	r := <-up
+	if r.err != nil || r.exit != 0 || r.stdout != int64(len(strconv.Itoa(total))+1) {
+		t.Fatalf("upload: exit %d, %d bytes of output, err %v, stderr %q", r.exit, r.stdout, r.err, r.stderr)
+	}
+	evs := uniqueEvents(f.sessionOf(func(i recorder.StartInfo) bool { return i.User == "alice" }))
+	if got := len(inputBy(evs, "alice")); got != total {
+		t.Errorf("%d input bytes recorded; want %d", got, total)
+	}
+	if _, ok := findEvent(evs, event.SessionThrottle, map[string]string{"direction": "input", "ended": "drained"}); !ok {
+		t.Errorf("no session.throttle for the input in %v", types(evs))
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
