@@ -349,3 +349,46 @@ func BenchmarkSessionOutputWait(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestBackpressureSpoolBudget: when shares overcommit the spool (a large
+// floor, many sessions), output stops at half the spool whatever the
+// shares say, so the events that never wait keep their room: a third
+// session's keystrokes and control events still record.
+func TestBackpressureSpoolBudget(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SpoolMaxBytes = 1 << 20
+	cfg.ChunkBytes = 16 << 10
+	cfg.SessionShareMin = 1 << 19 // every session's share is half the spool
+	r := openTest(t, cfg, options{clock: newFakeClock(), segmentBytes: 64 << 10})
+	r.publishing.Store(true)
+	a, _ := r.Start(StartInfo{ID: "a", User: "alice"})
+	b, _ := r.Start(StartInfo{ID: "b", User: "bob"})
+	c, err := r.Start(StartInfo{ID: "c", User: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 16<<10)
+	for i := 0; i < 18; i++ { // 288 KiB: under a's share
+		a.Output(chunk)
+	}
+	if a.st.bp.over.Load() != 0 {
+		t.Fatal("a is over its share already; the test needs it under")
+	}
+	n := fillUntilHeld(t, b)
+	if n > 300<<10 {
+		t.Errorf("b held after %d bytes; want the spool's budget (512 KiB) reached first", n)
+	}
+	r.spool.mu.Lock()
+	over, _, reason := r.spool.overLocked(b.st, flowOutput, false)
+	r.spool.mu.Unlock()
+	if !over || reason != reasonSpool {
+		t.Errorf("b over=%v reason %q; want held by the spool budget", over, reason)
+	}
+	for i := 0; i < 100; i++ {
+		c.Input("carol", []byte("k"))
+	}
+	c.Resize(80, 24)
+	if err := c.Record(event.Signal, "carol", nil, nil); err != nil || c.Err() != nil {
+		t.Fatalf("carol's events while output is held by the budget: %v, %v", err, c.Err())
+	}
+}
