@@ -79,6 +79,20 @@ type Gateway struct {
 	// else happens, and the refusal recorded. Default: 65536; 256 to
 	// 1048576.
 	MaxCommandBytes int `yaml:"max_command_bytes"`
+	// SpoolShareMinBytes is the smallest fair share of the spool a
+	// session gets: a session whose events not yet taken by Kafka fill
+	// max(this, spool_max_bytes/2 / open sessions) is slowed down (its
+	// host is not read) until they drain to SpoolLowWaterPercent of it.
+	// Default: spool_max_bytes/16, at most 16 MiB; 65536 to
+	// spool_max_bytes/2.
+	SpoolShareMinBytes int64 `yaml:"spool_share_min_bytes"`
+	// SpoolLowWaterPercent is where a slowed-down session resumes, in
+	// percent of its share. Default: 50; 10 to 90.
+	SpoolLowWaterPercent int `yaml:"spool_low_water_percent"`
+	// SpoolStallTimeout is how long a slowed-down session waits while
+	// Kafka takes nothing before its recording fails (spool full: an
+	// outage). Default: 30s; at least 1s.
+	SpoolStallTimeout time.Duration `yaml:"spool_stall_timeout"`
 }
 
 // Kafka configures the event topic, shared by gateway (producer) and ingest

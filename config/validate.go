@@ -28,6 +28,9 @@ func (c *Config) SetDefaults() {
 	}
 	setInt64(&g.SpoolMaxBytes, 1<<30)
 	setDur(&g.SpoolSyncInterval, 50*time.Millisecond)
+	setInt64(&g.SpoolShareMinBytes, min(16<<20, g.SpoolMaxBytes/16))
+	setInt(&g.SpoolLowWaterPercent, 50)
+	setDur(&g.SpoolStallTimeout, 30*time.Second)
 	setInt(&g.ChunkBytes, 16<<10)
 	setDur(&g.ChunkInterval, 20*time.Millisecond)
 	setDur(&g.UpstreamTimeout, 10*time.Second)
@@ -128,6 +131,15 @@ func (c *Config) validateGateway(p *problems) {
 	}
 	if g.SpoolMaxBytes < 1<<20 {
 		p.add("gateway.spool_max_bytes", "is %d; use at least 1048576 (1 MiB)", g.SpoolMaxBytes)
+	}
+	if g.SpoolShareMinBytes < 64<<10 || g.SpoolShareMinBytes > g.SpoolMaxBytes/2 {
+		p.add("gateway.spool_share_min_bytes", "is %d; use a value between 65536 and half of gateway.spool_max_bytes (%d)", g.SpoolShareMinBytes, g.SpoolMaxBytes/2)
+	}
+	if g.SpoolLowWaterPercent < 10 || g.SpoolLowWaterPercent > 90 {
+		p.add("gateway.spool_low_water_percent", "is %d; use a value between 10 and 90", g.SpoolLowWaterPercent)
+	}
+	if g.SpoolStallTimeout < time.Second {
+		p.add("gateway.spool_stall_timeout", "is %s; use at least 1s (Kafka may pause that long without an outage)", formatDuration(g.SpoolStallTimeout))
 	}
 	if g.PublicAddress != "" {
 		if _, _, err := SplitPublicAddress(g.PublicAddress); err != nil {

@@ -372,6 +372,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 	hb.log.Info("four-eyes session approved", "by", granted)
 
 	upDone, exitOf := sess.watchExit(ureqs)
+	sess.outStop = sess.holdStop(up)
 	outDone := make(chan struct{})
 	sess.s.goTracked(func() {
 		defer close(outDone)
@@ -528,6 +529,10 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				}
 			case stateActive:
 				hb.writeInput(hb.owner, p)
+				// Bulk input waits while the recording is behind
+				// (throttle.go); a reviewer's typing never does, so
+				// the terminate hotkey always works.
+				hb.rec.WaitInput(sess.ctx.Done())
 			}
 			buf = grow(buf, n)
 		}

@@ -75,6 +75,10 @@ type clientSession struct {
 	// policy is best_effort (go on unrecorded when the recording fails).
 	bestEffort bool
 	rc         recCounts // bytes forwarded, and lost after a failure
+	// outStop is closed when the session is being ended: an output
+	// copier held back by the recorder stops waiting (throttle.go). Set
+	// before the output copiers start.
+	outStop <-chan struct{}
 
 	// Set by openChannel: the host closed the channel before it answered
 	// the shell or exec request, so the command may have run.

@@ -75,7 +75,9 @@ func (s *spyRecorder) find(match func(recorder.StartInfo) bool) []string {
 type fixtureOptions struct {
 	sshd          bool          // add host "real": an OpenSSH sshd
 	keepalive     time.Duration // gateway.keepalive_interval (default 15s)
-	spoolMaxBytes int64         // recorder spool cap; >0 also disables publishing
+	spoolMaxBytes int64         // recorder spool cap; >0 also disables publishing (unless publish)
+	publish       bool          // publish to kfake even with spoolMaxBytes
+	stallTimeout  time.Duration // recorder StallTimeout (default 30s)
 	noPublish     bool          // no Kafka: the spool only (capped at 16 GiB unless spoolMaxBytes)
 	audit         AuditFunc
 	// fourEyes adds reviewers dave (production) and erin (host demo
@@ -260,7 +262,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	}
 
 	rc := recorder.Config{Gateway: "test-gw", SpoolDir: filepath.Join(f.dir, "spool"), Logger: testLogger(), SpoolMaxBytes: o.spoolMaxBytes,
-		Signer: o.signer, AnchorFile: filepath.Join(f.dir, "gateway_anchor.json")}
+		Signer: o.signer, AnchorFile: filepath.Join(f.dir, "gateway_anchor.json"), StallTimeout: o.stallTimeout}
 	if o.noPublish && rc.SpoolMaxBytes == 0 {
 		rc.SpoolMaxBytes = 16 << 30 // benchmarks record GiBs and nothing drains the spool
 	}
@@ -268,7 +270,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.rec.Close() })
-	if o.spoolMaxBytes == 0 && !o.noPublish {
+	if (o.spoolMaxBytes == 0 || o.publish) && !o.noPublish {
 		f.broker, err = broker.Start("127.0.0.1:0", filepath.Join(f.dir, "kafka"))
 		if err != nil {
 			t.Fatal(err)

@@ -349,6 +349,9 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 			if len(fwd) > 0 {
 				if p.mode == modePeer {
 					hb.writeInput(p.user, fwd)
+					if len(fwd) >= pasteBytes {
+						hb.rec.WaitInput(sess.ctx.Done()) // a paste waits; typing and hotkeys never do (throttle.go)
+					}
 				} else if !told {
 					told = true
 					p.offer([]byte("\r\n\x1b[7m[foureyes: observers cannot type; " + hotkeyHelp + "]\x1b[0m\r\n"))

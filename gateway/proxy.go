@@ -41,6 +41,7 @@ func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *con
 	sess.s.active.Add(1)
 	defer sess.s.active.Add(-1)
 	upDone, exitOf := sess.watchExit(ureqs)
+	sess.outStop = sess.holdStop(up)
 	// Output, both streams; they end at the host's EOF or close.
 	outDone := make(chan struct{})
 	sess.s.goTracked(func() {
@@ -224,7 +225,8 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 // recording each chunk before it is forwarded; stream (streamOut or
 // streamErr) says which, for the reviewers' view. Once the recording has
 // failed nothing more is forwarded (strict), or it is forwarded and
-// counted as lost (best effort).
+// counted as lost (best effort). While the recording is behind it stops
+// reading (throttle.go).
 func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader, stream int) {
 	buf := make([]byte, smallBufSize)
 	failed := rec.Done()
@@ -254,6 +256,9 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 		if err != nil {
 			return
 		}
+		// Backpressure: while the recording is behind, the host is not
+		// read (throttle.go).
+		rec.WaitOutput(sess.outStop)
 	}
 }
 
@@ -287,6 +292,7 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 			uch.CloseWrite()
 			return
 		}
+		rec.WaitInput(sess.ctx.Done()) // bulk input waits too; keystrokes have room (throttle.go)
 	}
 }
 

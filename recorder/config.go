@@ -42,6 +42,18 @@ type Config struct {
 	// AnchorFile keeps the last sealed point of the gateway's own stream
 	// for the next one to name. Default: none.
 	AnchorFile string
+
+	// Backpressure (backpressure.go). A session's fair share of the spool
+	// is max(SessionShareMin, SpoolMaxBytes/2 / open sessions); its
+	// output is held back (Session.WaitOutput) while its events not yet
+	// acknowledged by Kafka fill its share, and resumes when they are at
+	// most LowWaterPercent of it. A held-back session fails with
+	// ErrSpoolFull only when Kafka acknowledged nothing for StallTimeout
+	// (at once when nothing publishes): an outage, not a fast session.
+	// Defaults: SpoolMaxBytes/16 but at most 16 MiB; 50 (10..90); 30s.
+	SessionShareMin int64
+	LowWaterPercent int
+	StallTimeout    time.Duration
 }
 
 // Limits that are not configurable.
@@ -58,6 +70,9 @@ const (
 	defaultChunkBytes    = 16 << 10
 	defaultChunkInterval = 20 * time.Millisecond
 	defaultSegmentBytes  = 16 << 20
+	maxShareMin          = 16 << 20
+	defaultLowWater      = 50
+	defaultStallTimeout  = 30 * time.Second
 	minSegmentBytes      = 4 << 10
 )
 
@@ -91,6 +106,15 @@ func (c Config) withDefaults() Config {
 	if c.SealInterval == 0 {
 		c.SealInterval = 10 * time.Second
 	}
+	if c.SessionShareMin == 0 {
+		c.SessionShareMin = min(maxShareMin, c.SpoolMaxBytes/16)
+	}
+	if c.LowWaterPercent == 0 {
+		c.LowWaterPercent = defaultLowWater
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = defaultStallTimeout
+	}
 	return c
 }
 
@@ -109,6 +133,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: ChunkInterval is %v; use a positive duration", ErrConfig, c.ChunkInterval)
 	case len(c.Gateway) > 255:
 		return fmt.Errorf("%w: Gateway id is %d bytes; use at most 255", ErrConfig, len(c.Gateway))
+	case c.SessionShareMin < 0 || c.SessionShareMin > c.SpoolMaxBytes/2:
+		return fmt.Errorf("%w: SessionShareMin is %d; use a value between 0 and SpoolMaxBytes/2 (%d)", ErrConfig, c.SessionShareMin, c.SpoolMaxBytes/2)
+	case c.LowWaterPercent < 10 || c.LowWaterPercent > 90:
+		return fmt.Errorf("%w: LowWaterPercent is %d; use a value between 10 and 90", ErrConfig, c.LowWaterPercent)
+	case c.StallTimeout < 0:
+		return fmt.Errorf("%w: StallTimeout is %v; use a positive duration", ErrConfig, c.StallTimeout)
 	}
 	return c.validateSealing()
 }

@@ -11,6 +11,7 @@
 //	s.Output(fromHost)          // batched into chunks
 //	s.Input("alice", fromAlice) // one event per call
 //	s.Resize(120, 40)
+//	s.WaitOutput(stop)          // after each read: blocks while the recording is behind
 //	<-s.Done()                  // fail-closed: recording failed (s.Err() says why)
 //	err = s.End(exitStatus, map[string]string{"approvers": "bob"})
 //
@@ -35,7 +36,9 @@
 // order of the calls, and appends the encoded frame to the spool in memory:
 // nothing on the keystroke or output path waits for the disk or the
 // network. (Appends wait only when more than 32 MiB are waiting for the
-// disk, which then is far behind.)
+// disk, which then is far behind.) The gateway's copiers wait for Kafka
+// only through WaitOutput and WaitInput, when the session's recording
+// fell behind (backpressure.go).
 //
 // Output is batched: bytes collect into a chunk that becomes one output
 // event at ChunkBytes, or ChunkInterval after the chunk's first byte (a
@@ -93,6 +96,11 @@
 //   - A segment is deleted when the watermark has moved past it, i.e. every
 //     frame in it was acknowledged. A lost or torn watermark only causes
 //     resending; ingest deduplicates by (session, seq).
+//   - A session whose backlog (events Kafka has not acknowledged) fills
+//     its fair share of the spool is held back, not failed: WaitOutput
+//     and WaitInput block the gateway's copiers until it drained
+//     (backpressure.go). Only when Kafka takes nothing for StallTimeout
+//     does a held-back session fail with ErrSpoolFull.
 //   - At SpoolMaxBytes an append fails with ErrSpoolFull and the session's
 //     Done closes with it; the gateway chooses strict or best effort. A
 //     write or fsync error is sticky: every open session's Done closes with

@@ -5,9 +5,11 @@ import "errors"
 // Errors callers act on. Every error returned by this package wraps one of
 // these or carries the "recorder:" prefix.
 var (
-	// ErrSpoolFull means the spool reached Config.SpoolMaxBytes: Kafka is
-	// not taking events fast enough (or not at all). The session that hit
-	// it can no longer be recorded; its Done channel is closed with this
+	// ErrSpoolFull means the spool reached Config.SpoolMaxBytes, or a
+	// session held back at its share of the spool (backpressure.go) saw
+	// Kafka take nothing for Config.StallTimeout: an outage. A session
+	// that is merely faster than Kafka is held back instead. The session
+	// that hit it can no longer be recorded; its Done channel is closed with this
 	// error and the gateway decides between strict (end the session) and
 	// best effort (continue unrecorded).
 	ErrSpoolFull = errors.New("recorder: spool full")

@@ -11,16 +11,19 @@ import (
 // FromConfig returns the recorder settings of the gateway section of c.
 func FromConfig(c *config.Config, logger *slog.Logger) Config {
 	return Config{
-		Gateway:       c.Gateway.ID,
-		SpoolDir:      c.Gateway.SpoolDir,
-		SpoolMaxBytes: c.Gateway.SpoolMaxBytes,
-		SyncInterval:  c.Gateway.SpoolSyncInterval,
-		ChunkBytes:    c.Gateway.ChunkBytes,
-		ChunkInterval: c.Gateway.ChunkInterval,
-		Logger:        logger,
-		SealEvery:     c.Signing.SealEvery,
-		SealInterval:  c.Signing.SealInterval,
-		AnchorFile:    anchorFile(c),
+		Gateway:         c.Gateway.ID,
+		SpoolDir:        c.Gateway.SpoolDir,
+		SpoolMaxBytes:   c.Gateway.SpoolMaxBytes,
+		SyncInterval:    c.Gateway.SpoolSyncInterval,
+		ChunkBytes:      c.Gateway.ChunkBytes,
+		ChunkInterval:   c.Gateway.ChunkInterval,
+		SessionShareMin: c.Gateway.SpoolShareMinBytes,
+		LowWaterPercent: c.Gateway.SpoolLowWaterPercent,
+		StallTimeout:    c.Gateway.SpoolStallTimeout,
+		Logger:          logger,
+		SealEvery:       c.Signing.SealEvery,
+		SealInterval:    c.Signing.SealInterval,
+		AnchorFile:      anchorFile(c),
 	}
 }
 

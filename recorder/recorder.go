@@ -34,6 +34,11 @@ type Recorder struct {
 
 	exp expiry // spool expiry schedule and reports (expiry.go)
 
+	// Backpressure counters (backpressure.go).
+	throttled   atomic.Int64 // sessions held back now
+	throttles   atomic.Int64 // throttle periods ended
+	throttledNS atomic.Int64 // their total length
+
 	seal     *sealer // nil without Config.Signer (seal.go)
 	noteMu   sync.Mutex
 	observer StreamObserver
@@ -74,6 +79,7 @@ func newRecorder(cfg Config, o options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	sp.shareMin, sp.lowPct, sp.stall = cfg.SessionShareMin, int64(cfg.LowWaterPercent), cfg.StallTimeout
 	r := &Recorder{
 		cfg: cfg, log: log, clock: o.clock, spool: sp,
 		sessions: make(map[string]*Session),

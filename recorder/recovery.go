@@ -81,7 +81,11 @@ func openSpool(dir string, maxBytes, segMax int64, interval time.Duration, log *
 	if len(nos) > 0 {
 		last = max(last, nos[len(nos)-1])
 	}
-	seg := &segment{no: last + 1, path: segPath(dir, last+1), expiresAt: noExpiry, expKnown: true}
+	for _, x := range s.segs { // positions for backpressure (backpressure.go)
+		x.base = s.pos
+		s.pos += x.size
+	}
+	seg := &segment{no: last + 1, path: segPath(dir, last+1), base: s.pos, expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
 	s.writeLocked(seg, appendCheckpoint(appendSegHeader(nil, seg.no), s.open))
 	// Start reading at the stored position, or at the first segment after
@@ -110,6 +114,7 @@ func openSpool(dir string, maxBytes, segMax int64, interval time.Duration, log *
 	}
 	s.appended, s.durable = rc.unacked, rc.unacked
 	s.oldest = rc.oldest
+	s.progressAt = now()
 	if rc.unacked > 0 || len(s.open) > 0 {
 		log.Info("spool recovered", "segments", len(nos), "unacked_events", rc.unacked, "interrupted_sessions", len(s.open),
 			"undecodable_events", rc.undecodable, "events_without_start", rc.unknownEvents)

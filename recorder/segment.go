@@ -37,6 +37,7 @@ var errSegHeader = errors.New("recorder: spool segment: bad header")
 type segment struct {
 	no     uint32
 	path   string
+	base   int64 // spool position of its first byte (spool.pos when it was started)
 	size   int64 // bytes appended, written or not
 	synced int64 // bytes written and fsync'd
 	sealed bool  // no more appends; a newer segment exists

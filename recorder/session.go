@@ -70,6 +70,10 @@ type Session struct {
 	timer    timer     // cuts the chunk ChunkInterval after its first byte
 	armed    bool
 	sealSt   sessionSeal // seal.go
+
+	holdMu  sync.Mutex     // guards holds and holding; taken alone
+	holds   [numFlows]hold // throttle periods (backpressure.go)
+	holding int            // flows in a period
 }
 
 // Start opens a session and writes its session.start event. It does not

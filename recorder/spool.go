@@ -49,8 +49,10 @@ type spool struct {
 	segs         []*segment // oldest first; the last one takes appends
 	pending      []pendingWrite
 	pendingBytes int64
-	free         [][]byte // write buffers to reuse
-	bytes        int64    // sum of segment sizes
+	free         [][]byte  // write buffers to reuse
+	bytes        int64     // sum of segment sizes
+	pos          int64     // bytes appended since open (recovered segments included): the spool position of the end
+	progressAt   time.Time // last ack, or when the spool stopped being empty (backpressure.go)
 	appended     uint64
 	durable      uint64
 	acked        uint64
@@ -83,6 +85,11 @@ type spool struct {
 	expGen       uint64
 	expired      atomic.Int64 // events dropped by expiry
 	expiredBytes atomic.Int64
+
+	// Backpressure settings (backpressure.go), set before start.
+	shareMin int64
+	lowPct   int64
+	stall    time.Duration
 }
 
 // pendingWrite is a block of bytes appended to seg but not yet written.
@@ -145,9 +152,12 @@ func (s *spool) append(fr []byte, st *sessionState, ev *event.Event, reserve boo
 	st.apply(ev)
 	if s.appended == s.acked {
 		s.oldest = ev.Time
+		s.progressAt = s.now()
 	}
 	rec := s.appended
 	s.appended++
+	st.bp.add(n, s.pos)
+	s.noteOverLocked(st)
 	if s.pendingBytes >= kickBytes {
 		s.kickSync()
 	}
@@ -156,6 +166,7 @@ func (s *spool) append(fr []byte, st *sessionState, ev *event.Event, reserve boo
 
 // writeLocked queues b for writing at the end of seg.
 func (s *spool) writeLocked(seg *segment, b []byte) {
+	s.pos += int64(len(b))
 	seg.size += int64(len(b))
 	s.bytes += int64(len(b))
 	s.pendingBytes += int64(len(b))
@@ -184,7 +195,7 @@ func (s *spool) writeLocked(seg *segment, b []byte) {
 func (s *spool) rotateLocked() (*segment, error) {
 	cur := s.segs[len(s.segs)-1]
 	cur.sealed = true
-	seg := &segment{no: cur.no + 1, path: segPath(s.dir, cur.no+1), expiresAt: noExpiry, expKnown: true}
+	seg := &segment{no: cur.no + 1, path: segPath(s.dir, cur.no+1), base: s.pos, expiresAt: noExpiry, expKnown: true}
 	s.segs = append(s.segs, seg)
 	s.writeLocked(seg, appendCheckpoint(appendSegHeader(nil, seg.no), s.open))
 	return seg, nil
@@ -432,6 +443,7 @@ func (s *spool) advance(seg *segment, off int64, events uint64, nextTime int64) 
 	s.mu.Lock()
 	s.acked += events
 	s.ackSeg, s.ackOff = seg, off
+	s.progressAt = s.now()
 	switch {
 	case s.acked >= s.appended:
 		s.oldest = 0

@@ -63,6 +63,8 @@ type sessionState struct {
 
 	// fail cancels the live Session; nil for sessions found in recovery.
 	fail func(error) `json:"-"`
+	// bp is the session's part of the spool's backlog (backpressure.go).
+	bp backlog `json:"-"`
 }
 
 // newState returns the state of a session opened by start.

@@ -25,6 +25,13 @@ type Stats struct {
 	// class (see Recorder.OnExpire).
 	ExpiredEvents int64
 	ExpiredBytes  int64
+	// Throttled is the number of sessions held back now because their
+	// recording fell behind (backpressure.go); Throttles and
+	// ThrottledTime count the throttle periods ended since New and their
+	// total length.
+	Throttled     int
+	Throttles     int64
+	ThrottledTime time.Duration
 }
 
 // Stats returns a snapshot of the recorder's counters.
@@ -39,6 +46,9 @@ func (r *Recorder) Stats() Stats {
 		OpenSessions:  st.open,
 		ExpiredEvents: r.spool.expired.Load(),
 		ExpiredBytes:  r.spool.expiredBytes.Load(),
+		Throttled:     int(r.throttled.Load()),
+		Throttles:     r.throttles.Load(),
+		ThrottledTime: time.Duration(r.throttledNS.Load()),
 	}
 	if st.events > 0 && st.oldest > 0 {
 		out.OldestUnsentAge = max(0, r.clock.Now().Sub(time.Unix(0, st.oldest)))

@@ -155,6 +155,9 @@ func registerRecorderMetrics(reg *metrics.Registry, rec *recorder.Recorder) {
 	reg.Counter("publish_errors_total", "Failed attempts to publish to Kafka (each retried).", func() float64 { return float64(rec.Stats().PublishErrors) })
 	reg.Counter("published_events_total", "Events acknowledged by Kafka.", func() float64 { return float64(rec.Stats().Published) })
 	reg.Counter("spool_expired_events_total", "Events dropped from the spool undelivered because they outlived their retention class.", func() float64 { return float64(rec.Stats().ExpiredEvents) })
+	reg.Gauge("sessions_throttled", "Sessions slowed down now because their recording fell behind (spool share full).", func() float64 { return float64(rec.Stats().Throttled) })
+	reg.Counter("throttles_total", "Periods in which a session was slowed down because its recording fell behind.", func() float64 { return float64(rec.Stats().Throttles) })
+	reg.Counter("throttled_seconds_total", "Total length of those periods.", func() float64 { return rec.Stats().ThrottledTime.Seconds() })
 }
 
 // registerGatewayMetrics registers the gateway's session gauges.
