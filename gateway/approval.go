@@ -123,10 +123,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		}
 	}
 
-	kind := "shell"
-	if remote != "" {
-		kind = "exec"
-	}
+	kind := sess.kindOf(remote)
 	info := recorder.StartInfo{
 		Kind: kind, User: user, Host: h.Name, Login: h.Login, Remote: sess.remote,
 		KeyFingerprint: sess.keyFP, Command: remote, Class: h.Class, Retention: s.cfg().RetentionDays(h.Class),
@@ -141,6 +138,9 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		return sess.refuse(userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording unavailable (%v); session refused", err))
 	}
 	sess.rec = rec
+	if sess.subsystem != "" {
+		hb.sftp = sess.startSFTP(rec, h)
+	}
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), reason, now(), rec
 	hb.local = sess.localAddr()
 	hb.log = hb.log.With("session", hb.id)
@@ -349,7 +349,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		}
 		return exitResult{}, nil, "", false
 	}
-	if remote != "" {
+	if remote != "" && sess.subsystem == "" {
 		if err := hb.rec.Record(event.Exec, hb.owner, []byte(remote), nil); err != nil {
 			hb.mu.Unlock()
 			if hb.rec.Err() != nil {
@@ -462,7 +462,10 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 				meta["reason"] = "host closed the session without an exit status"
 			}
 			what := "shell"
-			if remote != "" {
+			switch {
+			case sess.subsystem != "":
+				what = "SFTP session"
+			case remote != "":
 				what = "command"
 			}
 			return res, meta, fmt.Sprintf("session ended: %s's %s exited with status %d", hb.owner, what, res.status), true
