@@ -187,6 +187,9 @@ func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *pt
 	}
 	if !ok {
 		uch.Close()
+		if sess.subsystem != "" {
+			return nil, nil, userErrorf(errors.New("subsystem refused"), "%s refused the %s subsystem (is an SFTP server installed there?)", h.Name, sess.subsystem)
+		}
 		return nil, nil, userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
 	}
 	return uch, ureqs, nil
