@@ -529,6 +529,12 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				if strings.ContainsAny(string(p), "\x03\x04") {
 					hb.cancel("cancelled by " + hb.owner)
 				}
+			case statePaused:
+				if hb.sftp != nil && sess.holdWhilePaused(hb) {
+					// A dropped piece of an SFTP stream would corrupt it:
+					// it is held, not dropped, until a reviewer is back.
+					hb.writeInput(hb.owner, p)
+				}
 			case stateActive:
 				hb.writeInput(hb.owner, p)
 			}
@@ -542,6 +548,29 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				up.CloseWrite()
 			}
 			return
+		}
+	}
+}
+
+// holdWhilePaused waits while hb is paused and reports whether it is
+// active again (false: it ended, or the client went away).
+func (sess *clientSession) holdWhilePaused(hb *hub) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		switch hb.current() {
+		case stateActive:
+			return true
+		case statePaused:
+		default:
+			return false
+		}
+		select {
+		case <-hb.closed:
+			return false
+		case <-sess.ctx.Done():
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
@@ -362,4 +363,83 @@ func TestSFTPUnparsableEndsStrictSession(t *testing.T) {
 	evs := f.streams()[ids[0]]
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "unparsable", "direction": "client"})
 	requireEvent(t, evs, event.SessionEnd, "", map[string]string{"reason": "sftp stream could not be parsed: client reused request id 7 while it was in flight"})
+}
+
+// TestSFTPPausedStreamIsHeld: while a four-eyes SFTP session is paused
+// (no reviewer watching) the client's bytes are held, not dropped as a
+// terminal's keys are: a dropped piece would corrupt the stream. Once a
+// reviewer is back they reach the host intact.
+func TestSFTPPausedStreamIsHeld(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true})
+	c, err := f.dial("alice+demo-prod", gossh.PublicKeys(sshtest.Signer(t, f.keys["alice"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Setenv(reasonEnv, "hold test"); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		t.Fatal(err)
+	}
+	var hb *hub
+	waitFor(t, "the pending request", func() bool {
+		for _, h := range f.srv.hubs.all() {
+			if h.info().sftp {
+				hb = h
+				return true
+			}
+		}
+		return false
+	})
+	dave := f.approve(t, "dave", hb.info().id)
+	waitFor(t, "active", func() bool { return hb.current() == stateActive })
+	dave.Send("\x1dq")
+	dave.Expect("you left session", timeout)
+	dave.Wait()
+	waitFor(t, "paused", func() bool { return hb.current() == statePaused })
+
+	mkdir := []byte{0, 0, 0, 21, 14, 0, 0, 0, 1, 0, 0, 0, 8}
+	mkdir = append(append(mkdir, "held-dir"...), 0, 0, 0, 0)      // attrs: no flags
+	in.Write(append([]byte{0, 0, 0, 5, 1, 0, 0, 0, 3}, mkdir...)) // INIT, MKDIR while paused
+
+	dave = f.review(t, "dave", hb.info().id)
+	dave.Expect("watching as", timeout)
+	answers := make(chan []byte, 1)
+	go func() {
+		var got []byte
+		for i := 0; i < 2; i++ { // VERSION, STATUS
+			hdr := make([]byte, 4)
+			if _, err := io.ReadFull(out, hdr); err != nil {
+				break
+			}
+			body := make([]byte, int(hdr[0])<<24|int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3]))
+			if _, err := io.ReadFull(out, body); err != nil {
+				break
+			}
+			got = body
+		}
+		answers <- got
+	}()
+	select {
+	case st := <-answers:
+		if len(st) < 9 || st[0] != 101 || st[5]|st[6]|st[7]|st[8] != 0 {
+			t.Fatalf("answer to the held MKDIR = %x; want STATUS ok", st)
+		}
+	case <-time.After(timeout):
+		t.Fatal("the bytes sent while paused never reached the host")
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "home", "held-dir")); err != nil {
+		t.Errorf("held mkdir: %v", err)
+	}
+	s.Close()
+	dave.Wait()
+	evs := f.sessionEvents(hb.info().id)
+	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "mkdir", "path": "held-dir", "status": "ok"})
 }
