@@ -283,6 +283,33 @@ func TestSFTPFourEyes(t *testing.T) {
 			t.Error("a denied sftp reached the host")
 		}
 	})
+	t.Run("an exec command cannot pass for SFTP", func(t *testing.T) {
+		c := f.client("alice", false, "demo-prod", "--", sftpCommand)
+		c.Options = []string{"-o", "SetEnv=" + reasonEnv + "=\"looks like sftp\""}
+		done := make(chan sshtest.Result, 1)
+		go func() { done <- sshtest.Run(t, c) }()
+		var id string
+		waitFor(t, "the exec request", func() bool {
+			for _, hb := range f.srv.hubs.all() {
+				if in := hb.info(); in.state == statePending && in.command == sftpCommand && !in.sftp {
+					id = in.id
+					return true
+				}
+			}
+			return false
+		})
+		dave := f.review(t, "dave", id)
+		dave.Expect("Command    subsystem sftp\r\n", timeout)
+		dave.Expect("Approve this session? [y/n] ", timeout)
+		if strings.Contains(dave.Output(), "SFTP file transfer session") {
+			t.Error("an exec command was shown as an SFTP session")
+		}
+		dave.Send("n\r")
+		dave.Expect("Reason for denying", timeout)
+		dave.Send("\r")
+		dave.Wait()
+		<-done
+	})
 	t.Run("approved", func(t *testing.T) {
 		done := start("approved")
 		id := pending()
