@@ -89,6 +89,10 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	if reason == "" {
 		if sess.pty == nil {
 			s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": h.Name, "reason": "four-eyes session without a reason", "remote": sess.remote})
+			if sess.subsystem != "" { // sftp and scp cannot prompt
+				return sess.refuse(userErrorf(ErrReasonRequired,
+					"%s requires four-eyes approval and a reason: sftp -o 'SetEnv=%s=\"why\"' (scp takes the same -o)", h.Name, reasonEnv))
+			}
 			return sess.refuse(userErrorf(ErrReasonRequired,
 				"%s requires four-eyes approval and a reason: use ssh -t to be asked, or ssh -o 'SetEnv=%s=\"why\"'", h.Name, reasonEnv))
 		}

@@ -265,6 +265,16 @@ func TestSFTPFourEyes(t *testing.T) {
 		return id
 	}
 
+	t.Run("no reason", func(t *testing.T) {
+		res := sshtest.RunSFTP(t, f.sftpClient("alice", "demo-prod"), "mkdir no-reason\n")
+		want := `foureyes: demo-prod requires four-eyes approval and a reason: sftp -o 'SetEnv=FOUREYES_REASON="why"' (scp takes the same -o)` + "\n"
+		if res.Exit == 0 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("sftp without a reason: exit %d, stderr %q; want %q", res.Exit, res.Stderr, want)
+		}
+		if _, err := os.Stat(filepath.Join(home, "no-reason")); err == nil {
+			t.Error("sftp without a reason reached the host")
+		}
+	})
 	t.Run("denied", func(t *testing.T) {
 		done := start("denied")
 		id := pending()
