@@ -326,6 +326,9 @@ func TestSFTPFourEyes(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(home, "approved")); err == nil {
 			t.Fatal("the host was reached before approval")
 		}
+		if res := f.run("dave", "sessions"); !strings.Contains(res.Stdout, "(sftp)") {
+			t.Errorf("sessions does not mark the SFTP request:\n%s", res.Stdout)
+		}
 		dave := f.approve(t, "dave", id)
 		res := <-done
 		if res.Exit != 0 {
