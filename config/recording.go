@@ -24,6 +24,10 @@ type RecordingPolicy struct {
 	// unrecorded and record what was lost). Default: strict. Hosts that
 	// need four-eyes approval are always strict.
 	OnFailure string `yaml:"on_failure"`
+	// KeepFileContentBytes is how many bytes of each transferred file's
+	// content are kept in the recording, per file and direction
+	// (filecontent.go). Default: 0, none: only sizes and hashes.
+	KeepFileContentBytes int64 `yaml:"keep_file_content_bytes"`
 }
 
 // RecordingOnFailure returns the recording failure policy of host:
@@ -74,6 +78,7 @@ func (c *Config) validateRecording(pr *problems) {
 			pr.add(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
 		}
 	}
+	c.validateFileContent(pr)
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
 		j := c.recordingPolicyIndex(h)

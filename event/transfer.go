@@ -14,13 +14,15 @@ const (
 	// "both"), path (may be empty for a stream), bytes_up, bytes_down,
 	// sha256_up, sha256_down (of the bytes in the order they passed;
 	// empty when none), started_ns, duration_ms, status ("ok", "error",
-	// "incomplete"), and for SFTP handle (the host's handle, hex).
+	// "incomplete"), and for SFTP handle (the host's handle, hex) and
+	// error (the first failed read or write's SFTP status name).
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,
 	// opendir and others. Actor: the typist. Meta: op, path, target
 	// (rename and symlink), status (the host's answer: "ok" or the SFTP
-	// status name).
+	// status name), count (opendir: entries listed), and for op
+	// "unparsable" (SFTP parsing stopped) direction and reason.
 	FileOp Type = "file.op"
 	// TransferData is file content kept because the policy keeps
 	// contents up to a cap. Data: the bytes. Meta: path, direction,

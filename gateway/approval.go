@@ -89,6 +89,10 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	if reason == "" {
 		if sess.pty == nil {
 			s.recordGateway(event.AccessDenied, user, map[string]string{"user": user, "host": h.Name, "reason": "four-eyes session without a reason", "remote": sess.remote})
+			if sess.subsystem != "" { // sftp and scp cannot prompt
+				return sess.refuse(userErrorf(ErrReasonRequired,
+					"%s requires four-eyes approval and a reason: sftp -o 'SetEnv=%s=\"why\"' (scp takes the same -o)", h.Name, reasonEnv))
+			}
 			return sess.refuse(userErrorf(ErrReasonRequired,
 				"%s requires four-eyes approval and a reason: use ssh -t to be asked, or ssh -o 'SetEnv=%s=\"why\"'", h.Name, reasonEnv))
 		}
@@ -123,10 +127,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		}
 	}
 
-	kind := "shell"
-	if remote != "" {
-		kind = "exec"
-	}
+	kind := sess.kindOf(remote)
 	info := recorder.StartInfo{
 		Kind: kind, User: user, Host: h.Name, Login: h.Login, Remote: sess.remote,
 		KeyFingerprint: sess.keyFP, Command: remote, Class: h.Class, Retention: s.cfg().RetentionDays(h.Class),
@@ -141,6 +142,9 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 		return sess.refuse(userErrorf(fmt.Errorf("%w: %w", ErrRecordingFailed, err), "recording unavailable (%v); session refused", err))
 	}
 	sess.rec = rec
+	if sess.subsystem != "" {
+		hb.sftp = sess.startSFTP(rec, h)
+	}
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), reason, now(), rec
 	hb.local = sess.localAddr()
 	hb.log = hb.log.With("session", hb.id)
@@ -349,7 +353,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		}
 		return exitResult{}, nil, "", false
 	}
-	if remote != "" {
+	if remote != "" && sess.subsystem == "" {
 		if err := hb.rec.Record(event.Exec, hb.owner, []byte(remote), nil); err != nil {
 			hb.mu.Unlock()
 			if hb.rec.Err() != nil {
@@ -463,7 +467,10 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 				meta["reason"] = "host closed the session without an exit status"
 			}
 			what := "shell"
-			if remote != "" {
+			switch {
+			case sess.subsystem != "":
+				what = "SFTP session"
+			case remote != "":
 				what = "command"
 			}
 			return res, meta, fmt.Sprintf("session ended: %s's %s exited with status %d", hb.owner, what, res.status), true
@@ -527,6 +534,12 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				if strings.ContainsAny(string(p), "\x03\x04") {
 					hb.cancel("cancelled by " + hb.owner)
 				}
+			case statePaused:
+				if hb.sftp != nil && sess.holdWhilePaused(hb) {
+					// A dropped piece of an SFTP stream would corrupt it:
+					// it is held, not dropped, until a reviewer is back.
+					hb.writeInput(hb.owner, p)
+				}
 			case stateActive:
 				hb.writeInput(hb.owner, p)
 				// Bulk input waits while the recording is behind
@@ -544,6 +557,29 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				up.CloseWrite()
 			}
 			return
+		}
+	}
+}
+
+// holdWhilePaused waits while hb is paused and reports whether it is
+// active again (false: it ended, or the client went away).
+func (sess *clientSession) holdWhilePaused(hb *hub) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		switch hb.current() {
+		case stateActive:
+			return true
+		case statePaused:
+		default:
+			return false
+		}
+		select {
+		case <-hb.closed:
+			return false
+		case <-sess.ctx.Done():
+			return false
+		case <-t.C:
 		}
 	}
 }

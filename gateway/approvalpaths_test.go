@@ -8,13 +8,14 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/sshtest"
 )
 
 // TestFourEyesExecFalseStillGuardsTerminals: with exec: false, only a
 // command without a terminal skips approval. A shell, and a command with
 // a pty (`ssh -t bastion prod -- bash -i`, an interactive shell by
 // another name, which the old code ran unapproved), wait for a reviewer;
-// subsystems are refused. The help says which commands are excepted.
+// SFTP, a subsystem without a terminal, runs like such a command. The help says which commands are excepted.
 func TestFourEyesExecFalseStillGuardsTerminals(t *testing.T) {
 	f := newFixture(t, fixtureOptions{fourEyes: true})
 	f.reconfigure(t, func(c *config.Config) {
@@ -52,19 +53,14 @@ func TestFourEyesExecFalseStillGuardsTerminals(t *testing.T) {
 			t.Errorf("exec without pty under exec: false: %+v", res)
 		}
 	})
-	t.Run("subsystem refused", func(t *testing.T) {
-		c, err := f.dial("alice")
-		if err != nil {
-			t.Fatal(err)
+	t.Run("sftp follows the rule of commands without a terminal", func(t *testing.T) {
+		sshtest.RequireSFTP(t)
+		c := &sshtest.Client{Addr: f.addr, User: "alice" + TargetSep + "demo-prod", Key: f.keys["alice"]}
+		if res := sshtest.RunSFTP(t, c, "mkdir sftp-under-exec-false\n"); res.Exit != 0 {
+			t.Errorf("sftp under exec: false: %+v", res)
 		}
-		defer c.Close()
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.RequestSubsystem("sftp"); err == nil {
-			t.Error("subsystem sftp accepted")
+		if _, err := os.Stat(filepath.Join(f.dir, "home", "sftp-under-exec-false")); err != nil {
+			t.Errorf("sftp did not run: %v", err)
 		}
 	})
 	t.Run("help says commands are excepted", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/gateway/sftp"
 	"github.com/foureyes/foureyes/recorder"
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -59,6 +60,7 @@ type clientSession struct {
 	envRefused bool // a request was refused (logged once)
 	command    string
 	target     string // the host named in the SSH user name (target.go), or ""
+	subsystem  string // "sftp" when the client asked for it instead of shell or exec
 	reasonEnv  string // FOUREYES_REASON, the four-eyes reason given non-interactively
 
 	// Request loop → run, after run started.
@@ -69,7 +71,8 @@ type clientSession struct {
 	// session and the meta of its session.end.
 	rec     *recorder.Session
 	endMeta map[string]string
-	hub     *hub // the four-eyes session this client requested, if any
+	hub     *hub      // the four-eyes session this client requested, if any
+	sftp    *sftp.Tap // an SFTP session's parser, set before the copiers start (sftp_session.go)
 
 	// Set by connect before the session starts: the host's recording
 	// policy is best_effort (go on unrecorded when the recording fails).
@@ -272,6 +275,13 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		case "subsystem":
 			var p struct{ Name string }
 			gossh.Unmarshal(req.Payload, &p)
+			if !started && p.Name == sftpSubsystem {
+				// Checked like any session once it runs (sftp_session.go).
+				sess.subsystem, sess.pty = p.Name, nil // a binary stream: no terminal
+				started, ok = true, true
+				sess.started.Store(true)
+				break
+			}
 			sess.s.recordRefusal(sess.cs, event.AccessDenied, sess.user.Name, map[string]string{
 				"user": sess.user.Name, "host": "", "reason": "subsystem " + p.Name + " is not supported", "remote": sess.remote,
 			})
@@ -304,6 +314,9 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 func (sess *clientSession) run() {
 	defer close(sess.runDone)
 	res := sess.dispatch()
+	if sess.sftp != nil {
+		sess.sftp.Close() // handles left open end as incomplete transfers
+	}
 	// session.end is durable before the client learns the exit status:
 	// once ssh returns, its record is whole.
 	sess.endRecording(res)

@@ -88,6 +88,9 @@ func lookupVerb(name string) (verb, bool) {
 
 // dispatch runs what the command line asks for and returns how it ended.
 func (sess *clientSession) dispatch() exitResult {
+	if sess.subsystem != "" {
+		return sess.sftpSession()
+	}
 	if limit := sess.s.maxCommandBytes(); len(sess.command) > limit {
 		return sess.refuseLongCommand(limit)
 	}

@@ -32,10 +32,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	if pol, ok := s.cfg().ApprovalPolicy(h); ok && needsApproval(pol, remote, sess.pty != nil) {
 		return sess.fourEyes(h, pol, remote)
 	}
-	kind := "shell"
-	if remote != "" {
-		kind = "exec"
-	}
+	kind := sess.kindOf(remote)
 	info := recorder.StartInfo{
 		Kind:           kind,
 		User:           user,
@@ -60,7 +57,9 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	sess.bestEffort = s.policyOf(h) == config.OnFailureBestEffort
 	log := sess.log.With("session", rec.ID(), "host", h.Name)
 	log.Info("session start", "kind", kind)
-	if remote != "" {
+	if sess.subsystem != "" {
+		sess.startSFTP(rec, h)
+	} else if remote != "" {
 		// A best-effort session whose recording failed here goes on: the
 		// proxy reports the failure at once.
 		if err := rec.Record(event.Exec, user, []byte(remote), nil); err != nil && (!sess.bestEffort || rec.Err() == nil) {
@@ -86,6 +85,18 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	res, meta := sess.proxy(rec, up, h, remote)
 	log.Info("session end", "status", res.status, "meta", meta)
 	return sess.endWith(res, meta)
+}
+
+// kindOf returns the session.start kind of a session running remote:
+// "sftp" for the subsystem, "exec" for a command, "shell".
+func (sess *clientSession) kindOf(remote string) string {
+	switch {
+	case sess.subsystem != "":
+		return "sftp"
+	case remote != "":
+		return "exec"
+	}
+	return "shell"
 }
 
 // needsApproval reports whether a session on a host under pol waits for

@@ -13,6 +13,7 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/gateway/sftp"
 	"github.com/foureyes/foureyes/recorder"
 	"github.com/foureyes/foureyes/termsafe"
 	gossh "golang.org/x/crypto/ssh"
@@ -78,6 +79,7 @@ type hub struct {
 	since  time.Time
 	local  net.Addr // where the requester reached the bastion; may be nil
 	rec    *recorder.Session
+	sftp   *sftp.Tap // an SFTP session's parser; its input is the requester's alone
 
 	wake   chan struct{} // one slot: the owner should look at the state
 	notes  chan string   // lines for the requester's terminal, written by the owner
@@ -430,14 +432,21 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 	if !ok || up == nil {
 		return false
 	}
-	h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
-	h.rec.Input(actor, b)
+	if h.sftp != nil {
+		if actor != h.owner {
+			return false // a peer's keys would corrupt the binary stream
+		}
+		h.sftp.Up(b)
+	} else {
+		h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
+		h.rec.Input(actor, b)
+	}
 	select {
 	case <-h.rec.Done():
 		return false // fail-closed: unrecorded input never reaches the host
 	default:
 	}
-	if actor == h.owner {
+	if actor == h.owner && h.sftp == nil {
 		h.showInput(b)
 	}
 	n, err := up.Write(b)
@@ -481,6 +490,7 @@ type hubInfo struct {
 	granted, watching                       []string
 	count                                   int
 	cols, rows                              uint32 // the requester's window
+	sftp                                    bool   // an SFTP session, not a command
 }
 
 // info returns a snapshot.
@@ -490,7 +500,7 @@ func (h *hub) info() hubInfo {
 	in := hubInfo{
 		id: h.id, owner: h.owner, host: h.host.Name, login: h.host.Login, reason: h.reason, command: h.command,
 		since: h.since, state: h.state, granted: slices.Clone(h.granted), count: h.pol.Count,
-		cols: h.cols, rows: h.rows,
+		cols: h.cols, rows: h.rows, sftp: h.sftp != nil,
 	}
 	for _, p := range h.parts {
 		in.watching = append(in.watching, p.user+" ("+p.mode+")")

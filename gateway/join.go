@@ -266,9 +266,14 @@ func writeRequest(w interface{ Write([]byte) (int, error) }, in hubInfo, ownerKe
 	fmt.Fprintf(w, "Session    %s\n", in.id)
 	fmt.Fprintf(w, "Requested  by %s (key %s)\n", termsafe.Text(in.owner), termsafe.Text(ownerKey))
 	fmt.Fprintf(w, "Host       %s, as login %s\n", termsafe.Text(in.host), termsafe.Text(in.login))
-	if in.command != "" {
+	switch {
+	case in.sftp:
+		// Said by the bastion, never taken from the command line: an
+		// exec command cannot pass for a file transfer session.
+		fmt.Fprintf(w, "Command    SFTP file transfer session (no shell): each file operation is shown to you and recorded\n")
+	case in.command != "":
 		writeCommand(w, in.command)
-	} else {
+	default:
 		fmt.Fprintf(w, "Command    (interactive shell)\n")
 	}
 	fmt.Fprintf(w, "Reason     %s\n", termsafe.Text(in.reason))

@@ -168,7 +168,9 @@ func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *pt
 		uch.SendRequest("env", false, gossh.Marshal(&kv))
 	}
 	var ok bool
-	if remote == "" {
+	if sess.subsystem != "" {
+		ok, err = uch.SendRequest("subsystem", true, gossh.Marshal(&struct{ Name string }{sess.subsystem}))
+	} else if remote == "" {
 		ok, err = uch.SendRequest("shell", true, nil)
 	} else {
 		ok, err = uch.SendRequest("exec", true, gossh.Marshal(&struct{ Command string }{remote}))
@@ -186,6 +188,9 @@ func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *pt
 	}
 	if !ok {
 		uch.Close()
+		if sess.subsystem != "" {
+			return nil, nil, userErrorf(errors.New("subsystem refused"), "%s refused the %s subsystem (is an SFTP server installed there?)", h.Name, sess.subsystem)
+		}
 		return nil, nil, userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
 	}
 	return uch, ureqs, nil
@@ -232,8 +237,13 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 	failed := rec.Done()
 	for {
 		n, err := src.Read(buf)
+		tap := stream == streamOut && sess.sftp != nil
 		if n > 0 {
-			rec.Output(buf[:n])
+			if tap {
+				sess.sftp.Down(buf[:n]) // recorded as file operations, not output
+			} else {
+				rec.Output(buf[:n])
+			}
 			select {
 			case <-failed:
 				if !sess.bestEffort {
@@ -243,7 +253,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			default:
 			}
 			sess.rc.outFwd.Add(int64(n))
-			if sess.hub != nil {
+			if sess.hub != nil && !tap { // reviewers see the SFTP operations as lines instead
 				sess.hub.broadcast(stream, buf[:n])
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -273,7 +283,11 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 	for {
 		n, err := sess.ch.Read(buf)
 		if n > 0 {
-			rec.Input(user, buf[:n])
+			if sess.sftp != nil {
+				sess.sftp.Up(buf[:n]) // recorded as file operations, not input
+			} else {
+				rec.Input(user, buf[:n])
+			}
 			select {
 			case <-failed:
 				if !sess.bestEffort {

@@ -241,8 +241,8 @@ func TestForwardingDenied(t *testing.T) {
 	if ok, err := s.SendRequest("x11-req", true, x11); ok || err != nil {
 		t.Errorf("x11 request = %v, %v; want refused", ok, err)
 	}
-	if err := s.RequestSubsystem("sftp"); err == nil {
-		t.Error("sftp subsystem accepted")
+	if err := s.RequestSubsystem("netconf"); err == nil {
+		t.Error("netconf subsystem accepted")
 	}
 
 	// The real client: `ssh -R` fails when the bastion refuses.
@@ -265,8 +265,8 @@ func TestForwardingDenied(t *testing.T) {
 			t.Errorf("no forward.denied with %v in %v", want, metas(evs))
 		}
 	}
-	if _, ok := findEvent(f.gatewayEvents(event.AccessDenied), event.AccessDenied, map[string]string{"reason": "subsystem sftp is not supported"}); !ok {
-		t.Error("no access.denied for the sftp subsystem")
+	if _, ok := findEvent(f.gatewayEvents(event.AccessDenied), event.AccessDenied, map[string]string{"reason": "subsystem netconf is not supported"}); !ok {
+		t.Error("no access.denied for the netconf subsystem")
 	}
 }
 

@@ -144,7 +144,10 @@ func (sess *clientSession) listSessions(args string) exitResult {
 	fmt.Fprintln(tw, "ID\tUSER\tHOST\tLOGIN\tSTATE\tWAITING SINCE\tAPPROVALS\tREASON\tCOMMAND")
 	for _, in := range list {
 		cmd := "(shell)"
-		if in.command != "" {
+		switch {
+		case in.sftp:
+			cmd = "(sftp)"
+		case in.command != "":
 			cmd = termsafe.Quote(in.command)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\t%d/%d\t%s\t%s\n", in.id, termsafe.Text(in.owner), termsafe.Text(in.host),

@@ -23,6 +23,7 @@ run ./ingest/retention/ 1x
 run ./gateway/ 3x 'BulkOutput|EchoRTT|IdleSessionMemory'
 run ./gateway/ 20000x Fanout
 run ./gateway/ 1x LoginUnderFlood
+run ./gateway/ 1x 'SFTP$'
 run ./internal/devstack/ 1x
 CHAOS_OUTAGE=60s run ./chaos/ 1x
 echo "results in $out"

@@ -6,7 +6,9 @@
 // ed25519 host key and admits only the configured public keys, whatever the
 // user name. A shell request starts /bin/bash --norc --noprofile (or /bin/sh)
 // in Options.Dir with the prompt "NAME$ "; an exec request runs
-// /bin/sh -c COMMAND. With a pty (github.com/creack/pty) the process gets a
+// /bin/sh -c COMMAND; a "subsystem sftp" request runs the real
+// /usr/lib/openssh/sftp-server (SFTPServer) in Options.Dir on the channel,
+// without a pty, as sshd does; other subsystems are refused. With a pty (github.com/creack/pty) the process gets a
 // controlling terminal whose size follows window-change requests; without
 // one, stdout and stderr stay separate streams. Signals from the client are
 // delivered to the process group, and the exit status (or exit signal) is

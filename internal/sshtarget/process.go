@@ -37,13 +37,13 @@ func shellArgv() []string {
 	return []string{"/bin/sh"}
 }
 
-// startProcess starts the shell (shell) or /bin/sh -c command for s, with a
-// pty when s requested one.
-func startProcess(s *session, command string, shell bool) (*process, error) {
-	argv := []string{"/bin/sh", "-c", command}
-	if shell {
-		argv = shellArgv()
-	}
+// SFTPServer is the program that serves the "sftp" subsystem, as
+// Debian's sshd runs it (package openssh-sftp-server).
+const SFTPServer = "/usr/lib/openssh/sftp-server"
+
+// startProcess starts argv for s, with a pty when s requested one and
+// usePty is set (a subsystem never gets one, as with sshd).
+func startProcess(s *session, argv []string, usePty bool) (*process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.t.opts.Dir
 	cmd.Env = append([]string{
@@ -55,7 +55,7 @@ func startProcess(s *session, command string, shell bool) (*process, error) {
 		"PS1=" + s.t.opts.Name + "$ ",
 	}, s.env...)
 	p := &process{cmd: cmd}
-	if s.pty != nil {
+	if s.pty != nil && usePty {
 		cmd.Env = append(cmd.Env, "TERM="+s.pty.Term)
 		var size *pty.Winsize
 		if s.cols > 0 && s.rows > 0 {

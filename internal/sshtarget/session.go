@@ -122,24 +122,36 @@ func (s *session) handle(req *gossh.Request) bool {
 			}
 			command = cmd.Command
 		}
-		return s.start(command, req.Type == "shell")
+		argv := []string{"/bin/sh", "-c", command}
+		if req.Type == "shell" {
+			argv = shellArgv()
+		}
+		return s.start(argv, true)
+	case "subsystem":
+		// sftp only, run as sshd's internal subsystem table would:
+		// the real sftp-server on the channel, in Options.Dir.
+		var sub struct{ Name string }
+		if s.proc != nil || gossh.Unmarshal(req.Payload, &sub) != nil || sub.Name != "sftp" {
+			return false
+		}
+		return s.start([]string{SFTPServer}, false)
 	default:
-		// Agent and X11 forwarding, subsystems, keepalives: not offered.
+		// Agent and X11 forwarding, other subsystems, keepalives: not offered.
 		return false
 	}
 }
 
-// start runs the command; serve starts reportExit once the request is
-// answered.
-func (s *session) start(command string, shell bool) bool {
-	p, err := startProcess(s, command, shell)
+// start runs argv (with the session's pty if usePty); serve starts
+// reportExit once the request is answered.
+func (s *session) start(argv []string, usePty bool) bool {
+	p, err := startProcess(s, argv, usePty)
 	if err != nil {
 		s.log.Warn("start command", "err", err)
 		return false
 	}
 	s.proc = p
 	s.procDone = make(chan struct{})
-	s.log.Debug("started", "shell", shell, "command", command, "pty", s.pty != nil)
+	s.log.Debug("started", "argv", argv, "pty", s.pty != nil && usePty)
 	return true
 }
 

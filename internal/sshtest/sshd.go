@@ -17,7 +17,7 @@ import (
 )
 
 // sshdConfig is the private sshd's configuration: key logins only, no
-// forwarding, logs on stderr.
+// forwarding, the sftp subsystem as Debian ships it, logs on stderr.
 const sshdConfig = `Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -37,6 +37,7 @@ PrintLastLog no
 AcceptEnv LANG LC_*
 MaxStartups 200
 MaxSessions 200
+Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel INFO
 `
 
