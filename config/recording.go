@@ -24,6 +24,10 @@ type RecordingPolicy struct {
 	// unrecorded and record what was lost). Default: strict. Hosts that
 	// need four-eyes approval are always strict.
 	OnFailure string `yaml:"on_failure"`
+	// ExecOutputCap bounds the bytes stored of each output stream of a
+	// command without a terminal; past it they pass unstored and are
+	// summarised (config/execcap.go). Default: 1 MiB; 0 stores all.
+	ExecOutputCap *int64 `yaml:"exec_output_cap"`
 }
 
 // RecordingOnFailure returns the recording failure policy of host:
@@ -73,6 +77,7 @@ func (c *Config) validateRecording(pr *problems) {
 		if p.OnFailure != OnFailureStrict && p.OnFailure != OnFailureBestEffort {
 			pr.add(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
 		}
+		validateExecOutputCap(pr, key, p.ExecOutputCap)
 	}
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
