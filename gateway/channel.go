@@ -69,7 +69,8 @@ type clientSession struct {
 	// session and the meta of its session.end.
 	rec     *recorder.Session
 	endMeta map[string]string
-	hub     *hub // the four-eyes session this client requested, if any
+	hub     *hub     // the four-eyes session this client requested, if any
+	tap     *execTap // what of a command without a terminal is stored (exectap.go); nil: all
 
 	// Set by connect before the session starts: the host's recording
 	// policy is best_effort (go on unrecorded when the recording fails).

@@ -78,6 +78,7 @@ type hub struct {
 	since  time.Time
 	local  net.Addr // where the requester reached the bastion; may be nil
 	rec    *recorder.Session
+	tap    *execTap // the requester's execTap (exectap.go)
 
 	wake   chan struct{} // one slot: the owner should look at the state
 	notes  chan string   // lines for the requester's terminal, written by the owner
@@ -431,7 +432,7 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 		return false
 	}
 	h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
-	h.rec.Input(actor, b)
+	h.tap.input(h.rec, actor, b)
 	select {
 	case <-h.rec.Done():
 		return false // fail-closed: unrecorded input never reaches the host

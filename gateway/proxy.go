@@ -231,7 +231,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			rec.Output(buf[:n])
+			sess.tap.output(rec, stream, buf[:n])
 			select {
 			case <-failed:
 				if !sess.bestEffort {
@@ -268,7 +268,7 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 	for {
 		n, err := sess.ch.Read(buf)
 		if n > 0 {
-			rec.Input(user, buf[:n])
+			sess.tap.input(rec, user, buf[:n])
 			select {
 			case <-failed:
 				if !sess.bestEffort {

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/gateway/transfer"
+	"github.com/foureyes/foureyes/recorder"
+)
+
+// execTap decides what of a command without a terminal is stored. For a
+// file transfer (transfer.Classify: legacy scp, rsync, git) the client's
+// input and the host's stdout are summarised into one event.Transfer,
+// not stored; for any other command each output stream is stored up to
+// the host's exec_output_cap and the rest summarised into an
+// event.OutputSummary. Input of an ordinary command is always stored:
+// it is what the host runs. stderr is output in both cases.
+//
+// A nil *execTap (shells, sessions with a terminal) stores everything.
+// Set by connect before the session starts; the copiers call output and
+// input concurrently, finish runs once after they ended.
+type execTap struct {
+	owner string                          // the session's user: their input of a transfer is summarised
+	xfer  *transfer.Transfer              // non-nil: a file transfer
+	out   [streamErr + 1]*transfer.Capped // by stream (streamOut, streamErr)
+}
+
+// newExecTap returns the tap of command remote on h, or nil when
+// everything is stored (a shell, or a terminal).
+func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
+	if remote == "" || sess.pty != nil {
+		return nil
+	}
+	t := &execTap{owner: sess.user.Name}
+	if c, ok := transfer.Classify(remote); ok {
+		t.xfer = transfer.NewTransfer(c)
+	}
+	limit := sess.s.cfg().ExecOutputCap(h)
+	for i := range t.out {
+		t.out[i] = &transfer.Capped{Cap: limit}
+	}
+	return t
+}
+
+// output records (or summarises) one chunk of the host's stream.
+func (t *execTap) output(rec *recorder.Session, stream int, p []byte) {
+	switch {
+	case t == nil:
+		rec.Output(p)
+	case t.xfer != nil && stream == streamOut:
+		t.xfer.AddDown(p)
+	default:
+		rec.Output(t.out[stream].Take(p))
+	}
+}
+
+// input records (or summarises) one chunk typed by actor. Only the
+// owner's input to a transfer is summarised: anyone else's (a peer
+// reviewer's) is stored as typed, and counted.
+func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
+	if t == nil || t.xfer == nil {
+		rec.Input(actor, p)
+		return
+	}
+	t.xfer.AddUp(p)
+	if actor != t.owner {
+		rec.Input(actor, p)
+	}
+}
+
+// finish records the summaries, before session.end: the transfer's, and
+// one per output stream that went past the cap.
+func (t *execTap) finish(sess *clientSession, res exitResult) {
+	if t == nil || sess.rec == nil {
+		return
+	}
+	rec := sess.rec
+	if t.xfer != nil {
+		status := transfer.StatusOK
+		switch {
+		case res.signal != nil:
+			status = transfer.StatusError
+		case res.status == statusLost:
+			// No exit status (client gone, terminated, host closed), or
+			// the program's own 255: ssh cannot tell them apart either.
+			status = transfer.StatusIncomplete
+		case res.status != 0:
+			status = transfer.StatusError
+		}
+		if err := rec.Record(event.Transfer, t.owner, nil, t.xfer.Meta(status, strconv.Itoa(res.status))); err != nil {
+			sess.log.Warn("record transfer", "session", rec.ID(), "err", err)
+		}
+	}
+	for i, c := range t.out {
+		if !c.Over() {
+			continue
+		}
+		name := "stdout"
+		if i == streamErr {
+			name = "stderr"
+		}
+		if err := rec.Record(event.OutputSummary, "", c.Tail(), c.SummaryMeta(name)); err != nil {
+			sess.log.Warn("record output summary", "session", rec.ID(), "err", err)
+		}
+	}
+}
