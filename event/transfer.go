@@ -14,7 +14,9 @@ const (
 	// "both"), path (may be empty for a stream), bytes_up, bytes_down,
 	// sha256_up, sha256_down (of the bytes in the order they passed;
 	// empty when none), started_ns, duration_ms, status ("ok", "error",
-	// "incomplete"), and for SFTP handle (the host's handle, hex).
+	// "incomplete"), and for SFTP handle (the host's handle, hex); for
+	// exec transfers (scp, rsync, git) program (the program run) and
+	// exit_status.
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,
