@@ -15,8 +15,11 @@ const (
 	// sha256_up, sha256_down (of the bytes in the order they passed;
 	// empty when none), started_ns, duration_ms, status ("ok", "error",
 	// "incomplete"), and for SFTP handle (the host's handle, hex); for
-	// exec transfers (scp, rsync, git) program (the program run) and
-	// exit_status.
+	// exec transfers (scp, rsync, git) program (the program run),
+	// exit_status, scope ("stream": the command's whole byte stream;
+	// "file": one file named by scp's headers, its path as the sender
+	// named it, with mode, size (announced) and target (the command's
+	// path)) and, on the stream, files (how many scp named).
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
@@ -21,8 +22,13 @@ import (
 // Set by connect before the session starts; the copiers call output and
 // input concurrently, finish runs once after they ended.
 type execTap struct {
-	owner string                          // the session's user: their input of a transfer is summarised
-	xfer  *transfer.Transfer              // non-nil: a file transfer
+	owner string             // the session's user: their input of a transfer is summarised
+	xfer  *transfer.Transfer // non-nil: a file transfer
+	// scp follows the data direction of an scp transfer to name its
+	// files: one more event.Transfer each (scope "file"), up to
+	// maxFileEvents.
+	scp   *transfer.SCPStream
+	files atomic.Int64                    // file events recorded
 	out   [streamErr + 1]*transfer.Capped // by stream (streamOut, streamErr)
 }
 
@@ -35,6 +41,9 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 	t := &execTap{owner: sess.user.Name}
 	if c, ok := transfer.Classify(remote); ok {
 		t.xfer = transfer.NewTransfer(c)
+		if c.Via == transfer.ViaSCP {
+			t.scp = &transfer.SCPStream{}
+		}
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
 	for i := range t.out {
@@ -50,6 +59,9 @@ func (t *execTap) output(rec *recorder.Session, stream int, p []byte) {
 		rec.Output(p)
 	case t.xfer != nil && stream == streamOut:
 		t.xfer.AddDown(p)
+		if t.scp != nil && t.xfer.Direction == transfer.Download {
+			t.recordFiles(rec, t.scp.Write(p))
+		}
 	default:
 		rec.Output(t.out[stream].Take(p))
 	}
@@ -64,6 +76,9 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 		return
 	}
 	t.xfer.AddUp(p)
+	if t.scp != nil && t.xfer.Direction == transfer.Upload {
+		t.recordFiles(rec, t.scp.Write(p))
+	}
 	if actor != t.owner {
 		rec.Input(actor, p)
 	}
@@ -88,7 +103,12 @@ func (t *execTap) finish(sess *clientSession, res exitResult) {
 		case res.status != 0:
 			status = transfer.StatusError
 		}
-		if err := rec.Record(event.Transfer, t.owner, nil, t.xfer.Meta(status, strconv.Itoa(res.status))); err != nil {
+		meta := t.xfer.Meta(status, strconv.Itoa(res.status))
+		if t.scp != nil {
+			t.recordFiles(rec, t.scp.Close())
+			meta["files"] = strconv.Itoa(t.scp.Seen())
+		}
+		if err := rec.Record(event.Transfer, t.owner, nil, meta); err != nil {
 			sess.log.Warn("record transfer", "session", rec.ID(), "err", err)
 		}
 	}
@@ -103,5 +123,22 @@ func (t *execTap) finish(sess *clientSession, res exitResult) {
 		if err := rec.Record(event.OutputSummary, "", c.Tail(), c.SummaryMeta(name)); err != nil {
 			sess.log.Warn("record output summary", "session", rec.ID(), "err", err)
 		}
+	}
+}
+
+// maxFileEvents bounds the file events of one scp transfer: a copy of a
+// million small files is counted on its stream event ("files"), not
+// recorded a million times.
+const maxFileEvents = 10000
+
+// recordFiles records one event.Transfer per file scp named.
+func (t *execTap) recordFiles(rec *recorder.Session, files []transfer.SCPFile) {
+	for _, f := range files {
+		if t.files.Add(1) > maxFileEvents {
+			return
+		}
+		m := f.Meta(t.xfer.Direction)
+		m["target"] = t.xfer.Path
+		rec.Record(event.Transfer, t.owner, nil, m) //nolint:errcheck // a failure is reported by rec.Done
 	}
 }

@@ -51,7 +51,7 @@ func (f *fixture) transferOf(t *testing.T, prefix string) ([]event.Event, event.
 	evs := f.sessionOf(func(i recorder.StartInfo) bool { return strings.HasPrefix(i.Command, prefix) })
 	var xfers []event.Event
 	for _, e := range evs {
-		if e.Type == event.Transfer {
+		if e.Type == event.Transfer && e.Meta["scope"] == "stream" {
 			xfers = append(xfers, e)
 		}
 	}
@@ -129,10 +129,14 @@ func TestSCPLegacyTransfers(t *testing.T) {
 	up := append([]byte(fmt.Sprintf("C0644 %d up.bin\n", len(data))), data...)
 	up = append(up, 0)
 	want := map[string]string{"via": "scp", "direction": "upload", "path": "landed.bin",
-		"bytes_up": strconv.Itoa(len(up)), "sha256_up": hexSum(up), "status": "ok", "exit_status": "0"}
+		"bytes_up": strconv.Itoa(len(up)), "sha256_up": hexSum(up), "status": "ok", "exit_status": "0", "files": "1"}
 	if !hasMeta(x, want) {
 		t.Errorf("transfer meta = %v; want %v", x.Meta, want)
 	}
+	// scp's header names the file: its own event has the file's hash.
+	requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "via": "scp", "direction": "upload",
+		"path": "up.bin", "target": "landed.bin", "mode": "0644", "size": strconv.Itoa(len(data)),
+		"bytes_up": strconv.Itoa(len(data)), "sha256_up": hexSum(data), "status": "ok"})
 	if x.Actor != "alice" {
 		t.Errorf("transfer actor = %q; want alice", x.Actor)
 	}
@@ -150,10 +154,12 @@ func TestSCPLegacyTransfers(t *testing.T) {
 	stream := append([]byte(fmt.Sprintf("C0600 %d remote.bin\n", len(down))), down...)
 	stream = append(stream, 0)
 	want = map[string]string{"via": "scp", "direction": "download", "path": "remote.bin",
-		"bytes_down": strconv.Itoa(len(stream)), "sha256_down": hexSum(stream), "status": "ok"}
+		"bytes_down": strconv.Itoa(len(stream)), "sha256_down": hexSum(stream), "status": "ok", "files": "1"}
 	if !hasMeta(x, want) {
 		t.Errorf("transfer meta = %v; want %v", x.Meta, want)
 	}
+	requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "direction": "download",
+		"path": "remote.bin", "mode": "0600", "bytes_down": strconv.Itoa(len(down)), "sha256_down": hexSum(down), "status": "ok"})
 	noContent(t, evs, down)
 }
 
@@ -468,10 +474,46 @@ func TestFourEyesSCPTransfer(t *testing.T) {
 		t.Fatalf("uploaded file differs (%d bytes, %v)", len(got), err)
 	}
 	evs := f.sessionEvents(id)
-	x := requireEvent(t, evs, event.Transfer, "alice", map[string]string{"via": "scp", "direction": "upload", "path": "prod.bin", "status": "ok"})
+	x := requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "stream", "via": "scp", "direction": "upload", "path": "prod.bin", "status": "ok"})
 	if n, _ := strconv.Atoi(x.Meta["bytes_up"]); n <= len(data) {
 		t.Errorf("bytes_up = %d; want the file and its header", n)
 	}
 	requireEvent(t, evs, event.ApprovalGrant, "dave", nil)
 	noContent(t, evs, data)
+}
+
+// TestSCPRecursiveFiles: `scp -O -r` of a tree records one file event per
+// file, named by its path in the tree, with the file's own size and
+// SHA-256 — what an auditor compares with a file.
+func TestSCPRecursiveFiles(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	host, port, _ := net.SplitHostPort(f.addr)
+	local := t.TempDir()
+	files := map[string][]byte{"tree/a.bin": payload(40<<10, 7), "tree/sub/b.txt": []byte("small\n"), "tree/sub/empty": nil}
+	for name, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(local, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(local, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tool(t, local, nil, "scp", "-O", "-r", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-P", port, "-i", f.keys["alice"],
+		"tree", "alice+demo@"+host+":copied")
+	evs, x := f.transferOf(t, "scp -r -t ")
+	if x.Meta["files"] != "3" {
+		t.Errorf("stream files = %q; want 3", x.Meta["files"])
+	}
+	for name, b := range files {
+		got, err := os.ReadFile(filepath.Join(f.dir, "home", "copied", strings.TrimPrefix(name, "tree/")))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%s on the host differs: %v", name, err)
+		}
+		want := map[string]string{"scope": "file", "path": name, "target": "copied", "size": strconv.Itoa(len(b)), "status": "ok"}
+		if len(b) > 0 {
+			want["sha256_up"] = hexSum(b)
+		}
+		requireEvent(t, evs, event.Transfer, "alice", want)
+	}
 }

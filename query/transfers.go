@@ -20,12 +20,18 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 	m := e.Meta
 	switch e.Type {
 	case event.Transfer:
+		if m["scope"] == "file" {
+			return "transfer", fileText(m), true
+		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s %s", printable(m["via"]), printable(m["direction"]), quoted(m["path"]))
 		if h := m["handle"]; h != "" {
 			fmt.Fprintf(&b, " (handle %s)", printable(h))
 		}
 		fmt.Fprintf(&b, ": up %s, down %s", streamText(m["bytes_up"], m["sha256_up"]), streamText(m["bytes_down"], m["sha256_down"]))
+		if n := m["files"]; n != "" {
+			fmt.Fprintf(&b, "; %s files", printable(n))
+		}
 		if d := m["duration_ms"]; d != "" {
 			fmt.Fprintf(&b, "; %s ms", printable(d))
 		}
@@ -45,6 +51,32 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 		return "summary", summaryText(m), true
 	}
 	return "", "", false
+}
+
+// fileText renders one file of an exec transfer (scp's headers):
+// `scp upload file "tree/a.bin" → "copied" (mode 0644): 40960 bytes
+// sha256 …; ok`.
+func fileText(m map[string]string) string {
+	side := "up"
+	if m["direction"] == "download" {
+		side = "down"
+	}
+	d := fmt.Sprintf("%s %s file %s", printable(m["via"]), printable(m["direction"]), quoted(m["path"]))
+	if t := m["target"]; t != "" {
+		if side == "up" {
+			d += " → " + quoted(t)
+		} else {
+			d += " ← " + quoted(t)
+		}
+	}
+	if mode := m["mode"]; mode != "" {
+		d += " (mode " + printable(mode) + ")"
+	}
+	d += ": " + streamText(m["bytes_"+side], m["sha256_"+side])
+	if m["size"] != "" && m["size"] != m["bytes_"+side] {
+		d += " of " + printable(m["size"]) + " announced"
+	}
+	return d + "; " + printable(m["status"])
 }
 
 // summaryText says what an output.summary stands for:

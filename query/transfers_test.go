@@ -25,9 +25,11 @@ func transferStore(t *testing.T) *Store {
 
 	x1 := newRec("x1", "alice", "demo", "exec", t0.Add(time.Hour))
 	x1.at(time.Millisecond, event.Exec, "alice", "scp -t 'evil\x1b]0;x\x07.bin'", nil)
+	x1.at(1500*time.Millisecond, event.Transfer, "alice", "", map[string]string{"via": "scp", "scope": "file", "direction": "upload",
+		"path": "up.bin", "target": "evil\x1b]0;x\x07.bin", "mode": "0644", "size": "307200", "bytes_up": "307200", "sha256_up": sumCat, "status": "ok"})
 	x1.at(2*time.Second, event.Transfer, "alice", "", map[string]string{"via": "scp", "program": "scp", "direction": "upload",
 		"path": "evil\x1b]0;x\x07.bin", "bytes_up": "307220", "bytes_down": "3", "sha256_up": sumUp, "sha256_down": sumDown,
-		"started_ns": "0", "duration_ms": "160", "status": "ok", "exit_status": "0"})
+		"started_ns": "0", "duration_ms": "160", "status": "ok", "exit_status": "0", "scope": "stream", "files": "1"})
 	store(t, conn, x1.end(2100*time.Millisecond, "0"))
 
 	x2 := newRec("x2", "alice", "demo", "sftp", t0.Add(2*time.Hour))
@@ -58,7 +60,11 @@ func TestShowTransfers(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("show x1: %+v", r)
 	}
-	want := `transfer  scp upload "evil\x1b]0;x\a.bin": up 307220 bytes sha256 ` + sumUp + `, down 3 bytes sha256 ` + sumDown + `; 160 ms; ok (exit 0)`
+	want := `transfer  scp upload "evil\x1b]0;x\a.bin": up 307220 bytes sha256 ` + sumUp + `, down 3 bytes sha256 ` + sumDown + `; 1 files; 160 ms; ok (exit 0)`
+	if !strings.Contains(squash(r.stdout), squash(want)) {
+		t.Errorf("show x1 lacks\n%s\n in:\n%s", want, r.stdout)
+	}
+	want = `transfer scp upload file "up.bin" → "evil\x1b]0;x\a.bin" (mode 0644): 307200 bytes sha256 ` + sumCat + `; ok`
 	if !strings.Contains(squash(r.stdout), squash(want)) {
 		t.Errorf("show x1 lacks\n%s\n in:\n%s", want, r.stdout)
 	}
@@ -90,7 +96,7 @@ func TestShowTransfers(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &j); err != nil {
 			t.Fatalf("show --json line %q: %v", line, err)
 		}
-		if j.Type == string(event.Transfer) {
+		if j.Type == string(event.Transfer) && j.Meta["scope"] == "stream" {
 			found = j.Meta["bytes_up"] == "307220" && j.Meta["sha256_up"] == sumUp && j.Meta["path"] == "evil\x1b]0;x\x07.bin"
 		}
 	}

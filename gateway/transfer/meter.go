@@ -90,6 +90,12 @@ func (t *Transfer) add(m *Meter, p []byte) {
 	m.Write(p)
 }
 
+// Scopes of an event.Transfer of an exec transfer (meta "scope").
+const (
+	ScopeStream = "stream" // the whole byte stream of the command
+	ScopeFile   = "file"   // one file in it (scp's headers)
+)
+
 // Transfer statuses (event.Transfer meta "status").
 const (
 	StatusOK         = "ok"         // the program exited 0
@@ -111,6 +117,7 @@ func (t *Transfer) Meta(status, exit string) map[string]string {
 	dir := t.Direction
 	m := map[string]string{
 		"via":         t.Via,
+		"scope":       ScopeStream,
 		"program":     t.Program,
 		"direction":   dir,
 		"path":        t.Path,
