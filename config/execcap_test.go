@@ -54,3 +54,25 @@ func TestExecOutputCapInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestExecTransfers(t *testing.T) {
+	c, err := Parse([]byte(base() + `
+recording_policies:
+  - hosts: ["stag*"]
+    exec_transfers: store
+  - hosts: ["*"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ExecTransfers(&Host{Name: "staging"}); got != TransfersStore {
+		t.Errorf("ExecTransfers(staging) = %q; want store", got)
+	}
+	if got := c.ExecTransfers(&Host{Name: "other"}); got != TransfersSummarise {
+		t.Errorf("ExecTransfers(other) = %q; want summarise", got)
+	}
+	_, err = Parse([]byte(base() + "recording_policies: [{hosts: [staging], exec_transfers: skip}]\n"))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "recording_policies[0].exec_transfers") {
+		t.Errorf("Parse(exec_transfers: skip) = %v; want ErrInvalid naming the key", err)
+	}
+}

@@ -28,6 +28,10 @@ type RecordingPolicy struct {
 	// command without a terminal; past it they pass unstored and are
 	// summarised (config/execcap.go). Default: 1 MiB; 0 stores all.
 	ExecOutputCap *int64 `yaml:"exec_output_cap"`
+	// ExecTransfers is "summarise" (scp, rsync and git streams become
+	// transfer events) or "store" (they are recorded like any command).
+	// Default: summarise (config/execcap.go).
+	ExecTransfers string `yaml:"exec_transfers"`
 }
 
 // RecordingOnFailure returns the recording failure policy of host:
@@ -78,6 +82,7 @@ func (c *Config) validateRecording(pr *problems) {
 			pr.add(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
 		}
 		validateExecOutputCap(pr, key, p.ExecOutputCap)
+		validateExecTransfers(pr, key, p.ExecTransfers)
 	}
 	for i := range c.Hosts {
 		h := &c.Hosts[i]

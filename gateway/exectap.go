@@ -39,7 +39,7 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 		return nil
 	}
 	t := &execTap{owner: sess.user.Name}
-	if c, ok := transfer.Classify(remote); ok {
+	if c, ok := transfer.Classify(remote); ok && sess.s.cfg().ExecTransfers(h) == config.TransfersSummarise {
 		t.xfer = transfer.NewTransfer(c)
 		if c.Via == transfer.ViaSCP {
 			t.scp = &transfer.SCPStream{}

@@ -517,3 +517,34 @@ func TestSCPRecursiveFiles(t *testing.T) {
 		requireEvent(t, evs, event.Transfer, "alice", want)
 	}
 }
+
+// TestExecTransfersStore: with exec_transfers: store (hosts where a
+// user's shell startup files could turn "scp -t" into something else),
+// a transfer is recorded like any command: every byte typed into it.
+func TestExecTransfersStore(t *testing.T) {
+	f := newFixture(t, fixtureOptions{editConfig: func(y string) string {
+		return y + "recording_policies:\n  - {hosts: [demo], exec_transfers: store}\n"
+	}})
+	host, port, _ := net.SplitHostPort(f.addr)
+	local := t.TempDir()
+	data := payload(20<<10, 8)
+	if err := os.WriteFile(filepath.Join(local, "up.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool(t, local, nil, "scp", "-O", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-P", port, "-i", f.keys["alice"],
+		"up.bin", "alice+demo@"+host+":stored.bin")
+	evs := f.sessionOf(func(i recorder.StartInfo) bool { return i.Command == "scp -t stored.bin" })
+	var in []byte
+	for _, e := range evs {
+		switch e.Type {
+		case event.Transfer:
+			t.Errorf("transfer event under exec_transfers: store: %v", e.Meta)
+		case event.Input:
+			in = append(in, e.Data...)
+		}
+	}
+	if !bytes.Contains(in, data) {
+		t.Errorf("input recorded: %d bytes without the file's; want every byte typed", len(in))
+	}
+}
