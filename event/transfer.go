@@ -19,7 +19,9 @@ const (
 	// exit_status, scope ("stream": the command's whole byte stream;
 	// "file": one file named by scp's headers, its path as the sender
 	// named it, with mode, size (announced) and target (the command's
-	// path)) and, on the stream, files (how many scp named).
+	// path)) and, on the stream, files (how many scp named) and stored
+	// (why the rest of the stream was stored as input and output events:
+	// it left the scp protocol, or another person typed into it).
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,

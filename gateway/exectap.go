@@ -28,8 +28,14 @@ type execTap struct {
 	// files: one more event.Transfer each (scope "file"), up to
 	// maxFileEvents.
 	scp   *transfer.SCPStream
-	files atomic.Int64                    // file events recorded
-	out   [streamErr + 1]*transfer.Capped // by stream (streamOut, streamErr)
+	acks  *transfer.SCPAcks // scp: the other direction, only answers
+	files atomic.Int64      // file events recorded
+	// stored is set when the transfer stopped looking like one (scp
+	// left its protocol, or someone other than the owner typed into
+	// it): from then on its bytes are stored like any command's.
+	stored   atomic.Bool
+	storedBy atomic.Value                    // string: why
+	out      [streamErr + 1]*transfer.Capped // by stream (streamOut, streamErr)
 }
 
 // newExecTap returns the tap of command remote on h, or nil when
@@ -42,7 +48,7 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 	if c, ok := transfer.Classify(remote); ok && sess.s.cfg().ExecTransfers(h) == config.TransfersSummarise {
 		t.xfer = transfer.NewTransfer(c)
 		if c.Via == transfer.ViaSCP {
-			t.scp = &transfer.SCPStream{}
+			t.scp, t.acks = &transfer.SCPStream{}, &transfer.SCPAcks{}
 		}
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
@@ -54,33 +60,64 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 
 // output records (or summarises) one chunk of the host's stream.
 func (t *execTap) output(rec *recorder.Session, stream int, p []byte) {
-	switch {
-	case t == nil:
+	if t == nil {
 		rec.Output(p)
-	case t.xfer != nil && stream == streamOut:
-		t.xfer.AddDown(p)
-		if t.scp != nil && t.xfer.Direction == transfer.Download {
-			t.recordFiles(rec, t.scp.Write(p))
-		}
-	default:
-		rec.Output(t.out[stream].Take(p))
+		return
 	}
+	if t.xfer != nil && stream == streamOut {
+		t.xfer.AddDown(p)
+		if t.follow(rec, transfer.Download, p) {
+			return
+		}
+	}
+	rec.Output(t.out[stream].Take(p))
 }
 
 // input records (or summarises) one chunk typed by actor. Only the
-// owner's input to a transfer is summarised: anyone else's (a peer
-// reviewer's) is stored as typed, and counted.
+// owner's input to a transfer is summarised: anyone else typing into it
+// (a peer reviewer) makes it an ordinary command from then on.
 func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 	if t == nil || t.xfer == nil {
 		rec.Input(actor, p)
 		return
 	}
 	t.xfer.AddUp(p)
-	if t.scp != nil && t.xfer.Direction == transfer.Upload {
-		t.recordFiles(rec, t.scp.Write(p))
-	}
 	if actor != t.owner {
+		t.store("input by " + actor)
+	}
+	if !t.follow(rec, transfer.Upload, p) {
 		rec.Input(actor, p)
+	}
+}
+
+// follow checks a chunk of a transfer flowing in dir against the
+// protocol and reports whether it stays summarised. For scp both
+// directions are checked (the data with its files, the answers); rsync
+// and git are binary protocols followed no further than the command.
+func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
+	if t.stored.Load() {
+		return false
+	}
+	if t.scp == nil {
+		return true
+	}
+	ok := true
+	if dir == t.xfer.Direction {
+		t.recordFiles(rec, t.scp.Write(p))
+		ok = !t.scp.Broken()
+	} else {
+		ok = t.acks.Write(p)
+	}
+	if !ok {
+		t.store("scp protocol broken (" + dir + ")")
+	}
+	return ok
+}
+
+// store makes the rest of the transfer an ordinary command's bytes.
+func (t *execTap) store(why string) {
+	if t.stored.CompareAndSwap(false, true) {
+		t.storedBy.Store(why)
 	}
 }
 
@@ -107,6 +144,9 @@ func (t *execTap) finish(sess *clientSession, res exitResult) {
 		if t.scp != nil {
 			t.recordFiles(rec, t.scp.Close())
 			meta["files"] = strconv.Itoa(t.scp.Seen())
+		}
+		if why, ok := t.storedBy.Load().(string); ok {
+			meta["stored"] = why
 		}
 		if err := rec.Record(event.Transfer, t.owner, nil, meta); err != nil {
 			sess.log.Warn("record transfer", "session", rec.ID(), "err", err)

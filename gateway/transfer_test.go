@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // sshCommand is the ssh command line tools are given (rsync -e,
@@ -546,5 +549,116 @@ func TestExecTransfersStore(t *testing.T) {
 	}
 	if !bytes.Contains(in, data) {
 		t.Errorf("input recorded: %d bytes without the file's; want every byte typed", len(in))
+	}
+}
+
+// hijackedHost is an SSH host whose login shell runs /bin/sh for every
+// command, whatever it names: what a user who edited their ~/.bashrc on
+// a host could arrange. It returns its address and host key.
+func hijackedHost(t *testing.T) (string, gossh.PublicKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &gossh.ServerConfig{PublicKeyCallback: func(gossh.ConnMetadata, gossh.PublicKey) (*gossh.Permissions, error) { return nil, nil }}
+	cfg.AddHostKey(signer)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				_, chans, reqs, err := gossh.NewServerConn(nc, cfg)
+				if err != nil {
+					return
+				}
+				go gossh.DiscardRequests(reqs)
+				for nch := range chans {
+					ch, creqs, err := nch.Accept()
+					if err != nil {
+						continue
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer ch.Close()
+						for req := range creqs {
+							if req.Type != "exec" {
+								req.Reply(false, nil)
+								continue
+							}
+							req.Reply(true, nil)
+							sh := exec.Command("/bin/sh") // the command is ignored: the "rc file" runs a shell
+							sh.Stdin, sh.Stdout, sh.Stderr = ch, ch, ch.Stderr()
+							status := 0
+							if err := sh.Run(); err != nil {
+								status = 1
+							}
+							ch.SendRequest("exit-status", false, gossh.Marshal(&struct{ Status uint32 }{uint32(status)}))
+							return
+						}
+					}()
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), signer.PublicKey()
+}
+
+// TestSCPHijackedHostIsRecorded: a host that runs a shell instead of
+// "scp -f" (a user's ~/.bashrc can do that) gets typed commands where scp
+// answers belong. The gateway sees the scp protocol broken and stores
+// the rest like any command's: the commands typed and what they printed.
+func TestSCPHijackedHostIsRecorded(t *testing.T) {
+	addr, key := hijackedHost(t)
+	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
+	for _, tc := range []struct{ cmd, typed string }{
+		// Download: the client's side must be answers (NUL bytes) only.
+		{"scp -f x", "echo hidden-$((6*7))\nexit\n"},
+		// Upload: the host's side must be answers; the shell's output is not.
+		{"scp -t x", "C0644 5 x\necho hidden-$((6*7))\n"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
+			if !strings.Contains(res.Stdout, "hidden-42") {
+				t.Fatalf("the hijacked shell did not run: %+v", res)
+			}
+			evs, x := f.transferOf(t, tc.cmd)
+			if x.Meta["stored"] == "" {
+				t.Errorf("transfer meta = %v; want stored set", x.Meta)
+			}
+			var in, out []byte
+			for _, e := range evs {
+				switch e.Type {
+				case event.Input:
+					in = append(in, e.Data...)
+				case event.Output:
+					out = append(out, e.Data...)
+				}
+			}
+			if !strings.Contains(string(out), "hidden-42") {
+				t.Errorf("output recorded = %q; want the shell's output", out)
+			}
+			if tc.cmd == "scp -f x" && !strings.Contains(string(in), "echo hidden-$((6*7))") {
+				t.Errorf("input recorded = %q; want the typed command", in)
+			}
+		})
 	}
 }

@@ -108,6 +108,13 @@ func (s *SCPStream) Write(p []byte) []SCPFile {
 	return done
 }
 
+// Broken reports whether the stream left the scp protocol.
+func (s *SCPStream) Broken() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == scpBroken
+}
+
 // Seen returns how many files the stream began.
 func (s *SCPStream) Seen() int {
 	s.mu.Lock()
@@ -202,4 +209,37 @@ func (f SCPFile) Meta(direction string) map[string]string {
 		"sha256_" + side: f.SHA256,
 		"status":         status,
 	}
+}
+
+// SCPAcks checks the other direction of an scp transfer: the receiving
+// end's answers, each a NUL byte (go on) or an error (\x01 or \x02,
+// text, newline). Anything else is not scp: a shell's prompt or output,
+// or commands typed. Not safe for concurrent use: one direction has one
+// copier.
+type SCPAcks struct {
+	msg    bool // inside an error message
+	n      int  // its length so far
+	broken bool
+}
+
+// Write reports whether the stream, p included, is still only answers.
+func (a *SCPAcks) Write(p []byte) bool {
+	for _, c := range p {
+		if a.broken {
+			return false
+		}
+		switch {
+		case a.msg && c == '\n':
+			a.msg = false
+		case a.msg:
+			a.n++
+			a.broken = a.n > maxSCPLine
+		case c == 0:
+		case c == 1 || c == 2:
+			a.msg, a.n = true, 0
+		default:
+			a.broken = true
+		}
+	}
+	return !a.broken
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -116,4 +117,27 @@ func FuzzSCPStream(f *testing.F) {
 			t.Fatalf("holds a %d-byte line and %d directories", len(s.line), len(s.dirs))
 		}
 	})
+}
+
+func TestSCPAcks(t *testing.T) {
+	for _, tc := range []struct {
+		stream string
+		ok     bool
+	}{
+		{"\x00\x00\x00", true},
+		{"\x00\x01scp: x: Permission denied\n\x00", true},
+		{"\x02scp: fatal\n", true},
+		{"\x00$ ", false},
+		{"ls -la\n", false},
+		{"\x00\x01" + strings.Repeat("a", maxSCPLine+1), false},
+	} {
+		var a SCPAcks
+		ok := true
+		for i := range len(tc.stream) {
+			ok = a.Write([]byte{tc.stream[i]}) && ok
+		}
+		if ok != tc.ok {
+			t.Errorf("SCPAcks(%q) = %v; want %v", tc.stream, ok, tc.ok)
+		}
+	}
 }
