@@ -21,7 +21,8 @@ const (
 	// named it, with mode, size (announced) and target (the command's
 	// path)) and, on the stream, files (how many scp named) and stored
 	// (why the rest of the stream was stored as input and output events:
-	// it left the scp protocol, or another person typed into it).
+	// it left the scp protocol or git's pkt-line framing, or another
+	// person typed into it).
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,

@@ -27,9 +27,11 @@ type execTap struct {
 	// scp follows the data direction of an scp transfer to name its
 	// files: one more event.Transfer each (scope "file"), up to
 	// maxFileEvents.
-	scp   *transfer.SCPStream
-	acks  *transfer.SCPAcks // scp: the other direction, only answers
-	files atomic.Int64      // file events recorded
+	scp  *transfer.SCPStream
+	acks *transfer.SCPAcks // scp: the other direction, only answers
+	// git: both directions must be pkt-lines (up, down).
+	pktUp, pktDown *transfer.PktLines
+	files          atomic.Int64 // file events recorded
 	// stored is set when the transfer stopped looking like one (scp
 	// left its protocol, or someone other than the owner typed into
 	// it): from then on its bytes are stored like any command's.
@@ -47,8 +49,14 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 	t := &execTap{owner: sess.user.Name}
 	if c, ok := transfer.Classify(remote); ok && sess.s.cfg().ExecTransfers(h) == config.TransfersSummarise {
 		t.xfer = transfer.NewTransfer(c)
-		if c.Via == transfer.ViaSCP {
+		switch c.Via {
+		case transfer.ViaSCP:
 			t.scp, t.acks = &transfer.SCPStream{}, &transfer.SCPAcks{}
+		case transfer.ViaGit:
+			// git-receive-pack's client sends its pack raw after the
+			// commands' flush packet.
+			t.pktUp = &transfer.PktLines{RawAfterFlush: c.Program == "git-receive-pack"}
+			t.pktDown = &transfer.PktLines{}
 		}
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
@@ -92,11 +100,23 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 
 // follow checks a chunk of a transfer flowing in dir against the
 // protocol and reports whether it stays summarised. For scp both
-// directions are checked (the data with its files, the answers); rsync
-// and git are binary protocols followed no further than the command.
+// directions are checked (the data with its files, the answers), for
+// git the pkt-line framing of both; rsync's binary protocol is followed
+// no further than the command.
 func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 	if t.stored.Load() {
 		return false
+	}
+	if t.pktUp != nil {
+		k := t.pktUp
+		if dir == transfer.Download {
+			k = t.pktDown
+		}
+		if !k.Write(p) {
+			t.store("git pkt-line framing broken (" + dir + ")")
+			return false
+		}
+		return true
 	}
 	if t.scp == nil {
 		return true

@@ -133,7 +133,7 @@ func TestSCPLegacyTransfers(t *testing.T) {
 	up = append(up, 0)
 	want := map[string]string{"via": "scp", "direction": "upload", "path": "landed.bin",
 		"bytes_up": strconv.Itoa(len(up)), "sha256_up": hexSum(up), "status": "ok", "exit_status": "0", "files": "1"}
-	if !hasMeta(x, want) {
+	if !hasMeta(x, want) || x.Meta["stored"] != "" {
 		t.Errorf("transfer meta = %v; want %v", x.Meta, want)
 	}
 	// scp's header names the file: its own event has the file's hash.
@@ -270,7 +270,7 @@ func TestGitTransfers(t *testing.T) {
 	if evs[0].Meta["command"] != "git-upload-pack 'repo.git'" {
 		t.Errorf("session.start command = %q; want it verbatim", evs[0].Meta["command"])
 	}
-	if !hasMeta(x, map[string]string{"via": "git", "program": "git-upload-pack", "direction": "download", "path": "repo.git", "status": "ok"}) {
+	if !hasMeta(x, map[string]string{"via": "git", "program": "git-upload-pack", "direction": "download", "path": "repo.git", "status": "ok"}) || x.Meta["stored"] != "" {
 		t.Errorf("clone transfer meta = %v", x.Meta)
 	}
 	if n, _ := strconv.Atoi(x.Meta["bytes_down"]); n < 1000 {
@@ -290,7 +290,7 @@ func TestGitTransfers(t *testing.T) {
 	tool(t, filepath.Join(local, "clone"), env, "git", "commit", "-qm", "second")
 	tool(t, filepath.Join(local, "clone"), env, "git", "push", "-q", "origin", "main")
 	evs, x = f.transferOf(t, "git-receive-pack ")
-	if !hasMeta(x, map[string]string{"via": "git", "program": "git-receive-pack", "direction": "upload", "path": "repo.git", "status": "ok"}) {
+	if !hasMeta(x, map[string]string{"via": "git", "program": "git-receive-pack", "direction": "upload", "path": "repo.git", "status": "ok"}) || x.Meta["stored"] != "" {
 		t.Errorf("push transfer meta = %v", x.Meta)
 	}
 	if n, _ := strconv.Atoi(x.Meta["bytes_up"]); n < 1000 {
@@ -622,11 +622,12 @@ func hijackedHost(t *testing.T) (string, gossh.PublicKey) {
 	return l.Addr().String(), signer.PublicKey()
 }
 
-// TestSCPHijackedHostIsRecorded: a host that runs a shell instead of
-// "scp -f" (a user's ~/.bashrc can do that) gets typed commands where scp
-// answers belong. The gateway sees the scp protocol broken and stores
-// the rest like any command's: the commands typed and what they printed.
-func TestSCPHijackedHostIsRecorded(t *testing.T) {
+// TestHijackedHostIsRecorded: a host that runs a shell instead of
+// "scp -f" or "git-upload-pack" (a user's ~/.bashrc can do that) gets
+// typed commands where protocol belongs. The gateway sees the scp
+// protocol or git's pkt-line framing broken and stores the rest like any
+// command's: the commands typed and what they printed.
+func TestHijackedHostIsRecorded(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
 	for _, tc := range []struct{ cmd, typed string }{
@@ -634,6 +635,9 @@ func TestSCPHijackedHostIsRecorded(t *testing.T) {
 		{"scp -f x", "echo hidden-$((6*7))\nexit\n"},
 		// Upload: the host's side must be answers; the shell's output is not.
 		{"scp -t x", "C0644 5 x\necho hidden-$((6*7))\n"},
+		// git: both sides must be pkt-lines.
+		{"git-upload-pack 'r.git'", "echo hidden-$((6*7))\nexit\n"},
+		{"git-receive-pack 'r.git'", "000aecho hi\necho hidden-$((6*7))\n"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
@@ -656,7 +660,7 @@ func TestSCPHijackedHostIsRecorded(t *testing.T) {
 			if !strings.Contains(string(out), "hidden-42") {
 				t.Errorf("output recorded = %q; want the shell's output", out)
 			}
-			if tc.cmd == "scp -f x" && !strings.Contains(string(in), "echo hidden-$((6*7))") {
+			if tc.cmd != "scp -t x" && !strings.Contains(string(in), "echo hidden-$((6*7))") {
 				t.Errorf("input recorded = %q; want the typed command", in)
 			}
 		})
