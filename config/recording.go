@@ -28,6 +28,14 @@ type RecordingPolicy struct {
 	// content are kept in the recording, per file and direction
 	// (filecontent.go). Default: 0, none: only sizes and hashes.
 	KeepFileContentBytes int64 `yaml:"keep_file_content_bytes"`
+	// ExecOutputCap bounds the bytes stored of each output stream of a
+	// command without a terminal; past it they pass unstored and are
+	// summarised (config/execcap.go). Default: 1 MiB; 0 stores all.
+	ExecOutputCap *int64 `yaml:"exec_output_cap"`
+	// ExecTransfers is "summarise" (scp, rsync and git streams become
+	// transfer events) or "store" (they are recorded like any command).
+	// Default: summarise (config/execcap.go).
+	ExecTransfers string `yaml:"exec_transfers"`
 }
 
 // RecordingOnFailure returns the recording failure policy of host:
@@ -77,6 +85,8 @@ func (c *Config) validateRecording(pr *problems) {
 		if p.OnFailure != OnFailureStrict && p.OnFailure != OnFailureBestEffort {
 			pr.add(key+".on_failure", "%q: use %q (end the session) or %q (continue unrecorded)", p.OnFailure, OnFailureStrict, OnFailureBestEffort)
 		}
+		validateExecOutputCap(pr, key, p.ExecOutputCap)
+		validateExecTransfers(pr, key, p.ExecTransfers)
 	}
 	c.validateFileContent(pr)
 	for i := range c.Hosts {

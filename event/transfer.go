@@ -15,7 +15,15 @@ const (
 	// sha256_up, sha256_down (of the bytes in the order they passed;
 	// empty when none), started_ns, duration_ms, status ("ok", "error",
 	// "incomplete"), and for SFTP handle (the host's handle, hex) and
-	// error (the first failed read or write's SFTP status name).
+	// error (the first failed read or write's SFTP status name); for
+	// exec transfers (scp, rsync, git) program (the program run),
+	// exit_status, scope ("stream": the command's whole byte stream;
+	// "file": one file named by scp's headers, its path as the sender
+	// named it, with mode, size (announced) and target (the command's
+	// path)) and, on the stream, files (how many scp named) and stored
+	// (why the rest of the stream was stored as input and output events:
+	// it left the scp protocol or git's pkt-line framing, or another
+	// person typed into it).
 	Transfer Type = "transfer"
 	// FileOp is an SFTP operation that moves no file content: remove,
 	// rename, mkdir, rmdir, setstat, symlink, readlink, realpath, stat,

@@ -71,6 +71,7 @@ func (sess *clientSession) fourEyes(h *config.Host, pol *config.ApprovalPolicy, 
 	s, user := sess.s, sess.user.Name
 	hb := newHub(s, user, sess.keyFP, h, pol, remote)
 	sess.hub = hb
+	hb.tap = sess.tap
 	s.live.owns(sess, hb) // for revocation, kill and session limits
 	in := &ownerInput{lines: make(chan lineResult, 1), done: make(chan struct{})}
 	if sess.pty != nil {

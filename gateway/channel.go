@@ -73,6 +73,7 @@ type clientSession struct {
 	endMeta map[string]string
 	hub     *hub      // the four-eyes session this client requested, if any
 	sftp    *sftp.Tap // an SFTP session's parser, set before the copiers start (sftp_session.go)
+	tap     *execTap  // what of a command without a terminal is stored (exectap.go); nil: all
 
 	// Set by connect before the session starts: the host's recording
 	// policy is best_effort (go on unrecorded when the recording fails).

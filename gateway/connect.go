@@ -28,7 +28,8 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		s.recordRefusal(sess.cs, event.AccessDenied, user, map[string]string{"user": user, "host": hostName, "reason": "no role grants connect", "remote": sess.remote})
 		return sess.refuse(userErrorf(ErrAccessDenied, "access to %q denied for %s", hostName, user))
 	}
-	defer sess.watchLimits(h)() // idle timeout, maximum duration: timeouts.go
+	defer sess.watchLimits(h)()           // idle timeout, maximum duration: timeouts.go
+	sess.tap = sess.newExecTap(h, remote) // transfers and the output cap: exectap.go
 	if pol, ok := s.cfg().ApprovalPolicy(h); ok && needsApproval(pol, remote, sess.pty != nil) {
 		return sess.fourEyes(h, pol, remote)
 	}
@@ -125,6 +126,7 @@ func (sess *clientSession) endRecording(res exitResult) {
 	if sess.rec == nil {
 		return
 	}
+	sess.tap.finish(sess, res)
 	if err := sess.rec.End(res.status, sess.endMeta); err != nil {
 		sess.log.Error("end recording", "session", sess.rec.ID(), "err", err)
 	}

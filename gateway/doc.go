@@ -57,6 +57,14 @@
 // (gwstream.go). Stats counts active, pending and unrecorded sessions
 // for metrics.
 //
+// A command without a terminal is not stored byte for byte in two cases
+// (exectap.go, package gateway/transfer): a line that is exactly a
+// legacy scp, rsync or git server invocation is a file transfer, its
+// streams summarised in transfer events (sizes, SHA-256, scp's files)
+// unless it stops speaking its protocol; and an ordinary command's
+// output past the host's exec_output_cap is summarised in an
+// output.summary. Its input is always stored.
+//
 // # Four-eyes sessions
 //
 // A host matched by an approval policy gets no connection until a

@@ -80,6 +80,7 @@ type hub struct {
 	local  net.Addr // where the requester reached the bastion; may be nil
 	rec    *recorder.Session
 	sftp   *sftp.Tap // an SFTP session's parser; its input is the requester's alone
+	tap    *execTap  // the requester's execTap (exectap.go)
 
 	wake   chan struct{} // one slot: the owner should look at the state
 	notes  chan string   // lines for the requester's terminal, written by the owner
@@ -439,7 +440,7 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 		h.sftp.Up(b)
 	} else {
 		h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
-		h.rec.Input(actor, b)
+		h.tap.input(h.rec, actor, b)
 	}
 	select {
 	case <-h.rec.Done():

@@ -242,7 +242,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			if tap {
 				sess.sftp.Down(buf[:n]) // recorded as file operations, not output
 			} else {
-				rec.Output(buf[:n])
+				sess.tap.output(rec, stream, buf[:n])
 			}
 			select {
 			case <-failed:
@@ -286,7 +286,7 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 			if sess.sftp != nil {
 				sess.sftp.Up(buf[:n]) // recorded as file operations, not input
 			} else {
-				rec.Input(user, buf[:n])
+				sess.tap.input(rec, user, buf[:n])
 			}
 			select {
 			case <-failed:

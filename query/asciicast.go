@@ -134,6 +134,9 @@ func writeAsciicastSeq(w io.Writer, h castHeader, events iter.Seq[*event.Event],
 		case event.Resize:
 			code = "r"
 			data = fmt.Appendf(data[:0:0], "%dx%d", metaInt(e.Meta, "cols", cols), metaInt(e.Meta, "rows", rows))
+		case event.Transfer, event.FileOp, event.OutputSummary:
+			code = "m" // an asciicast marker: the bytes were not stored
+			data = []byte(transferMarker(e))
 		default:
 			continue
 		}

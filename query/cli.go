@@ -25,7 +25,7 @@ const maxSpeed = 1000
 const usageText = `usage: audit VERB [arguments]
 
   sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N]
-           [--before ID] [--json]
+           [--before ID] [--transfers] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
         unless an offset is given). K is shell, exec, audit, gateway or all
@@ -33,9 +33,13 @@ const usageText = `usage: audit VERB [arguments]
         When more match, a last line says how many and gives the next page's
         command (--before ID: the sessions listed after ID); with --json it
         is {"record":"more","more":N,"before":ID,"next":COMMAND}.
+        --transfers: only sessions that moved or changed files (scp, rsync,
+        git, SFTP).
   show ID [--json]
         session details and timeline: start, resizes, commands typed (with
-        typist), exec, signals and other events, end.
+        typist), exec, file transfers (direction, path, size, SHA-256,
+        duration), SFTP file operations, output not stored past the cap,
+        signals and other events, end.
   play ID [--speed N] [--max-idle D]
         replay the output with its timing (escape sequences that act beyond
         drawing are removed). N is greater than 0, at most 1000 (default 1).
@@ -148,7 +152,7 @@ func (c *cli) fail(id string, err error) int {
 var sessionKinds = []string{"shell", "exec", "audit", "gateway", KindAll}
 
 func (c *cli) sessions(ctx context.Context, args []string) int {
-	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--json]")
+	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]")
 	fs.note = "When more sessions match than --limit, a last line says how many and gives the command of the next page (--before ID)."
 	user := fs.nonEmpty("user", "U", "a user name", "only sessions of this user")
 	host := fs.nonEmpty("host", "H", "a host name", "only sessions to this host")
@@ -158,6 +162,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	kind := fs.enum("kind", "K", sessionKinds, "shell, exec, audit, gateway or all (default shell and exec)")
 	limit := fs.integer("limit", "N", DefaultLimit, 1, MaxLimit, fmt.Sprintf("at most N sessions, 1 to %d", MaxLimit))
 	before := fs.nonEmpty("before", "ID", "a session ID", "only sessions listed after session ID (the next page)")
+	transfers := fs.boolean("transfers", "only sessions that moved or changed files (scp, rsync, git, SFTP)")
 	asJSON := fs.boolean("json", "one JSON object per line")
 	if code, ok := fs.parseNone(args); !ok {
 		return code
@@ -166,7 +171,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		return fs.errorf("--since %s is not before --until %s: no session can match",
 			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 	}
-	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before}
+	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before, Transfers: *transfers}
 	page, err := c.st.SessionsPage(ctx, f)
 	if err != nil {
 		if isNotFound(err) && *before != "" {

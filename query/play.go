@@ -73,6 +73,11 @@ func playSeq(ctx context.Context, w io.Writer, events iter.Seq[*event.Event], op
 		seen bool
 	)
 	for e := range events {
+		if m := transferMarker(e); m != "" && seen {
+			// Where output was summarised: one line, after what was shown.
+			buf = append(san.Flush(buf), "\r\n"+m+"\r\n"...)
+			continue
+		}
 		if e.Type != event.Output || len(e.Data) == 0 {
 			continue
 		}

@@ -32,6 +32,9 @@ type Filter struct {
 	// next page): only the sessions listed after it match, those that
 	// started before it or at the same nanosecond with a smaller ID.
 	Before string
+	// Transfers selects the sessions that moved or changed files: with
+	// a transfer (scp, rsync, git, SFTP) or an SFTP file operation.
+	Transfers bool
 }
 
 // Page is one page of sessions and how many more match after it.
@@ -180,6 +183,9 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 	if !f.Until.IsZero() {
 		where = append(where, "started <= toDateTime(?)", "started_ns < ?")
 		args = append(args, clampUnix(f.Until.Unix()), f.Until.UnixNano())
+	}
+	if f.Transfers {
+		where = append(where, transferCond(f.Since))
 	}
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)

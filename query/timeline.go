@@ -45,7 +45,11 @@ func timeline(evs []event.Event) []timelineItem {
 			size := printable(e.Meta["cols"] + "x" + e.Meta["rows"])
 			items = append(items, timelineItem{at: e.Timestamp(), actor: e.Actor, what: "resize", detail: size, resizes: 1, first: size})
 		default:
-			items = append(items, timelineItem{at: e.Timestamp(), actor: e.Actor, what: string(e.Type), detail: eventDetail(e)})
+			what, detail, ok := transferItem(e) // transfers.go
+			if !ok {
+				what, detail = string(e.Type), eventDetail(e)
+			}
+			items = append(items, timelineItem{at: e.Timestamp(), actor: e.Actor, what: what, detail: detail})
 		}
 		for ; ci < len(cmds) && cmds[ci].Seq == e.Seq; ci++ {
 			c := &cmds[ci]
