@@ -400,7 +400,13 @@ func TestSFTPUnparsableEndsStrictSession(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("%d sftp recordings", len(ids))
 	}
-	evs := f.streams()[ids[0]]
+	// The client sees the channel close before the gateway has recorded
+	// the end.
+	var evs []event.Event
+	waitFor(t, "the sftp session's end recorded", func() bool {
+		evs = f.streams()[ids[0]]
+		return len(evs) > 0 && evs[len(evs)-1].Type == event.SessionEnd
+	})
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "unparsable", "direction": "client"})
 	requireEvent(t, evs, event.SessionEnd, "", map[string]string{"reason": "sftp stream could not be parsed: client reused request id 7 while it was in flight"})
 }

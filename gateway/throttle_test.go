@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
@@ -102,6 +103,12 @@ func outputBytes(evs []event.Event) int {
 // delivered and recorded, and the pause is recorded as session.throttle.
 func TestThrottleSlowsDownInsteadOfFailing(t *testing.T) {
 	f := newFixture(t, fixtureOptions{spoolMaxBytes: throttleSpool, publish: true, stallTimeout: time.Hour})
+	// Every byte of the command's output is stored, not only the
+	// exec_output_cap's first MiB: the spool must hold them all.
+	storeAll := int64(0)
+	f.reconfigure(t, func(c *config.Config) {
+		c.RecordingPolicies = []config.RecordingPolicy{{Hosts: []string{"*"}, OnFailure: config.OnFailureStrict, ExecOutputCap: &storeAll}}
+	})
 	f.streams() // the topic exists
 	resume := f.broker.PauseProduce()
 	t.Cleanup(resume)

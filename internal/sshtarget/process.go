@@ -13,9 +13,11 @@ import (
 	"github.com/creack/pty"
 )
 
-// drainTimeout bounds how long output is still read from a pty after its
-// command exited; a background job holding the terminal must not keep the
-// session open.
+// drainTimeout bounds how long a command's output may stay idle after
+// the command exited before it is closed: a background job holding the
+// terminal or the pipes must not keep the session open. Time spent
+// waiting for a slow client (a full SSH window) is not idle: that output
+// is delivered whole, as sshd does.
 const drainTimeout = 500 * time.Millisecond
 
 // process is a running command with its I/O wired to a channel.
@@ -23,7 +25,7 @@ type process struct {
 	cmd  *exec.Cmd
 	ptmx *os.File // nil without a pty
 
-	outputDone chan struct{} // closed when output copying ended (pty only)
+	copiers []*outputCopier // the output streams: the pty, or stdout and stderr
 
 	mu     sync.Mutex
 	exited bool // set after Wait: the pid may be reused, never signal it again
@@ -71,30 +73,42 @@ func startProcess(s *session, argv []string, usePty bool) (*process, error) {
 			return nil, err
 		}
 		p.ptmx = ptmx
-		p.outputDone = make(chan struct{})
-		s.t.wg.Add(2)
-		go func() {
-			defer s.t.wg.Done()
-			defer close(p.outputDone)
-			io.Copy(s.ch, ptmx) // ends with EIO once the command and its children closed the terminal
-		}()
+		// The copy ends with EIO once the command and its children
+		// closed the terminal.
+		p.copiers = []*outputCopier{startCopier(&s.t.wg, s.ch, ptmx)}
+		s.t.wg.Add(1)
 		go func() {
 			defer s.t.wg.Done()
 			io.Copy(ptmx, s.ch) // ends at the client's EOF or when the channel closes
 		}()
 		return p, nil
 	}
-	cmd.Stdout = s.ch
-	cmd.Stderr = s.ch.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = drainTimeout
-	stdin, err := cmd.StdinPipe()
+	// Pipes of our own rather than exec's copying: exec's WaitDelay would
+	// cut the output of a command whose client reads slowly.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("sshtarget: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("sshtarget: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	outW.Close() // the child has its copies
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("sshtarget: start: %w", err)
 	}
+	p.copiers = []*outputCopier{startCopier(&s.t.wg, s.ch, outR), startCopier(&s.t.wg, s.ch.Stderr(), errR)}
 	s.t.wg.Add(1)
 	go func() {
 		defer s.t.wg.Done()
@@ -112,18 +126,14 @@ func (p *process) wait() (signal string, code int, core bool) {
 	p.mu.Lock()
 	p.exited = true
 	p.mu.Unlock()
+	for _, c := range p.copiers {
+		c.finish()
+	}
 	if p.ptmx != nil {
-		timer := time.NewTimer(drainTimeout)
-		select {
-		case <-p.outputDone:
-		case <-timer.C:
-		}
-		timer.Stop()
 		p.ptmx.Close()
-		<-p.outputDone
 	}
 	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) {
+	if err != nil && !errors.As(err, &exitErr) {
 		return "", 255, false
 	}
 	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -163,5 +173,78 @@ func (p *process) hangup(exited <-chan struct{}) {
 	case <-exited:
 	case <-timer.C:
 		p.signal(syscall.SIGKILL)
+	}
+}
+
+// outputCopier copies one output stream of a command to the channel and
+// tells an idle stream (nothing to read) from a slow client (a write
+// waiting for the SSH window).
+type outputCopier struct {
+	src  io.ReadCloser
+	dst  io.Writer
+	done chan struct{}
+
+	mu      sync.Mutex
+	writing bool      // a write to the client is under way
+	last    time.Time // when the last read or write ended
+}
+
+// startCopier copies src to dst on a goroutine counted in wg.
+func startCopier(wg *sync.WaitGroup, dst io.Writer, src io.ReadCloser) *outputCopier {
+	c := &outputCopier{src: src, dst: dst, done: make(chan struct{}), last: time.Now()}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(c.done)
+		c.run()
+	}()
+	return c
+}
+
+func (c *outputCopier) run() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.src.Read(buf)
+		if n > 0 {
+			c.mu.Lock()
+			c.writing = true
+			c.mu.Unlock()
+			_, werr := c.dst.Write(buf[:n])
+			c.mu.Lock()
+			c.writing, c.last = false, time.Now()
+			c.mu.Unlock()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// finish is called after the command exited: it waits for the stream's
+// end, or closes the stream once it has been idle for drainTimeout.
+func (c *outputCopier) finish() {
+	c.mu.Lock()
+	c.last = time.Now()
+	c.mu.Unlock()
+	tick := time.NewTicker(drainTimeout / 5)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			c.src.Close()
+			return
+		case <-tick.C:
+			c.mu.Lock()
+			idle := !c.writing && time.Since(c.last) >= drainTimeout
+			c.mu.Unlock()
+			if idle {
+				c.src.Close()
+				<-c.done
+				return
+			}
+		}
 	}
 }

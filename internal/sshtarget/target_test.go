@@ -2,8 +2,10 @@ package sshtarget_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,3 +222,44 @@ func TestBackgroundJobDoesNotHoldSession(t *testing.T) {
 		t.Errorf("exit = %d; want 0", got)
 	}
 }
+
+// TestSlowClientGetsAllOutput: a command that exits while its client
+// has not read its output (the SSH window is full) still delivers every
+// byte, however long the client takes, as sshd does; while a background
+// job that keeps the output pipe open does not hold the session.
+func TestSlowClientGetsAllOutput(t *testing.T) {
+	tg, key := startTarget(t)
+	c := dial(t, tg, key)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client's window (2 MiB) plus less than a pipe's buffer: the
+	// command writes it all and exits while the rest waits for a window
+	// the client does not open.
+	const total = 2<<20 + 40<<10
+	if err := s.Start("head -c " + strconv.Itoa(total) + " /dev/zero"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * drainWait) // the command exits meanwhile; nothing is read
+	n, err := io.Copy(io.Discard, out)
+	if err != nil || n != total {
+		t.Fatalf("read %d of %d bytes (%v)", n, total, err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+
+	bg := sshtest.Run(t, &sshtest.Client{Addr: tg.Addr(), User: "root", Key: key, Args: []string{"sleep 120 & echo started"}})
+	if bg.Exit != 0 || bg.Stdout != "started\n" {
+		t.Fatalf("background job: %+v", bg)
+	}
+}
+
+// drainWait is longer than the target's drain timeout (500 ms).
+const drainWait = time.Second
