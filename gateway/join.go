@@ -89,6 +89,9 @@ func (sess *clientSession) join(args string) exitResult {
 			hb.mu.Unlock()
 		}
 	}
+	if w, ok := s.windows.get(id); ok {
+		return sess.reviewWindow(w) // an approval window: window_review.go
+	}
 	hb, ok := s.hubs.get(id)
 	if !ok || hb.current() == stateAsking {
 		denied(nil, "no such session")
@@ -105,7 +108,10 @@ func (sess *clientSession) join(args string) exitResult {
 		return sess.refuse(userErrorf(nil, "no session %s is waiting for review or running", printableID(id)))
 	}
 	w := newTextWriter(sess.ch, sess.pty != nil)
-	if mode == modePeer && !hb.pol.AllowPeerInput {
+	if mode == modePeer && hb.win != nil {
+		fmt.Fprintf(w, "foureyes: sessions under an approval window are watched, not shared; joining as observer.\n")
+		mode = modeObserver
+	} else if mode == modePeer && !hb.pol.AllowPeerInput {
 		fmt.Fprintf(w, "foureyes: peer input is not allowed on %s; joining as observer.\n", hb.host.Name)
 		mode = modeObserver
 	}
