@@ -27,6 +27,10 @@ const requestUsage = "usage: request HOST[,HOST…|GLOB|KEY=VALUE] --for DURATIO
 // maxWindowItems bounds the hosts a request names.
 const maxWindowItems = 32
 
+// maxWindowsPerUser bounds a user's pending and open windows: each holds
+// a recorded stream and a timer.
+const maxWindowsPerUser = 8
+
 // windowArgs is a parsed `request` command line.
 type windowArgs struct {
 	spec   string        // hosts as named
@@ -170,6 +174,10 @@ func (sess *clientSession) request(rest string) exitResult {
 	if a.reason == "" {
 		denied("no reason")
 		return sess.refuse(userErrorf(ErrReasonRequired, "request: a reason is required (--reason TEXT, the last option); reviewers decide on it"))
+	}
+	if n := sess.ownWindows(); n >= maxWindowsPerUser {
+		denied("too many windows")
+		return sess.refuse(userErrorf(ErrWindowRequest, "request: you have %d approval windows pending or open (at most %d); end one with request --end ID", n, maxWindowsPerUser))
 	}
 	cfg := s.cfg()
 	hosts, err := resolveWindowHosts(cfg, sess.user, a.spec)
@@ -357,4 +365,15 @@ func (sess *clientSession) listOwnWindows() {
 			joinList(in.granted), in.live, termsafe.Text(in.reason))
 	}
 	tw.Flush()
+}
+
+// ownWindows counts the user's pending and open windows.
+func (sess *clientSession) ownWindows() int {
+	n := 0
+	for _, w := range sess.s.windows.all() {
+		if w.owner == sess.user.Name {
+			n++
+		}
+	}
+	return n
 }

@@ -247,3 +247,26 @@ func TestJumpRefused(t *testing.T) {
 		t.Errorf("jumps were started as tunnels: %v", ids)
 	}
 }
+
+// TestTunnelRevoked: a reload that takes the destination off the host's
+// list ends the live tunnel at once, recorded.
+func TestTunnelRevoked(t *testing.T) {
+	echo := echoListener(t)
+	f := newFixture(t, fixtureOptions{editConfig: withTunnels("demo", echo)})
+	c, local := f.startTunnel(t, "alice+demo", echo)
+	conn := dialEventually(t, local)
+	if !echoOnce(conn, "before") {
+		t.Fatal("no echo through the tunnel")
+	}
+	if _, err := f.reload(replaceOnce(t, `tunnels: ["`+echo+`"], `, "")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	if n, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Errorf("tunnel still open after revocation (read %d bytes)", n)
+	}
+	conn.Close()
+	c.Close()
+	evs := f.sessionOf(func(i recorder.StartInfo) bool { return i.Kind == "tunnel" })
+	requireEvent(t, evs, event.TunnelClose, "alice", map[string]string{"reason": "access revoked: tunnel to " + echo + " no longer allowed", "bytes_up": "7"})
+}

@@ -282,7 +282,13 @@ func TestWindowRequestValidation(t *testing.T) {
 	if n := len(f.srv.windows.all()); n != 0 {
 		t.Errorf("%d windows registered by refused requests", n)
 	}
-	// A selector names both production hosts; --no-wait returns the id.
+	// A selector names both production hosts; --no-wait returns the id;
+	// a user holds a bounded number of windows.
+	for i := 0; i < maxWindowsPerUser-1; i++ {
+		if res := f.run("alice", "request demo-prod --for 10m --no-wait --reason filler"); res.Exit != 0 {
+			t.Fatalf("request %d: %+v", i, res)
+		}
+	}
 	res := f.run("alice", "request env=production --for 10m --no-wait --reason both")
 	id := strings.TrimSpace(res.Stdout)
 	w, ok := f.srv.windows.get(id)
@@ -291,6 +297,9 @@ func TestWindowRequestValidation(t *testing.T) {
 	}
 	if res := f.run("alice", "request"); !strings.Contains(res.Stdout, id) || !strings.Contains(res.Stdout, "pending") {
 		t.Errorf("request (list): %+v", res)
+	}
+	if res := f.run("alice", "request demo-prod --for 10m --no-wait --reason one too many"); res.Exit == 0 || !strings.Contains(res.Stderr, "at most 8") {
+		t.Errorf("request beyond the limit: %+v", res)
 	}
 }
 
