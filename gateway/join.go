@@ -67,7 +67,12 @@ func (sess *clientSession) join(args string) exitResult {
 		// The attempt is in the session's own record too, when it exists;
 		// the message above says nothing about it.
 		if id, _, err := parseJoinArgs(args); err == nil {
-			if hb, ok := sess.s.hubs.get(id); ok && hb.current() != stateAsking {
+			if w, ok := sess.s.windows.get(id); ok {
+				w.mu.Lock()
+				w.recordLocked(event.ApprovalRefused, sess.user.Name, map[string]string{
+					"reason": "join requires a role with approve", "key": sess.keyFP, "remote": sess.remote})
+				w.mu.Unlock()
+			} else if hb, ok := sess.s.hubs.get(id); ok && hb.current() != stateAsking {
 				hb.mu.Lock()
 				hb.recordLocked(event.ApprovalRefused, sess.user.Name, map[string]string{
 					"reason": "join requires a role with approve", "key": sess.keyFP, "remote": sess.remote})

@@ -192,6 +192,12 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 		return ""
 	case "join":
 		id, _ := parseCommand(rest)
+		if w, ok := s.windows.get(id); ok {
+			if !mayApproveWindow(cfg, user, w) {
+				return "reviewer role for a host of window " + w.id + " removed"
+			}
+			return ""
+		}
 		hb, ok := s.hubs.get(id)
 		if !ok {
 			return ""

@@ -97,6 +97,12 @@ func (sess *clientSession) reviewWindow(w *window) exitResult {
 		sess.say("you denied approval window " + w.id + "; " + in.owner + " has been told")
 		return exitResult{}
 	}
+	// The roles may have changed while the reviewer read: decide on the
+	// configuration in force now.
+	if u, ok := s.cfg().User(user); !ok || !mayApproveWindow(s.cfg(), u, w) {
+		denied("reviewer role removed before the approval")
+		return sess.refuse(userErrorf(ErrAccessDenied, "approval refused: you may no longer approve window %s", w.id))
+	}
 	switch w.grant(user, sess.keyFP) {
 	case grantNotOpen:
 		sess.say("approval window " + w.id + " was decided meanwhile; nothing changed")

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strings"
+
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/recorder"
 )
@@ -33,7 +35,9 @@ func (sess *clientSession) underWindow(w *window, h *config.Host, pol *config.Ap
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), w.reason, now(), rec
 	hb.local = sess.localAddr()
 	hb.log = hb.log.With("session", hb.id, "window", w.id)
-	hb.granted = []string{}
+	if a := w.approvers(); a != "" {
+		hb.granted = strings.Split(a, ",") // shown to reviewers who join
+	}
 	if sess.pty != nil {
 		hb.cols, hb.rows = sess.pty.Cols, sess.pty.Rows
 	} else {

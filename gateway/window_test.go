@@ -192,6 +192,14 @@ func TestWindowDenials(t *testing.T) {
 		requireEvent(t, f.streams()[id], event.ApprovalRefused, "erin", map[string]string{"reason": "no reviewer role for every host of the window"})
 		f.run("alice", "request --end "+id)
 	})
+	t.Run("user without any reviewer role", func(t *testing.T) {
+		_, id := f.requestWindow(t, "alice", "demo-prod --for 10m --reason bob may not")
+		if res := f.answerWindow(t, "bob", id, "y\n"); res.Exit == 0 || !strings.Contains(res.Stderr, "join denied for bob: no reviewer role") {
+			t.Errorf("bob approving: %+v", res)
+		}
+		requireEvent(t, f.streams()[id], event.ApprovalRefused, "bob", map[string]string{"reason": "join requires a role with approve"})
+		f.run("alice", "request --end "+id)
+	})
 	t.Run("pending window grants nothing", func(t *testing.T) {
 		_, id := f.requestWindow(t, "alice", "demo-prod --for 10m --reason not yet")
 		if res := f.run("alice", "demo-prod", "--", "echo", "early"); res.Exit == 0 || !strings.Contains(res.Stderr, "requires four-eyes approval") {
@@ -376,4 +384,27 @@ func TestTunnelUnderWindow(t *testing.T) {
 	requireEvent(t, evs, event.TunnelOpen, "alice", map[string]string{"dest": echo, "window": id})
 	requireEvent(t, evs, event.TunnelClose, "alice", map[string]string{"bytes_up": "8", "bytes_down": "8", "reason": "approval window ended: ended by dave"})
 	requireEvent(t, evs, event.SessionTerminate, "dave", nil)
+}
+
+// TestWindowApprovalRevokedAtPrompt: a reviewer whose role is taken away
+// while the approval prompt is open cannot approve any more: the reload
+// ends the prompt and the window stays pending.
+func TestWindowApprovalRevokedAtPrompt(t *testing.T) {
+	f := newFixture(t, windowOptions())
+	_, id := f.requestWindow(t, "alice", "demo-prod --for 10m --reason revoke the reviewer")
+	dave := f.review(t, "dave", id)
+	dave.Expect("Approve this window? [y/n] ", timeout)
+	if _, err := f.reload(replaceOnce(t, `"`+f.keyLine("dave")+`"], roles: [reviewer]}`, `"`+f.keyLine("dave")+`"], roles: [auditor]}`)); err != nil {
+		t.Fatal(err)
+	}
+	dave.Expect("access revoked", timeout)
+	dave.Send("y\r")
+	dave.Wait()
+	w, ok := f.srv.windows.get(id)
+	if !ok || w.info().state != windowPending || len(w.info().granted) != 0 {
+		t.Fatalf("window after the reviewer lost the role: %v %+v", ok, w.info())
+	}
+	if _, ok := findEvent(f.streams()[id], event.WindowGrant, nil); ok {
+		t.Error("window.grant recorded after the role was removed")
+	}
 }
