@@ -215,7 +215,7 @@ func (sess *clientSession) request(rest string) exitResult {
 	w := &window{
 		s: s, id: id, owner: user, ownerKey: sess.keyFP, remote: sess.remote, local: sess.localAddr(),
 		hosts: names, spec: a.spec, reason: a.reason, dur: a.dur, count: count, pending: pending, since: now(), rec: rec,
-		members: map[*windowMember]struct{}{}, changed: make(chan struct{}),
+		members: map[*windowMember]struct{}{}, changed: make(chan struct{}), eligible: approvers,
 	}
 	w.mu.Lock()
 	w.recordLocked(event.WindowRequest, user, map[string]string{
@@ -228,6 +228,7 @@ func (sess *clientSession) request(rest string) exitResult {
 	w.mu.Unlock()
 	s.windows.add(w)
 	sess.log.Info("approval window requested", "window", id, "hosts", names, "duration", a.dur)
+	s.notifyWindow(w, event.WindowRequest, "", "")
 
 	// The id alone on stdout, for scripts; the rest is for people.
 	fmt.Fprintf(newTextWriter(sess.ch, sess.pty != nil), "%s\n", id)

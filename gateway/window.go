@@ -65,6 +65,7 @@ type window struct {
 	pending  time.Duration // how long the request waits: the shortest pending_timeout
 	since    time.Time
 	rec      *recorder.Session
+	eligible []string // who may approve, for display and webhooks
 
 	mu      sync.Mutex
 	state   windowState
@@ -192,6 +193,9 @@ func (w *window) grant(reviewer, key string) grantResult {
 	}
 	w.recordLocked(event.WindowGrant, reviewer, meta)
 	w.changedLocked()
+	if w.state == windowOpen {
+		w.s.notifyWindow(w, event.WindowGrant, strings.Join(w.granted, ","), "")
+	}
 	return granted
 }
 
@@ -205,6 +209,7 @@ func (w *window) deny(reviewer, key, note string) bool {
 	}
 	w.recordLocked(event.WindowDeny, reviewer, map[string]string{"reason": note, "key": key})
 	w.mu.Unlock()
+	w.s.notifyWindow(w, event.WindowDeny, reviewer, note)
 	msg := "approval window " + w.id + " denied by " + reviewer
 	if note != "" {
 		msg += ": " + note
@@ -244,6 +249,7 @@ func (w *window) end(by, reason, msg string) bool {
 		m.stop(o)
 	}
 	w.s.windows.remove(w)
+	w.s.notifyWindow(w, event.WindowEnd, by, reason)
 	status := 0
 	if !wasOpen {
 		status = 1 // never opened: denied, expired, cancelled
@@ -424,4 +430,21 @@ func mayRequestWindow(cfg *config.Config, u *config.User) bool {
 		}
 	}
 	return false
+}
+
+// notifyWindow queues a webhook notification about w, if a webhook is
+// configured: Session is the window id, Host its hosts (comma-separated),
+// Note the denial's or the end's reason.
+func (s *Server) notifyWindow(w *window, t event.Type, by, note string) {
+	if s.notifier == nil {
+		return
+	}
+	v := Notification{
+		Event: string(t), Session: w.id, User: w.owner, Host: strings.Join(w.hosts, ","), Reason: w.reason,
+		Since: w.since, Approvers: w.eligible, By: by, Note: note, Time: now(),
+	}
+	if t == event.WindowRequest {
+		v.Join = s.joinCommand("REVIEWER", w.id, w.local)
+	}
+	s.notifier.send(v)
 }

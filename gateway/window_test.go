@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
@@ -406,5 +407,36 @@ func TestWindowApprovalRevokedAtPrompt(t *testing.T) {
 	}
 	if _, ok := findEvent(f.streams()[id], event.WindowGrant, nil); ok {
 		t.Error("window.grant recorded after the role was removed")
+	}
+}
+
+// TestWindowWebhook: reviewers learn of a window request, its approval
+// and its end from the webhook, as of a session's.
+func TestWindowWebhook(t *testing.T) {
+	sink := newWebhookSink(t, 0)
+	o := windowOptions()
+	o.webhook = sink.srv.URL
+	f := newFixture(t, o)
+	id := f.openWindow(t, "demo-prod --for 30m --reason webhook")
+	if res := f.run("alice", "request --end "+id); res.Exit != 0 {
+		t.Fatalf("request --end: %+v", res)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case <-sink.arrived:
+		case <-time.After(timeout):
+			t.Fatalf("%d notifications; want 3", i)
+		}
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	want := []struct{ event, by string }{{"window.request", ""}, {"window.grant", "dave"}, {"window.end", "alice"}}
+	for i, n := range sink.got {
+		if n.Event != want[i].event || n.By != want[i].by || n.Session != id || n.User != "alice" || n.Host != "demo-prod" || n.Reason != "webhook" {
+			t.Errorf("notification %d = %+v; want %s by %q", i, n, want[i].event, want[i].by)
+		}
+	}
+	if !strings.Contains(sink.got[0].Join, "join "+id) {
+		t.Errorf("request notification join = %q", sink.got[0].Join)
 	}
 }
