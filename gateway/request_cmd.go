@@ -69,6 +69,8 @@ func parseWindowArgs(rest string) (windowArgs, error) {
 		case w == "--end" && i+1 < len(words):
 			a.end = words[i+1]
 			i++
+		case w == "--for" || w == "--end":
+			return a, fmt.Errorf("%s needs a value", w)
 		case w == "--no-wait":
 			a.noWait = true
 		case strings.HasPrefix(w, "-"):
