@@ -48,7 +48,7 @@ func (sess *clientSession) kill(rest string) exitResult {
 			return sess.refuse(userErrorf(nil, "session %s is already ending", id))
 		}
 	} else if win, ok := s.windows.get(id); ok {
-		if !win.end(user, o.reason, "approval window "+id+" ended by "+user) {
+		if !win.end(user, o.reason, "approval window "+id+" ended: "+o.reason) {
 			return sess.refuse(userErrorf(nil, "approval window %s is already ending", id))
 		}
 		meta["window"] = id

@@ -440,3 +440,31 @@ func TestWindowWebhook(t *testing.T) {
 		t.Errorf("request notification join = %q", sink.got[0].Join)
 	}
 }
+
+// TestKillWindow: a role with kill ends a window (and its sessions) with
+// `kill WINDOW_ID`; kill lists windows; a user without kill cannot.
+func TestKillWindow(t *testing.T) {
+	o := windowOptions()
+	edit := o.editConfig
+	o.editConfig = func(y string) string {
+		return strings.Replace(edit(y), `auditor: {audit: true}`, `auditor: {audit: true, kill: true}`, 1)
+	}
+	f := newFixture(t, o)
+	id := f.openWindow(t, "demo-prod --for 30m --reason kill me")
+	shell := f.client("alice", true, "demo-prod")
+	shell.Start(t)
+	shell.Expect("demo$ ", timeout)
+	if res := f.run("dave", "kill "+id); res.Exit == 0 {
+		t.Errorf("dave (no kill role) killed the window: %+v", res)
+	}
+	if res := f.run("carol", "kill"); !strings.Contains(res.Stdout, id) || !strings.Contains(res.Stdout, "approval window open") {
+		t.Errorf("kill does not list the window: %+v", res)
+	}
+	if res := f.run("carol", "kill "+id+" --reason incident"); res.Exit != 0 {
+		t.Fatalf("kill WINDOW: %+v", res)
+	}
+	shell.Expect("approval window "+id+" ended: killed by carol: incident; session ended", timeout)
+	shell.Wait()
+	requireEvent(t, f.streams()[id], event.WindowEnd, "carol", map[string]string{"reason": "killed by carol: incident", "sessions": "1"})
+	requireEvent(t, f.gatewayEvents(event.SessionTerminate), event.SessionTerminate, "carol", map[string]string{"window": id})
+}
