@@ -349,6 +349,15 @@ func (s *Server) windowRefusal(pol *policy, w *window, t time.Time) string {
 			return "access to " + name + " removed"
 		}
 	}
+	// An approval stands only while its reviewer may still give it.
+	w.mu.Lock()
+	granted := slices.Clone(w.granted)
+	w.mu.Unlock()
+	for _, r := range granted {
+		if u, ok := pol.cfg.User(r); !ok || !mayApproveWindow(pol.cfg, u, w) {
+			return "approver " + r + " may no longer approve"
+		}
+	}
 	return ""
 }
 

@@ -468,3 +468,19 @@ func TestKillWindow(t *testing.T) {
 	requireEvent(t, f.streams()[id], event.WindowEnd, "carol", map[string]string{"reason": "killed by carol: incident", "sessions": "1"})
 	requireEvent(t, f.gatewayEvents(event.SessionTerminate), event.SessionTerminate, "carol", map[string]string{"window": id})
 }
+
+// TestWindowApproverRevoked: an open window ends when a reload takes the
+// approving reviewer's role away, and its sessions with it.
+func TestWindowApproverRevoked(t *testing.T) {
+	f := newFixture(t, windowOptions())
+	id := f.openWindow(t, "demo-prod --for 30m --reason approver leaves")
+	shell := f.client("alice", true, "demo-prod")
+	shell.Start(t)
+	shell.Expect("demo$ ", timeout)
+	if _, err := f.reload(replaceOnce(t, `"`+f.keyLine("dave")+`"], roles: [reviewer]}`, `"`+f.keyLine("dave")+`"], roles: [auditor]}`)); err != nil {
+		t.Fatal(err)
+	}
+	shell.Expect("access revoked (approver dave may no longer approve); session ended", timeout)
+	shell.Wait()
+	requireEvent(t, f.streams()[id], event.WindowEnd, "", map[string]string{"reason": "access revoked: approver dave may no longer approve", "sessions": "1"})
+}
