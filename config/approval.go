@@ -13,6 +13,12 @@ const (
 	// DefaultLeaveGrace is how long a paused session waits for a
 	// reviewer to come back before it is terminated.
 	DefaultLeaveGrace = 5 * time.Minute
+	// DefaultMaxWindow is the longest approval window (`request --for`)
+	// a policy grants.
+	DefaultMaxWindow = 4 * time.Hour
+	// MaxMaxWindow bounds max_window: a window is an approval for
+	// automation, not a standing permission.
+	MaxMaxWindow = 7 * 24 * time.Hour
 )
 
 // What happens when the last reviewer leaves an approved session.
@@ -56,6 +62,10 @@ type ApprovalPolicy struct {
 	// without a terminal skip approval: a shell, and any command with a
 	// pty (`ssh -t bastion HOST -- bash -i`), always wait for a reviewer.
 	Exec *bool `yaml:"exec"`
+	// MaxWindow is the longest approval window a requester may ask for
+	// on the policy's hosts (`ssh bastion request HOST --for 30m`), 1m
+	// to 7d. Default: 4h.
+	MaxWindow time.Duration `yaml:"max_window"`
 }
 
 // RequiresExecApproval reports whether exec commands need approval.
@@ -126,6 +136,7 @@ func (c *Config) setApprovalDefaults() {
 		setDur(&p.PendingTimeout, DefaultPendingTimeout)
 		setStr(&p.OnLeave, OnLeavePause)
 		setDur(&p.LeaveGrace, DefaultLeaveGrace)
+		setDur(&p.MaxWindow, DefaultMaxWindow)
 	}
 }
 
@@ -155,6 +166,9 @@ func (c *Config) validateApproval(pr *problems) {
 		}
 		if p.LeaveGrace < 0 {
 			pr.add(key+".leave_grace", "is %s; use a positive duration (e.g. 5m; 0 means the default, 5m)", formatDuration(p.LeaveGrace))
+		}
+		if p.MaxWindow < time.Minute || p.MaxWindow > MaxMaxWindow {
+			pr.add(key+".max_window", "is %s; use 1m to 7d (e.g. 4h; 0 means the default, 4h)", formatDuration(p.MaxWindow))
 		}
 		if p.OnLeave != OnLeavePause && p.OnLeave != OnLeaveTerminate {
 			pr.add(key+".on_leave", "%q: use %q or %q", p.OnLeave, OnLeavePause, OnLeaveTerminate)

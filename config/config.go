@@ -250,6 +250,11 @@ type Host struct {
 	Labels map[string]string `yaml:"labels"`
 	// Class is the retention class. Default: retention.default.
 	Class string `yaml:"class"`
+	// Tunnels are the destinations `ssh -L` may reach through this host,
+	// as "ADDRESS:PORT" seen from the host (e.g. "127.0.0.1:5432"),
+	// matched exactly against what the client asks for. Default: none
+	// (port forwarding refused).
+	Tunnels []string `yaml:"tunnels"`
 }
 
 // Load reads, defaults and validates the file at path. Errors about the

@@ -108,6 +108,7 @@ func (c *Config) Validate() error {
 	c.validateRoles(&p)
 	c.validateUsers(&p)
 	c.validateHosts(&p)
+	c.validateTunnels(&p)
 	c.validateApproval(&p)
 	c.validateWebhook(&p)
 	c.validateRecording(&p)
@@ -299,7 +300,7 @@ func ParseHostKey(s string) (gossh.PublicKey, error) {
 }
 
 // reservedNames are bastion commands that cannot be host names.
-var reservedNames = []string{"join", "sessions", "audit", "help", "unlock", "kill"}
+var reservedNames = []string{"join", "sessions", "audit", "help", "unlock", "kill", "request"}
 
 func isReserved(name string) bool {
 	for _, r := range reservedNames {

@@ -46,7 +46,8 @@ const (
 	// forbidden host, audit without the role). Meta: user, host, reason.
 	AccessDenied Type = "access.denied"
 	// ForwardDenied is a refused port, agent or X11 forwarding request.
-	// Meta: user, kind, detail.
+	// Meta: user, kind, detail, and for a refused tunnel (direct-tcpip)
+	// host (named in the user name) and reason.
 	ForwardDenied Type = "forward.denied"
 	// HostKeyMismatch is a refused upstream connection because the host key
 	// differed from the pinned one. Meta: host, want, got.

@@ -66,7 +66,10 @@ const (
 const (
 	// WindowRequest opens a window request. Actor: the requester. Meta:
 	// hosts (comma-separated, or the selector), duration, reason, count
-	// (approvals needed), approvers.
+	// (approvals needed), approvers, selector (the hosts as the
+	// requester named them), pending_timeout. The window's session.start
+	// has kind "window" and host the comma-separated hosts; sessions
+	// under it have session.start meta approval "window".
 	WindowRequest Type = "window.request"
 	// WindowGrant is one reviewer's approval. Actor: the reviewer. Meta:
 	// key, approvals, count, until (Unix ns, once fully approved).

@@ -53,6 +53,7 @@ func init() {
 		{"join", "join SESSION_ID [--mode observer|peer]", "review a session: approve or deny, then watch (reviewers)", (*clientSession).join},
 		{"unlock", "unlock [USER|ADDRESS]", "list login lockouts, or lift one (admins)", (*clientSession).unlock},
 		{"kill", "kill [SESSION_ID [--reason TEXT]]", "list live sessions, or end one (roles with kill)", (*clientSession).kill},
+		{"request", "request HOST[,HOST|SELECTOR] --for 30m --reason TEXT", "ask for an approval window: reviewed access for automation (--end ID ends one)", (*clientSession).request},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }
@@ -72,6 +73,8 @@ func mayUse(cfg *config.Config, user *config.User, verb string) bool {
 		return isReviewer(cfg, user)
 	case verb == "unlock":
 		return cfg.CanUnlock(user)
+	case verb == "request":
+		return mayRequestWindow(cfg, user)
 	}
 	return true
 }

@@ -30,7 +30,9 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	}
 	defer sess.watchLimits(h)()           // idle timeout, maximum duration: timeouts.go
 	sess.tap = sess.newExecTap(h, remote) // transfers and the output cap: exectap.go
-	if pol, ok := s.cfg().ApprovalPolicy(h); ok && needsApproval(pol, remote, sess.pty != nil) {
+	pol, four := s.cfg().ApprovalPolicy(h)
+	win := s.windowOf(user, h, four) // an open approval window: window.go
+	if four && win == nil && needsApproval(pol, remote, sess.pty != nil) {
 		return sess.fourEyes(h, pol, remote)
 	}
 	kind := sess.kindOf(remote)
@@ -48,6 +50,9 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	if sess.pty != nil {
 		info.Term, info.Cols, info.Rows = sess.pty.Term, int(sess.pty.Cols), int(sess.pty.Rows)
 	}
+	if win != nil {
+		info.Meta = win.startMeta()
+	}
 	rec, err := s.opts.Recorder.Start(info)
 	if err != nil {
 		sess.log.Error("start recording", "host", h.Name, "err", err)
@@ -55,6 +60,13 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	}
 	sess.rec = rec
 	s.live.name(sess, rec.ID()) // for kill
+	if win != nil {
+		done, ok := sess.underWindow(win, h, pol, rec, remote)
+		if !ok {
+			return sess.endWith(sess.refuse(userErrorf(ErrAccessDenied, "approval window %s has ended; request a new one", win.id)), windowEndMeta(win, map[string]string{"error": "approval window ended"}))
+		}
+		defer done()
+	}
 	sess.bestEffort = s.policyOf(h) == config.OnFailureBestEffort
 	log := sess.log.With("session", rec.ID(), "host", h.Name)
 	log.Info("session start", "kind", kind)
@@ -84,6 +96,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 	}
 	defer up.Close()
 	res, meta := sess.proxy(rec, up, h, remote)
+	meta = windowEndMeta(win, meta)
 	log.Info("session end", "status", res.status, "meta", meta)
 	return sess.endWith(res, meta)
 }

@@ -12,7 +12,9 @@ import (
 // The bastion forwards terminals, nothing else: port forwarding in both
 // directions, Unix socket forwarding, agent forwarding and X11 would each
 // open a path past the recording. Every attempt is refused and recorded
-// as forward.denied (Meta: user, kind, detail, remote).
+// as forward.denied (Meta: user, kind, detail, remote). The one
+// exception is `ssh -L` to a destination a host allows in
+// hosts[].tunnels, recorded as a tunnel: tunnel.go.
 
 // directTCPIP is the payload of a "direct-tcpip" channel open (RFC 4254 7.2).
 type directTCPIP struct {

@@ -74,6 +74,10 @@ type hub struct {
 	log       *slog.Logger
 
 	// Set by the owner before the hub is registered; read-only after.
+	// A session under an approval window (win) was approved with the
+	// window: it runs at once, reviewers only watch, and stop ends it.
+	win    *window
+	stop   func(*endOrder)
 	id     string
 	reason string
 	since  time.Time
@@ -263,6 +267,11 @@ func (h *hub) terminate(by string) {
 	if h.state == stateEnded || h.end != nil {
 		return
 	}
+	if h.stop != nil { // under a window: its proxy records the termination
+		h.end = &ending{kind: event.SessionTerminate, by: by, msg: "session terminated by " + by}
+		h.stop(&endOrder{by: by, reason: "terminated by a reviewer", msg: "session terminated by " + by})
+		return
+	}
 	h.end = &ending{kind: event.SessionTerminate, by: by, msg: "session terminated by " + by}
 	h.recordLocked(event.SessionTerminate, by, map[string]string{"reason": "terminated by a reviewer"})
 	h.signal()
@@ -293,7 +302,7 @@ func (h *hub) leave(p *participant, why string) {
 		return
 	}
 	h.announceLocked(p.user + " left")
-	if h.state == stateActive && len(h.parts) == 0 {
+	if h.state == stateActive && len(h.parts) == 0 && h.win == nil {
 		h.state = statePaused
 		h.recordLocked(event.SessionPause, "", map[string]string{"reason": "the last reviewer left", "on_leave": h.pol.OnLeave, "grace": h.pol.LeaveGrace.String()})
 		if h.pol.OnLeave == config.OnLeaveTerminate && h.end == nil {

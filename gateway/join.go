@@ -67,7 +67,12 @@ func (sess *clientSession) join(args string) exitResult {
 		// The attempt is in the session's own record too, when it exists;
 		// the message above says nothing about it.
 		if id, _, err := parseJoinArgs(args); err == nil {
-			if hb, ok := sess.s.hubs.get(id); ok && hb.current() != stateAsking {
+			if w, ok := sess.s.windows.get(id); ok {
+				w.mu.Lock()
+				w.recordLocked(event.ApprovalRefused, sess.user.Name, map[string]string{
+					"reason": "join requires a role with approve", "key": sess.keyFP, "remote": sess.remote})
+				w.mu.Unlock()
+			} else if hb, ok := sess.s.hubs.get(id); ok && hb.current() != stateAsking {
 				hb.mu.Lock()
 				hb.recordLocked(event.ApprovalRefused, sess.user.Name, map[string]string{
 					"reason": "join requires a role with approve", "key": sess.keyFP, "remote": sess.remote})
@@ -89,6 +94,9 @@ func (sess *clientSession) join(args string) exitResult {
 			hb.mu.Unlock()
 		}
 	}
+	if w, ok := s.windows.get(id); ok {
+		return sess.reviewWindow(w) // an approval window: window_review.go
+	}
 	hb, ok := s.hubs.get(id)
 	if !ok || hb.current() == stateAsking {
 		denied(nil, "no such session")
@@ -105,7 +113,10 @@ func (sess *clientSession) join(args string) exitResult {
 		return sess.refuse(userErrorf(nil, "no session %s is waiting for review or running", printableID(id)))
 	}
 	w := newTextWriter(sess.ch, sess.pty != nil)
-	if mode == modePeer && !hb.pol.AllowPeerInput {
+	if mode == modePeer && hb.win != nil {
+		fmt.Fprintf(w, "foureyes: sessions under an approval window are watched, not shared; joining as observer.\n")
+		mode = modeObserver
+	} else if mode == modePeer && !hb.pol.AllowPeerInput {
 		fmt.Fprintf(w, "foureyes: peer input is not allowed on %s; joining as observer.\n", hb.host.Name)
 		mode = modeObserver
 	}

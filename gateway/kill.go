@@ -47,6 +47,11 @@ func (sess *clientSession) kill(rest string) exitResult {
 		if !hb.endOn(o) {
 			return sess.refuse(userErrorf(nil, "session %s is already ending", id))
 		}
+	} else if win, ok := s.windows.get(id); ok {
+		if !win.end(user, o.reason, "approval window "+id+" ended: "+o.reason) {
+			return sess.refuse(userErrorf(nil, "approval window %s is already ending", id))
+		}
+		meta["window"] = id
 	} else if target, ok := s.live.byID(id); ok {
 		s.endSession(target, o)
 		meta["user"] = target.user.Name
@@ -99,11 +104,19 @@ func (sess *clientSession) listKillable() {
 	type row struct{ id, user, host, kind string }
 	var rows []row
 	for _, hb := range s.hubs.all() {
-		rows = append(rows, row{hb.id, hb.owner, hb.host.Name, "four-eyes " + hb.current().String()})
+		kind := "four-eyes " + hb.current().String()
+		if hb.win != nil {
+			kind = "window " + hb.win.id
+		}
+		rows = append(rows, row{hb.id, hb.owner, hb.host.Name, kind})
+	}
+	for _, w := range s.windows.all() {
+		in := w.info()
+		rows = append(rows, row{in.id, in.owner, strings.Join(in.hosts, ","), "approval window " + in.state.String()})
 	}
 	s.live.mu.Lock()
 	for other, info := range s.live.sessions {
-		if info.id != "" && info.hub == nil {
+		if info.id != "" && info.hub == nil && info.win == nil {
 			host, remote := other.route() // set before the recording started
 			kind := "shell"
 			if remote != "" {

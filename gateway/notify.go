@@ -36,7 +36,9 @@ const (
 // Notification is the JSON body posted to notify.webhook_url.
 type Notification struct {
 	// Event is approval.request, approval.grant, approval.deny or
-	// approval.expire.
+	// approval.expire; for an approval window (Session is its id, Host
+	// its hosts, comma-separated) window.request, window.grant (once
+	// open), window.deny or window.end (Note: why).
 	Event   string `json:"event"`
 	Session string `json:"session"`
 	User    string `json:"user"`

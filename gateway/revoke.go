@@ -25,8 +25,19 @@ type liveSet struct {
 
 // liveInfo is what the gateway learns about a live session as it runs.
 type liveInfo struct {
-	id  string // recording id of an ordinary session, once started
-	hub *hub   // the four-eyes session it requested, once created
+	id  string  // recording id of an ordinary session, once started
+	hub *hub    // the four-eyes session it requested, once created
+	win *window // the approval window it runs under, if any
+}
+
+// underWindow records that sess runs under the approval window w.
+func (l *liveSet) underWindow(sess *clientSession, w *window) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if info, ok := l.sessions[sess]; ok {
+		info.win = w
+		l.sessions[sess] = info
+	}
 }
 
 // add registers sess until remove.
@@ -67,12 +78,12 @@ func (l *liveSet) owns(sess *clientSession, hb *hub) {
 }
 
 // ordinary reports whether sess runs on a host without four-eyes
-// approval (its recording started, no hub).
+// approval (its recording started, no hub, no approval window).
 func (l *liveSet) ordinary(sess *clientSession) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	info := l.sessions[sess]
-	return info.id != "" && info.hub == nil
+	return info.id != "" && info.hub == nil && info.win == nil
 }
 
 // hubOf returns the four-eyes session sess requested, or nil.
@@ -181,6 +192,12 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 		return ""
 	case "join":
 		id, _ := parseCommand(rest)
+		if w, ok := s.windows.get(id); ok {
+			if !mayApproveWindow(cfg, user, w) {
+				return "reviewer role for a host of window " + w.id + " removed"
+			}
+			return ""
+		}
 		hb, ok := s.hubs.get(id)
 		if !ok {
 			return ""
@@ -223,6 +240,8 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 // sweep ends every live session pol no longer allows, and returns how
 // many it ended.
 func (s *Server) sweep(pol *policy) int {
+	s.sweepWindows(pol)
+	s.sweepTunnels(pol)
 	t := now()
 	n := 0
 	for _, sess := range s.live.all() {
@@ -263,8 +282,12 @@ func (h *hub) endOn(o *endOrder) bool {
 	if h.state == stateEnded || h.end != nil {
 		return false
 	}
-	meta := map[string]string{"reason": o.reason}
 	h.end = &ending{kind: event.SessionTerminate, by: o.by, msg: o.msg}
+	if h.stop != nil { // under a window: its proxy records the termination
+		h.stop(o)
+		return true
+	}
+	meta := map[string]string{"reason": o.reason}
 	h.recordLocked(event.SessionTerminate, o.by, meta)
 	h.signal()
 	return true

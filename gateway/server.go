@@ -55,6 +55,8 @@ type Server struct {
 	gw           *gatewayStream // the gateway's own stream (kind "gateway")
 	losses       *lossReporter  // writes recording.failed into gw
 	hubs         registry       // four-eyes sessions, pending or running
+	windows      windowSet      // approval windows, pending or open (window.go)
+	tunnels      tunnelSet      // live ssh -L connections (tunnel.go)
 	notifier     *notifier      // nil without notify.webhook_url
 
 	// Limits before and after login (config limits:).
@@ -120,8 +122,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		ConnCallback:               s.connCallback,
 		ConnectionFailedCallback:   s.connectionFailed,
 		ChannelHandlers: map[string]ssh.ChannelHandler{
-			"session": s.limitChannels(s.handleSession),
-			"default": s.limitChannels(s.denyChannel), // direct-tcpip, direct-streamlocal, anything else
+			"session":      s.limitChannels(s.handleSession),
+			"direct-tcpip": s.limitChannels(s.handleTunnel), // ssh -L to a host's allowed destinations; ssh -J refused: tunnel.go
+			"default":      s.limitChannels(s.denyChannel),  // direct-streamlocal, anything else
 		},
 		RequestHandlers: map[string]ssh.RequestHandler{
 			"tcpip-forward":                   s.denyForwardRequest,
@@ -224,6 +227,7 @@ func (s *Server) Addr() net.Addr {
 // Shutdown closes everything at once as Close does and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopAccepting()
+	s.windows.endAll("bastion shutting down") // windows live in memory only
 	s.cancelBase(ErrShuttingDown)
 	err := waitCtx(ctx, &s.sessions)
 	s.srv.Close() // connections without sessions, and the ones a client kept open
@@ -240,6 +244,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // connections are closed. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.stopAccepting()
+	s.windows.endAll("bastion closed")
 	s.cancelBase(ErrServerClosed)
 	s.srv.Close()
 	s.wg.Wait()

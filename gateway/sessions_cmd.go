@@ -82,6 +82,13 @@ type reviewItem struct {
 	CommandQuoted string   `json:"command_quoted,omitempty"`
 	Watching      []string `json:"watching"` // "user (mode)"
 	Join          string   `json:"join"`
+	// Kind is "session", or "window" for an approval window (Host then
+	// lists its hosts, comma-separated, and State is pending or open).
+	Kind string `json:"kind"`
+	// Window is the approval window a session runs under, if any.
+	Window string `json:"window,omitempty"`
+	// Until is when an open window ends.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // listSessions prints the four-eyes sessions the user may review:
@@ -101,14 +108,19 @@ func (sess *clientSession) listSessions(args string) exitResult {
 		return sess.refuse(userErrorf(nil, "usage: sessions [--json]"))
 	}
 	var list []hubInfo
+	under := map[string]string{} // session id → its approval window
 	for _, hb := range sess.s.hubs.all() {
 		if !sess.mayReview(hb) {
 			continue
 		}
 		if in := hb.info(); in.state != stateAsking && in.state != stateEnded {
 			list = append(list, in)
+			if hb.win != nil {
+				under[in.id] = hb.win.id
+			}
 		}
 	}
+	wins := sess.reviewableWindows()
 	sort.Slice(list, func(i, j int) bool {
 		if (list[i].state == statePending) != (list[j].state == statePending) {
 			return list[i].state == statePending
@@ -122,12 +134,28 @@ func (sess *clientSession) listSessions(args string) exitResult {
 		// One object per line, in ASCII: non-ASCII characters are \u
 		// escapes, so that a person reading the JSON is not fooled by a
 		// bidi override or a zero-width space.
+		for _, in := range wins {
+			item := reviewItem{
+				ID: in.id, User: in.owner, Host: strings.Join(in.hosts, ","), State: in.state.String(),
+				Since: in.since.UTC(), Approvals: len(in.granted), Required: in.count, Reason: in.reason,
+				Watching: []string{}, Join: join(in.id), Kind: "window",
+			}
+			if in.state == windowOpen {
+				u := in.until.UTC()
+				item.Until = &u
+			}
+			b, err := json.Marshal(item)
+			if err != nil {
+				return sess.refuse(userErrorf(err, "sessions: %v", err))
+			}
+			w.Write(append(termsafe.ASCIIJSON(b), '\n'))
+		}
 		for _, in := range list {
 			b, err := json.Marshal(reviewItem{
 				ID: in.id, User: in.owner, Host: in.host, Login: in.login, State: in.state.String(),
 				Since: in.since.UTC(), Approvals: len(in.granted), Required: in.count,
 				Reason: in.reason, Command: in.command, CommandQuoted: quoteNonEmpty(in.command),
-				Watching: append([]string{}, in.watching...), Join: join(in.id),
+				Watching: append([]string{}, in.watching...), Join: join(in.id), Kind: "session", Window: under[in.id],
 			})
 			if err != nil {
 				return sess.refuse(userErrorf(err, "sessions: %v", err))
@@ -135,6 +163,9 @@ func (sess *clientSession) listSessions(args string) exitResult {
 			w.Write(append(termsafe.ASCIIJSON(b), '\n'))
 		}
 		return exitResult{}
+	}
+	if len(wins) > 0 {
+		sess.writeWindowList(w, wins)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(w, "No sessions waiting for review.")
@@ -149,6 +180,9 @@ func (sess *clientSession) listSessions(args string) exitResult {
 			cmd = "(sftp)"
 		case in.command != "":
 			cmd = termsafe.Quote(in.command)
+		}
+		if wid := under[in.id]; wid != "" {
+			cmd += " [window " + wid + "]"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\t%d/%d\t%s\t%s\n", in.id, termsafe.Text(in.owner), termsafe.Text(in.host),
 			termsafe.Text(in.login), in.state, in.since.UTC().Format(time.RFC3339), now().Sub(in.since).Round(time.Second),

@@ -18,7 +18,7 @@ func TestSessionsJSON(t *testing.T) {
 		t.Fatalf("sessions --json: %+v (%v)", res, err)
 	}
 	want := reviewItem{ID: id, User: "alice", Host: "demo-prod", Login: got.Login, State: "pending", Since: got.Since,
-		Approvals: 0, Required: 1, Reason: "json please", Watching: []string{}, Join: "ssh -t dave@bastion.example.com join " + id}
+		Approvals: 0, Required: 1, Reason: "json please", Watching: []string{}, Join: "ssh -t dave@bastion.example.com join " + id, Kind: "session"}
 	if got.Login == "" || got.Since.IsZero() || !reflect.DeepEqual(got, want) {
 		t.Errorf("sessions --json = %+v; want %+v", got, want)
 	}

@@ -97,8 +97,10 @@ func Start(opts Options) (*Target, error) {
 	t.srv = &ssh.Server{
 		HostSigners:      []ssh.Signer{signer},
 		PublicKeyHandler: t.authorize,
-		ChannelHandlers:  map[string]ssh.ChannelHandler{"session": t.handleChannel},
-		RequestHandlers:  map[string]ssh.RequestHandler{}, // refuse forwarding and other global requests
+		ChannelHandlers:  map[string]ssh.ChannelHandler{"session": t.handleChannel, "direct-tcpip": ssh.DirectTCPIPHandler},
+		// Tunnels to this machine's loopback addresses: forward.go.
+		LocalPortForwardingCallback: allowLoopbackForward,
+		RequestHandlers:             map[string]ssh.RequestHandler{}, // refuse forwarding and other global requests
 	}
 	t.wg.Add(1)
 	go func() {
