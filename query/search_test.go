@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -37,6 +38,82 @@ func TestSearchOutputStripsEscapes(t *testing.T) {
 		}
 		if tc.want > 0 && p.Hits[0].Line != "ERROR:  1051 (42S02): Unknown table" {
 			t.Errorf("line = %q", p.Hits[0].Line)
+		}
+	}
+}
+
+// TestSearchOutputStopsEarly checks that an output search stops at its
+// scan cap with the newest hits found and says so, and that paging
+// counts the rest.
+func TestSearchOutputStopsEarly(t *testing.T) {
+	conn := testConn(t)
+	st := NewStore(conn)
+	r := newRec("o2", "alice", "db1", "shell", t0)
+	for i := range 3 {
+		r.at(time.Duration(i*25)*time.Hour, event.Output, "", "marker "+string(rune('a'+i))+"\r\n", nil)
+	}
+	r.end(60*time.Hour, "0")
+	store(t, conn, r)
+	ctx := context.Background()
+	p, err := st.Search(ctx, SearchFilter{Output: "marker", Host: "db1", MaxScan: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.StoppedEarly || len(p.Hits) == 0 || p.Hits[0].Line != "marker c" {
+		t.Fatalf("capped search = %+v; want stopped early with marker c first", p)
+	}
+	p, err = st.Search(ctx, SearchFilter{Output: "marker", Host: "db1", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.StoppedEarly || len(p.Hits) != 1 || p.Hits[0].Line != "marker c" || p.More != 2 {
+		t.Fatalf("page 1 = %+v; want marker c and 2 more", p)
+	}
+	p, err = st.Search(ctx, SearchFilter{Output: "marker", Host: "db1", Limit: 1, Before: p.Hits[0].Cursor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Hits) != 1 || p.Hits[0].Line != "marker b" || p.More != 1 {
+		t.Fatalf("page 2 = %+v; want marker b and 1 more", p)
+	}
+}
+
+// TestSearchRefusals checks the searches an auditor must change.
+func TestSearchRefusals(t *testing.T) {
+	st := NewStore(nil) // refused before any query
+	for _, f := range []SearchFilter{
+		{},
+		{Command: "a", Output: "b"},
+		{Output: "x"}, // no window
+		{Command: "(", Regex: true},
+		{Command: "x", Before: "garbage"},
+		{Command: "x", Before: "1.2.x.s"},
+		{Command: "x", Kind: "gateway"},
+		{Command: string(make([]byte, maxPattern+1))},
+		{Command: "x", Since: t0, Until: t0},
+	} {
+		if _, err := st.Search(context.Background(), f); !errors.Is(err, ErrSearch) {
+			t.Errorf("Search(%+v) = %v; want ErrSearch", f, err)
+		}
+	}
+}
+
+func TestSearchPatterns(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"DROP  Table", `drop\s+table`},
+		{"a.b*", `a\.b\*`},
+	} {
+		if got := textPattern(tc.in); got != tc.want {
+			t.Errorf("textPattern(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`DROP\s+\STable`, `drop\s+\Stable`},
+		{`\p{Greek}X[[:upper:]]`, `\p{Greek}x[[:upper:]]`},
+		{`\x1B`, `\x1b`}, // hex digits: either case
+	} {
+		if got := lowerRegex(tc.in); got != tc.want {
+			t.Errorf("lowerRegex(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -59,7 +58,7 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 	// stops at MaxScan rows, with the newest hits found.
 	since, until := f.Since, f.Until
 	if until.IsZero() {
-		until = time.Now().Add(time.Minute)
+		until = s.now().Add(time.Minute)
 	}
 	if cur != nil && time.Unix(0, cur.tsNs+1).Before(until) {
 		until = time.Unix(0, cur.tsNs+1)
@@ -91,9 +90,10 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 		maxScan = DefaultMaxScan
 	}
 	var read atomic.Uint64
-	qctx := clickhouse.Context(ctx,
-		clickhouse.WithSettings(clickhouse.Settings{"max_rows_to_read": int(maxScan)}),
-		clickhouse.WithProgress(func(p *clickhouse.Progress) { read.Add(p.Rows) }))
+	// The cap is checked after each day from the server's progress
+	// reports, not with max_rows_to_read: the auditor's ClickHouse user
+	// is read-only (readonly = 1), which may not change settings.
+	qctx := clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) { read.Add(p.Rows) }))
 	goPattern := regexp.MustCompile("(?i)" + pattern) // textPattern quotes every word
 	var page SearchPage
 	for hi := until; hi.After(since); hi = hi.Add(-24 * time.Hour) {
@@ -116,24 +116,15 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 		} else {
 			err = s.outputCount(qctx, dwhere, dargs, &page)
 		}
-		if hasCode(err, codeTooManyRows) || (err == nil && read.Load() >= maxScan && lo.After(since)) {
-			page.StoppedEarly = true
-			break
-		}
 		if err != nil {
 			return SearchPage{}, err
 		}
+		if read.Load() >= maxScan && lo.After(since) {
+			page.StoppedEarly = true
+			break
+		}
 	}
 	return page, s.fillSessions(ctx, page.Hits)
-}
-
-// codeTooManyRows is the server's answer past max_rows_to_read.
-const codeTooManyRows = 158
-
-// hasCode reports whether err is a server exception with code.
-func hasCode(err error, code int32) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex) && ex.Code == code
 }
 
 // outputDay appends the newest n output hits matching where to page.
