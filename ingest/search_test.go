@@ -193,3 +193,35 @@ func TestDeriverEvictsAndRebuilds(t *testing.T) {
 		t.Error("an ended session is still held")
 	}
 }
+
+// TestBackfillSearch checks that sessions stored before the search tables
+// existed are found after a backfill, with the rows ingest would make.
+func TestBackfillSearch(t *testing.T) {
+	f := newFixture(t, 1)
+	s := &searchStream{id: "old-1"}
+	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
+	s.add(event.ApprovalGrant, "bob", "", nil)
+	s.add(event.Input, "alice", "rm -rf /var/lib/old\r", nil)
+	s.add(event.SessionEnd, "", "", map[string]string{"user": "alice", "host": "db1", "started_ns": "1"})
+	produceEvents(t, f.addr, testTopic, s.evs)
+	in := New(f.conn, f.cfg)
+	r := startIngester(t, in)
+	waitFor(t, "events committed", 60*time.Second, func() bool { return committed(t, f.addr, f.cfg.Group, testTopic, 1) == int64(len(s.evs)) })
+	r.stop(t)
+	// As if ingested by a version without the search tables.
+	for _, table := range []string{"commands", "participants"} {
+		if err := f.conn.Exec(context.Background(), "TRUNCATE TABLE "+f.db+"."+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := New(f.conn, f.cfg).BackfillSearch(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("BackfillSearch = %d, %v; want 1 session", n, err)
+	}
+	if got := searchCommands(t, f, s.id); len(got) != 1 || got[0].line != "rm -rf /var/lib/old" {
+		t.Fatalf("commands after backfill = %+v", got)
+	}
+	if n := count(t, f.conn, "SELECT count() FROM "+f.db+".participants WHERE name = 'bob' AND role = 'approved'"); n != 1 {
+		t.Fatalf("bob's approval rows after backfill = %d; want 1", n)
+	}
+}
