@@ -11,6 +11,7 @@ const (
 	inEsc    // after ESC
 	inCSI    // after ESC [
 	inSS3    // after ESC O
+	inQuoted // after Ctrl-V: the next byte is inserted as it is
 )
 
 // maxInputParams bounds the parameter bytes kept for one input sequence.
@@ -74,6 +75,14 @@ func (ed *lineEditor) feed(b byte) int {
 		ed.state = inGround
 		ed.ss3(b)
 		return keyNone
+	case inQuoted:
+		ed.state = inGround
+		if b < 0x80 {
+			// Ctrl-V Enter, Ctrl-V Ctrl-U: the shell takes the byte into
+			// the line; it neither ends nor edits it.
+			ed.insert(rune(b))
+			return keyNone
+		}
 	}
 	if ed.nutf > 0 {
 		if b&0xc0 == 0x80 {
@@ -125,6 +134,8 @@ func (ed *lineEditor) feed(b byte) int {
 		} else {
 			ed.markApprox() // Tab completion
 		}
+	case 0x16: // Ctrl-V: quoted insert of the next byte
+		ed.state = inQuoted
 	case 0x10, 0x0e, 0x12, 0x13, 0x19, 0x14, 0x18:
 		// Ctrl-P/N (history), Ctrl-R/S (search), Ctrl-Y
 		// (yank), Ctrl-T (transpose), Ctrl-X prefix: unknowable here.

@@ -37,6 +37,11 @@ type Command struct {
 	// not echo it (an input.blind event follows the line): a password,
 	// most likely. Reviewers watching live saw its length only. 0: echoed.
 	Blind int
+	// Joined is the whole command when Line ended one the shell read over
+	// several lines: earlier lines ended in a backslash or left a quote
+	// open. Backslash-newline is removed, a newline inside quotes kept.
+	// Empty for a command of one line.
+	Joined string
 }
 
 // Reconstructor replays the input of one session, event by event, and
@@ -48,7 +53,12 @@ type Reconstructor struct {
 	editors []*lineEditor // in order of first appearance
 	order   uint64        // counter for first-keystroke order
 	last    map[string]Command
+	cont    string // the unfinished multi-line command, so far
+	nCont   int    // its lines
 }
+
+// maxContLines bounds the lines joined into one command.
+const maxContLines = 16
 
 // Feed processes e and appends to out what it produced: the commands e
 // completed (input with Enter, exec), or, for input.blind, the typist's
@@ -140,6 +150,7 @@ func (r *Reconstructor) input(e *event.Event, out []Command) []Command {
 			if c, ok := r.enter(ed, e); ok {
 				c.Idx = idx
 				idx++
+				r.join(&c)
 				r.remember(c)
 				out = append(out, c)
 			}
@@ -148,6 +159,7 @@ func (r *Reconstructor) input(e *event.Event, out []Command) []Command {
 			for _, o := range r.editors {
 				o.reset()
 			}
+			r.cont, r.nCont = "", 0
 		}
 	}
 	return out
@@ -190,4 +202,66 @@ func (r *Reconstructor) enter(ed *lineEditor, e *event.Event) (Command, bool) {
 	}
 	ed.reset()
 	return cmd, cmd.Line != "" || cmd.Approximate
+}
+
+// join sets c.Joined when c ends a command continued over several lines,
+// and remembers c when the shell will read on.
+func (r *Reconstructor) join(c *Command) {
+	text := c.Line
+	if r.nCont > 0 {
+		text = r.cont + text
+	}
+	if r.nCont+1 < maxContLines && len(text) < MaxLineRunes {
+		switch continues(text) {
+		case contBackslash:
+			r.cont, r.nCont = text[:len(text)-1], r.nCont+1
+			return
+		case contQuote:
+			r.cont, r.nCont = text+"\n", r.nCont+1
+			return
+		}
+	}
+	if r.nCont > 0 {
+		c.Joined = text
+	}
+	r.cont, r.nCont = "", 0
+}
+
+// How a line continues (continues).
+const (
+	contNone      = iota
+	contBackslash // ends in an unescaped backslash
+	contQuote     // leaves a quote open
+)
+
+// continues reports whether a POSIX shell reads on after text: a trailing
+// unescaped backslash, or an open single or double quote.
+func continues(text string) int {
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			}
+		case c == '\\':
+			if i == len(text)-1 {
+				if quote == 0 {
+					return contBackslash
+				}
+				return contQuote
+			}
+			i++
+		case quote == '"':
+			if c == '"' {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		}
+	}
+	if quote != 0 {
+		return contQuote
+	}
+	return contNone
 }

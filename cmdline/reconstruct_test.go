@@ -74,3 +74,36 @@ func TestBlindWithoutCommand(t *testing.T) {
 		t.Fatalf("Feed(blind) = %+v; want nothing", got)
 	}
 }
+
+// TestMultiLineCommands checks that a command the shell read over several
+// lines is also yielded whole, and that Ctrl-V keeps a control character
+// in the line instead of acting on it.
+func TestMultiLineCommands(t *testing.T) {
+	tests := []struct {
+		name, input string
+		lines       []string
+		joined      string // of the last command
+	}{
+		{"backslash", "DROP \\\rTABLE x\r", []string{"DROP \\", "TABLE x"}, "DROP TABLE x"},
+		{"open quote", "psql -c 'DROP\rTABLE x'\r", []string{"psql -c 'DROP", "TABLE x'"}, "psql -c 'DROP\nTABLE x'"},
+		{"escaped quote closes nothing", "echo it\\'s\r", []string{"echo it\\'s"}, ""},
+		{"ctrl-c ends it", "echo 'a\r\x03ls\r", []string{"echo 'a", "ls"}, ""},
+		{"ctrl-v enter", "DROP\x16\r TABLE x\r", []string{"DROP\r TABLE x"}, ""},
+		{"ctrl-v ctrl-u", "rm x\x16\x15\r", []string{"rm x\x15"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Commands([]event.Event{ev(1, event.Input, "a", tt.input, nil)})
+			var lines []string
+			for _, c := range got {
+				lines = append(lines, c.Line)
+			}
+			if !reflect.DeepEqual(lines, tt.lines) {
+				t.Fatalf("lines = %q; want %q", lines, tt.lines)
+			}
+			if j := got[len(got)-1].Joined; j != tt.joined {
+				t.Errorf("joined = %q; want %q", j, tt.joined)
+			}
+		})
+	}
+}

@@ -72,6 +72,11 @@ func commandRowOf(st *searchState, e *event.Event, c *cmdline.Command) commandRo
 	if c.Exec {
 		r.kind = commandExec
 	}
+	if c.Joined != "" {
+		// The command the shell ran: the earlier lines have rows of
+		// their own, so every line typed stays searchable.
+		r.line = c.Joined
+	}
 	if len(r.typists) == 0 {
 		r.typists = []string{c.Actor}
 	}

@@ -47,7 +47,9 @@ type SearchFilter struct {
 	// File matches the path of a transfer or SFTP operation.
 	File string
 
-	User    string // the session's owner
+	// User selects the commands of U's sessions and, in other sessions,
+	// those U typed (as a peer) or ran; output and files of U's sessions.
+	User    string
 	Host    string
 	Session string // one session
 	Class   string // retention class
@@ -291,8 +293,9 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 		where = append(where, "kind IN ('typed', 'exec')")
 	}
 	if f.User != "" {
-		where = append(where, "user = ?")
-		args = append(args, f.User)
+		// What U did: in U's sessions, and what U typed in others'.
+		where = append(where, "(user = ? OR actor = ? OR has(typists, ?))")
+		args = append(args, f.User, f.User, f.User)
 	}
 	if f.Host != "" {
 		where = append(where, "host = ?")

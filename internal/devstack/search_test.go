@@ -66,6 +66,11 @@ func recordFourEyes(t *testing.T, st *Stack) string {
 	s.Input("dave", []byte("uptime\r"))
 	s.Input("alice", []byte("mysql -e 'DR''OP TABLE audit_log'\r"))
 	s.Input("alice", []byte("echo \xc2\x9b31mred\r"))
+	// Over two lines (a backslash, an open quote) and with Ctrl-V Enter:
+	// the shell ran one command each time.
+	s.Input("alice", []byte("TRUNCATE \\\rsalaries\r"))
+	s.Input("alice", []byte("psql -c 'DELETE FROM\rinvoices'\r"))
+	s.Input("alice", []byte("shred\x16\r -u /srv/backup\r"))
 	for _, n := range []string{"1", "2", "3"} {
 		s.Input("alice", []byte("echo page-"+n+"\r"))
 	}
@@ -141,9 +146,18 @@ func TestAuditSearchEndToEnd(t *testing.T) {
 	if res := carol("search", "--command", "'('", "--regex"); res.Exit != query.ExitUsage || !strings.Contains(res.Stderr, "regular expression") {
 		t.Errorf("bad regex: exit %d %s", res.Exit, res.Stderr)
 	}
-	// A peer who only typed.
+	// Commands the shell read over several lines, or with Ctrl-V Enter.
+	for _, q := range []string{"'truncate salaries'", "'delete from invoices'", "'shred -u /srv/backup'"} {
+		if h := hits(search("--command", q)); len(h) != 1 || h[0]["session"] != prod {
+			t.Errorf("search %s = %v; want the multi-line command", q, h)
+		}
+	}
+	// A peer who only typed: found in alice's session, and by --user dave.
 	if h := hits(search("--command", "uptime")); len(h) != 1 || h[0]["actor"] != "dave" || h[0]["user"] != "alice" {
 		t.Errorf("search uptime = %v; want typed by dave in alice's session", h)
+	}
+	if h := hits(search("--command", "uptime", "--user", "dave")); len(h) != 1 {
+		t.Errorf("search --user dave = %v; want what dave typed", h)
 	}
 	// The exec command of a real ssh session, with the session kind filter.
 	h = hits(search("--command", "staged-output-marker", "--kind", "exec"))
