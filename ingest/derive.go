@@ -29,7 +29,7 @@ var searchTypesSQL string
 func init() {
 	types := []event.Type{event.SessionStart, event.Input, event.Exec, event.InputBlind, event.ApprovalGrant,
 		event.ApprovalDeny, event.ApprovalView, event.ParticipantJoin, event.SessionTerminate, event.WindowGrant,
-		event.WindowDeny, event.Transfer, event.FileOp}
+		event.WindowDeny, event.Transfer, event.FileOp, event.ApprovalRefused}
 	quoted := make([]string, len(types))
 	for i, t := range types {
 		searchTypes[string(t)] = true

@@ -67,6 +67,7 @@ func TestSearchRowsSurviveRestart(t *testing.T) {
 	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
 	s.add(event.ApprovalRequest, "alice", "", map[string]string{"host": "db1"})
 	s.add(event.ApprovalView, "carol", "", nil)
+	s.add(event.ApprovalRefused, "alice", "", map[string]string{"reason": "self-approval"})
 	s.add(event.ApprovalGrant, "bob", "", map[string]string{"approvals": "1", "count": "1"})
 	s.add(event.ParticipantJoin, "bob", "", map[string]string{"mode": "peer"})
 	s.add(event.Input, "alice", "psql -c 'DROP TAB", nil)
@@ -127,7 +128,7 @@ func TestSearchRowsSurviveRestart(t *testing.T) {
 		}
 		parts = append(parts, name+":"+role)
 	}
-	wantParts := []string{"alice:started", "alice:typed", "bob:approved", "bob:joined", "bob:typed", "carol:viewed"}
+	wantParts := []string{"alice:refused", "alice:started", "alice:typed", "bob:approved", "bob:joined", "bob:typed", "carol:viewed"}
 	if !slices.Equal(parts, wantParts) {
 		t.Fatalf("participants = %s; want %s", strings.Join(parts, " "), strings.Join(wantParts, " "))
 	}

@@ -23,6 +23,7 @@ const (
 	roleJoined     = "joined"     // participant.join
 	roleTyped      = "typed"      // input
 	roleTerminated = "terminated" // session.terminate by a reviewer
+	roleRefused    = "refused"    // approval.refused: tried to join or approve, and policy said no
 )
 
 // commandRow holds the values of one commands row (see commandColumns).
@@ -127,6 +128,8 @@ func roleOf(e *event.Event) (name, role string) {
 		role = roleTyped
 	case event.SessionTerminate:
 		role = roleTerminated
+	case event.ApprovalRefused:
+		role = roleRefused
 	default:
 		return "", ""
 	}

@@ -24,8 +24,8 @@ const maxSpeed = 1000
 
 const usageText = `usage: audit VERB [arguments]
 
-  sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N]
-           [--before ID] [--json]
+  sessions [--user U] [--host H] [--participant U] [--approver U] [--since T]
+           [--until T] [--kind K] [--limit N] [--before ID] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
         unless an offset is given). K is shell, exec, audit, gateway or all
@@ -34,7 +34,8 @@ const usageText = `usage: audit VERB [arguments]
         command (--before ID: the sessions listed after ID); with --json it
         is {"record":"more","more":N,"before":ID,"next":COMMAND}.
         --participant U: sessions U started, approved, denied, viewed
-        pending, joined, typed in or terminated; --approver U: approved.
+        pending, joined, typed in, terminated or was refused joining;
+        --approver U: approved.
   search --command TEXT [--regex] | --output TEXT | --file PATH
          [--user U] [--host H] [--session ID] [--class C] [--kind K]
          [--since T] [--until T] [--limit N] [--before CURSOR] [--json]
@@ -165,7 +166,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	fs.note = "When more sessions match than --limit, a last line says how many and gives the command of the next page (--before ID)."
 	user := fs.nonEmpty("user", "U", "a user name", "only sessions of this user")
 	host := fs.nonEmpty("host", "H", "a host name", "only sessions to this host")
-	participant := fs.nonEmpty("participant", "U", "a user name", "only sessions this user started, approved, denied, viewed pending, joined, typed in or terminated")
+	participant := fs.nonEmpty("participant", "U", "a user name", "only sessions this user started, approved, denied, viewed pending, joined, typed in, terminated or was refused joining")
 	approver := fs.nonEmpty("approver", "U", "a user name", "only sessions this user approved")
 	var since, until time.Time
 	fs.timeSpec("since", "started at or after T: a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00:00Z; UTC)", &since, c.now)

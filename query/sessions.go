@@ -29,8 +29,8 @@ type Filter struct {
 	Kind  string
 	Limit int // default DefaultLimit, at most MaxLimit
 	// Participant selects the sessions the named user started, approved,
-	// denied, viewed pending, joined, typed in or terminated; Approver
-	// those they approved (the participants table).
+	// denied, viewed pending, joined, typed in, terminated or was refused
+	// joining; Approver those they approved (the participants table).
 	Participant string
 	Approver    string
 	// Before is the ID of a session listed earlier (the cursor of the
