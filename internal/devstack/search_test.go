@@ -259,6 +259,29 @@ func TestAuditSearchEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Typed through the real ssh client in a pty, with Ctrl-W and
+	// Backspace: found as the shell ran it, typist alice.
+	alice := st.client("alice", true, "demo-staging")
+	alice.Start(t)
+	alice.Expect("demo-staging$ ", 20*time.Second)
+	alice.Send("echo wrongword\x17typed-\x7fover-ssh\r")
+	alice.Expect("typedover-ssh", 10*time.Second)
+	alice.Send("exit\r")
+	alice.Wait()
+	var typed []map[string]any
+	for deadline := time.Now().Add(60 * time.Second); len(typed) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the command typed over ssh is not searchable after 60s")
+		}
+		typed = hits(search("--command", "'echo typedover-ssh'"))
+	}
+	if len(typed) != 1 || typed[0]["actor"] != "alice" || typed[0]["host"] != "demo-staging" || typed[0]["kind"] != "typed" {
+		t.Errorf("search for the command typed over ssh = %v", typed)
+	}
+	if h := hits(search("--command", "wrongword")); len(h) != 0 {
+		t.Errorf("the word erased with Ctrl-W was found: %v", h)
+	}
+
 	// Every search is recorded: carol's audit sessions hold the lines.
 	audits, err := st.Store.Sessions(ctx, query.Filter{User: "carol", Kind: "audit", Limit: 1000})
 	if err != nil {
@@ -308,6 +331,9 @@ func TestAuditSearchEndToEnd(t *testing.T) {
 	}
 	if h := hits(search("--command", "staged-output-marker")); len(h) != 0 {
 		t.Errorf("a session dropped by retention is still found: %v", h)
+	}
+	if h := hits(search("--command", "typedover-ssh")); len(h) != 0 {
+		t.Errorf("a typed command of a dropped session is still found: %v", h)
 	}
 	if h := hits(search("--output", "staged-output-marker", "--host", "demo-staging")); len(h) != 0 {
 		t.Errorf("dropped output still found: %v", h)
