@@ -37,7 +37,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d %s", v, name))
 	}
-	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log", "7 search tables"}
+	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log", "7 search tables", "8 normalized command lines"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("schema_migrations = %v; want %v", got, want)
 	}

@@ -227,7 +227,22 @@ ORDER BY (name, role, session)`, db),
 		}
 		return steps
 	}},
+	{version: 8, name: "normalized command lines", steps: func(string, features) []step {
+		// norm is what a command search compares: the line lower-cased,
+		// without shell quotes and backslashes, blanks collapsed. The
+		// server computes it at insert (MATERIALIZED: no INSERT names it,
+		// so every writer keeps working), and search is then one
+		// substring test instead of two regular expressions per row.
+		return []step{
+			addColumn{table: "commands", column: "norm", typ: "String MATERIALIZED " + normExpr},
+			addColumn{table: "held_commands", column: "norm", typ: "String MATERIALIZED " + normExpr},
+		}
+	}},
 }
+
+// normExpr computes commands.norm from line (query.normText does the same
+// to the search text).
+const normExpr = `lowerUTF8(replaceRegexpAll(replaceRegexpAll(line, '[\'"\\\\]', ''), '\\s+', ' '))`
 
 // commandsColumnsDDL and participantsColumnsDDL are the columns of the
 // search tables and their held copies (docs/storage.md).

@@ -33,9 +33,10 @@ var ErrSearch = errors.New("query: search")
 // SearchFilter selects search hits. Exactly one of Command, Output and
 // File is set; zero fields of the rest do not filter.
 type SearchFilter struct {
-	// Command matches typed and exec command lines: case-insensitive, as
-	// a substring whose spaces match any run of blanks, found also with
-	// the line's quotes and backslashes removed (DR'O'P finds DROP).
+	// Command matches typed and exec command lines: a substring, with
+	// case, shell quotes and backslashes ignored and any run of blanks
+	// matching any other (DR'O'P  table finds DROP TABLE): both sides are
+	// normalized alike (commands.norm).
 	// With Regex it is an RE2 expression, matched against the line in
 	// lower case (its literal letters are lower-cased too).
 	Command string
@@ -208,9 +209,8 @@ func lowerRegex(expr string) string {
 	return b.String()
 }
 
-// quoteChars are removed from a line and a search text for the second
-// comparison of a command search: the shell drops them, so DR'O'P and
-// DROP run the same.
+// quoteChars are removed from a search text (and, by the schema, from
+// the line): the shell drops them, so DR'O'P and DROP run the same.
 const quoteChars = `['"\\]`
 
 var quoteRe = regexp.MustCompile(quoteChars)
@@ -227,12 +227,21 @@ func commandMatch(f SearchFilter) (string, []any, error) {
 		}
 		return "match(lowerUTF8(line), ?)", []any{lowerRegex(f.Command)}, nil
 	}
-	p1 := textPattern(f.Command)
-	stripped := strings.TrimSpace(quoteRe.ReplaceAllString(f.Command, ""))
-	if stripped == "" {
-		return "match(lowerUTF8(line), ?)", []any{p1}, nil
+	norm := normText(f.Command)
+	if norm == "" {
+		return "", nil, fmt.Errorf("%w: --command has nothing to search for but quotes", ErrSearch)
 	}
-	return "(match(lowerUTF8(line), ?) OR match(replaceRegexpAll(lowerUTF8(line), ?, ''), ?))", []any{p1, quoteChars, textPattern(stripped)}, nil
+	return "position(norm, ?) > 0", []any{norm}, nil
+}
+
+// normText normalizes a search text as ingest's schema normalizes a
+// command line into commands.norm (ingest normExpr): lower case, no
+// quotes or backslashes, blanks (RE2 \s) collapsed to one space.
+func normText(text string) string {
+	text = quoteRe.ReplaceAllString(strings.ToLower(text), "")
+	return strings.Join(strings.FieldsFunc(text, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r'
+	}), " ")
 }
 
 // commonConds returns the conditions on the columns the search tables and

@@ -117,3 +117,33 @@ func TestSearchPatterns(t *testing.T) {
 		}
 	}
 }
+
+// TestNormTextMatchesSchema checks that a search text is normalized as
+// the server normalizes commands.norm: the two must agree, or a command
+// is not found.
+func TestNormTextMatchesSchema(t *testing.T) {
+	conn := testConn(t)
+	ctx := context.Background()
+	lines := []string{"DR''OP  TABLE \"x\"", "mysql -e 'DROP\tTABLE\\\nx'", "ÄRGER Über", "a\\ b"}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO commands (session, seq, idx, line)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines {
+		if err := b.Append("s", uint64(i), uint32(0), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines {
+		var norm string
+		if err := conn.QueryRow(ctx, "SELECT norm FROM commands WHERE seq = ?", uint64(i)).Scan(&norm); err != nil {
+			t.Fatal(err)
+		}
+		if want := normText(l); norm != want {
+			t.Errorf("norm of %q: server %q, normText %q", l, norm, want)
+		}
+	}
+}
