@@ -147,3 +147,19 @@ func TestNormTextMatchesSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestShowJoinsMultiLineCommands checks that show names the whole command
+// a multi-line entry ran, as search finds it.
+func TestShowJoinsMultiLineCommands(t *testing.T) {
+	r := newRec("m1", "alice", "db1", "shell", t0)
+	r.at(time.Second, event.Input, "alice", "DROP \\\rTABLE x\r", nil)
+	var found bool
+	for _, it := range timeline(r.events()) {
+		if it.what == "command" && it.detail == `TABLE x   [the whole command: DROP TABLE x]` {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("timeline = %+v; want the whole command named", timeline(r.events()))
+	}
+}
