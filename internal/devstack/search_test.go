@@ -282,6 +282,22 @@ func TestAuditSearchEndToEnd(t *testing.T) {
 		t.Errorf("the word erased with Ctrl-W was found: %v", h)
 	}
 
+	// Commands piped to an exec session's stdin (ssh host sh < script)
+	// are found too: they are input like typing.
+	piped := st.client("alice", false, "demo-staging", "--", "sh")
+	piped.Stdin = "echo piped-one\necho piped-two\n"
+	if res := sshtest.Run(t, piped); res.Exit != 0 || !strings.Contains(res.Stdout, "piped-two") {
+		t.Fatalf("ssh demo-staging sh < script: exit %d %q %s", res.Exit, res.Stdout, res.Stderr)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if h := hits(search("--command", "'echo piped-two'")); len(h) == 1 && h[0]["actor"] == "alice" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a command piped to stdin is not searchable after 60s: %v", hits(search("--command", "piped")))
+		}
+	}
+
 	// Every search is recorded: carol's audit sessions hold the lines.
 	audits, err := st.Store.Sessions(ctx, query.Filter{User: "carol", Kind: "audit", Limit: 1000})
 	if err != nil {
