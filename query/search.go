@@ -317,9 +317,17 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	both := append(append([]any{}, args...), args...)
 	// The highest blind wins among copies: an input.blind after the
 	// line re-sends its row with the mark.
+	// Two steps, as for sessions: choose the newest matching keys from
+	// narrow columns, then read those rows whole; sorting every match
+	// with its line costs far more when a common word matches.
+	keys := fmt.Sprintf(`SELECT session, seq, idx FROM (SELECT session, seq, idx, ts_ns FROM (
+		SELECT session, seq, idx, ts_ns FROM commands%[1]s UNION ALL SELECT session, seq, idx, ts_ns FROM held_commands%[1]s)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit)
 	q := fmt.Sprintf(`SELECT %[1]s FROM (
-		SELECT %[1]s FROM commands%[2]s UNION ALL SELECT %[1]s FROM held_commands%[2]s)
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[3]d`, hitColumns, cond, limit)
+		SELECT %[1]s FROM commands WHERE (session, seq, idx) IN (%[2]s)
+		UNION ALL SELECT %[1]s FROM held_commands WHERE (session, seq, idx) IN (%[2]s))
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[3]d`, hitColumns, keys, limit)
+	both = append(both, both...)
 	rows, err := s.conn.Query(ctx, q, both...)
 	if err != nil {
 		return SearchPage{}, fmt.Errorf("query: search: %w", err)
@@ -353,8 +361,8 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	mwhere, margs2 := append(append([]string{}, where...), w...), append(append([]any{}, args...), a...)
 	mcond := whereClause(mwhere)
 	var n uint64
-	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM (SELECT session, seq, idx FROM (
-		SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s) LIMIT 1 BY session, seq, idx)`, mcond),
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
+		SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, mcond),
 		append(append([]any{}, margs2...), margs2...)...).Scan(&n)
 	if err != nil {
 		return SearchPage{}, fmt.Errorf("query: search: count: %w", err)
