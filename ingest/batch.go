@@ -9,6 +9,11 @@ type batch struct {
 	// the highest version per session is inserted.
 	latest   map[string]int
 	rejected []rejectedRow
+	// commands and participants are the search rows derived from events
+	// (derive.go), filled once before the first insert attempt.
+	commands     []commandRow
+	participants []participantRow
+	derived      bool
 	// offsets maps a partition to the highest offset seen in it.
 	offsets map[int]int64
 	// n counts the records added; bytes their size (recordSize).
@@ -57,6 +62,11 @@ func (b *batch) reset() {
 	clear(b.rejected)
 	b.rejected = b.rejected[:0]
 	clear(b.offsets)
+	clear(b.commands)
+	b.commands = b.commands[:0]
+	clear(b.participants)
+	b.participants = b.participants[:0]
+	b.derived = false
 	b.n, b.bytes = 0, 0
 }
 

@@ -29,6 +29,15 @@ func benchEvents(n int) (keys []string, values [][]byte) {
 		s := i % sessions
 		e := event.Event{V: event.Version, Session: fmt.Sprintf("0b0f6a8e-1c1e-4a57-9d53-%012d", s), Time: baseTime + int64(i),
 			Type: event.Output, Gateway: "gw1", Data: data, Class: "production", Retention: 90}
+		// The shape of real sessions: a start, then about 1% input (a
+		// command line each, which the search tables reconstruct).
+		switch {
+		case i < sessions:
+			e.Type, e.Data, e.Actor = event.SessionStart, nil, "alice"
+			e.Meta = map[string]string{"user": "alice", "host": "db" + strconv.Itoa(s%50), "kind": "shell"}
+		case i%100 == 0:
+			e.Type, e.Data, e.Actor = event.Input, []byte("ls -la /var/log/postgresql\r"), "alice"
+		}
 		chains[s].Seal(&e)
 		b, err := event.Marshal(&e)
 		if err != nil {
@@ -39,8 +48,9 @@ func benchEvents(n int) (keys []string, values [][]byte) {
 	return keys, values
 }
 
-// BenchmarkIngest measures Kafka → ClickHouse throughput: b.N 200-byte
-// output events are produced first, then timed from the first fetched
+// BenchmarkIngest measures Kafka → ClickHouse throughput: b.N events
+// (1000 sessions; 200-byte output, 1% command input, so the search tables
+// get their rows) are produced first, then timed from the first fetched
 // message (after the group join) until ClickHouse acknowledged them all.
 //
 //	go test -run '^$' -bench Ingest -benchtime 1000000x ./ingest/

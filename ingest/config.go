@@ -31,6 +31,10 @@ type Config struct {
 	// BatchInterval is the longest an event waits in memory before its
 	// batch is inserted. Default: 200ms.
 	BatchInterval time.Duration
+	// SearchSessions bounds the sessions whose command reconstruction
+	// ingest keeps in memory for the search tables; an evicted session is
+	// rebuilt from its stored events when it goes on. Default: 4096.
+	SearchSessions int
 	// Database holds the tables written by Migrate. Default: foureyes.
 	Database string
 	// TLS and SASL secure the connections to the brokers (kafka.tls,
@@ -85,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchInterval <= 0 {
 		c.BatchInterval = DefaultBatchInterval
+	}
+	if c.SearchSessions <= 0 {
+		c.SearchSessions = DefaultSearchSessions
 	}
 	if c.Database == "" {
 		c.Database = DefaultDatabase

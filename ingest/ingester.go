@@ -33,6 +33,9 @@ type Ingester struct {
 	detected       bool
 	insertSettings clickhouse.Settings
 
+	// derive fills the search rows; a new one for each Run (derive.go).
+	derive *deriver
+
 	running  atomic.Bool
 	reader   atomic.Pointer[kafka.Reader]
 	budget   atomic.Pointer[budget] // set by Run; kept for Stats after it returns
@@ -44,7 +47,7 @@ type Ingester struct {
 // an invalid cfg.
 func New(conn driver.Conn, cfg Config) *Ingester {
 	cfg = cfg.withDefaults()
-	return &Ingester{
+	in := &Ingester{
 		conn:            conn,
 		cfg:             cfg,
 		log:             cfg.Logger.With("topic", cfg.Topic, "group", cfg.Group),
@@ -54,6 +57,15 @@ func New(conn driver.Conn, cfg Config) *Ingester {
 		commitTimeout:   10 * time.Second,
 		shutdownTimeout: 5 * time.Second,
 	}
+	in.derive = in.newDeriver()
+	return in
+}
+
+// newDeriver returns an empty search state that rebuilds from the store.
+func (in *Ingester) newDeriver() *deriver {
+	d := newDeriver(in.cfg.SearchSessions)
+	d.rebuild = in.rebuildFromStore
+	return d
 }
 
 // Run consumes until ctx is done, then inserts and commits what it has
@@ -121,6 +133,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stopFetch()
 
+	// A fresh search state: what a previous Run saw but did not commit
+	// is delivered again.
+	in.derive = in.newDeriver()
 	in.log.Info("ingest started", "brokers", in.cfg.Brokers, "batch_rows", in.cfg.BatchRows, "batch_bytes", in.cfg.BatchBytes, "batch_interval", in.cfg.BatchInterval)
 	b := newBatch(in.cfg.BatchRows)
 	in.consume(ctx, r, recs, b)

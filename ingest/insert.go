@@ -13,8 +13,11 @@ import (
 type insertStage int
 
 const (
-	stageEvents insertStage = iota
+	stageDerive insertStage = iota // not an insert: fills the search rows
+	stageEvents
 	stageSessions
+	stageCommands
+	stageParticipants
 	stageRejected
 	stageDone
 )
@@ -24,7 +27,7 @@ const (
 // Stages already acknowledged are not repeated on a retry.
 func (in *Ingester) insert(ctx context.Context, b *batch) error {
 	wait := in.backoffMin
-	for stage := stageEvents; stage < stageDone; {
+	for stage := stageDerive; stage < stageDone; {
 		err := in.insertStage(ctx, b, stage)
 		if err == nil {
 			stage++
@@ -42,6 +45,8 @@ func (in *Ingester) insert(ctx context.Context, b *batch) error {
 	}
 	in.counters.events.Add(uint64(b.events.len()))
 	in.counters.sessions.Add(uint64(len(b.sessions)))
+	in.counters.commands.Add(uint64(len(b.commands)))
+	in.counters.participants.Add(uint64(len(b.participants)))
 	in.counters.rejected.Add(uint64(len(b.rejected)))
 	in.counters.batches.Add(1)
 	return nil
@@ -55,10 +60,23 @@ func (in *Ingester) insertStage(ctx context.Context, b *batch, stage insertStage
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(in.insertSettings))
 	}
 	switch stage {
+	case stageDerive:
+		if b.derived {
+			return nil
+		}
+		if err := in.derive.derive(ctx, b); err != nil {
+			return err
+		}
+		b.derived = true
+		return nil
 	case stageEvents:
 		return in.insertEvents(ctx, &b.events)
 	case stageSessions:
 		return in.insertSessions(ctx, b.sessions)
+	case stageCommands:
+		return in.insertCommands(ctx, b.commands)
+	case stageParticipants:
+		return in.insertParticipants(ctx, b.participants)
 	case stageRejected:
 		return in.insertRejected(ctx, b.rejected)
 	}
@@ -154,6 +172,51 @@ func (in *Ingester) insertSessions(ctx context.Context, rows []sessionRow) error
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("ingest: insert sessions: %w", err)
+	}
+	return nil
+}
+
+func (in *Ingester) insertCommands(ctx context.Context, rows []commandRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := in.conn.PrepareBatch(ctx, "INSERT INTO "+in.cfg.Database+".commands ("+commandColumns+")")
+	if err != nil {
+		return fmt.Errorf("ingest: insert commands: %w", err)
+	}
+	defer b.Close()
+	for i := range rows {
+		r := &rows[i]
+		err := b.Append(r.session, r.seq, r.idx, time.Unix(r.ts, 0), r.tsNs, r.kind, r.host, r.user, r.actor,
+			r.typists, r.approximate, r.blind, r.line, r.detail, r.class, r.retention)
+		if err != nil {
+			return fmt.Errorf("ingest: insert commands: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ingest: insert commands: %w", err)
+	}
+	return nil
+}
+
+func (in *Ingester) insertParticipants(ctx context.Context, rows []participantRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := in.conn.PrepareBatch(ctx, "INSERT INTO "+in.cfg.Database+".participants ("+participantColumns+")")
+	if err != nil {
+		return fmt.Errorf("ingest: insert participants: %w", err)
+	}
+	defer b.Close()
+	for i := range rows {
+		r := &rows[i]
+		err := b.Append(r.session, r.name, r.role, r.seq, time.Unix(r.ts, 0), r.tsNs, r.host, r.user, r.kind, r.class, r.retention)
+		if err != nil {
+			return fmt.Errorf("ingest: insert participants: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ingest: insert participants: %w", err)
 	}
 	return nil
 }

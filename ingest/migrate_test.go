@@ -37,7 +37,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d %s", v, name))
 	}
-	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log"}
+	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log", "7 search tables", "8 normalized command lines"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("schema_migrations = %v; want %v", got, want)
 	}
@@ -112,8 +112,9 @@ func TestMigrateConcurrently(t *testing.T) {
 	if n := count(t, conn, "SELECT uniqExact(version) FROM "+db+".schema_migrations"); n != uint64(len(migrations)) {
 		t.Fatalf("distinct migrations = %d; want %d", n, len(migrations))
 	}
-	if n := count(t, conn, "SELECT count() FROM system.tables WHERE database = ?", db); n != 9 {
-		t.Fatalf("tables = %d; want 9 (events, sessions, rejected, schema_migrations, holds, held_events, held_sessions, expired_sessions, retention_log)", n)
+	if n := count(t, conn, "SELECT count() FROM system.tables WHERE database = ?", db); n != 13 {
+		t.Fatalf("tables = %d; want 13 (events, sessions, rejected, schema_migrations, holds, held_events, held_sessions, expired_sessions, retention_log, "+
+			"commands, participants, held_commands, held_participants)", n)
 	}
 }
 

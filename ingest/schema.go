@@ -191,7 +191,94 @@ ORDER BY at_ns`, db),
 			addColumn{table: "retention_log", column: "sig", typ: "String DEFAULT ''"},
 		}
 	}},
+	{version: 7, name: "search tables", steps: func(db string, f features) []step {
+		steps := []step{
+			// One row per command reconstructed at ingest (cmdline): a
+			// typed line, an exec command, a file transfer or operation.
+			// The key (session, seq, idx) names a row; host and ts lead
+			// the order for the host and time filters and depend only on
+			// it, so redelivered rows collapse. Partitioned like events:
+			// retention drops a day of commands with its events.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.commands (`+commandsColumnsDDL+`
+) ENGINE = ReplacingMergeTree
+PARTITION BY (retention_days, toYYYYMMDD(ts))
+ORDER BY (host, ts, session, seq, idx)`, db),
+			// One row per (session, name, role): who started, approved,
+			// denied, viewed, joined, typed in or terminated a session,
+			// at their first such event.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.participants (`+participantsColumnsDDL+`
+) ENGINE = ReplacingMergeTree
+PARTITION BY (retention_days, toYYYYMMDD(ts))
+ORDER BY (name, role, session)`, db),
+			// The held copies, like held_events: one partition per session.
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.held_commands (`+commandsColumnsDDL+`
+) ENGINE = ReplacingMergeTree
+PARTITION BY session
+ORDER BY (host, ts, session, seq, idx)`, db),
+			ddlf(`CREATE TABLE IF NOT EXISTS %s.held_participants (`+participantsColumnsDDL+`
+) ENGINE = ReplacingMergeTree
+PARTITION BY session
+ORDER BY (name, role, session)`, db),
+		}
+		if f.TTL {
+			steps = append(steps,
+				ddlf(`ALTER TABLE %s.commands MODIFY TTL ts + toIntervalDay(retention_days + 2)`, db),
+				ddlf(`ALTER TABLE %s.participants MODIFY TTL ts + toIntervalDay(retention_days + 2)`, db))
+		}
+		return steps
+	}},
+	{version: 8, name: "normalized command lines", steps: func(string, features) []step {
+		// norm is what a command search compares: the line lower-cased,
+		// without shell quotes and backslashes, blanks collapsed. The
+		// server computes it at insert (MATERIALIZED: no INSERT names it,
+		// so every writer keeps working), and search is then one
+		// substring test instead of two regular expressions per row.
+		return []step{
+			addColumn{table: "commands", column: "norm", typ: "String MATERIALIZED " + normExpr},
+			addColumn{table: "held_commands", column: "norm", typ: "String MATERIALIZED " + normExpr},
+		}
+	}},
 }
+
+// normExpr computes commands.norm from line (query.normText does the same
+// to the search text).
+const normExpr = `lowerUTF8(replaceRegexpAll(replaceRegexpAll(line, '[\'"\\\\]', ''), '\\s+', ' '))`
+
+// commandsColumnsDDL and participantsColumnsDDL are the columns of the
+// search tables and their held copies (docs/storage.md).
+const (
+	commandsColumnsDDL = `
+    session String,
+    seq UInt64,
+    idx UInt32,
+    ts DateTime,
+    ts_ns Int64,
+    kind String,
+    host String,
+    user String,
+    actor String,
+    typists Array(String),
+    approximate UInt8,
+    blind UInt32,
+    line String,
+    detail String,
+    class String,
+    retention_days UInt16,
+    ingested_at DateTime DEFAULT now()`
+	participantsColumnsDDL = `
+    session String,
+    name String,
+    role String,
+    seq UInt64,
+    ts DateTime,
+    ts_ns Int64,
+    host String,
+    user String,
+    kind String,
+    class String,
+    retention_days UInt16,
+    ingested_at DateTime DEFAULT now()`
+)
 
 // schemaMigrationsDDL creates the table that records applied migrations.
 // MergeTree rather than TinyLog: two processes may insert at once.
@@ -211,5 +298,7 @@ const (
 	eventColumns   = "session, seq, ts, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash"
 	sessionColumns = "session, version, kind, user, host, login, remote, gateway, started, started_ns, ended_ns, " +
 		"exit_status, interrupted, command, bytes_in, bytes_out, approvers, reason, last_seq, last_hash, class, retention_days"
-	rejectedColumns = "topic, partition, offset, error, raw, at"
+	rejectedColumns    = "topic, partition, offset, error, raw, at"
+	commandColumns     = "session, seq, idx, ts, ts_ns, kind, host, user, actor, typists, approximate, blind, line, detail, class, retention_days"
+	participantColumns = "session, name, role, seq, ts, ts_ns, host, user, kind, class, retention_days"
 )

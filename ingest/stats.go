@@ -14,6 +14,9 @@ type Stats struct {
 	Events uint64
 	// Sessions is the number of sessions rows ClickHouse acknowledged.
 	Sessions uint64
+	// Commands and Participants are the numbers of search rows
+	// (commands and participants tables) ClickHouse acknowledged.
+	Commands, Participants uint64
 	// Rejected is the number of messages that did not decode and went to
 	// the rejected table.
 	Rejected uint64
@@ -43,6 +46,7 @@ type Stats struct {
 // counters are the live values behind Stats.
 type counters struct {
 	fetched, events, sessions, rejected, batches atomic.Uint64
+	commands, participants                       atomic.Uint64
 	insertErrors, commitErrors, fetchErrors      atomic.Uint64
 	pending                                      atomic.Int64
 	lastCommit                                   atomic.Int64 // unix ns
@@ -56,6 +60,8 @@ func (in *Ingester) Stats() Stats {
 		Events:       c.events.Load(),
 		Sessions:     c.sessions.Load(),
 		Rejected:     c.rejected.Load(),
+		Commands:     c.commands.Load(),
+		Participants: c.participants.Load(),
 		Batches:      c.batches.Load(),
 		InsertErrors: c.insertErrors.Load(),
 		CommitErrors: c.commitErrors.Load(),

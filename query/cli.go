@@ -24,8 +24,8 @@ const maxSpeed = 1000
 
 const usageText = `usage: audit VERB [arguments]
 
-  sessions [--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N]
-           [--before ID] [--transfers] [--json]
+  sessions [--user U] [--host H] [--participant U] [--approver U] [--since T]
+           [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
         unless an offset is given). K is shell, exec, audit, gateway or all
@@ -35,6 +35,18 @@ const usageText = `usage: audit VERB [arguments]
         is {"record":"more","more":N,"before":ID,"next":COMMAND}.
         --transfers: only sessions that moved or changed files (scp, rsync,
         git, SFTP).
+        --participant U: sessions U started, approved, denied, viewed
+        pending, joined, typed in, terminated or was refused joining;
+        --approver U: approved.
+  search --command TEXT [--regex] | --output TEXT | --file PATH
+         [--user U] [--host H] [--session ID] [--class C] [--kind K]
+         [--since T] [--until T] [--limit N] [--before CURSOR] [--json]
+        find commands typed or run (as show reconstructs them; spaces match
+        any blanks, quotes are ignored, case too; --regex: an RE2
+        expression), lines of output (needs --since, --host or --session;
+        stops early past a scan cap and says so) or files transferred,
+        newest first: time, session, host, who typed it, the line. K is
+        shell, exec or all. Paging as for sessions.
   show ID [--json]
         session details and timeline: start, resizes, commands typed (with
         typist), exec, file transfers (direction, path, size, SHA-256,
@@ -126,6 +138,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.release(ctx, rest)
 	case "retention":
 		return c.retention(ctx, rest)
+	case "search":
+		return c.search(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageText)
 		return ExitOK
@@ -152,10 +166,12 @@ func (c *cli) fail(id string, err error) int {
 var sessionKinds = []string{"shell", "exec", "audit", "gateway", KindAll}
 
 func (c *cli) sessions(ctx context.Context, args []string) int {
-	fs := c.flagSet("sessions", "[--user U] [--host H] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]")
+	fs := c.flagSet("sessions", "[--user U] [--host H] [--participant U] [--approver U] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]")
 	fs.note = "When more sessions match than --limit, a last line says how many and gives the command of the next page (--before ID)."
 	user := fs.nonEmpty("user", "U", "a user name", "only sessions of this user")
 	host := fs.nonEmpty("host", "H", "a host name", "only sessions to this host")
+	participant := fs.nonEmpty("participant", "U", "a user name", "only sessions this user started, approved, denied, viewed pending, joined, typed in, terminated or was refused joining")
+	approver := fs.nonEmpty("approver", "U", "a user name", "only sessions this user approved")
 	var since, until time.Time
 	fs.timeSpec("since", "started at or after T: a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00:00Z; UTC)", &since, c.now)
 	fs.timeSpec("until", "started before T, same forms as --since", &until, c.now)
@@ -171,7 +187,8 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		return fs.errorf("--since %s is not before --until %s: no session can match",
 			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 	}
-	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before, Transfers: *transfers}
+	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before,
+		Participant: *participant, Approver: *approver, Transfers: *transfers}
 	page, err := c.st.SessionsPage(ctx, f)
 	if err != nil {
 		if isNotFound(err) && *before != "" {

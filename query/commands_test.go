@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foureyes/foureyes/cmdline"
 	"github.com/foureyes/foureyes/event"
 )
 
@@ -95,7 +96,7 @@ func TestCommandsTimeSeqAndExec(t *testing.T) {
 	r.at(time.Second, event.Exec, "alice", "uname -a", nil)
 	r.end(2*time.Second, "0")
 	got := Commands(r.events())
-	want := []Command{{Seq: 1, Time: t0.Add(time.Second), Actor: "alice", Line: "uname -a"}}
+	want := []Command{{Seq: 1, Time: t0.Add(time.Second), Actor: "alice", Line: "uname -a", Exec: true}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Commands = %+v; want %+v", got, want)
 	}
@@ -107,12 +108,12 @@ func TestCommandsTimeSeqAndExec(t *testing.T) {
 }
 
 func TestCommandsBoundedLine(t *testing.T) {
-	big := make([]byte, maxLineRunes+100)
+	big := make([]byte, cmdline.MaxLineRunes+100)
 	for i := range big {
 		big[i] = 'x'
 	}
 	got := Commands(inputEvents(in{"a", string(big) + "\r"}))
-	if len(got) != 1 || len([]rune(got[0].Line)) != maxLineRunes || !got[0].Approximate {
+	if len(got) != 1 || len([]rune(got[0].Line)) != cmdline.MaxLineRunes || !got[0].Approximate {
 		t.Fatalf("long line: %d commands, approx %v", len(got), len(got) > 0 && got[0].Approximate)
 	}
 }

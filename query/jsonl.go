@@ -130,6 +130,9 @@ type commandJSON struct {
 	Approximate bool     `json:"approximate"`
 	Typists     []string `json:"typists,omitempty"`
 	Blind       int      `json:"blind,omitempty"` // characters typed without echo
+	// Joined is the whole command when this line ended one the shell
+	// read over several lines (Command.Joined).
+	Joined string `json:"joined,omitempty"`
 }
 
 func toEventJSON(e *event.Event) eventJSON {
@@ -143,7 +146,7 @@ func toEventJSON(e *event.Event) eventJSON {
 
 func toCommandJSON(c *Command) commandJSON {
 	return commandJSON{Record: "command", Seq: c.Seq, Time: c.Time.UTC().Format(time.RFC3339Nano), Actor: c.Actor,
-		Line: c.Line, Approximate: c.Approximate, Typists: c.Typists, Blind: c.Blind}
+		Line: c.Line, Approximate: c.Approximate, Typists: c.Typists, Blind: c.Blind, Joined: c.Joined}
 }
 
 // writeJSONLine writes v as one line of JSON. encoding/json escapes C0

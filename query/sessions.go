@@ -28,6 +28,11 @@ type Filter struct {
 	// KindAll. Empty means the admin sessions: shell and exec.
 	Kind  string
 	Limit int // default DefaultLimit, at most MaxLimit
+	// Participant selects the sessions the named user started, approved,
+	// denied, viewed pending, joined, typed in, terminated or was refused
+	// joining; Approver those they approved (the participants table).
+	Participant string
+	Approver    string
 	// Before is the ID of a session listed earlier (the cursor of the
 	// next page): only the sessions listed after it match, those that
 	// started before it or at the same nanosecond with a smaller ID.
@@ -175,6 +180,14 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, "host = ?")
 		args = append(args, f.Host)
 	}
+	if f.Participant != "" {
+		where = append(where, participantCond(""))
+		args = append(args, f.Participant, f.Participant)
+	}
+	if f.Approver != "" {
+		where = append(where, participantCond(roleApproved))
+		args = append(args, f.Approver, f.Approver)
+	}
 	// started (seconds) prunes partitions; started_ns is the exact bound.
 	if !f.Since.IsZero() {
 		where = append(where, "started >= toDateTime(?)", "started_ns >= ?")
@@ -199,6 +212,20 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where, args = append(where, w...), append(args, a...)
 	}
 	return where, args, nil
+}
+
+// roleApproved is the participants role of an approval.
+const roleApproved = "approved"
+
+// participantCond selects the sessions in which the user bound to its two
+// arguments took part, in role when it is not empty; the participants
+// table is ordered by name, so the lookup reads little.
+func participantCond(role string) string {
+	c := " WHERE name = ?"
+	if role != "" {
+		c += " AND role = '" + role + "'" // a constant of this package
+	}
+	return "session IN (SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c + ")"
 }
 
 // afterCond selects the sessions listed after the one that started at

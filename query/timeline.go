@@ -75,6 +75,9 @@ func timeline(evs []event.Event) []timelineItem {
 			if len(c.Typists) > 0 {
 				line += "   [typed by " + printable(strings.Join(c.Typists, ", ")) + "]"
 			}
+			if c.Joined != "" {
+				line += "   [the whole command: " + printable(c.Joined) + "]"
+			}
 			items = append(items, timelineItem{at: c.Time, actor: c.Actor, what: what, detail: line})
 		}
 	}

@@ -21,6 +21,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("ingest", stderr)
 	path := fs.String("config", "", "configuration `FILE` (required; see docs/config.md)")
 	printSigning := fs.Bool("print-signing-key", false, "print the public key that signs the retention log (for signing.trusted_keys of verifiers), then exit")
+	backfill := fs.Bool("backfill-search", false, "fill the search tables (commands, participants) from the events already stored, then exit")
 	level := logLevel(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -72,6 +73,14 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Info("connected to clickhouse", "addr", cfg.ClickHouse.Addr, "version", v)
 	}
 	in := ingest.New(conn, ingest.FromConfig(cfg, log))
+	if *backfill {
+		n, err := in.BackfillSearch(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "search tables filled from %d stored sessions\n", n)
+		return nil
+	}
 	if cfg.Metrics.Listen != "" {
 		reg := metrics.NewRegistry()
 		reg.Counter("ingest_events_total", "Event rows ClickHouse acknowledged.", func() float64 { return float64(in.Stats().Events) })

@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,8 +114,17 @@ func (j *Job) release(ctx context.Context, run string, at time.Time, r Release) 
 		}
 	}
 	j.log.InfoContext(ctx, "retention deleted a held copy; its hold ended", "run", run, "session", r.Session, "class", r.Class, "rows", r.Rows)
-	return j.log1(ctx, run, at, logEntry{action: ActionRelease, table: "held_events,held_sessions", class: r.Class, session: r.Session,
+	return j.log1(ctx, run, at, logEntry{action: ActionRelease, table: heldTables(), class: r.Class, session: r.Session,
 		rows: r.Rows, detail: "hold released or past its until"})
+}
+
+// heldTables names the held tables, comma-separated.
+func heldTables() string {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.held
+	}
+	return strings.Join(names, ",")
 }
 
 // log1 appends one row to retention_log, chained and signed when the job

@@ -41,7 +41,7 @@ type Drop struct {
 type Release struct {
 	Session string
 	Class   string
-	Rows    uint64 // rows in held_events and held_sessions
+	Rows    uint64 // rows in the held tables (held_events, held_sessions, held_commands, held_participants)
 }
 
 // Plan lists what a run at now would remove. It changes nothing.
@@ -135,8 +135,11 @@ func (j *Job) endedCopies(ctx context.Context, active []Hold) ([]Release, error)
 	for _, h := range active {
 		held[h.Session] = true
 	}
-	rows, err := j.conn.Query(ctx, `SELECT session, any(class), count() FROM (
-		SELECT session, class FROM held_events UNION ALL SELECT session, class FROM held_sessions)
+	var union []string
+	for _, t := range tables {
+		union = append(union, "SELECT session, class FROM "+t.held)
+	}
+	rows, err := j.conn.Query(ctx, `SELECT session, any(class), count() FROM (`+strings.Join(union, " UNION ALL ")+`)
 		GROUP BY session ORDER BY session`)
 	if err != nil {
 		return nil, fmt.Errorf("retention: held copies: %w", err)

@@ -15,14 +15,16 @@ const (
 	eventCols   = "session, seq, ts, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash"
 	sessionCols = "session, version, kind, user, host, login, remote, gateway, started, started_ns, ended_ns, " +
 		"exit_status, interrupted, command, bytes_in, bytes_out, approvers, reason, last_seq, last_hash, class, retention_days"
-	logCols   = "at, at_ns, run, action, tbl, class, retention_days, day, session, rows, bytes, detail"
-	holdCols  = "session, placed_ns, placed_by, reason, until, class, released_ns, released_by, version"
-	holdsTail = "FROM holds FINAL"
+	commandCols = "session, seq, idx, ts, ts_ns, kind, host, user, actor, typists, approximate, blind, line, detail, class, retention_days"
+	partCols    = "session, name, role, seq, ts, ts_ns, host, user, kind, class, retention_days"
+	logCols     = "at, at_ns, run, action, tbl, class, retention_days, day, session, rows, bytes, detail"
+	holdCols    = "session, placed_ns, placed_by, reason, until, class, released_ns, released_by, version"
+	holdsTail   = "FROM holds FINAL"
 )
 
 // table describes one partitioned table retention applies to.
 type table struct {
-	name    string // events or sessions
+	name    string // events, sessions, commands or participants
 	held    string // its held copy
 	timeCol string // the DateTime column of the partition key
 	cols    string
@@ -31,6 +33,9 @@ type table struct {
 var tables = []table{
 	{name: "events", held: "held_events", timeCol: "ts", cols: eventCols},
 	{name: "sessions", held: "held_sessions", timeCol: "started", cols: sessionCols},
+	// The search tables (ingest schema version 7) go with their sessions.
+	{name: "commands", held: "held_commands", timeCol: "ts", cols: commandCols},
+	{name: "participants", held: "held_participants", timeCol: "ts", cols: partCols},
 }
 
 // activeHolds is a subquery of the sessions held at the time bound to its

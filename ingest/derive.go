@@ -1,0 +1,281 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/foureyes/foureyes/cmdline"
+	"github.com/foureyes/foureyes/event"
+)
+
+// DefaultSearchSessions is how many sessions' reconstruction state ingest
+// keeps in memory by default (Config.SearchSessions).
+const DefaultSearchSessions = 4096
+
+// searchTypes are the event types that feed the search tables; every
+// other type only advances its session's seq. Kept as a SQL list too
+// (searchTypesSQL) for rebuilding a session's state from ClickHouse.
+var searchTypes = map[string]bool{}
+
+// searchTypesSQL is searchTypes as a SQL list of string literals.
+var searchTypesSQL string
+
+func init() {
+	types := []event.Type{event.SessionStart, event.Input, event.Exec, event.InputBlind, event.ApprovalGrant,
+		event.ApprovalDeny, event.ApprovalView, event.ParticipantJoin, event.SessionTerminate, event.WindowGrant,
+		event.WindowDeny, event.Transfer, event.FileOp, event.ApprovalRefused}
+	quoted := make([]string, len(types))
+	for i, t := range types {
+		searchTypes[string(t)] = true
+		quoted[i] = "'" + string(t) + "'" // constants: letters, dots
+	}
+	searchTypesSQL = strings.Join(quoted, ", ")
+}
+
+// searchState is what ingest remembers of one session to fill the search
+// tables: the line editors and the participant roles already recorded.
+type searchState struct {
+	next             uint64 // the seq expected next
+	rec              cmdline.Reconstructor
+	host, user, kind string
+	seen             map[string]bool // name + "\x00" + role recorded
+	used             uint64          // the deriver's batch number when last fed
+	ended            bool
+}
+
+// deriver fills the commands and participants rows of each batch from its
+// events. Kafka delivers a session's events in order (one partition per
+// session), so the state of a session follows its stream; a session whose
+// state is missing (ingest restarted, a rebalance, an eviction) or that
+// skipped ahead is rebuilt from its earlier events in ClickHouse, which
+// earlier batches inserted before committing. It is used by the Run
+// goroutine only.
+type deriver struct {
+	max      int
+	sessions map[string]*searchState
+	batch    uint64
+	scratch  []cmdline.Command
+	// rebuild reads the earlier search events of sessions (seq below
+	// before[session]) and calls feed for each, in session and seq order.
+	rebuild func(ctx context.Context, before map[string]uint64, feed func(e *event.Event)) error
+}
+
+func newDeriver(max int) *deriver {
+	return &deriver{max: max, sessions: map[string]*searchState{}}
+}
+
+// derive appends to b the commands and participants rows of its events.
+func (d *deriver) derive(ctx context.Context, b *batch) error {
+	d.batch++
+	c := &b.events
+	// Sessions to rebuild: unknown and not starting at seq 0, or known
+	// but skipping ahead of what this process saw.
+	var before map[string]uint64
+	checked := map[string]bool{}
+	for i := range c.session {
+		id := c.session[i]
+		if checked[id] {
+			continue
+		}
+		checked[id] = true
+		st := d.sessions[id]
+		if (st == nil && c.seq[i] > 0) || (st != nil && c.seq[i] > st.next) {
+			if before == nil {
+				before = map[string]uint64{}
+			}
+			before[id] = c.seq[i]
+			delete(d.sessions, id)
+		}
+	}
+	if len(before) > 0 {
+		if err := d.rebuildStates(ctx, before); err != nil {
+			return err
+		}
+	}
+	var e event.Event
+	for i := range c.session {
+		st := d.state(c.session[i])
+		seq := c.seq[i]
+		if seq < st.next && st.next > 0 {
+			continue // delivered again: its rows were made already
+		}
+		st.next = seq + 1
+		st.used = d.batch
+		if c.typ[i] == string(event.SessionEnd) {
+			st.ended = true
+		}
+		if !searchTypes[c.typ[i]] {
+			continue
+		}
+		if err := rowEvent(c, i, &e); err != nil {
+			continue // a meta that does not parse: the event is stored; no search rows
+		}
+		d.feed(st, &e, b)
+	}
+	d.evict()
+	return nil
+}
+
+// rowEvent fills e from row i of c.
+func rowEvent(c *eventCols, i int, e *event.Event) error {
+	*e = event.Event{Session: c.session[i], Seq: c.seq[i], Time: c.tsNs[i], Type: event.Type(c.typ[i]),
+		Actor: c.actor[i], Data: c.data[i], Class: c.class[i], Retention: c.retention[i]}
+	if c.meta[i] == "{}" || c.meta[i] == "" {
+		return nil
+	}
+	m, err := event.ParseMeta(c.meta[i])
+	e.Meta = m
+	return err
+}
+
+func (d *deriver) state(id string) *searchState {
+	st := d.sessions[id]
+	if st == nil {
+		st = &searchState{seen: map[string]bool{}}
+		d.sessions[id] = st
+	}
+	return st
+}
+
+// feed updates st with e and appends e's rows to b (nil b: rebuilding,
+// state only).
+func (d *deriver) feed(st *searchState, e *event.Event, b *batch) {
+	switch e.Type {
+	case event.SessionStart:
+		st.host, st.user, st.kind = e.Meta["host"], e.Meta["user"], e.Meta["kind"]
+	case event.Transfer, event.FileOp:
+		if b != nil {
+			b.commands = append(b.commands, fileRowOf(st, e))
+		}
+	}
+	if name, role := roleOf(e); name != "" {
+		if k := name + "\x00" + role; !st.seen[k] {
+			st.seen[k] = true
+			if b != nil {
+				b.participants = append(b.participants, participantRow{session: e.Session, name: name, role: role,
+					seq: e.Seq, ts: e.Time / 1e9, tsNs: e.Time, host: st.host, user: st.user, kind: st.kind,
+					class: e.Class, retention: e.Retention})
+			}
+		}
+	}
+	d.scratch = st.rec.Feed(e, d.scratch[:0])
+	if b != nil {
+		for i := range d.scratch {
+			b.commands = append(b.commands, commandRowOf(st, e, &d.scratch[i]))
+		}
+	}
+}
+
+// rebuildStates rebuilds the state of the sessions in before from their
+// stored events.
+func (d *deriver) rebuildStates(ctx context.Context, before map[string]uint64) error {
+	for id, seq := range before {
+		st := d.state(id)
+		st.next = seq
+		st.used = d.batch
+	}
+	if d.rebuild == nil {
+		return nil
+	}
+	err := d.rebuild(ctx, before, func(e *event.Event) {
+		if st := d.sessions[e.Session]; st != nil && e.Seq < before[e.Session] {
+			d.feed(st, e, nil)
+		}
+	})
+	if err != nil {
+		// Half-rebuilt states must not pass for whole ones on the retry.
+		for id := range before {
+			delete(d.sessions, id)
+		}
+	}
+	return err
+}
+
+// evict forgets ended sessions and, over max, the least recently fed.
+func (d *deriver) evict() {
+	for id, st := range d.sessions {
+		if st.ended {
+			delete(d.sessions, id)
+		}
+	}
+	if len(d.sessions) <= d.max {
+		return
+	}
+	type aged struct {
+		id   string
+		used uint64
+	}
+	all := make([]aged, 0, len(d.sessions))
+	for id, st := range d.sessions {
+		all = append(all, aged{id, st.used})
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.used, b.used) })
+	// Down to 90%, so that eviction does not run on every batch.
+	for _, a := range all[:len(all)-d.max*9/10] {
+		delete(d.sessions, a.id)
+	}
+}
+
+// rebuildChunk bounds the session ids of one rebuild query.
+const rebuildChunk = 500
+
+// rebuildFromStore reads the search events of the sessions in before with
+// a seq below their entry, in session and seq order, deduplicated.
+func (in *Ingester) rebuildFromStore(ctx context.Context, before map[string]uint64, feed func(e *event.Event)) error {
+	ids := make([]string, 0, len(before))
+	for id := range before {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	start := time.Now()
+	for lo := 0; lo < len(ids); lo += rebuildChunk {
+		chunk := ids[lo:min(lo+rebuildChunk, len(ids))]
+		if err := in.rebuildChunk(ctx, chunk, feed); err != nil {
+			return err
+		}
+	}
+	in.log.Debug("search state rebuilt from stored events", "sessions", len(ids), "took", time.Since(start))
+	return nil
+}
+
+func (in *Ingester) rebuildChunk(ctx context.Context, ids []string, feed func(e *event.Event)) error {
+	q := "SELECT session, seq, ts_ns, type, actor, data, meta, class, retention_days FROM " + in.cfg.Database +
+		".events WHERE session IN ? AND type IN (" + searchTypesSQL + ") ORDER BY session, seq LIMIT 1 BY session, seq"
+	set := clickhouse.GroupSet{Value: make([]any, len(ids))}
+	for i, id := range ids {
+		set.Value[i] = id
+	}
+	rows, err := in.conn.Query(ctx, q, set)
+	if err != nil {
+		return fmt.Errorf("ingest: rebuild search state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e         event.Event
+			typ, meta string
+			data      string
+			retention uint16
+		)
+		if err := rows.Scan(&e.Session, &e.Seq, &e.Time, &typ, &e.Actor, &data, &meta, &e.Class, &retention); err != nil {
+			return fmt.Errorf("ingest: rebuild search state: %w", err)
+		}
+		e.Type, e.Data, e.Retention = event.Type(typ), []byte(data), retention
+		if meta != "{}" && meta != "" {
+			if e.Meta, err = event.ParseMeta(meta); err != nil {
+				continue
+			}
+		}
+		feed(&e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ingest: rebuild search state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// escapeSeqs matches the terminal escape sequences removed from output
+// before it is searched (CSI, OSC, two-byte escapes), in RE2 syntax for
+// both Go and ClickHouse: a colour code between two words does not hide
+// them.
+const escapeSeqs = `\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b[@-Z\\-_]`
+
+var escapeRe = regexp.MustCompile(escapeSeqs)
+
+// maxHitLine bounds the characters of an output line in a hit.
+const maxHitLine = 400
+
+func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (SearchPage, error) {
+	if f.Since.IsZero() && f.Host == "" && f.Session == "" {
+		return SearchPage{}, fmt.Errorf("%w: --output scans recorded output: give a window (--since), --host or --session", ErrSearch)
+	}
+	pattern := textPattern(f.Output)
+	where := []string{"type = 'output'", "match(lowerUTF8(replaceRegexpAll(data, ?, '')), ?)"}
+	args := []any{escapeSeqs, pattern}
+	// Owner, host and kind live in the sessions rows.
+	var sw []string
+	var sa []any
+	switch f.Kind {
+	case "shell", "exec":
+		sw, sa = append(sw, "kind = ?"), append(sa, f.Kind)
+	case "":
+		sw = append(sw, "kind IN ('shell', 'exec')")
+	}
+	if f.User != "" {
+		sw, sa = append(sw, "user = ?"), append(sa, f.User)
+	}
+	if f.Host != "" {
+		sw, sa = append(sw, "host = ?"), append(sa, f.Host)
+	}
+	if f.Session != "" {
+		sw, sa = append(sw, "session = ?"), append(sa, f.Session)
+	}
+	sc := whereClause(sw)
+	where = append(where, "session IN (SELECT session FROM sessions"+sc+" UNION ALL SELECT session FROM held_sessions"+sc+")")
+	args = append(args, sa...)
+	args = append(args, sa...)
+	w, a := commonCondsIdx(SearchFilter{Class: f.Class}, cur, "0")
+	where, args = append(where, w...), append(args, a...)
+
+	// The window, scanned a day at a time from its newest end: the scan
+	// stops at MaxScan rows, with the newest hits found.
+	since, until := f.Since, f.Until
+	if until.IsZero() {
+		until = s.now().Add(time.Minute)
+	}
+	if cur != nil && time.Unix(0, cur.tsNs+1).Before(until) {
+		until = time.Unix(0, cur.tsNs+1)
+	}
+	// Output lies between the first start and the last end of the
+	// sessions selected: the days outside are not visited.
+	var (
+		first, last int64
+		open        uint64
+		n           uint64
+	)
+	err := s.conn.QueryRow(ctx, "SELECT count(), min(started_ns), max(ended_ns), countIf(ended_ns = 0) FROM (SELECT started_ns, ended_ns FROM sessions"+sc+
+		" UNION ALL SELECT started_ns, ended_ns FROM held_sessions"+sc+")", append(append([]any{}, sa...), sa...)...).Scan(&n, &first, &last, &open)
+	if err != nil {
+		return SearchPage{}, fmt.Errorf("query: search output: %w", err)
+	}
+	if n == 0 {
+		return SearchPage{}, nil
+	}
+	if t := time.Unix(0, first); since.Before(t) {
+		since = t
+	}
+	if t := time.Unix(0, last+1); open == 0 && t.Before(until) {
+		until = t
+	}
+	limit := clampLimit(f.Limit)
+	maxScan := f.MaxScan
+	if maxScan == 0 {
+		maxScan = DefaultMaxScan
+	}
+	var read atomic.Uint64
+	// The cap is checked after each day from the server's progress
+	// reports, not with max_rows_to_read: the auditor's ClickHouse user
+	// is read-only (readonly = 1), which may not change settings.
+	qctx := clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) { read.Add(p.Rows) }))
+	goPattern := regexp.MustCompile("(?i)" + pattern) // textPattern quotes every word
+	var page SearchPage
+	for hi := until; hi.After(since); hi = hi.Add(-24 * time.Hour) {
+		lo := hi.Add(-24 * time.Hour)
+		if lo.Before(since) {
+			lo = since
+		}
+		dw, da := commonCondsIdx(SearchFilter{Since: lo, Until: hi}, nil, "0")
+		dwhere, dargs := append(append([]string{}, where...), dw...), append(append([]any{}, args...), da...)
+		var err error
+		if len(page.Hits) < limit {
+			err = s.outputDay(qctx, dwhere, dargs, limit-len(page.Hits)+1, goPattern, &page)
+			if err == nil && len(page.Hits) > limit {
+				// Full: count the rest of this day after the last hit.
+				page.Hits = page.Hits[:limit]
+				lc, _ := parseCursor(page.Hits[limit-1].Cursor())
+				cw, ca := commonCondsIdx(SearchFilter{}, &lc, "0")
+				err = s.outputCount(qctx, append(dwhere, cw...), append(dargs, ca...), &page)
+			}
+		} else {
+			err = s.outputCount(qctx, dwhere, dargs, &page)
+		}
+		if err != nil {
+			return SearchPage{}, err
+		}
+		if read.Load() >= maxScan && lo.After(since) {
+			page.StoppedEarly = true
+			break
+		}
+	}
+	return page, s.fillSessions(ctx, page.Hits)
+}
+
+// outputDay appends the newest n output hits matching where to page.
+func (s *Store) outputDay(ctx context.Context, where []string, args []any, n int, re *regexp.Regexp, page *SearchPage) error {
+	cond := whereClause(where)
+	q := fmt.Sprintf(`SELECT session, seq, ts_ns, data FROM (
+		SELECT session, seq, ts_ns, data FROM events%[1]s UNION ALL SELECT session, seq, ts_ns, data FROM held_events%[1]s)
+		ORDER BY ts_ns DESC, session DESC, seq DESC LIMIT 1 BY session, seq LIMIT %[2]d`, cond, n)
+	rows, err := s.conn.Query(ctx, q, append(append([]any{}, args...), args...)...)
+	if err != nil {
+		return fmt.Errorf("query: search output: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			h    Hit
+			tsNs int64
+			data string
+		)
+		if err := rows.Scan(&h.Session, &h.Seq, &tsNs, &data); err != nil {
+			return fmt.Errorf("query: search output: scan: %w", err)
+		}
+		h.Kind, h.Time, h.Line = HitOutput, time.Unix(0, tsNs).UTC(), matchingLine(data, re)
+		page.Hits = append(page.Hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query: search output: %w", err)
+	}
+	return nil
+}
+
+// outputCount adds the output hits matching where to page.More.
+func (s *Store) outputCount(ctx context.Context, where []string, args []any, page *SearchPage) error {
+	cond := whereClause(where)
+	var n uint64
+	err := s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM (SELECT session, seq FROM (
+		SELECT session, seq FROM events%[1]s UNION ALL SELECT session, seq FROM held_events%[1]s) LIMIT 1 BY session, seq)`, cond),
+		append(append([]any{}, args...), args...)...).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("query: search output: count: %w", err)
+	}
+	page.More += int(n)
+	return nil
+}
+
+// matchingLine returns the first line of an output chunk that matches re,
+// escape sequences removed, or the chunk itself (trimmed) when the match
+// spans lines.
+func matchingLine(data string, re *regexp.Regexp) string {
+	clean := escapeRe.ReplaceAllString(data, "")
+	line := strings.TrimSpace(clean)
+	for _, l := range strings.FieldsFunc(clean, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if re.MatchString(l) {
+			line = strings.TrimSpace(l)
+			break
+		}
+	}
+	if r := []rune(line); len(r) > maxHitLine {
+		line = string(r[:maxHitLine]) + "…"
+	}
+	return line
+}
+
+// fillSessions sets the host and owner of output hits from their
+// sessions rows.
+func (s *Store) fillSessions(ctx context.Context, hits []Hit) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	set := clickhouse.GroupSet{}
+	seen := map[string]bool{}
+	for _, h := range hits {
+		if !seen[h.Session] {
+			seen[h.Session] = true
+			set.Value = append(set.Value, h.Session)
+		}
+	}
+	rows, err := s.conn.Query(ctx, `SELECT session, any(host), any(user) FROM (
+		SELECT session, host, user FROM sessions WHERE session IN ? UNION ALL SELECT session, host, user FROM held_sessions WHERE session IN ?)
+		GROUP BY session`, set, set)
+	if err != nil {
+		return fmt.Errorf("query: search output: sessions: %w", err)
+	}
+	defer rows.Close()
+	type hu struct{ host, user string }
+	m := map[string]hu{}
+	for rows.Next() {
+		var id string
+		var v hu
+		if err := rows.Scan(&id, &v.host, &v.user); err != nil {
+			return fmt.Errorf("query: search output: sessions: %w", err)
+		}
+		m[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query: search output: sessions: %w", err)
+	}
+	for i := range hits {
+		v := m[hits[i].Session]
+		hits[i].Host, hits[i].User = v.host, v.user
+	}
+	return nil
+}
