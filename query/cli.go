@@ -28,8 +28,8 @@ const usageText = `usage: audit VERB [arguments]
            [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
-        unless an offset is given). K is shell, exec, audit, gateway or all
-        (default: shell and exec). --limit defaults to 100 (at most 100000).
+        unless an offset is given). K is shell, exec, sftp, tunnel, window,
+        audit, gateway or all (default: shell, exec, sftp and tunnel). --limit defaults to 100 (at most 100000).
         When more match, a last line says how many and gives the next page's
         command (--before ID: the sessions listed after ID); with --json it
         is {"record":"more","more":N,"before":ID,"next":COMMAND}.
@@ -163,7 +163,7 @@ func (c *cli) fail(id string, err error) int {
 }
 
 // sessionKinds are the values of sessions --kind.
-var sessionKinds = []string{"shell", "exec", "audit", "gateway", KindAll}
+var sessionKinds = []string{"shell", "exec", "sftp", "tunnel", "window", "audit", "gateway", KindAll}
 
 func (c *cli) sessions(ctx context.Context, args []string) int {
 	fs := c.flagSet("sessions", "[--user U] [--host H] [--participant U] [--approver U] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]")
@@ -175,7 +175,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	var since, until time.Time
 	fs.timeSpec("since", "started at or after T: a duration ago (90m, 24h, 7d, 2w) or a time (2026-11-25, 2026-11-25T10:00:00Z; UTC)", &since, c.now)
 	fs.timeSpec("until", "started before T, same forms as --since", &until, c.now)
-	kind := fs.enum("kind", "K", sessionKinds, "shell, exec, audit, gateway or all (default shell and exec)")
+	kind := fs.enum("kind", "K", sessionKinds, "shell, exec, sftp, tunnel, window, audit, gateway or all (default shell, exec, sftp and tunnel)")
 	limit := fs.integer("limit", "N", DefaultLimit, 1, MaxLimit, fmt.Sprintf("at most N sessions, 1 to %d", MaxLimit))
 	before := fs.nonEmpty("before", "ID", "a session ID", "only sessions listed after session ID (the next page)")
 	transfers := fs.boolean("transfers", "only sessions that moved or changed files (scp, rsync, git, SFTP)")

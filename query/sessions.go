@@ -25,7 +25,8 @@ type Filter struct {
 	Since time.Time // started at or after
 	Until time.Time // started before
 	// Kind is an exact kind ("shell", "exec", "audit", "gateway") or
-	// KindAll. Empty means the admin sessions: shell and exec.
+	// KindAll. Empty means the admin sessions: shell, exec, sftp and
+	// tunnel (approval windows, audit and gateway streams are not).
 	Kind  string
 	Limit int // default DefaultLimit, at most MaxLimit
 	// Participant selects the sessions the named user started, approved,
@@ -166,7 +167,7 @@ func clampLimit(limit int) int {
 func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, err error) {
 	switch f.Kind {
 	case "":
-		where = append(where, "kind IN ('shell', 'exec')")
+		where = append(where, "kind IN ('shell', 'exec', 'sftp', 'tunnel')")
 	case KindAll:
 	default:
 		where = append(where, "kind = ?")
