@@ -111,6 +111,7 @@ func TestValidationNamesKey(t *testing.T) {
 		{"'+' in a user name", func(s string) string { return strings.Replace(s, "name: bob", "name: bob+ops", 1) }, "users[1].name: \"bob+ops\": '+' separates"},
 		{"'+' in a host name", func(s string) string { return strings.Replace(s, "name: staging", "name: stag+ing", 1) }, "hosts[1].name"},
 		{"reserved host name", func(s string) string { return strings.Replace(s, "name: staging", "name: audit", 1) }, "hosts[1].name"},
+		{"host named like the config verb", func(s string) string { return strings.Replace(s, "name: staging", "name: config", 1) }, `hosts[1].name: "config" is a bastion command`},
 		{"bad retention", func(s string) string { return strings.Replace(s, "logs: 3d", "logs: 3 days", 1) }, `retention.classes.logs: invalid duration "3 days"`},
 		{"unknown key in a section", func(s string) string {
 			return strings.Replace(s, "data_dir: /tmp/fe", "data_dir: /tmp/fe\n  keepalive_intervall: 5s", 1)

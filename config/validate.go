@@ -300,7 +300,7 @@ func ParseHostKey(s string) (gossh.PublicKey, error) {
 }
 
 // reservedNames are bastion commands that cannot be host names.
-var reservedNames = []string{"join", "sessions", "audit", "help", "unlock", "kill", "request"}
+var reservedNames = []string{"join", "sessions", "audit", "help", "unlock", "kill", "request", "config"}
 
 func isReserved(name string) bool {
 	for _, r := range reservedNames {

@@ -54,6 +54,7 @@ func init() {
 		{"unlock", "unlock [USER|ADDRESS]", "list login lockouts, or lift one (admins)", (*clientSession).unlock},
 		{"kill", "kill [SESSION_ID [--reason TEXT]]", "list live sessions, or end one (roles with kill)", (*clientSession).kill},
 		{"request", "request HOST[,HOST|SELECTOR] --for 30m --reason TEXT", "ask for an approval window: reviewed access for automation (--end ID ends one)", (*clientSession).request},
+		{"config", "config [--prefix PREFIX]", "print ssh_config for the hosts you may reach (for scp, sftp, rsync, git, Ansible)", (*clientSession).sshConfig},
 		{"help", "help", "this help", (*clientSession).help},
 	}
 }

@@ -179,7 +179,7 @@ func TestHelp(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"alice", []string{"You are alice", "  demo\n", "  demo-prod\n", "ssh -t BASTION HOST"}, []string{"audit VERB", "join SESSION_ID", "four-eyes"}},
+		{"alice", []string{"You are alice", "  demo\n", "  demo-prod\n", "ssh -t BASTION HOST", "ssh BASTION config [--prefix PREFIX]"}, []string{"audit VERB", "join SESSION_ID", "four-eyes"}},
 		{"bob", []string{"You are bob", "  demo\n"}, []string{"demo-prod", "audit VERB"}},
 		{"carol", []string{"You may not connect to any host", "audit VERB"}, []string{"  demo", "ssh -t BASTION HOST", "join SESSION_ID"}},
 	}
