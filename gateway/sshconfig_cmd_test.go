@@ -65,7 +65,7 @@ func (f *fixture) includingConfig(t *testing.T, user, verbOutput string) string 
 		inc:   verbOutput,
 		known: knownHostsHint(t, verbOutput),
 		main: "Include " + inc + "\n\nHost *\n    IdentityFile " + f.keys[user] + "\n    IdentitiesOnly yes\n    UserKnownHostsFile " + known +
-			"\n    StrictHostKeyChecking yes\n    BatchMode yes\n    LogLevel ERROR\n    ConnectTimeout 20\n",
+			"\n    StrictHostKeyChecking yes\n    BatchMode yes\n    ConnectTimeout 20\n",
 	}
 	for path, text := range files {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
