@@ -101,10 +101,59 @@ with its key, and the gateway's host key pinned (%[5]s).
   %[3]s carol audit export SESSION_ID --format asciicast > session.cast
   %[3]s carol audit verify SESSION_ID
 
+4. Every tool, the hosts by their plain names. %[7]s holds, per user, what
+   "ssh USER@BASTION config" prints (a Host block per host they may reach; the bastion's
+   key is the one checked), plus their key. Put alice's first in ~/.ssh/config:
+  %[8]s
+   and "scp f demo-staging:", "rsync -a d/ demo-staging:d/", "git clone demo-staging:repo.git"
+   and Ansible take the plain names. Without it, name the file with -F. As alice — scp and
+   sftp speak SFTP (no -O needed); each file's size and SHA-256 is recorded, not its content:
+  scp -F %[11]s %[9]s demo-staging:
+  %[10]s
+  ansible all -i demo-staging, -m ping --ssh-common-args=%[12]s
+   demo-prod is four-eyes: automation there runs inside an approval window that bob approves:
+  %[3]s alice request demo-prod --for 30m --reason 'ansible run'
+   bob (reviewer) and carol (auditor) reach no host: their files list none. See docs/tools.md.
+
 The four-eyes flow is described in docs/four-eyes.md. The generated configuration is
 %[6]s; edit it and send SIGHUP (or run foureyes reload --config on it) to apply the
 change until the next start. Press Ctrl-C to stop; data is kept.
-`, addr, dir, ssh, filepath.Join(dir, devstack.SSHConfigName), filepath.Join(dir, devstack.KnownHostsName), filepath.Join(dir, "foureyes.yaml"))
+`, addr, dir, ssh, filepath.Join(dir, devstack.SSHConfigName), filepath.Join(dir, devstack.KnownHostsName), filepath.Join(dir, "foureyes.yaml"),
+		filepath.Join(dir, devstack.UserConfigDir), includeLine(devstack.UserConfig(dir, "alice")),
+		shellQuote(filepath.Join(dir, "keys", "alice.pub")), rsyncExample(filepath.Join(dir, devstack.UserConfigDir), devstack.UserConfig(dir, "alice")),
+		shellQuote(devstack.UserConfig(dir, "alice")), shellQuote("-F "+shellQuote(devstack.UserConfig(dir, "alice"))))
+}
+
+// rsyncExample is the one-line rsync example: copy dir to demo-staging
+// with the ssh_config cfg. rsync splits -e itself, honouring single and
+// double quotes but no backslash: a path holding both quote characters
+// cannot be given, and the line says to use the Include instead.
+func rsyncExample(dir, cfg string) string {
+	e := "ssh -F " + cfg
+	if strings.ContainsAny(cfg, " \t'\"\\") {
+		switch {
+		case !strings.Contains(cfg, `"`):
+			e = `ssh -F "` + cfg + `"`
+		case !strings.Contains(cfg, "'"):
+			e = "ssh -F '" + cfg + "'"
+		default:
+			return "# rsync: the state directory's name holds both quote characters; use the Include line above"
+		}
+	}
+	return "rsync -a -e " + shellQuote(e) + " " + shellQuote(dir+"/") + " demo-staging:copy/"
+}
+
+// includeLine is the ssh_config line that includes path, made absolute
+// (Include reads relative paths under ~/.ssh) and in double quotes when
+// it holds whitespace or quotes. Include expands no %-tokens.
+func includeLine(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if strings.ContainsAny(path, " \t\"'\\#") {
+		path = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(path) + `"`
+	}
+	return "Include " + path
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but the

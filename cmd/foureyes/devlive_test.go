@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,15 +47,17 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 
 	var out bytes.Buffer
+	t.Chdir(parent) // where the user started dev: the Include line's path is absolute
 	printInstructions(&out, rel, st.SSHAddr())
 	home := t.TempDir() // no ~/.ssh of the machine's user
-	run := func(cmdline, stdin string) (code int, stdout, stderr string) {
+	scpSum := ""        // SHA-256 of the file the scp example uploads
+	run := func(cmdline, stdin string, env ...string) (code int, stdout, stderr string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		sh := exec.CommandContext(ctx, "sh", "-c", cmdline)
 		sh.Dir = parent
-		sh.Env = append(os.Environ(), "HOME="+home, "SSH_AUTH_SOCK=")
+		sh.Env = append(append(os.Environ(), "HOME="+home, "SSH_AUTH_SOCK="), env...)
 		sh.Stdin = strings.NewReader(stdin)
 		var o, e bytes.Buffer
 		sh.Stdout, sh.Stderr = &o, &e
@@ -69,9 +73,59 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	}
 
 	cfgArg := shellQuote(filepath.Join(rel, devstack.SSHConfigName))
-	n := 0
+	staging := filepath.Join(parent, rel, "targets", "demo-staging", "home")
+	n, tools, includes := 0, 0, 0
 	for _, line := range strings.Split(out.String(), "\n") {
 		cmdline, ok := strings.CutPrefix(line, "  ")
+		if inc, isInc := strings.CutPrefix(cmdline, "Include "); ok && isInc {
+			// The printed Include line, pasted into a config of the
+			// user's (ssh reads ~/.ssh/config from the password
+			// database's home, not $HOME: a file of our own with -F):
+			// the hosts resolve to the bastion, alice's name and key.
+			main := filepath.Join(home, "config")
+			if err := os.WriteFile(main, []byte("Include "+inc+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := run("ssh -F "+shellQuote(main)+" -G demo-staging", "")
+			_, port, _ := strings.Cut(st.SSHAddr(), ":")
+			for _, want := range []string{"\nuser alice+demo-staging\n", "\nhostname 127.0.0.1\n", "\nport " + port + "\n",
+				"\nhostkeyalias [127.0.0.1]:" + port + "\n", "\nstricthostkeychecking true\n", "/keys/alice\n"} {
+				if code != 0 || !strings.Contains(stdout, want) {
+					t.Errorf("ssh -G through the printed %q: exit %d, stderr %q, lacks %q:\n%s", cmdline, code, stderr, strings.TrimSpace(want), stdout)
+				}
+			}
+			includes++
+			continue
+		}
+		if ok && (strings.HasPrefix(cmdline, "scp ") || strings.HasPrefix(cmdline, "rsync ") || strings.HasPrefix(cmdline, "ansible ")) {
+			tools++
+			// Ansible's remote shell commands do not quote the remote
+			// temporary directory, which defaults to one under the demo
+			// host's home — here under this test's deliberately hostile
+			// directory name: point it elsewhere; the command is as printed.
+			code, stdout, stderr := run(cmdline, "", "ANSIBLE_REMOTE_TMP="+t.TempDir())
+			if code != 0 {
+				t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0", cmdline, code, stdout, stderr)
+				continue
+			}
+			switch {
+			case strings.HasPrefix(cmdline, "scp "):
+				want, _ := os.ReadFile(filepath.Join(parent, rel, "keys", "alice.pub"))
+				if got, err := os.ReadFile(filepath.Join(staging, "alice.pub")); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s: alice.pub on demo-staging = %q, %v; want %q", cmdline, got, err, want)
+				}
+				scpSum = fmt.Sprintf("%x", sha256.Sum256(want))
+			case strings.HasPrefix(cmdline, "rsync "):
+				if _, err := os.Stat(filepath.Join(staging, "copy", "alice.conf")); err != nil {
+					t.Errorf("%s: nothing synced to demo-staging: %v", cmdline, err)
+				}
+			default:
+				if !strings.Contains(stdout, `"ping": "pong"`) {
+					t.Errorf("%s: stdout %q, stderr %q; want pong", cmdline, stdout, stderr)
+				}
+			}
+			continue
+		}
 		if !ok || !strings.HasPrefix(cmdline, "ssh ") {
 			continue
 		}
@@ -112,9 +166,34 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 			t.Errorf("no expectation for the printed command %q", cmdline)
 		}
 	}
-	t.Logf("ran %d printed commands", n)
-	if n < 9 {
-		t.Errorf("ran %d printed commands; want at least 9:\n%s", n, out.String())
+	t.Logf("ran %d printed ssh commands and %d tool examples", n, tools)
+	if n < 9 || tools != 3 || includes != 1 {
+		t.Errorf("ran %d printed ssh commands and %d tool examples; want at least 9, 3 (scp, rsync, ansible) and an Include line:\n%s", n, tools, out.String())
+	}
+	// The auditor finds the scp upload with the file's SHA-256.
+	if scpSum == "" {
+		t.Fatal("no scp example ran")
+	}
+	var shown string
+	waitUntil(t, "carol's audit lists alice's scp with the file's hash", func() bool {
+		code, stdout, _ := run("ssh -F "+cfgArg+" carol audit sessions --transfers --user alice --host demo-staging --json", "")
+		if code != 0 {
+			return false
+		}
+		for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			var row struct{ ID, Kind string }
+			if json.Unmarshal([]byte(l), &row) != nil || row.Kind != "sftp" {
+				continue
+			}
+			if _, show, _ := run("ssh -F "+cfgArg+" carol audit show "+row.ID, ""); strings.Contains(show, scpSum) {
+				shown = show
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(shown, "alice.pub") {
+		t.Errorf("audit show of the scp upload does not name the file:\n%s", shown)
 	}
 
 	// The pin is enforced: a different key for the gateway is refused.
@@ -202,4 +281,17 @@ func (h *attrCheck) repeated() []string {
 	h.shared.mu.Lock()
 	defer h.shared.mu.Unlock()
 	return slices.Clone(h.shared.dups)
+}
+
+// waitUntil polls cond until it holds; the bound guards against hangs
+// (ingest into ClickHouse takes a moment) and is no speed assertion.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -259,6 +259,9 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if err := WriteSSHConfig(dir, s.SSHAddr(), hostKey); err != nil {
 		return s, err
 	}
+	if err := WriteUserConfigs(dir, s.SSHAddr(), hostKey, cfg); err != nil {
+		return s, err
+	}
 	s.spawn("gateway", func() error { return s.gw.Serve(ln) })
 	return s, nil
 }
