@@ -34,7 +34,7 @@ func (f *fixture) transfersOf(kind string) []event.Event {
 }
 
 // requireTransfer fails the test unless a transfer event among xs has
-// every pair of want; it returns the first such event.
+// every pair of want.
 func requireTransfer(t *testing.T, what string, xs []event.Event, want map[string]string) {
 	t.Helper()
 	for _, x := range xs {
