@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -122,10 +123,12 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// rowEvent fills e from row i of c.
+// rowEvent fills e from row i of c. The strings and data are copies: the
+// row's share the Kafka message (decoder), and the search state keeps
+// some of them (the line editors are keyed by actor) past the batch.
 func rowEvent(c *eventCols, i int, e *event.Event) error {
-	*e = event.Event{Session: c.session[i], Seq: c.seq[i], Time: c.tsNs[i], Type: event.Type(c.typ[i]),
-		Actor: c.actor[i], Data: c.data[i], Class: c.class[i], Retention: c.retention[i]}
+	*e = event.Event{Session: strings.Clone(c.session[i]), Seq: c.seq[i], Time: c.tsNs[i], Type: event.Type(strings.Clone(c.typ[i])),
+		Actor: strings.Clone(c.actor[i]), Data: bytes.Clone(c.data[i]), Class: strings.Clone(c.class[i]), Retention: c.retention[i]}
 	if c.meta[i] == "{}" || c.meta[i] == "" {
 		return nil
 	}
@@ -138,7 +141,7 @@ func (d *deriver) state(id string) *searchState {
 	st := d.sessions[id]
 	if st == nil {
 		st = &searchState{seen: map[string]bool{}}
-		d.sessions[id] = st
+		d.sessions[strings.Clone(id)] = st // id may share a Kafka message (decoder)
 	}
 	return st
 }
