@@ -77,11 +77,13 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 	c := &b.events
 	// Sessions to rebuild: unknown and not starting at seq 0, or known
 	// but skipping ahead of what this process saw.
+	// The batch is in session order (sortBySession): a row whose session
+	// is the previous row's needs no map lookup.
 	var before map[string]uint64
 	checked := map[string]bool{}
 	for i := range c.session {
 		id := c.session[i]
-		if checked[id] {
+		if (i > 0 && id == c.session[i-1]) || checked[id] {
 			continue
 		}
 		checked[id] = true
@@ -100,8 +102,11 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 		}
 	}
 	var e event.Event
+	var st *searchState
 	for i := range c.session {
-		st := d.state(c.session[i])
+		if i == 0 || c.session[i] != c.session[i-1] {
+			st = d.state(c.session[i])
+		}
 		seq := c.seq[i]
 		if seq < st.next && st.next > 0 {
 			continue // delivered again: its rows were made already

@@ -28,6 +28,11 @@ func (c *eventCols) sortBySession(spare *eventCols) bool {
 	var names []string
 	var counts []int32
 	for i, s := range c.session {
+		if i > 0 && s == c.session[i-1] {
+			ids[i] = ids[i-1] // a run of one session: no lookup
+			counts[ids[i]]++
+			continue
+		}
 		g, ok := group[s]
 		if !ok {
 			g = int32(len(names))
