@@ -79,9 +79,11 @@ func (d *decoder) hexString(h event.Hash) string {
 	return unsafe.String(&d.hex[start], 2*event.HashSize)
 }
 
-// decode turns a message into a record with a decoder of its own.
+// decode turns a message into a record with a decoder of its own, whose
+// arena holds just the record's two hashes (a whole arena per record
+// would be retained by each).
 func decode(m kafka.Message, now time.Time) record {
-	var d decoder
+	d := decoder{hex: make([]byte, 0, 4*event.HashSize)}
 	return d.decode(m, now)
 }
 
