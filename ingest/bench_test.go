@@ -168,7 +168,9 @@ func threadsCPU(tb testing.TB, pid, comm string) time.Duration {
 		if err != nil || strings.TrimSpace(string(name)) != comm {
 			continue // a thread that ended meanwhile, or another kind
 		}
-		sum += processCPU(tb, pid+"/task/"+t.Name())
+		if d, err := statCPU("/proc/" + pid + "/task/" + t.Name() + "/stat"); err == nil {
+			sum += d // else the thread ended meanwhile
+		}
 	}
 	return sum
 }
@@ -176,16 +178,25 @@ func threadsCPU(tb testing.TB, pid, comm string) time.Duration {
 // processCPU returns the user+system CPU time of /proc/PID ("self" for
 // this process, which includes the in-process broker).
 func processCPU(tb testing.TB, pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	d, err := statCPU("/proc/" + pid + "/stat")
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return d
+}
+
+// statCPU returns utime+stime of a /proc stat file.
+func statCPU(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
 	}
 	// Fields after the parenthesised command name; utime and stime are the
 	// 14th and 15th fields, in clock ticks (100 Hz on Linux).
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // BenchmarkInsertEvents compares the column-wise append used by ingest with
