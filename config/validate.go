@@ -61,9 +61,9 @@ func (c *Config) SetDefaults() {
 	setStr(&in.Group, "foureyes-ingest")
 	setInt(&in.BatchRows, 100000)
 	if in.BatchBytes == 0 {
-		in.BatchBytes = 16 << 20
+		in.BatchBytes = 64 << 20 // ingest.DefaultBatchBytes
 	}
-	setDur(&in.BatchInterval, 200*time.Millisecond)
+	setDur(&in.BatchInterval, time.Second) // ingest.DefaultBatchInterval
 
 	r := &c.Retention
 	if len(r.Classes) == 0 {

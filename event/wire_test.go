@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // hostile is an event whose every string and byte field holds bytes that
@@ -87,6 +88,48 @@ func TestUnmarshalJSONOfEarlierBuilds(t *testing.T) {
 	h, err := PeekHeader(b)
 	if err != nil || h.Class != e.Class || h.Type != e.Type {
 		t.Fatalf("PeekHeader(JSON) = %+v, %v", h, err)
+	}
+}
+
+// TestUnmarshalSharedIsUnmarshalWithoutCopies checks that UnmarshalShared
+// decodes what Unmarshal decodes (the hostile bytes included, and the
+// JSON form), refuses what it refuses, and that its strings and data are
+// views of the input rather than copies: that is all it is for.
+func TestUnmarshalSharedIsUnmarshalWithoutCopies(t *testing.T) {
+	var c Chain
+	e := hostile()
+	c.Seal(&e)
+	wire, _ := Marshal(&e)
+	legacy, _ := json.Marshal(&e)
+	for _, in := range [][]byte{wire, legacy, wire[:len(wire)-1], []byte("junk")} {
+		var want, got Event
+		werr, gerr := Unmarshal(in, &want), UnmarshalShared(bytes.Clone(in), &got)
+		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("UnmarshalShared = %#v, %v; Unmarshal = %#v, %v", got, gerr, want, werr)
+		}
+	}
+	b := bytes.Clone(wire)
+	var got Event
+	if err := UnmarshalShared(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if brk := Verify([]Event{got}); brk != nil {
+		t.Fatalf("Verify = %v", brk)
+	}
+	inside := func(p *byte) bool {
+		return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(&b[0])) &&
+			uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(&b[0]))+uintptr(len(b))
+	}
+	for name, p := range map[string]*byte{"session": unsafe.StringData(got.Session), "actor": unsafe.StringData(got.Actor),
+		"class": unsafe.StringData(got.Class), "data": &got.Data[0]} {
+		if !inside(p) {
+			t.Errorf("%s is a copy; want a view of the input", name)
+		}
+	}
+	// Data is capped at its own length: appending to it cannot write
+	// over the fields that follow it in the input.
+	if cap(got.Data) != len(got.Data) {
+		t.Errorf("cap(Data) = %d; want %d", cap(got.Data), len(got.Data))
 	}
 }
 
@@ -195,6 +238,10 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		if _, err := PeekHeader(in); err != nil {
 			t.Fatalf("PeekHeader fails where Unmarshal succeeds: %v", err)
+		}
+		var shared Event
+		if err := UnmarshalShared(bytes.Clone(in), &shared); err != nil || !reflect.DeepEqual(shared, e) {
+			t.Fatalf("UnmarshalShared = %#v, %v; Unmarshal gave %#v", shared, err, e)
 		}
 	})
 }

@@ -3,7 +3,9 @@ package ingest
 // batch accumulates the rows of consecutive records until they are
 // inserted, and the offsets to commit afterwards.
 type batch struct {
-	events   eventCols
+	events eventCols
+	// spare holds the columns events had before sortBySession, for reuse.
+	spare    eventCols
 	sessions []sessionRow
 	// latest maps a session id to its row in sessions: only the row with
 	// the highest version per session is inserted.
@@ -56,6 +58,7 @@ func (b *batch) add(rec *record) {
 // reset empties b, keeping its allocations.
 func (b *batch) reset() {
 	b.events.reset()
+	b.spare.reset()
 	clear(b.sessions)
 	b.sessions = b.sessions[:0]
 	clear(b.latest)

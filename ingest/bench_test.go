@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,27 +66,73 @@ func BenchmarkIngest(b *testing.B) {
 	keys, values = nil, nil
 
 	in := New(conn, Config{Brokers: []string{addr}, Topic: testTopic, Group: "bench", Database: db,
-		BatchRows: benchBatchRows, BatchInterval: 200 * time.Millisecond, Logger: testLogger(b)})
+		BatchRows: benchBatchRows, BatchBytes: benchBatchBytes(), BatchInterval: benchBatchInterval(), Logger: testLogger(b)})
 	b.StopTimer()
 	b.ResetTimer()
 	startIngester(b, in)
 	for in.Stats().Fetched == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	goCPU0, chCPU0 := processCPU(b, "self"), processCPU(b, serverPID(b, srv.Dir))
+	chPID := serverPID(b, srv.Dir)
+	goCPU0, chCPU0, chBg0 := processCPU(b, "self"), processCPU(b, chPID), threadsCPU(b, chPID, "BackgrProcPool")
+	runtime.GC() // the generated values are garbage now
+	live0 := liveHeap()
+	stopProfile := profileWindow(b)
 	b.StartTimer()
 	start := time.Now()
+	var peakLive uint64
 	for in.Stats().Events < uint64(b.N) {
 		time.Sleep(2 * time.Millisecond)
+		peakLive = max(peakLive, liveHeap())
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	goCPU, chCPU := processCPU(b, "self")-goCPU0, processCPU(b, serverPID(b, srv.Dir))-chCPU0
+	stopProfile()
+	goCPU, chCPU := processCPU(b, "self")-goCPU0, processCPU(b, chPID)-chCPU0
+	chBg := threadsCPU(b, chPID, "BackgrProcPool") - chBg0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/float64(in.Stats().Batches), "events/insert")
+	// The live heap the ingest added at its peak (measured after each GC;
+	// the broker's copy of the topic is in the baseline): about half the
+	// RSS it needs with GOGC=100.
+	b.ReportMetric(float64(peakLive-min(peakLive, live0))/(1<<20), "live-MiB")
 	// CPU per event does not depend on what else the machine runs:
 	// 2 cores / (go + ch) bounds the throughput of a quiet 2-core machine.
 	b.ReportMetric(float64(goCPU.Nanoseconds())/float64(b.N), "go-cpu-ns/event")
 	b.ReportMetric(float64(chCPU.Nanoseconds())/float64(b.N), "ch-cpu-ns/event")
+	// Of which ClickHouse's background pool (merges of the inserted
+	// parts) rather than the INSERTs themselves.
+	b.ReportMetric(float64(chBg.Nanoseconds())/float64(b.N), "ch-merge-ns/event")
+}
+
+// profileWindow starts a CPU profile of the timed part of BenchmarkIngest
+// when INGEST_BENCH_CPUPROFILE names a file (go test's -cpuprofile also
+// covers generating and producing the events), and returns its stop.
+func profileWindow(tb testing.TB) func() {
+	path := os.Getenv("INGEST_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// liveHeap returns the heap bytes live after the last GC.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // serverPID returns the pid of the clickhouse-server child whose command
@@ -106,19 +155,48 @@ func serverPID(tb testing.TB, dir string) string {
 	return ""
 }
 
+// threadsCPU returns the user+system CPU time of the threads of pid named
+// comm (ClickHouse names its threads: TCPHandler, BackgrProcPool, …).
+func threadsCPU(tb testing.TB, pid, comm string) time.Duration {
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		name, err := os.ReadFile("/proc/" + pid + "/task/" + t.Name() + "/comm")
+		if err != nil || strings.TrimSpace(string(name)) != comm {
+			continue // a thread that ended meanwhile, or another kind
+		}
+		if d, err := statCPU("/proc/" + pid + "/task/" + t.Name() + "/stat"); err == nil {
+			sum += d // else the thread ended meanwhile
+		}
+	}
+	return sum
+}
+
 // processCPU returns the user+system CPU time of /proc/PID ("self" for
 // this process, which includes the in-process broker).
 func processCPU(tb testing.TB, pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	d, err := statCPU("/proc/" + pid + "/stat")
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return d
+}
+
+// statCPU returns utime+stime of a /proc stat file.
+func statCPU(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
 	}
 	// Fields after the parenthesised command name; utime and stime are the
 	// 14th and 15th fields, in clock ticks (100 Hz on Linux).
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // BenchmarkInsertEvents compares the column-wise append used by ingest with
@@ -167,15 +245,37 @@ func BenchmarkInsertEvents(b *testing.B) {
 }
 
 // BenchmarkDecode measures the per-message CPU cost of the decoder
-// goroutine (JSON decode, meta JSON, hex hashes).
+// goroutine (wire decode, meta JSON, hex hashes): a session.start (meta)
+// and an output event (most of the stream).
 func BenchmarkDecode(b *testing.B) {
-	_, values := benchEvents(1)
-	m := kafka.Message{Value: values[0]}
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		decode(m, now)
+	_, values := benchEvents(1001)
+	for _, c := range []struct {
+		name  string
+		value []byte
+	}{{"start", values[0]}, {"output", values[1000]}} {
+		b.Run(c.name, func(b *testing.B) {
+			m := kafka.Message{Value: c.value}
+			now := time.Now()
+			var d decoder
+			b.ReportAllocs()
+			for b.Loop() {
+				d.decode(m, now)
+			}
+		})
 	}
+}
+
+// benchBatchBytes and benchBatchInterval are the batch settings
+// BenchmarkIngest runs with: the defaults, unless INGEST_BENCH_BATCH_BYTES
+// or INGEST_BENCH_BATCH_INTERVAL (a duration) set them for a sweep.
+func benchBatchBytes() int64 {
+	n, _ := strconv.ParseInt(os.Getenv("INGEST_BENCH_BATCH_BYTES"), 10, 64)
+	return n
+}
+
+func benchBatchInterval() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("INGEST_BENCH_BATCH_INTERVAL"))
+	return d
 }
 
 // benchBatchRows is the batch size BenchmarkIngest runs with: the default.

@@ -26,10 +26,14 @@ type Config struct {
 	// BatchBytes bounds the bytes of decoded events held in memory: the
 	// batch being filled plus the records decoded ahead of it. A batch is
 	// inserted when it reaches BatchRows or half of BatchBytes. Default:
-	// 16 MiB.
+	// 64 MiB: batches of about 100k small events. Every INSERT makes a
+	// part per table and partition that ClickHouse merges again later;
+	// at 20k-event batches the merges cost ClickHouse more CPU than the
+	// inserts (BENCHMARKS.md, "Ingest CPU per event").
 	BatchBytes int64
 	// BatchInterval is the longest an event waits in memory before its
-	// batch is inserted. Default: 200ms.
+	// batch is inserted. Default: 1s, the rate of INSERTs ClickHouse
+	// recommends; at 200ms a busy ingest cut batches of a fifth the size.
 	BatchInterval time.Duration
 	// SearchSessions bounds the sessions whose command reconstruction
 	// ingest keeps in memory for the search tables; an evicted session is
@@ -51,8 +55,8 @@ const (
 	DefaultTopic         = "foureyes.events"
 	DefaultGroup         = "foureyes-ingest"
 	DefaultBatchRows     = 100000
-	DefaultBatchBytes    = 16 << 20
-	DefaultBatchInterval = 200 * time.Millisecond
+	DefaultBatchBytes    = 64 << 20
+	DefaultBatchInterval = time.Second
 	DefaultDatabase      = "foureyes"
 )
 

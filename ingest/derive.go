@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -76,11 +77,13 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 	c := &b.events
 	// Sessions to rebuild: unknown and not starting at seq 0, or known
 	// but skipping ahead of what this process saw.
+	// The batch is in session order (sortBySession): a row whose session
+	// is the previous row's needs no map lookup.
 	var before map[string]uint64
 	checked := map[string]bool{}
 	for i := range c.session {
 		id := c.session[i]
-		if checked[id] {
+		if (i > 0 && id == c.session[i-1]) || checked[id] {
 			continue
 		}
 		checked[id] = true
@@ -99,8 +102,11 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 		}
 	}
 	var e event.Event
+	var st *searchState
 	for i := range c.session {
-		st := d.state(c.session[i])
+		if i == 0 || c.session[i] != c.session[i-1] {
+			st = d.state(c.session[i])
+		}
 		seq := c.seq[i]
 		if seq < st.next && st.next > 0 {
 			continue // delivered again: its rows were made already
@@ -122,10 +128,12 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// rowEvent fills e from row i of c.
+// rowEvent fills e from row i of c. The strings and data are copies: the
+// row's share the Kafka message (decoder), and the search state keeps
+// some of them (the line editors are keyed by actor) past the batch.
 func rowEvent(c *eventCols, i int, e *event.Event) error {
-	*e = event.Event{Session: c.session[i], Seq: c.seq[i], Time: c.tsNs[i], Type: event.Type(c.typ[i]),
-		Actor: c.actor[i], Data: c.data[i], Class: c.class[i], Retention: c.retention[i]}
+	*e = event.Event{Session: strings.Clone(c.session[i]), Seq: c.seq[i], Time: c.tsNs[i], Type: event.Type(strings.Clone(c.typ[i])),
+		Actor: strings.Clone(c.actor[i]), Data: bytes.Clone(c.data[i]), Class: strings.Clone(c.class[i]), Retention: c.retention[i]}
 	if c.meta[i] == "{}" || c.meta[i] == "" {
 		return nil
 	}
@@ -138,7 +146,7 @@ func (d *deriver) state(id string) *searchState {
 	st := d.sessions[id]
 	if st == nil {
 		st = &searchState{seen: map[string]bool{}}
-		d.sessions[id] = st
+		d.sessions[strings.Clone(id)] = st // id may share a Kafka message (decoder)
 	}
 	return st
 }

@@ -224,6 +224,7 @@ func (in *Ingester) flush(ctx context.Context, r *kafka.Reader, b *batch) error 
 // fetch reads messages, decodes them and sends the records to out until
 // ctx is done or the reader is closed.
 func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- record) {
+	var d decoder
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -239,7 +240,7 @@ func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- recor
 		}
 		in.counters.fetched.Add(1)
 		in.counters.pending.Add(1)
-		rec := decode(m, time.Now())
+		rec := d.decode(m, time.Now())
 		if !in.budget.Load().acquire(ctx, rec.size) {
 			return
 		}

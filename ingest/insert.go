@@ -64,6 +64,7 @@ func (in *Ingester) insertStage(ctx context.Context, b *batch, stage insertStage
 		if b.derived {
 			return nil
 		}
+		b.events.sortBySession(&b.spare)
 		if err := in.derive.derive(ctx, b); err != nil {
 			return err
 		}
