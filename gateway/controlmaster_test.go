@@ -183,7 +183,9 @@ func TestControlMasterChannelsRecorded(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(home, "marker-window")); err != nil {
 			t.Errorf("exec within the window did not reach the host: %v", err)
 		}
-		execs := f.spy.find(func(i recorder.StartInfo) bool { return i.Host == "demo-prod" && i.Kind == "exec" && i.Meta["window"] == id })
+		execs := f.spy.find(func(i recorder.StartInfo) bool {
+			return i.Host == "demo-prod" && i.Kind == "exec" && i.Meta["window"] == id
+		})
 		if len(execs) != 1 {
 			t.Errorf("%d exec recordings under the window; want 1", len(execs))
 		}
