@@ -50,6 +50,11 @@ type ansibleSetup struct {
 	sshConfig  string
 	controlDir string
 	aliases    []string
+	// quiet runs ansible-playbook without -vvv (benchmarks): execs
+	// then counts nothing.
+	quiet bool
+	// limit bounds each ansible-playbook run; default 2 minutes.
+	limit time.Duration
 }
 
 // newAnsibleSetup writes ssh_config and known_hosts for hosts, and an
@@ -173,9 +178,16 @@ func (r playbookResult) execs(alias string) int {
 // of the setup) limited to limit, with extra vars.
 func (a *ansibleSetup) runPlaybook(t testing.TB, inventory, playbook, limit string, vars ...string) playbookResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	bound := a.limit
+	if bound == 0 {
+		bound = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	args := []string{"-vvv", "-i", filepath.Join(a.dir, inventory), "--limit", limit}
+	args := []string{"-i", filepath.Join(a.dir, inventory), "--limit", limit}
+	if !a.quiet {
+		args = append(args, "-vvv")
+	}
 	for _, v := range vars {
 		args = append(args, "-e", v)
 	}
@@ -185,7 +197,7 @@ func (a *ansibleSetup) runPlaybook(t testing.TB, inventory, playbook, limit stri
 	out, err := cmd.CombinedOutput()
 	res := playbookResult{out: string(out)}
 	if ctx.Err() != nil {
-		t.Fatalf("ansible-playbook still running after 2m:\n%s", out)
+		t.Fatalf("ansible-playbook still running after %v:\n%s", bound, out)
 	}
 	if err != nil {
 		var ee *exec.ExitError
