@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 # How long `make test` runs each fuzz target (scripts/fuzz.sh).
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test bench chaos fuzz deps vet fmt clean
+.PHONY: all build run test bench bench-e2e chaos fuzz deps vet fmt clean
 
 all: build
 
@@ -41,6 +41,19 @@ fuzz:
 
 bench: deps
 	./scripts/bench.sh
+
+# End to end against a real sshd (internal/benche2e, issue 11): direct,
+# bare relay and foureyes side by side, then pinned with taskset, then the
+# transfers check. BENCH_E2E=taskset|transfers runs only that variant.
+BENCH_E2E_CMD = $(GO) test -run '^$$' -bench E2E -benchtime 1x -timeout 60m -v ./internal/benche2e/
+bench-e2e: deps
+ifdef BENCH_E2E
+	BENCH_E2E=$(BENCH_E2E) $(BENCH_E2E_CMD)
+else
+	BENCH_E2E= $(BENCH_E2E_CMD)
+	BENCH_E2E=taskset $(BENCH_E2E_CMD)
+	BENCH_E2E=transfers $(BENCH_E2E_CMD)
+endif
 
 # The fault-injection suite with the long outages the issue names (60 s).
 chaos: deps

@@ -109,7 +109,8 @@ type Kafka struct {
 	// RetentionHours is the topic's retention.ms when the gateway creates it:
 	// Kafka is a buffer, not an archive. Default: 72 (3 days).
 	RetentionHours int `yaml:"retention_hours"`
-	// BatchTimeout is the producer's longest wait to fill a batch. Default: 5ms.
+	// BatchTimeout is accepted and ignored: the publisher sends each
+	// spool read at once instead of waiting for a batch to fill.
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// TLS encrypts and authenticates the connections to the brokers.
 	// Default: off (plaintext).

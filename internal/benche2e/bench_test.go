@@ -1,0 +1,331 @@
+package benche2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foureyes/foureyes/internal/sshtest"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Parameters of the measurements (issue 11).
+const (
+	bulkRounds  = 5    // interleaved runs per leg and variant
+	echoSamples = 2000 // keystroke round trips per leg
+	echoBlock   = 250  // round trips per leg before the next leg's turn
+	cipher      = "aes128-gcm@openssh.com"
+)
+
+// bulkBytes is the output of one bulk run: head -c 500000000 /dev/zero.
+// BENCH_E2E_BYTES sets another size for a quick try.
+var bulkBytes = 500000000
+
+func init() {
+	if v, err := strconv.Atoi(os.Getenv("BENCH_E2E_BYTES")); err == nil && v > 0 {
+		bulkBytes = v
+	}
+}
+
+// leg is one way to the sshd: direct, the bare relay, or foureyes.
+type leg struct {
+	name   string
+	client func(tty bool, command string) *sshtest.Client
+}
+
+// env is one sitting: sshd, the relay, the foureyes pipeline and the legs.
+type env struct {
+	sshd  *sshd
+	relay *Relay
+	stack *stack
+	legs  []leg // direct, relay, foureyes
+}
+
+// newEnv starts everything. The upstream key (the gateway's, also used by
+// the direct client and the relay) is made first so that sshd trusts it.
+func newEnv(b *testing.B) *env {
+	b.Helper()
+	dir := b.TempDir()
+	for _, d := range []string{"gateway", "sshd", "stack"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			b.Fatal(err)
+		}
+	}
+	upKey, upPub := sshtest.Keygen(b, filepath.Join(dir, "gateway"), "upstream_ed25519")
+	e := &env{sshd: startSSHD(b, filepath.Join(dir, "sshd"), upPub)}
+	u, err := user.Current()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, relayKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	relaySigner, err := gossh.NewSignerFromKey(relayKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.relay, err = NewRelay(relaySigner, e.sshd.addr, &gossh.ClientConfig{
+		User:            u.Username,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(b, upKey))},
+		HostKeyCallback: gossh.FixedHostKey(e.sshd.hostKey),
+	}, []string{cipher})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.relay.Close() })
+	e.stack = startStack(b, filepath.Join(dir, "stack"), filepath.Join(dir, "gateway"), e.sshd)
+
+	opts := func(tty bool) []string {
+		o := []string{"-c", cipher}
+		if tty {
+			o = append(o, "-tt")
+		}
+		return o
+	}
+	e.legs = []leg{
+		{"direct", func(tty bool, command string) *sshtest.Client {
+			return &sshtest.Client{Addr: e.sshd.addr, User: u.Username, Key: upKey, Options: opts(tty), Args: []string{command}}
+		}},
+		{"relay", func(tty bool, command string) *sshtest.Client {
+			return &sshtest.Client{Addr: e.relay.Addr(), User: u.Username, Key: upKey, Options: opts(tty), Args: []string{command}}
+		}},
+		{"foureyes", func(tty bool, command string) *sshtest.Client {
+			return &sshtest.Client{Addr: e.stack.addr, User: "alice", Key: e.stack.aliceKey, Options: opts(tty), Args: []string{"real", "--", command}}
+		}},
+	}
+	return e
+}
+
+// BenchmarkE2E runs the variant BENCH_E2E names (doc.go). Run it with
+// -benchtime 1x: each variant is one complete sitting.
+func BenchmarkE2E(b *testing.B) {
+	mode := os.Getenv("BENCH_E2E")
+	switch mode {
+	case "", "taskset", "transfers":
+	default:
+		b.Fatalf("BENCH_E2E=%q; use taskset, transfers or nothing", mode)
+	}
+	for range b.N {
+		e := newEnv(b)
+		if mode == "taskset" {
+			e.pin(b)
+		}
+		e.stack.drain(b)
+		if mode == "transfers" {
+			e.transfers(b)
+		} else {
+			e.compare(b, mode)
+		}
+	}
+}
+
+// bulkOnce runs c, reads its output and returns the time from the first
+// output byte to the last (steady throughput; on these machines root's
+// ~/.bashrc, which bash sources under sshd, takes seconds and would swamp
+// the wall time) and the wall time of the whole ssh process.
+func bulkOnce(b *testing.B, c *sshtest.Client) (transfer, wall time.Duration) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := c.Command(ctx)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 256<<10)
+	n, err := io.ReadAtLeast(out, buf, 1)
+	if err != nil {
+		cmd.Wait()
+		b.Fatalf("benche2e: ssh %v: no output: %v\n%s", c.Args, err, stderr.String())
+	}
+	first := time.Now()
+	total := int64(n)
+	for {
+		m, err := out.Read(buf)
+		total += int64(m)
+		if err != nil {
+			break
+		}
+	}
+	transfer = time.Since(first)
+	err = cmd.Wait()
+	wall = time.Since(start)
+	if err != nil {
+		b.Fatalf("benche2e: ssh %v: %v\n%s", c.Args, err, stderr.String())
+	}
+	if total != int64(bulkBytes) {
+		b.Fatalf("benche2e: ssh %v: %d bytes of output; want %d", c.Args, total, bulkBytes)
+	}
+	return transfer, wall
+}
+
+// compare measures bulk output (exec and tty) and echo on every leg.
+func (e *env) compare(b *testing.B, mode string) {
+	command := "head -c " + strconv.Itoa(bulkBytes) + " /dev/zero"
+	loadBefore := loadavg()
+	type key struct {
+		variant string
+		leg     int
+	}
+	runs := map[key][]time.Duration{}  // first byte to last
+	walls := map[key][]time.Duration{} // whole ssh process
+	var drains []time.Duration
+	for round := range bulkRounds {
+		for _, variant := range []string{"exec", "tty"} {
+			for i, l := range e.legs {
+				// Rotate the order so no leg always follows foureyes' drain.
+				i = (i + round) % len(e.legs)
+				l = e.legs[i]
+				d, w := bulkOnce(b, l.client(variant == "tty", command))
+				runs[key{variant, i}] = append(runs[key{variant, i}], d)
+				walls[key{variant, i}] = append(walls[key{variant, i}], w)
+				if l.name == "foureyes" {
+					drains = append(drains, e.stack.drain(b))
+				}
+			}
+		}
+	}
+	loadAfter := loadavg()
+	bulkDone := time.Now()
+	echo := e.echo(b)
+	fmt.Printf("echo phase took %v\n", time.Since(bulkDone).Round(time.Second))
+	loadEnd := loadavg()
+
+	fmt.Printf("\n### BENCH_E2E=%q, %s, nproc %d\n\n", mode, time.Now().UTC().Format("2006-01-02 15:04 MST"), nprocs())
+	fmt.Printf("load average before / after bulk / after echo: %s / %s / %s\n\n", loadBefore, loadAfter, loadEnd)
+	fmt.Printf("| bulk %d B, first byte to last | direct | bare relay | foureyes | foureyes/relay | foureyes/direct | relay/direct |\n|---|---|---|---|---|---|---|\n", bulkBytes)
+	for _, variant := range []string{"exec", "tty"} {
+		var med [3]time.Duration
+		for i := range e.legs {
+			med[i] = median(runs[key{variant, i}])
+		}
+		mbps := func(d time.Duration) float64 { return float64(bulkBytes) / d.Seconds() / 1e6 }
+		fmt.Printf("| %s (median of %d) | %.2f s, %.0f MB/s | %.2f s, %.0f MB/s | %.2f s, %.0f MB/s | %.2f× | %.2f× | %.2f× |\n", variant, bulkRounds,
+			med[0].Seconds(), mbps(med[0]), med[1].Seconds(), mbps(med[1]), med[2].Seconds(), mbps(med[2]),
+			med[1].Seconds()/med[2].Seconds(), med[0].Seconds()/med[2].Seconds(), med[0].Seconds()/med[1].Seconds())
+		for i, l := range e.legs {
+			b.ReportMetric(mbps(med[i]), variant+"-"+l.name+"-MB/s")
+			fmt.Printf("  %s %s: runs %v; wall times (ssh start to exit) %v, median %v\n", variant, l.name, runs[key{variant, i}], walls[key{variant, i}], median(walls[key{variant, i}]))
+		}
+		b.ReportMetric(med[1].Seconds()/med[2].Seconds(), variant+"-foureyes/relay")
+		b.ReportMetric(med[0].Seconds()/med[2].Seconds(), variant+"-foureyes/direct")
+	}
+	fmt.Printf("\nfoureyes drain after each run (spool empty and every event in ClickHouse), median: %v\n", median(drains))
+
+	fmt.Printf("\n| echo RTT, %d samples | p50 | p99 | p99.9 |\n|---|---|---|---|\n", echoSamples)
+	direct := echo[0]
+	for i, l := range e.legs {
+		fmt.Printf("| %s | %s | %s | %s |\n", l.name, us(percentile(echo[i], 0.50)), us(percentile(echo[i], 0.99)), us(percentile(echo[i], 0.999)))
+	}
+	for i, l := range e.legs[1:] {
+		s := echo[i+1]
+		fmt.Printf("| %s added vs direct | %s | %s | %s |\n", l.name,
+			us(percentile(s, 0.50)-percentile(direct, 0.50)), us(percentile(s, 0.99)-percentile(direct, 0.99)), us(percentile(s, 0.999)-percentile(direct, 0.999)))
+		b.ReportMetric(float64((percentile(s, 0.99) - percentile(direct, 0.99)).Microseconds()), l.name+"-added-p99-µs")
+		b.ReportMetric(float64((percentile(s, 0.999) - percentile(direct, 0.999)).Microseconds()), l.name+"-added-p99.9-µs")
+	}
+	fmt.Printf("\nthrottles %v (%.1f s), recording failures %v\n",
+		e.stack.metric(b, "throttles_total"), e.stack.metric(b, "throttled_seconds_total"), e.stack.metric(b, "recording_failures_total"))
+}
+
+// echo measures keystroke round trips on each leg: a pty session whose
+// remote `cat` runs in raw mode without echo, one byte written to the
+// client's pty and the time until it comes back. The legs take turns in
+// blocks of echoBlock.
+func (e *env) echo(b *testing.B) [3][]time.Duration {
+	const command = "stty raw -echo; echo START; exec cat"
+	var clients [3]*sshtest.Client
+	for i, l := range e.legs {
+		c := l.client(false, command)
+		c.Options = append(c.Options, "-t") // a pty, from the client's own pty
+		c.Start(b)
+		c.Expect("START", time.Minute)
+		clients[i] = c
+	}
+	var out [3][]time.Duration
+	keys := "abcdefghijklmnopqrstuvwxyz"
+	for n := 0; n < echoSamples; n += echoBlock {
+		for i, c := range clients {
+			for j := range echoBlock {
+				k := keys[(n+j)%len(keys) : (n+j)%len(keys)+1]
+				start := time.Now()
+				c.Send(k)
+				c.Expect(k, time.Minute)
+				out[i] = append(out[i], time.Since(start))
+			}
+		}
+	}
+	for _, c := range clients {
+		c.Close() // cat is in raw mode: ^D would be data
+	}
+	e.stack.drain(b)
+	return out
+}
+
+// pin puts ingest, the broker and ClickHouse on CPU 1 and the gateway,
+// sshd and this process (the relay, and the ssh clients it starts) on
+// CPU 0, as a bastion whose pipeline runs elsewhere.
+func (e *env) pin(b *testing.B) {
+	b.Helper()
+	if nprocs() < 2 {
+		b.Fatal("benche2e: BENCH_E2E=taskset needs 2 CPUs")
+	}
+	one := append([]int{e.stack.brokerPID, e.stack.ingestPID}, e.stack.clickhousePI...)
+	zero := []int{e.stack.gatewayPID, e.sshd.pid, os.Getpid()}
+	if len(e.stack.clickhousePI) == 0 {
+		b.Fatal("benche2e: clickhouse-server's process not found")
+	}
+	for cpu, pids := range [][]int{zero, one} {
+		for _, pid := range pids {
+			out, err := exec.Command("taskset", "-a", "-p", "-c", strconv.Itoa(cpu), strconv.Itoa(pid)).CombinedOutput()
+			if err != nil {
+				b.Fatalf("benche2e: taskset %d: %v\n%s", pid, err, out)
+			}
+		}
+	}
+	fmt.Printf("pinned to CPU 0: gateway %d, sshd %d, this process %d; to CPU 1: broker, ingest, clickhouse-server %v\n", zero[0], zero[1], zero[2], one)
+}
+
+// loadavg returns the 1-, 5- and 15-minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return err.Error()
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return string(b)
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// nprocs returns the CPUs this process may run on.
+func nprocs() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+// us formats d in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
