@@ -2,7 +2,6 @@ package searchbench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -134,8 +133,9 @@ func doneDays(ctx context.Context, conn driver.Conn, db string) (map[uint32]uint
 // its events, derives the other tables and marks the day done.
 func generateDay(ctx context.Context, conn driver.Conn, db string, c Config, d int, dayStart int64, ymd uint32, perDay int) (uint64, error) {
 	for _, tbl := range []string{"events", "sessions", "commands", "participants"} {
+		// Dropping a partition that does not exist is no error.
 		err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION (%d, %d)", db, tbl, c.RetentionDays, ymd))
-		if err != nil && !isNoPartition(err) {
+		if err != nil {
 			return 0, fmt.Errorf("drop %s: %w", tbl, err)
 		}
 	}
@@ -160,17 +160,6 @@ func generateDay(ctx context.Context, conn driver.Conn, db string, c Config, d i
 		return 0, fmt.Errorf("mark done: %w", err)
 	}
 	return n, nil
-}
-
-// isNoPartition reports whether err is ClickHouse's answer to dropping a
-// partition that does not exist (18.16 may report it; current releases
-// do not).
-func isNoPartition(err error) bool {
-	var ex interface{ Error() string }
-	if !errors.As(err, &ex) {
-		return false
-	}
-	return false
 }
 
 // DiskSizes returns a table of the rows and bytes on disk (compressed) of
