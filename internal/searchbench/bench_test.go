@@ -30,6 +30,8 @@ var bench struct {
 	store *query.Store
 	cfg   Config
 	err   error
+	// planted reports whether the day of the planted command is there.
+	planted bool
 	// hostDays are (host, day start) pairs that have sessions.
 	hostDays []hostDay
 }
@@ -79,6 +81,13 @@ func benchStore(b *testing.B) *query.Store {
 		}
 		fmt.Fprint(os.Stderr, sizes)
 		bench.store = query.NewStore(bench.conn)
+		var n uint64
+		day := bench.cfg.Start().AddDate(0, 0, PlantDay)
+		if bench.err = bench.conn.QueryRow(ctx, "SELECT count() FROM searchbench_days WHERE day = ?",
+			uint32(day.Year()*10000+int(day.Month())*100+day.Day())).Scan(&n); bench.err != nil {
+			return
+		}
+		bench.planted = n > 0
 		bench.hostDays, bench.err = pickHostDays(ctx, bench.conn, 60)
 	})
 	if bench.err != nil {
@@ -165,7 +174,8 @@ func BenchmarkSearchCommand(b *testing.B) {
 	qs := commandQueries()
 	measure(b, len(qs), func(i int) error {
 		page, err := s.Search(ctx, query.SearchFilter{Command: qs[i]})
-		if err == nil && qs[i] == Planted && (len(page.Hits) != 1 || page.Hits[0].Actor != PlantTypist) {
+		// The planted day may not be generated yet (a partial data set).
+		if err == nil && qs[i] == Planted && bench.planted && (len(page.Hits) != 1 || page.Hits[0].Actor != PlantTypist) {
 			err = fmt.Errorf("planted command: %+v", page.Hits)
 		}
 		return err
