@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 # How long `make test` runs each fuzz target (scripts/fuzz.sh).
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test bench bench-e2e chaos fuzz deps vet fmt clean
+.PHONY: all build run test bench bench-e2e bench-search chaos fuzz deps vet fmt clean
 
 all: build
 
@@ -54,6 +54,19 @@ else
 	BENCH_E2E=taskset $(BENCH_E2E_CMD)
 	BENCH_E2E=transfers $(BENCH_E2E_CMD)
 endif
+
+# Search at 100M events (issue 12): generates the data under
+# SEARCHBENCH_DATA when missing (resumable; tens of minutes on 2 cores),
+# then runs the search benchmarks on it. SEARCHBENCH_EVENTS sets the size.
+SEARCHBENCH_EVENTS ?= 100000000
+SEARCHBENCH_DATA   ?= /tmp/foureyes-searchbench-$(SEARCHBENCH_EVENTS)
+bench-search: deps
+	@mkdir -p bench
+	@echo "search benchmark data: $(SEARCHBENCH_DATA) ($(SEARCHBENCH_EVENTS) events)"
+	$(GO) run ./internal/searchbench/cmd/searchbench-gen -data $(SEARCHBENCH_DATA) -events $(SEARCHBENCH_EVENTS)
+	SEARCHBENCH_DATA=$(SEARCHBENCH_DATA) SEARCHBENCH_EVENTS=$(SEARCHBENCH_EVENTS) \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 120m ./internal/searchbench/ | tee bench/search.txt
+	@echo "search benchmark data: $(SEARCHBENCH_DATA); results in bench/search.txt"
 
 # The fault-injection suite with the long outages the issue names (60 s).
 chaos: deps

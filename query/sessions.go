@@ -248,17 +248,23 @@ func whereClause(where []string) string {
 func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) ([]Session, error) {
 	cond := whereClause(where)
 	// Two steps: pick the newest matching session ids from the raw rows
-	// (cheap: two columns), then read those sessions with FINAL. FINAL
+	// (cheap: two columns), then read those sessions whole. FINAL
 	// over the whole table costs 15-20 times more on 18.16. Held copies
 	// (held_sessions) are read alike; a session present in both tables
 	// is listed once.
 	ids := fmt.Sprintf(`SELECT session FROM (SELECT session, max(started_ns) AS s FROM (
 		SELECT session, started_ns FROM sessions%[1]s UNION ALL SELECT session, started_ns FROM held_sessions%[1]s)
 		GROUP BY session ORDER BY s DESC, session DESC LIMIT %[2]d)`, cond, limit)
-	q := fmt.Sprintf(`SELECT %[1]s FROM (
-		SELECT %[1]s FROM sessions FINAL WHERE session IN (%[2]s)
-		UNION ALL SELECT %[1]s FROM held_sessions FINAL WHERE session IN (%[2]s))
-		ORDER BY started_ns DESC, session DESC, last_seq DESC LIMIT 1 BY session LIMIT %[3]d`, sessionColumns, ids, limit)
+	// The row of each session with the highest version is chosen with
+	// LIMIT 1 BY rather than FINAL: the same rows
+	// FINAL keeps, also across partitions and the held copy, and FINAL on
+	// 18.16 cost 2x the whole listing at 26M events (BENCHMARKS.md,
+	// "Search at 100M events").
+	q := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, version FROM (
+		SELECT %[1]s, version FROM sessions WHERE session IN (%[2]s)
+		UNION ALL SELECT %[1]s, version FROM held_sessions WHERE session IN (%[2]s))
+		ORDER BY session, version DESC, last_seq DESC LIMIT 1 BY session)
+		ORDER BY started_ns DESC, session DESC LIMIT %[3]d`, sessionColumns, ids, limit)
 	all := make([]any, 0, 4*len(args))
 	for range 4 {
 		all = append(all, args...)
