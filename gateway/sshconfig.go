@@ -102,7 +102,7 @@ func WriteSSHConfig(w io.Writer, cfg *config.Config, user string, o SSHConfigOpt
 	}
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
 	sort.Strings(omitted)
-	alias := knownHostsName(o.Host, o.Port)
+	alias := KnownHostsName(o.Host, o.Port)
 
 	var b strings.Builder
 	if o.Comment != "" {
@@ -138,10 +138,10 @@ func WriteSSHConfig(w io.Writer, cfg *config.Config, user string, o SSHConfigOpt
 		fmt.Fprintf(&b, "    HostName %s\n    Port %s\n    User %s%s%s\n", o.Host, o.Port, user, TargetSep, h.Name)
 		fmt.Fprintf(&b, "    HostKeyAlias %s\n", alias)
 		if o.IdentityFile != "" {
-			fmt.Fprintf(&b, "    IdentityFile %s\n    IdentitiesOnly yes\n", sshConfigPath(o.IdentityFile))
+			fmt.Fprintf(&b, "    IdentityFile %s\n    IdentitiesOnly yes\n", SSHConfigPath(o.IdentityFile))
 		}
 		if o.KnownHostsFile != "" {
-			fmt.Fprintf(&b, "    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n", sshConfigPath(o.KnownHostsFile))
+			fmt.Fprintf(&b, "    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n", SSHConfigPath(o.KnownHostsFile))
 		}
 		res.Hosts = append(res.Hosts, h.Name)
 	}
@@ -176,21 +176,21 @@ func safeSSHHostName(s string) bool {
 	return safeSSHName(s) && !strings.Contains(s, "_")
 }
 
-// knownHostsName is how OpenSSH names host:port in known_hosts; it is
+// KnownHostsName is how OpenSSH names host:port in known_hosts; it is
 // the HostKeyAlias of every block, so the bastion's key, as ssh recorded
 // it when its user first connected, is the one checked.
-func knownHostsName(host, port string) string {
+func KnownHostsName(host, port string) string {
 	if port == "22" {
 		return host
 	}
 	return "[" + host + "]:" + port
 }
 
-// sshConfigPath quotes a path as an ssh_config value: % doubled (ssh
+// SSHConfigPath quotes a path as an ssh_config value: % doubled (ssh
 // expands %-tokens in file names), and in double quotes when it holds
 // whitespace, quotes or backslashes, which would otherwise split or end it.
 // Paths with control characters are refused before this is called.
-func sshConfigPath(p string) string {
+func SSHConfigPath(p string) string {
 	p = strings.ReplaceAll(p, "%", "%%")
 	if !strings.ContainsAny(p, " \"'\\#") {
 		return p

@@ -40,14 +40,7 @@ func UserConfig(dir, user string) string {
 // say what the verb says — adding the user's key (DIR/keys/USER) and the
 // known_hosts that WriteSSHConfig pinned. Paths in them are absolute.
 func WriteUserConfigs(dir, addr string, hostKey gossh.PublicKey, cfg *config.Config) error {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("devstack: %w", err)
-	}
-	if err := checkDirName(dir); err != nil {
-		return err
-	}
-	host, port, err := clientAddr(addr)
+	dir, host, port, err := resolveStack(dir, addr)
 	if err != nil {
 		return err
 	}
@@ -69,6 +62,21 @@ func WriteUserConfigs(dir, addr string, hostKey gossh.PublicKey, cfg *config.Con
 		}
 	}
 	return nil
+}
+
+// resolveStack makes dir absolute and checks it can be written into
+// ssh_config, and returns where a client on this machine reaches the
+// gateway listening on addr.
+func resolveStack(dir, addr string) (abs, host, port string, err error) {
+	abs, err = filepath.Abs(dir)
+	if err != nil {
+		return "", "", "", fmt.Errorf("devstack: %w", err)
+	}
+	if err := checkDirName(abs); err != nil {
+		return "", "", "", err
+	}
+	host, port, err = clientAddr(addr)
+	return abs, host, port, err
 }
 
 // clientAddr is where an ssh client on this machine reaches a gateway
@@ -103,19 +111,12 @@ var DemoUsers = []string{"alice", "bob", "carol"}
 // pinned known_hosts with StrictHostKeyChecking yes). Both are rewritten
 // at every start; paths in them are absolute.
 func WriteSSHConfig(dir, addr string, hostKey gossh.PublicKey) error {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("devstack: %w", err)
-	}
-	if err := checkDirName(dir); err != nil {
-		return err
-	}
-	host, port, err := clientAddr(addr)
+	dir, host, port, err := resolveStack(dir, addr)
 	if err != nil {
 		return err
 	}
 	known := filepath.Join(dir, KnownHostsName)
-	line := hostKeyAlias + "," + knownHostsPattern(host, port) + " " + authorizedLine(hostKey) + "\n"
+	line := hostKeyAlias + "," + gateway.KnownHostsName(host, port) + " " + authorizedLine(hostKey) + "\n"
 	if err := os.WriteFile(known, []byte(line), 0o644); err != nil {
 		return fmt.Errorf("devstack: %w", err)
 	}
@@ -124,8 +125,8 @@ func WriteSSHConfig(dir, addr string, hostKey gossh.PublicKey) error {
 	for _, u := range DemoUsers {
 		fmt.Fprintf(&b, "\nHost %s\n", u)
 		fmt.Fprintf(&b, "    HostName %s\n    Port %s\n    User %s\n", host, port, u)
-		fmt.Fprintf(&b, "    IdentityFile %s\n    IdentitiesOnly yes\n", sshConfigPath(filepath.Join(dir, "keys", u)))
-		fmt.Fprintf(&b, "    UserKnownHostsFile %s\n    HostKeyAlias %s\n    StrictHostKeyChecking yes\n", sshConfigPath(known), hostKeyAlias)
+		fmt.Fprintf(&b, "    IdentityFile %s\n    IdentitiesOnly yes\n", gateway.SSHConfigPath(filepath.Join(dir, "keys", u)))
+		fmt.Fprintf(&b, "    UserKnownHostsFile %s\n    HostKeyAlias %s\n    StrictHostKeyChecking yes\n", gateway.SSHConfigPath(known), hostKeyAlias)
 	}
 	if err := os.WriteFile(filepath.Join(dir, SSHConfigName), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("devstack: %w", err)
@@ -141,25 +142,6 @@ func checkDirName(dir string) error {
 		return fmt.Errorf("devstack: state directory %q: %w", dir, ErrControlChar)
 	}
 	return nil
-}
-
-// knownHostsPattern is how OpenSSH names host:port in known_hosts.
-func knownHostsPattern(host, port string) string {
-	if port == "22" {
-		return host
-	}
-	return "[" + host + "]:" + port
-}
-
-// sshConfigPath quotes a path as an ssh_config value: % doubled (ssh
-// expands %-tokens in file names), and in double quotes when it holds
-// whitespace or quotes, which would otherwise split or end it.
-func sshConfigPath(p string) string {
-	p = strings.ReplaceAll(p, "%", "%%")
-	if !strings.ContainsAny(p, " \"'\\") {
-		return p
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
 }
 
 // hostPublicKey reads the public half of an OpenSSH private key file.
