@@ -46,7 +46,7 @@ type leg struct {
 
 // env is one sitting: sshd, the relay, the foureyes pipeline and the legs.
 type env struct {
-	sshd  *sshd
+	sshd  *sshtest.SSHD
 	relay *Relay
 	stack *stack
 	legs  []leg // direct, relay, foureyes
@@ -63,7 +63,7 @@ func newEnv(b *testing.B) *env {
 		}
 	}
 	upKey, upPub := sshtest.Keygen(b, filepath.Join(dir, "gateway"), "upstream_ed25519")
-	e := &env{sshd: startSSHD(b, filepath.Join(dir, "sshd"), upPub)}
+	e := &env{sshd: startSSHD(b, upPub)}
 	u, err := user.Current()
 	if err != nil {
 		b.Fatal(err)
@@ -76,10 +76,10 @@ func newEnv(b *testing.B) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.relay, err = NewRelay(relaySigner, e.sshd.addr, &gossh.ClientConfig{
+	e.relay, err = NewRelay(relaySigner, e.sshd.Addr, &gossh.ClientConfig{
 		User:            u.Username,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(b, upKey))},
-		HostKeyCallback: gossh.FixedHostKey(e.sshd.hostKey),
+		HostKeyCallback: gossh.FixedHostKey(e.sshd.HostKey),
 	}, []string{cipher})
 	if err != nil {
 		b.Fatal(err)
@@ -96,7 +96,7 @@ func newEnv(b *testing.B) *env {
 	}
 	e.legs = []leg{
 		{"direct", func(tty bool, command string) *sshtest.Client {
-			return &sshtest.Client{Addr: e.sshd.addr, User: u.Username, Key: upKey, Options: opts(tty), Args: []string{command}}
+			return &sshtest.Client{Addr: e.sshd.Addr, User: u.Username, Key: upKey, Options: opts(tty), Args: []string{command}}
 		}},
 		{"relay", func(tty bool, command string) *sshtest.Client {
 			return &sshtest.Client{Addr: e.relay.Addr(), User: u.Username, Key: upKey, Options: opts(tty), Args: []string{command}}
@@ -289,7 +289,7 @@ func (e *env) pin(b *testing.B) {
 		b.Fatal("benche2e: BENCH_E2E=taskset needs 2 CPUs")
 	}
 	one := append([]int{e.stack.brokerPID, e.stack.ingestPID}, e.stack.clickhousePI...)
-	zero := []int{e.stack.gatewayPID, e.sshd.pid, os.Getpid()}
+	zero := []int{e.stack.gatewayPID, e.sshd.PID, os.Getpid()}
 	if len(e.stack.clickhousePI) == 0 {
 		b.Fatal("benche2e: clickhouse-server's process not found")
 	}

@@ -17,7 +17,7 @@ import (
 func TestRelay(t *testing.T) {
 	dir := t.TempDir()
 	key, pub := sshtest.Keygen(t, dir, "client")
-	h := startSSHD(t, dir, pub)
+	h := startSSHD(t, pub)
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +30,10 @@ func TestRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRelay(signer, h.addr, &gossh.ClientConfig{
+	r, err := NewRelay(signer, h.Addr, &gossh.ClientConfig{
 		User:            u.Username,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(t, filepath.Join(dir, "client")))},
-		HostKeyCallback: gossh.FixedHostKey(h.hostKey),
+		HostKeyCallback: gossh.FixedHostKey(h.HostKey),
 	}, []string{cipher})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,8 @@ package benche2e
 
 import (
 	"bufio"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,83 +11,20 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// sshdConfig is the benchmark host: key logins for the current user,
-// aes128-gcm only (the cipher every leg uses), no PAM, logs on stderr.
-// SHLVL=1 keeps bash from sourcing ~/.bashrc for commands run by sshd
-// (Debian's bash does, SSH_SOURCE_BASHRC): root's on the build machines
-// starts pyenv and takes seconds, which would be most of a run.
-const sshdConfig = `Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile %s
-AuthorizedKeysFile %s
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Ciphers aes128-gcm@openssh.com
-AllowTcpForwarding no
-X11Forwarding no
-PrintMotd no
-PrintLastLog no
-MaxStartups 100
-MaxSessions 100
+// sshdConfig is what the benchmark host changes in sshtest's private
+// sshd: aes128-gcm only (the cipher every leg uses). SHLVL=1 keeps bash
+// from sourcing ~/.bashrc for commands run by sshd (Debian's bash does,
+// SSH_SOURCE_BASHRC): root's on the build machines starts pyenv and takes
+// seconds, which would be most of a run.
+const sshdConfig = `Ciphers aes128-gcm@openssh.com
 SetEnv SHLVL=1
-LogLevel ERROR
 `
-
-// sshd is a private OpenSSH server.
-type sshd struct {
-	addr    string
-	hostKey gossh.PublicKey
-	pid     int
-}
 
 // startSSHD starts sshd on a free loopback port admitting keys for the
 // current user (root on the build machines), stopped when tb ends.
-func startSSHD(tb testing.TB, dir string, keys ...gossh.PublicKey) *sshd {
+func startSSHD(tb testing.TB, keys ...gossh.PublicKey) *sshtest.SSHD {
 	tb.Helper()
-	sshtest.RequireSSHD(tb)
-	keyPath, hostKey := sshtest.Keygen(tb, dir, "ssh_host_ed25519_key")
-	var auth strings.Builder
-	for _, k := range keys {
-		auth.Write(gossh.MarshalAuthorizedKey(k))
-	}
-	authPath := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authPath, []byte(auth.String()), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if os.Geteuid() == 0 { // privilege separation directory, made by Debian's service only
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	addr := freeAddr(tb)
-	cfgPath := filepath.Join(dir, "sshd_config")
-	cfg := fmt.Sprintf(sshdConfig, port(tb, addr), keyPath, filepath.Join(dir, "sshd.pid"), authPath)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command(sshtest.SSHDPath, "-D", "-e", "-f", cfgPath)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logf, err := os.Create(filepath.Join(dir, "sshd.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	tb.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		<-done
-	})
-	waitDial(tb, "sshd", addr, done, filepath.Join(dir, "sshd.log"))
-	return &sshd{addr: addr, hostKey: hostKey, pid: cmd.Process.Pid}
+	return sshtest.StartSSHDWith(tb, sshtest.SSHDOptions{Keys: keys, Config: sshdConfig})
 }
 
 // waitDial waits until addr accepts connections; done closing first (the

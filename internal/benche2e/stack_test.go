@@ -86,7 +86,7 @@ type stack struct {
 // startStack starts the pipeline with host h (sshd) as host "real". The
 // gateway's upstream key is dataDir/upstream_ed25519, made before sshd
 // started so that sshd trusts it.
-func startStack(tb testing.TB, dir, dataDir string, h *sshd) *stack {
+func startStack(tb testing.TB, dir, dataDir string, h *sshtest.SSHD) *stack {
 	tb.Helper()
 	sshtest.RequireSSH(tb)
 	s := &stack{dir: dir}
@@ -115,7 +115,7 @@ func startStack(tb testing.TB, dir, dataDir string, h *sshd) *stack {
 	s.addr, s.metrics = freeAddr(tb), freeAddr(tb)
 	v := configValues{
 		Listen: s.addr, DataDir: dataDir, Broker: broker, ClickHouse: ch.Addr,
-		AliceKey: authorized(alicePub), Host: h.addr, Login: u.Username, HostKey: authorized(h.hostKey),
+		AliceKey: authorized(alicePub), Host: h.Addr, Login: u.Username, HostKey: authorized(h.HostKey),
 		Metrics: s.metrics, SpoolMax: spoolMaxBytes,
 	}
 	gwCfg := writeConfig(tb, filepath.Join(dir, "gateway.yaml"), v)

@@ -57,11 +57,38 @@ func LoginUser(tb testing.TB) string {
 // test ends. It returns the server's address and host key.
 func StartSSHD(tb testing.TB, authorizedKey gossh.PublicKey) (addr string, hostKey gossh.PublicKey) {
 	tb.Helper()
+	s := StartSSHDWith(tb, SSHDOptions{Keys: []gossh.PublicKey{authorizedKey}})
+	return s.Addr, s.HostKey
+}
+
+// SSHDOptions changes what StartSSHDWith's server does.
+type SSHDOptions struct {
+	// Keys are the public keys admitted for LoginUser.
+	Keys []gossh.PublicKey
+	// Config holds sshd_config lines placed before the defaults; sshd
+	// keeps the first value of a keyword, so they override them.
+	Config string
+}
+
+// SSHD is a running private OpenSSH server.
+type SSHD struct {
+	Addr    string          // 127.0.0.1:PORT
+	HostKey gossh.PublicKey // its ed25519 host key
+	PID     int             // the listening sshd process
+}
+
+// StartSSHDWith is StartSSHD with options.
+func StartSSHDWith(tb testing.TB, o SSHDOptions) *SSHD {
+	tb.Helper()
 	RequireSSHD(tb)
 	dir := tb.TempDir()
 	keyPath, hostKey := Keygen(tb, dir, "ssh_host_ed25519_key")
+	var auth []byte
+	for _, k := range o.Keys {
+		auth = append(auth, gossh.MarshalAuthorizedKey(k)...)
+	}
 	authPath := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authPath, gossh.MarshalAuthorizedKey(authorizedKey), 0o600); err != nil {
+	if err := os.WriteFile(authPath, auth, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	// sshd refuses to start without its privilege separation directory
@@ -78,29 +105,31 @@ func StartSSHD(tb testing.TB, authorizedKey gossh.PublicKey) (addr string, hostK
 			tb.Fatal(err)
 		}
 		cfgPath := filepath.Join(dir, "sshd_config")
-		cfg := fmt.Sprintf(sshdConfig, port, keyPath, filepath.Join(dir, "sshd.pid"), authPath)
+		cfg := o.Config + "\n" + fmt.Sprintf(sshdConfig, port, keyPath, filepath.Join(dir, "sshd.pid"), authPath)
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			tb.Fatal(err)
 		}
-		addr = fmt.Sprintf("127.0.0.1:%d", port)
-		if lastErr = startSSHD(tb, cfgPath); lastErr == nil {
-			return addr, hostKey
+		pid, err := startSSHD(tb, cfgPath)
+		if err == nil {
+			return &SSHD{Addr: fmt.Sprintf("127.0.0.1:%d", port), HostKey: hostKey, PID: pid}
 		}
+		lastErr = err
 	}
 	tb.Fatalf("sshtest: sshd did not start: %v", lastErr)
-	return "", nil
+	return nil
 }
 
-// startSSHD runs sshd -D -e -f cfgPath and waits until it listens.
-func startSSHD(tb testing.TB, cfgPath string) error {
+// startSSHD runs sshd -D -e -f cfgPath and waits until it listens; it
+// returns sshd's process id.
+func startSSHD(tb testing.TB, cfgPath string) (int, error) {
 	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", cfgPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	ready := make(chan struct{})
 	readerDone := make(chan struct{})
@@ -129,13 +158,13 @@ func startSSHD(tb testing.TB, cfgPath string) error {
 	select {
 	case <-ready:
 		tb.Cleanup(stop)
-		return nil
+		return cmd.Process.Pid, nil
 	case <-readerDone:
 		stop()
-		return fmt.Errorf("sshd exited: %s", log.String())
+		return 0, fmt.Errorf("sshd exited: %s", log.String())
 	case <-timer.C:
 		stop()
-		return fmt.Errorf("sshd not listening after %v", waitLimit)
+		return 0, fmt.Errorf("sshd not listening after %v", waitLimit)
 	}
 }
 
