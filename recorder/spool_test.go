@@ -233,6 +233,36 @@ func ackAll(t *testing.T, r *Recorder) int {
 	}
 }
 
+// takeAll reads and acknowledges every durable event in one pass, as the
+// publisher does: an event appended meanwhile is either read and
+// acknowledged or left for the next pass, never acknowledged unread
+// (readAll then ackAll could lose it).
+func takeAll(t *testing.T, r *Recorder) []event.Event {
+	t.Helper()
+	rd := r.spool.newReader()
+	defer rd.closeFile()
+	var out []event.Event
+	var b batch
+	for {
+		if err := rd.next(&b, 100, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.recs) == 0 && !b.moved {
+			return out
+		}
+		for _, rec := range b.recs {
+			var e event.Event
+			if err := event.Unmarshal(rec.value, &e); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		if err := r.spool.ackTo(b.seg, b.off, uint64(len(b.recs)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestAckDeletesSegmentsAndPersists(t *testing.T) {
 	cfg := testConfig(t)
 	o := options{segmentBytes: 4 << 10}
