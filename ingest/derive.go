@@ -163,20 +163,33 @@ func (d *deriver) feed(st *searchState, e *event.Event, b *batch) {
 		}
 	}
 	if name, role := roleOf(e); name != "" {
-		if k := name + "\x00" + role; !st.seen[k] {
-			st.seen[k] = true
-			if b != nil {
-				b.participants = append(b.participants, participantRow{session: e.Session, name: name, role: role,
-					seq: e.Seq, ts: e.Time / 1e9, tsNs: e.Time, host: st.host, user: st.user, kind: st.kind,
-					class: e.Class, retention: e.Retention})
-			}
-		}
+		d.participant(st, e, b, name, role)
+	}
+	// A session under an approval window was approved by the window's
+	// reviewers: --approver finds it, not only the window's recording.
+	for _, name := range windowApprovers(e) {
+		d.participant(st, e, b, name, roleApproved)
 	}
 	d.scratch = st.rec.Feed(e, d.scratch[:0])
 	if b != nil {
 		for i := range d.scratch {
 			b.commands = append(b.commands, commandRowOf(st, e, &d.scratch[i]))
 		}
+	}
+}
+
+// participant appends the participants row of (name, role) for e's
+// session, once per session.
+func (d *deriver) participant(st *searchState, e *event.Event, b *batch, name, role string) {
+	k := name + "\x00" + role
+	if st.seen[k] {
+		return
+	}
+	st.seen[k] = true
+	if b != nil {
+		b.participants = append(b.participants, participantRow{session: e.Session, name: name, role: role,
+			seq: e.Seq, ts: e.Time / 1e9, tsNs: e.Time, host: st.host, user: st.user, kind: st.kind,
+			class: e.Class, retention: e.Retention})
 	}
 }
 

@@ -135,3 +135,13 @@ func roleOf(e *event.Event) (name, role string) {
 	}
 	return e.Actor, role
 }
+
+// windowApprovers returns the reviewers who approved the window a
+// session.start says the session runs under (the gateway's meta
+// approval=window, approvers=a,b), or nil.
+func windowApprovers(e *event.Event) []string {
+	if e.Type != event.SessionStart || e.Meta["approval"] != "window" {
+		return nil
+	}
+	return splitList(e.Meta["approvers"])
+}
