@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Search kinds: what a Hit matched.
@@ -278,6 +280,46 @@ func commonCondsIdx(f SearchFilter, cur *cursor, idx string) (where []string, ar
 	return where, args
 }
 
+// keySet is the result of commandKeys.
+type keySet struct {
+	set         clickhouse.GroupSet // of (session, seq, idx)
+	first, last time.Time           // the lowest and highest ts
+}
+
+// commandKeys runs q, which selects (session, seq, idx, ts) of commands
+// rows, and returns the keys as a set for `(session, seq, idx) IN ?`
+// with the bounds of their ts.
+func (s *Store) commandKeys(ctx context.Context, q string, args []any) (keySet, error) {
+	var ks keySet
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return ks, fmt.Errorf("query: search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			session string
+			seq     uint64
+			idx     uint32
+			ts      time.Time
+		)
+		if err := rows.Scan(&session, &seq, &idx, &ts); err != nil {
+			return ks, fmt.Errorf("query: search: scan: %w", err)
+		}
+		ks.set.Value = append(ks.set.Value, clickhouse.GroupSet{Value: []any{session, seq, idx}})
+		if ks.first.IsZero() || ts.Before(ks.first) {
+			ks.first = ts
+		}
+		if ts.After(ks.last) {
+			ks.last = ts
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return ks, fmt.Errorf("query: search: %w", err)
+	}
+	return ks, nil
+}
+
 // idxCol is the idx column of the commands tables; events have none.
 const idxCol = "idx"
 
@@ -318,17 +360,37 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	// The highest blind wins among copies: an input.blind after the
 	// line re-sends its row with the mark.
 	// Two steps, as for sessions: choose the newest matching keys from
-	// narrow columns, then read those rows whole; sorting every match
-	// with its line costs far more when a common word matches.
-	keys := fmt.Sprintf(`SELECT session, seq, idx FROM (SELECT session, seq, idx, ts_ns FROM (
-		SELECT session, seq, idx, ts_ns FROM commands%[1]s UNION ALL SELECT session, seq, idx, ts_ns FROM held_commands%[1]s)
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit)
+	// narrow columns, then read those rows whole by key; sorting every
+	// match with its line costs far more when a common word matches. The
+	// keys come back as a literal set, so the match runs once.
+	// The count of all matches runs beside the page's queries (on
+	// another server thread); a page that is not full does not need it.
+	type counted struct {
+		n   uint64
+		err error
+	}
+	count := make(chan counted, 1)
+	cctx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
+	go func() {
+		var n uint64
+		err := s.conn.QueryRow(cctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
+			SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, cond), both...).Scan(&n)
+		count <- counted{n, err}
+	}()
+	keys, err := s.commandKeys(ctx, fmt.Sprintf(`SELECT session, seq, idx, ts FROM (SELECT session, seq, idx, ts, ts_ns FROM (
+		SELECT session, seq, idx, ts, ts_ns FROM commands%[1]s UNION ALL SELECT session, seq, idx, ts, ts_ns FROM held_commands%[1]s)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit), both)
+	if err != nil || len(keys.set.Value) == 0 {
+		return SearchPage{}, err
+	}
+	// A key's ts never changes: its bounds prune the day partitions and
+	// the (host, ts, …) index.
 	q := fmt.Sprintf(`SELECT %[1]s FROM (
-		SELECT %[1]s FROM commands WHERE (session, seq, idx) IN (%[2]s)
-		UNION ALL SELECT %[1]s FROM held_commands WHERE (session, seq, idx) IN (%[2]s))
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[3]d`, hitColumns, keys, limit)
-	both = append(both, both...)
-	rows, err := s.conn.Query(ctx, q, both...)
+		SELECT %[1]s FROM commands WHERE ts BETWEEN toDateTime(?) AND toDateTime(?) AND (session, seq, idx) IN ?
+		UNION ALL SELECT %[1]s FROM held_commands WHERE (session, seq, idx) IN ?)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d`, hitColumns, limit)
+	rows, err := s.conn.Query(ctx, q, clampUnix(keys.first.Unix()), clampUnix(keys.last.Unix()), keys.set, keys.set)
 	if err != nil {
 		return SearchPage{}, fmt.Errorf("query: search: %w", err)
 	}
@@ -355,18 +417,11 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	if len(page.Hits) < limit {
 		return page, nil
 	}
-	last := page.Hits[len(page.Hits)-1]
-	lc, _ := parseCursor(last.Cursor())
-	w, a = commonConds(SearchFilter{}, &lc)
-	mwhere, margs2 := append(append([]string{}, where...), w...), append(append([]any{}, args...), a...)
-	mcond := whereClause(mwhere)
-	var n uint64
-	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
-		SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, mcond),
-		append(append([]any{}, margs2...), margs2...)...).Scan(&n)
-	if err != nil {
-		return SearchPage{}, fmt.Errorf("query: search: count: %w", err)
+	c := <-count
+	if c.err != nil {
+		return SearchPage{}, fmt.Errorf("query: search: count: %w", c.err)
 	}
-	page.More = int(n)
+	// The page holds limit distinct matching keys; More is the rest.
+	page.More = max(0, int(c.n)-len(page.Hits))
 	return page, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // DefaultLimit is the number of sessions Sessions returns when Filter.Limit
@@ -248,27 +250,29 @@ func whereClause(where []string) string {
 func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) ([]Session, error) {
 	cond := whereClause(where)
 	// Two steps: pick the newest matching session ids from the raw rows
-	// (cheap: two columns), then read those sessions whole. FINAL
-	// over the whole table costs 15-20 times more on 18.16. Held copies
-	// (held_sessions) are read alike; a session present in both tables
-	// is listed once.
-	ids := fmt.Sprintf(`SELECT session FROM (SELECT session, max(started_ns) AS s FROM (
+	// (cheap: two columns), then read those sessions whole by their key.
+	// The ids travel back as a literal set rather than a subquery: the
+	// filters (a --participant lookup among them) then run once, not
+	// once more per table of the second step; FINAL over the whole table
+	// costs 15-20 times more on 18.16. Held copies (held_sessions) are
+	// read alike; a session present in both tables is listed once.
+	ids, err := s.sessionIDs(ctx, fmt.Sprintf(`SELECT session FROM (SELECT session, max(started_ns) AS s FROM (
 		SELECT session, started_ns FROM sessions%[1]s UNION ALL SELECT session, started_ns FROM held_sessions%[1]s)
-		GROUP BY session ORDER BY s DESC, session DESC LIMIT %[2]d)`, cond, limit)
+		GROUP BY session ORDER BY s DESC, session DESC LIMIT %[2]d)`, cond, limit), append(append([]any{}, args...), args...))
+	if err != nil || len(ids.Value) == 0 {
+		return nil, err
+	}
 	// The row of each session with the highest version is chosen with
 	// LIMIT 1 BY rather than FINAL: the same rows
 	// FINAL keeps, also across partitions and the held copy, and FINAL on
 	// 18.16 cost 2x the whole listing at 26M events (BENCHMARKS.md,
 	// "Search at 100M events").
 	q := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, version FROM (
-		SELECT %[1]s, version FROM sessions WHERE session IN (%[2]s)
-		UNION ALL SELECT %[1]s, version FROM held_sessions WHERE session IN (%[2]s))
+		SELECT %[1]s, version FROM sessions WHERE session IN ?
+		UNION ALL SELECT %[1]s, version FROM held_sessions WHERE session IN ?)
 		ORDER BY session, version DESC, last_seq DESC LIMIT 1 BY session)
-		ORDER BY started_ns DESC, session DESC LIMIT %[3]d`, sessionColumns, ids, limit)
-	all := make([]any, 0, 4*len(args))
-	for range 4 {
-		all = append(all, args...)
-	}
+		ORDER BY started_ns DESC, session DESC LIMIT %[2]d`, sessionColumns, limit)
+	all := []any{ids, ids}
 	rows, err := s.conn.Query(ctx, q, all...)
 	if err != nil {
 		return nil, fmt.Errorf("query: sessions: %w", err)
@@ -286,6 +290,28 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 		return nil, fmt.Errorf("query: sessions: %w", err)
 	}
 	return out, nil
+}
+
+// sessionIDs runs q, which selects one column of session ids, and
+// returns them as a set for `session IN ?`.
+func (s *Store) sessionIDs(ctx context.Context, q string, args []any) (clickhouse.GroupSet, error) {
+	set := clickhouse.GroupSet{}
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return set, fmt.Errorf("query: sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return set, fmt.Errorf("query: sessions: scan: %w", err)
+		}
+		set.Value = append(set.Value, id)
+	}
+	if err := rows.Err(); err != nil {
+		return set, fmt.Errorf("query: sessions: %w", err)
+	}
+	return set, nil
 }
 
 // countSessions counts the distinct sessions whose raw rows match.
