@@ -143,14 +143,26 @@ func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, err
 	}
 	limit := clampLimit(f.Limit)
+	// The count of all matches runs beside the page (on another server
+	// thread); a page that is not full does not need it.
+	type counted struct {
+		n   int
+		err error
+	}
+	count := make(chan counted, 1)
+	cctx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
+	go func() {
+		n, err := s.countSessions(cctx, where, args)
+		count <- counted{n, err}
+	}()
 	list, err := s.sessions(ctx, where, args, limit)
 	if err != nil || len(list) < limit {
 		return Page{Sessions: list}, err
 	}
-	last := list[len(list)-1]
-	w, a := afterCond(last.Started.UnixNano(), last.ID)
-	more, err := s.countSessions(ctx, append(where, w...), append(args, a...))
-	return Page{Sessions: list, More: more}, err
+	c := <-count
+	// The page holds limit distinct matching sessions; More is the rest.
+	return Page{Sessions: list, More: max(0, c.n-len(list))}, c.err
 }
 
 // clampLimit applies the default and the cap of Filter.Limit.
