@@ -88,14 +88,36 @@ func (e *env) transfers(b *testing.B) {
 	if err := row.Scan(&sessions, &failedSessions, &bytesOut); err != nil {
 		b.Fatal(err)
 	}
-	var stored uint64
-	// Deduplicated by (session, seq) without FINAL, which would hold the
-	// data of 7.5 GB of output in memory (over 18.16's 3.7 GiB limit).
-	row = e.stack.db.QueryRow(ctx, `SELECT sum(n) FROM (SELECT session, seq, any(length(data)) AS n FROM foureyes.events
-		WHERE type = 'output' AND session IN (SELECT session FROM foureyes.sessions WHERE user = 'alice' AND kind = 'exec')
-		GROUP BY session, seq)`)
-	if err := row.Scan(&stored); err != nil {
+	// Summed one session at a time and deduplicated by (session, seq)
+	// without FINAL: one query over 7.5 GB of output held the data in
+	// memory and ran past the client's read timeout.
+	ids, err := e.stack.db.Query(ctx, `SELECT DISTINCT session FROM foureyes.sessions WHERE user = 'alice' AND kind = 'exec'`)
+	if err != nil {
 		b.Fatal(err)
+	}
+	var sessionIDs []string
+	for ids.Next() {
+		var id string
+		if err := ids.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		sessionIDs = append(sessionIDs, id)
+	}
+	if err := ids.Err(); err != nil {
+		b.Fatal(err)
+	}
+	ids.Close()
+	var stored uint64
+	for _, id := range sessionIDs {
+		var n uint64
+		if err := e.stack.db.QueryRow(ctx, `SELECT sum(n) FROM (SELECT seq, length(data) AS n FROM foureyes.events
+			WHERE session = ? AND type = 'output' LIMIT 1 BY seq)`, id).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		if n != uint64(bulkBytes) {
+			b.Errorf("session %s: %d output bytes in ClickHouse; want %d", id, n, bulkBytes)
+		}
+		stored += n
 	}
 	const n = serialTransfers + concurrentTransfers
 	sent := uint64(n) * uint64(bulkBytes)
