@@ -103,3 +103,27 @@ func BenchmarkSeal(b *testing.B) {
 		c.Seal(&e)
 	}
 }
+
+func TestTraffic(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		e       Event
+		in, out int64
+	}{
+		{"input", Event{Type: Input, Data: []byte("ls\r")}, 3, 0},
+		{"output", Event{Type: Output, Data: []byte("a\r\n")}, 0, 3},
+		{"sftp file", Event{Type: Transfer, Meta: map[string]string{"via": "sftp", "bytes_up": "10", "bytes_down": "20"}}, 10, 20},
+		{"scp stream", Event{Type: Transfer, Meta: map[string]string{"via": "scp", "scope": "stream", "bytes_up": "7", "bytes_down": "9"}}, 7, 9},
+		{"scp file inside the stream", Event{Type: Transfer, Meta: map[string]string{"via": "scp", "scope": "file", "bytes_up": "7"}}, 0, 0},
+		{"stream partly stored as events", Event{Type: Transfer, Meta: map[string]string{"via": "scp", "scope": "stream", "stored": "input by bob", "bytes_up": "7"}}, 0, 0},
+		{"summarised stdout", Event{Type: OutputSummary, Meta: map[string]string{"stream": "stdout", "bytes": "1000", "stored": "100"}}, 0, 900},
+		{"summarised stdin", Event{Type: OutputSummary, Meta: map[string]string{"stream": "stdin", "bytes": "1000", "stored": "100"}}, 900, 0},
+		{"malformed counts", Event{Type: Transfer, Meta: map[string]string{"via": "sftp", "bytes_up": "-5", "bytes_down": "x"}}, 0, 0},
+		{"stored above total", Event{Type: OutputSummary, Meta: map[string]string{"stream": "stdout", "bytes": "10", "stored": "100"}}, 0, 0},
+		{"other", Event{Type: FileOp, Meta: map[string]string{"bytes_up": "5"}}, 0, 0},
+	} {
+		if in, out := Traffic(&tt.e); in != tt.in || out != tt.out {
+			t.Errorf("%s: Traffic = %d, %d; want %d, %d", tt.name, in, out, tt.in, tt.out)
+		}
+	}
+}

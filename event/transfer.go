@@ -1,5 +1,7 @@
 package event
 
+import "strconv"
+
 // Event types of the tools other than a terminal: file transfers (SFTP,
 // legacy scp, rsync, git), bulk exec output, tunnels, approval windows and
 // recording backpressure. Byte counts are decimal strings, hashes are 64
@@ -81,3 +83,46 @@ const (
 	// ended it (empty for time). Meta: reason, sessions (ended with it).
 	WindowEnd Type = "window.end"
 )
+
+// Traffic returns the bytes of a session's traffic that e stands for, in
+// (client → host) and out (host → client): the data of input and output
+// events, an SFTP file's bytes (an SFTP session has no input or output
+// events) and the bytes an output.summary says were forwarded but not
+// stored. A session.end's bytes_in and bytes_out are the sums over its
+// events; malformed counts count zero. Of an exec transfer (scp -O,
+// rsync, git) the stream's bytes count (its "file" transfers are inside
+// it) unless part of it was stored as input and output events (meta
+// "stored"): then only those events count, and the bytes summarised
+// before the switch are in the transfer's meta.
+func Traffic(e *Event) (in, out int64) {
+	switch e.Type {
+	case Input:
+		return int64(len(e.Data)), 0
+	case Output:
+		return 0, int64(len(e.Data))
+	case Transfer:
+		if e.Meta["via"] != "sftp" && (e.Meta["scope"] != "stream" || e.Meta["stored"] != "") {
+			return 0, 0
+		}
+		return count(e.Meta["bytes_up"]), count(e.Meta["bytes_down"])
+	case OutputSummary:
+		n := count(e.Meta["bytes"]) - count(e.Meta["stored"])
+		if n <= 0 {
+			return 0, 0
+		}
+		if e.Meta["stream"] == "stdin" {
+			return n, 0
+		}
+		return 0, n
+	}
+	return 0, 0
+}
+
+// count parses a non-negative decimal byte count, 0 when malformed.
+func count(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}

@@ -135,6 +135,9 @@ func TestSFTPThroughBastion(t *testing.T) {
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "remove", "path": abs + "/gone.txt", "status": "ok"})
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "opendir", "path": abs + "/d/", "status": "ok", "count": "3"}) // ., .. and big.bin
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "realpath", "path": ".", "target": abs, "status": "ok"})
+	// The session's traffic is its files' bytes (there are no input or
+	// output events to count).
+	requireEvent(t, evs, event.SessionEnd, "", map[string]string{"bytes_in": strconv.Itoa(len(big) + len(small)), "bytes_out": strconv.Itoa(len(big))})
 	for _, s := range sessions {
 		for _, e := range s {
 			switch e.Type {

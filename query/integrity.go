@@ -152,10 +152,10 @@ func applyHeader(s *Session, e *event.Event) {
 		s.Command = string(e.Data)
 	case event.ApprovalRequest:
 		s.Reason = e.Meta["reason"]
-	case event.Input:
-		s.BytesIn += uint64(len(e.Data))
-	case event.Output:
-		s.BytesOut += uint64(len(e.Data))
+	case event.Input, event.Output, event.Transfer, event.OutputSummary:
+		in, out := event.Traffic(e)
+		s.BytesIn += uint64(in)
+		s.BytesOut += uint64(out)
 	case event.SessionEnd:
 		m := e.Meta
 		s.Open = false

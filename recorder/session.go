@@ -256,6 +256,13 @@ func (s *Session) Record(t event.Type, actor string, data []byte, meta map[strin
 	s.flushOutputLocked()
 	s.ev = event.Event{Type: t, Actor: actor, Data: data, Meta: meta, Time: s.r.clock.Now().UnixNano()}
 	_, err := s.appendLocked(&s.ev, false)
+	if err == nil {
+		// An SFTP file, a summarised stream: counted as the recovered
+		// state counts them (event.Traffic).
+		in, out := event.Traffic(&s.ev)
+		s.bytesIn += in
+		s.bytesOut += out
+	}
 	s.ev.Data, s.ev.Meta = nil, nil
 	return err
 }

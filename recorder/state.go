@@ -85,12 +85,9 @@ func (st *sessionState) apply(e *event.Event) {
 	st.NextSeq = e.Seq + 1
 	st.LastHash = e.Hash
 	st.LastTime = e.Time
-	switch e.Type {
-	case event.Input:
-		st.BytesIn += int64(len(e.Data))
-	case event.Output:
-		st.BytesOut += int64(len(e.Data))
-	}
+	in, out := event.Traffic(e)
+	st.BytesIn += in
+	st.BytesOut += out
 }
 
 // endMeta returns the Meta of a session.end: extra, then the summary
