@@ -80,6 +80,9 @@ hosts:
     host_key: "{{.StagingKey}}"
     labels: {env: staging}
     class: logs
+    # ssh -L may reach the demo service (an echo server standing in for
+    # a database) through demo-staging; every other destination is refused.
+    tunnels: ["{{.ServiceAddr}}"]
 `))
 
 type configValues struct {
@@ -87,6 +90,7 @@ type configValues struct {
 	Alice, Bob, Carol                string
 	ProdAddr, ProdKey                string
 	StagingAddr, StagingKey          string
+	ServiceAddr                      string
 }
 
 // writeConfig renders, validates and saves the dev configuration.

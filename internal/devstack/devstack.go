@@ -71,6 +71,9 @@ type Stack struct {
 	Ingester *ingest.Ingester
 	// Retention is the retention job, run every retention.interval.
 	Retention *retention.Job
+	// Service is the address of the demo service, a TCP echo server
+	// that demo-staging's tunnels may reach (ssh -L).
+	Service string
 
 	log     *slog.Logger
 	ch      *chserver.Server
@@ -78,6 +81,7 @@ type Stack struct {
 	retConn driver.Conn // the retention user's
 	broker  *broker.Broker
 	targets []*sshtarget.Target
+	service net.Listener // the demo service (echo.go)
 	gw      *gateway.Server
 	gwAddr  net.Addr
 	cancel  context.CancelFunc
@@ -188,10 +192,16 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		addrs[i], hostKeys[i] = t.Addr(), authorizedLine(t.HostKey())
 	}
 
+	if s.service, err = startEcho(s.log); err != nil {
+		return s, err
+	}
+	s.Service = s.service.Addr().String()
+
 	s.Config, err = writeConfig(dir, configValues{
 		Dir: dir, SSHAddr: ln.Addr().String(), Broker: s.broker.Addr(), ClickHouse: s.ch.Addr,
 		Alice: keys[0], Bob: keys[1], Carol: keys[2],
 		ProdAddr: addrs[0], ProdKey: hostKeys[0], StagingAddr: addrs[1], StagingKey: hostKeys[1],
+		ServiceAddr: s.Service,
 	})
 	if err != nil {
 		return s, err
@@ -318,6 +328,9 @@ func (s *Stack) Close() error {
 	}
 	for _, t := range s.targets {
 		t.Close()
+	}
+	if s.service != nil {
+		s.service.Close()
 	}
 	for _, c := range []driver.Conn{s.ClickHouse, s.Audit, s.holds, s.retConn} {
 		if c != nil {
