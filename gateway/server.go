@@ -72,6 +72,9 @@ type Server struct {
 	// poolIdle overrides upstreamIdle for pools created from now on
 	// (nanoseconds; 0: upstreamIdle). Tests shorten it.
 	poolIdle atomic.Int64
+	// poolOff makes every channel log in anew, as before pooling
+	// (benchmarks compare the two).
+	poolOff atomic.Bool
 
 	// base is the parent of every session context; Shutdown and Close
 	// cancel it with ErrShuttingDown or ErrServerClosed.

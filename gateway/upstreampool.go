@@ -117,7 +117,7 @@ type upstreamLease struct {
 // for h as configured now, else a new login (dialUpstream). Without a
 // pool (cs nil) the connection is the lease's own.
 func (s *Server) leaseUpstream(ctx context.Context, cs *connState, h *config.Host) (*upstreamLease, error) {
-	if cs == nil || cs.pool == nil {
+	if cs == nil || cs.pool == nil || s.poolOff.Load() {
 		c, err := s.dialUpstream(ctx, h)
 		if err != nil {
 			return nil, err
