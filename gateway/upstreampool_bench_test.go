@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -90,4 +92,53 @@ func BenchmarkPoolLease(b *testing.B) {
 			b.ReportMetric(float64(logins)/float64(b.N), "logins/channel")
 		})
 	}
+}
+
+// BenchmarkAnsibleUpstreamLogins runs the 20-task playbook of
+// BenchmarkAnsiblePlaybook through the bastion (ControlMaster on, SFTP
+// transfers) with a new upstream login per channel and with the pool,
+// interleaved; each run starts its own master. It reports the median wall
+// time and the upstream logins per run (counted by a relay in front of
+// the host). The host is the in-process sshtarget, whose login is cheap;
+// against OpenSSH's sshd each login saved is ~100 ms
+// (BenchmarkPoolLease).
+func BenchmarkAnsibleUpstreamLogins(b *testing.B) {
+	requireAnsible(b)
+	f := newFixture(b, fixtureOptions{})
+	lc := f.countLogins(b, "demo")
+	a := newAnsibleSetup(b,
+		sshHost{Alias: "bastion", Addr: f.addr, User: "alice" + TargetSep + "demo", Identity: f.keys["alice"], HostKey: f.srv.hostSigner.PublicKey()})
+	a.quiet = true
+	a.limit = 10 * time.Minute // a loaded machine; never a speed assertion
+	a.write(b, "payload.bin", strings.Repeat("payload line for the benchmark\n", 2048))
+	a.write(b, "motd.j2", testTemplate)
+	a.write(b, "inventory", "[all]\nbastion\n")
+	a.write(b, "bench.yml", benchPlaybook())
+	dest := b.TempDir()
+	run := func(off bool) (time.Duration, int) {
+		f.srv.poolOff.Store(off)
+		before := lc.logins()
+		start := time.Now()
+		res := a.runPlaybook(b, "inventory", "bench.yml", "bastion", "dest_dir="+dest)
+		d := time.Since(start)
+		if res.exit != 0 || !strings.Contains(res.out, "ok=20 ") {
+			b.Fatalf("playbook: exit %d\n%s", res.exit, res.out)
+		}
+		a.stopMasters()
+		return d, lc.logins() - before
+	}
+	var perChannel, pooled []time.Duration
+	var loginsOff, loginsOn int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, n := run(true)
+		perChannel, loginsOff = append(perChannel, d), loginsOff+n
+		d, n = run(false)
+		pooled, loginsOn = append(pooled, d), loginsOn+n
+	}
+	b.StopTimer()
+	b.ReportMetric(median(perChannel).Seconds(), "per-channel-s")
+	b.ReportMetric(median(pooled).Seconds(), "pooled-s")
+	b.ReportMetric(float64(loginsOff)/float64(b.N), "per-channel-logins/run")
+	b.ReportMetric(float64(loginsOn)/float64(b.N), "pooled-logins/run")
 }

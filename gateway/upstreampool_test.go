@@ -115,7 +115,7 @@ func (lc *loginCounter) dropAll() {
 // countLogins reloads the gateway with host name's address pointing at a
 // new loginCounter in front of the host (at dest, or else at the
 // configured address), and returns it.
-func (f *fixture) countLogins(t *testing.T, name string, dest ...string) *loginCounter {
+func (f *fixture) countLogins(t testing.TB, name string, dest ...string) *loginCounter {
 	t.Helper()
 	re := regexp.MustCompile(`(- \{name: ` + regexp.QuoteMeta(name) + `, address: ")([^"]+)(")`)
 	m := re.FindStringSubmatch(f.yaml)
