@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // loginCounter is a TCP relay in front of a host that counts the
@@ -516,5 +518,92 @@ func TestUpstreamPoolKillRealSSHD(t *testing.T) {
 	sibling.Wait()
 	if n := real.logins(); n != 1 {
 		t.Errorf("%d logins; want 1 (a kill closes its channel, not the shared login)", n)
+	}
+}
+
+// TestUpstreamPoolRetriesDeadLogin: a channel that finds its kept login
+// dead before the pool noticed (the host went away between two channels)
+// logs in anew instead of failing.
+func TestUpstreamPoolRetriesDeadLogin(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noPublish: true})
+	demo := f.countLogins(t, "demo")
+	h, _ := f.srv.cfg().Host("demo")
+	cs := &connState{pool: newUpstreamPool(f.srv)}
+	defer cs.pool.close()
+	first, err := f.srv.leaseUpstream(context.Background(), cs, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.release()
+	l, err := f.srv.leaseUpstream(context.Background(), cs, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.release()
+	if !l.reused {
+		t.Fatal("the second lease did not reuse the login")
+	}
+	l.client().Close() // dead, whether or not the pool noticed yet
+	if err := l.open(context.Background(), f.srv, cs, func(c *gossh.Client) error {
+		s, err := c.NewSession()
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("open on a dead kept login: %v", err)
+	}
+	if n := demo.logins(); n != 2 {
+		t.Errorf("%d logins; want 2", n)
+	}
+	// A host refusing the channel is no dead login: no new login.
+	if err := l.open(context.Background(), f.srv, cs, func(c *gossh.Client) error {
+		_, _, err := c.OpenChannel("no-such-channel", nil)
+		return err
+	}); err == nil {
+		t.Error("an unknown channel type was accepted")
+	}
+	if n := demo.logins(); n != 2 {
+		t.Errorf("%d logins after a refused channel; want 2", n)
+	}
+}
+
+// TestUpstreamPoolClientClosesOneChannel: a client closing one of its
+// channels (x/crypto, one connection) ends that channel's remote process
+// on the host; its sibling keeps working on the same login.
+func TestUpstreamPoolClientClosesOneChannel(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noPublish: true})
+	demo := f.countLogins(t, "demo")
+	c, err := f.dial("alice"+TargetSep+"demo", gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killProcessesWith("sleep\x0031343") })
+	for _, pty := range []bool{true, false} {
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pty {
+			if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Start("sleep 31343"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the remote sleep", func() bool { return processWith("sleep\x0031343") })
+		s.Close()
+		waitFor(t, fmt.Sprintf("the remote sleep (pty %v) ended with its channel", pty), func() bool { return !processWith("sleep\x0031343") })
+		sib, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sib.Output("echo sibling"); err != nil || string(out) != "sibling\n" {
+			t.Errorf("sibling after closing a channel: %q, %v", out, err)
+		}
+	}
+	if n := demo.logins(); n != 1 {
+		t.Errorf("%d logins; want 1", n)
 	}
 }
