@@ -607,3 +607,46 @@ func TestUpstreamPoolClientClosesOneChannel(t *testing.T) {
 		t.Errorf("%d logins; want 1", n)
 	}
 }
+
+// TestUpstreamPoolReviewerTerminatesOne: two four-eyes sessions over one
+// ControlMaster connection share the upstream login once approved; the
+// reviewer terminating one ends exactly that session and its remote
+// process; the other, approved and watched on its own, goes on.
+func TestUpstreamPoolReviewerTerminatesOne(t *testing.T) {
+	f := newFixture(t, fixtureOptions{fourEyes: true, noPublish: true})
+	prod := f.countLogins(t, "demo-prod")
+	mux := f.startMaster(t, "alice", "demo-prod")
+	start := func(reason string) (*sshtest.Client, string, *sshtest.Client) {
+		c := f.muxClient("alice", "demo-prod", mux, true)
+		c.Start(t)
+		c.Expect("Reason for this session: ", timeout)
+		c.Send(reason + "\r")
+		m := idPattern.FindStringSubmatch(c.Expect(idPattern, timeout))
+		dave := f.approve(t, "dave", m[1])
+		c.Expect("demo$ ", timeout)
+		return c, m[1], dave
+	}
+	one, _, daveOne := start("first")
+	two, _, daveTwo := start("second")
+	t.Cleanup(func() { killProcessesWith("sleep\x0031344") })
+	one.Send("sleep 31344\r")
+	waitFor(t, "the remote sleep", func() bool { return processWith("sleep\x0031344") })
+
+	daveOne.Send("\x1dt")
+	one.Expect("session terminated by dave", timeout)
+	if got := one.Wait(); got != statusLost {
+		t.Errorf("terminated session exit = %d; want %d", got, statusLost)
+	}
+	daveOne.Wait()
+	waitFor(t, "the terminated session's remote sleep ended", func() bool { return !processWith("sleep\x0031344") })
+
+	two.Send("echo still-$((6*7))\r")
+	two.Expect("still-42", timeout)
+	daveTwo.Expect("still-42", timeout)
+	two.Send("exit\r")
+	two.Wait()
+	daveTwo.Wait()
+	if n := prod.logins(); n != 1 {
+		t.Errorf("%d logins for two approved sessions of one client connection; want 1", n)
+	}
+}
