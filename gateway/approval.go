@@ -327,7 +327,7 @@ func ctxReason(ctx context.Context) string {
 func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, remote string) (res exitResult, meta map[string]string, msg string, ok bool) {
 	s, h := sess.s, hb.host
 	sess.s.notify(hb, event.ApprovalGrant, strings.Join(hb.info().granted, ","), "")
-	up, err := s.dialUpstream(sess.ctx, h)
+	up, err := s.leaseUpstream(sess.ctx, sess.cs, h)
 	if err != nil {
 		hb.log.Warn("upstream", "err", err)
 		var mismatch *HostKeyMismatchError
@@ -339,7 +339,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		}
 		return exitResult{status: 1}, map[string]string{"error": err.Error()}, fmt.Sprintf("cannot reach %s (%s): %v", h.Name, h.Address, errors.Unwrap(err)), true
 	}
-	defer up.Close()
+	defer up.release()
 	uch, ureqs, uerr := sess.openChannel(up, h, pty, remote)
 	if uerr != nil {
 		return exitResult{status: 1}, map[string]string{"error": uerr.Err.Error()}, uerr.Message, true
@@ -377,7 +377,9 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 	hb.log.Info("four-eyes session approved", "by", granted)
 
 	upDone, exitOf := sess.watchExit(ureqs)
-	sess.outStop = sess.holdStop(up)
+	var stopHold func()
+	sess.outStop, stopHold = sess.holdStop(up.dead())
+	defer stopHold()
 	outDone := make(chan struct{})
 	sess.s.goTracked(func() {
 		defer close(outDone)
@@ -403,10 +405,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 			grace.Stop()
 		}
 	}()
-	stop := func() {
-		up.Close()
-		<-outDone
-	}
+	stop := func() { sess.closeUpstream(up, uch, stopHold, outDone) }
 	for {
 		select {
 		case w := <-sess.winch:

@@ -58,6 +58,7 @@ type connState struct {
 	ticket *guard.Ticket // place among unauthenticated connections; released at login
 	key    string        // connKey, index of Server.conns
 	grace  *time.Timer   // closes raw unless the login completes in time
+	pool   *upstreamPool // upstream logins kept for this connection's channels; closed with it
 
 	// Channel counts of a logged-in connection (limitChannels).
 	open            atomic.Int64 // channels open now
@@ -98,7 +99,7 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	if !s.enter(false) {
 		return nil
 	}
-	cs := &connState{raw: conn, remote: conn.RemoteAddr().String(), source: guard.Source(conn.RemoteAddr()), key: connKey(conn)}
+	cs := &connState{raw: conn, remote: conn.RemoteAddr().String(), source: guard.Source(conn.RemoteAddr()), key: connKey(conn), pool: newUpstreamPool(s)}
 	if gc, ok := conn.(*guard.Conn); ok {
 		cs.ticket = gc.Ticket
 	}
@@ -117,6 +118,7 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 		defer s.wg.Done()
 		s.watchConn(ctx, cs)
 		cs.grace.Stop()
+		cs.pool.close() // the client is gone: so are its upstream logins
 		// gliderlabs cancels ctx when a read fails, before it reports a
 		// failed handshake: until the login completed, connectionFailed
 		// still needs the entry and removes it itself.

@@ -82,7 +82,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 			return sess.endWith(sess.refuse(recordingFailed(err)), map[string]string{"error": err.Error()})
 		}
 	}
-	up, err := s.dialUpstream(sess.ctx, h)
+	up, err := s.leaseUpstream(sess.ctx, sess.cs, h) // a kept login of this client connection, or a new one
 	if err != nil {
 		log.Warn("upstream", "err", err)
 		var mismatch *HostKeyMismatchError
@@ -94,7 +94,7 @@ func (sess *clientSession) connect(hostName, remote string) exitResult {
 		}
 		return sess.endWith(sess.refuse(userErrorf(err, "cannot reach %s (%s): %v", h.Name, h.Address, errors.Unwrap(err))), map[string]string{"error": err.Error()})
 	}
-	defer up.Close()
+	defer up.release()
 	res, meta := sess.proxy(rec, up, h, remote)
 	meta = windowEndMeta(win, meta)
 	log.Info("session end", "status", res.status, "meta", meta)

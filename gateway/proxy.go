@@ -32,7 +32,9 @@ func grow(buf []byte, n int) []byte {
 // and command, and copies bytes both ways (recording them) until the host
 // ends the command, the client goes away, the server shuts down or the
 // recording fails. It returns the exit result and the session.end meta.
-func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *config.Host, remote string) (exitResult, map[string]string) {
+// Ending the session closes its own channel on up, never the connection
+// (upstreampool.go).
+func (sess *clientSession) proxy(rec *recorder.Session, up *upstreamLease, h *config.Host, remote string) (exitResult, map[string]string) {
 	uch, ureqs, uerr := sess.openChannel(up, h, sess.pty, remote)
 	if uerr != nil {
 		return sess.refuse(uerr), map[string]string{"error": uerr.Err.Error()}
@@ -41,7 +43,9 @@ func (sess *clientSession) proxy(rec *recorder.Session, up *gossh.Client, h *con
 	sess.s.active.Add(1)
 	defer sess.s.active.Add(-1)
 	upDone, exitOf := sess.watchExit(ureqs)
-	sess.outStop = sess.holdStop(up)
+	var stopHold func()
+	sess.outStop, stopHold = sess.holdStop(up.dead())
+	defer stopHold()
 	// Output, both streams; they end at the host's EOF or close.
 	outDone := make(chan struct{})
 	sess.s.goTracked(func() {
@@ -109,8 +113,7 @@ loop:
 			default:
 				meta["reason"] = cause.Error()
 			}
-			up.Close()
-			<-outDone
+			sess.closeUpstream(up, uch, stopHold, outDone)
 			break loop
 		case <-recDone:
 			if sess.bestEffort {
@@ -121,8 +124,7 @@ loop:
 			recDone = nil
 			meta["reason"] = "recording failed"
 			sess.say(recordingFailed(rec.Err()).Message)
-			up.Close()
-			<-outDone
+			sess.closeUpstream(up, uch, stopHold, outDone)
 			sess.reportStrict(rec, h, remote)
 			break loop
 		}
@@ -150,8 +152,13 @@ loop:
 
 // openChannel opens a session channel on the host, requests pty (if
 // not nil), the client's locale and the shell or command.
-func (sess *clientSession) openChannel(up *gossh.Client, h *config.Host, pty *ptyRequest, remote string) (gossh.Channel, <-chan *gossh.Request, *UserError) {
-	uch, ureqs, err := up.OpenChannel("session", nil)
+func (sess *clientSession) openChannel(up *upstreamLease, h *config.Host, pty *ptyRequest, remote string) (gossh.Channel, <-chan *gossh.Request, *UserError) {
+	var uch gossh.Channel
+	var ureqs <-chan *gossh.Request
+	err := up.open(sess.ctx, sess.s, sess.cs, func(c *gossh.Client) (err error) {
+		uch, ureqs, err = c.OpenChannel("session", nil)
+		return err
+	})
 	if err != nil {
 		return nil, nil, userErrorf(err, "%s refused the session: %v", h.Name, err)
 	}

@@ -88,6 +88,7 @@ func (s *Server) Reload(cfg *config.Config, by string) (ReloadResult, error) {
 	res.Changes = diffConfig(old.cfg, cfg)
 	s.pol.Store(next)
 	res.Revoked = s.sweep(next)
+	s.prunePools(next) // kept upstream logins follow the new hosts (upstreampool.go)
 	meta := map[string]string{"result": "applied", "revoked": strconv.Itoa(res.Revoked)}
 	if len(res.Changes) > 0 {
 		meta["changes"] = strings.Join(res.Changes, "; ")

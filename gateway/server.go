@@ -69,6 +69,13 @@ type Server struct {
 	unrecorded atomic.Int64 // best-effort sessions running on unrecorded
 	failures   atomic.Int64 // sessions whose recording failed
 
+	// poolIdle overrides upstreamIdle for pools created from now on
+	// (nanoseconds; 0: upstreamIdle). Tests shorten it.
+	poolIdle atomic.Int64
+	// poolOff makes every channel log in anew, as before pooling
+	// (benchmarks compare the two).
+	poolOff atomic.Bool
+
 	// base is the parent of every session context; Shutdown and Close
 	// cancel it with ErrShuttingDown or ErrServerClosed.
 	base       context.Context

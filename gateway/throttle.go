@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"sync"
-
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // Backpressure on the gateway's side: the copiers call the recording's
@@ -22,20 +20,25 @@ import (
 const pasteBytes = 256
 
 // holdStop returns a channel closed when the client's session ends
-// (sess.ctx) or the connection to the host up closes, as every way of
-// ending a session does (client gone, kill, revocation, a reviewer's
-// terminate, shutdown, recording failure): an output copier held back by
-// the recorder stops waiting then. It costs one goroutine per session,
-// which ends with the host connection.
-func (sess *clientSession) holdStop(up *gossh.Client) <-chan struct{} {
+// (sess.ctx), the connection to the host ends (dead) or the session's
+// upstream channel is being closed (the returned stop, which ends the
+// session's own wait; every way of ending a session calls it: client
+// gone, kill, revocation, a reviewer's terminate, shutdown, recording
+// failure): an output copier held back by the recorder stops waiting
+// then. It costs one goroutine per session, which ends with stop.
+func (sess *clientSession) holdStop(dead <-chan struct{}) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
-	var once sync.Once
+	done := make(chan struct{})
+	var once, stopOnce sync.Once
 	closeCh := func() { once.Do(func() { close(ch) }) }
 	stopCtx := context.AfterFunc(sess.ctx, closeCh)
 	sess.s.goTracked(func() {
-		up.Wait()
+		select {
+		case <-dead:
+		case <-done:
+		}
 		stopCtx()
 		closeCh()
 	})
-	return ch
+	return ch, func() { stopOnce.Do(func() { close(done) }) }
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,13 +176,13 @@ func (s *Server) handleTunnel(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.Ne
 		fp = conn.Permissions.Extensions[extKeyFingerprint]
 	}
 	t := &tunnel{user: person, keyFP: fp, remote: conn.RemoteAddr().String(), host: h.Name, dest: dest, win: win}
-	s.runTunnel(ctx, nc, t, h, hostPort(p.OrigAddr, p.OrigPort))
+	s.runTunnel(ctx, cs, nc, t, h, hostPort(p.OrigAddr, p.OrigPort))
 }
 
 // runTunnel records and runs one allowed tunnel connection until either
 // side closes it, its window ends, access is revoked, the recording
 // fails or the bastion shuts down.
-func (s *Server) runTunnel(connCtx context.Context, nc gossh.NewChannel, t *tunnel, h *config.Host, orig string) {
+func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewChannel, t *tunnel, h *config.Host, orig string) {
 	log := s.log.With("user", t.user, "host", h.Name, "dest", t.dest)
 	ctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
@@ -222,15 +223,19 @@ func (s *Server) runTunnel(connCtx context.Context, nc gossh.NewChannel, t *tunn
 	s.tunnels.add(t)
 	defer s.tunnels.remove(t)
 
-	up, err := s.dialUpstream(ctx, h)
+	up, err := s.leaseUpstream(ctx, cs, h) // the client connection's login to h, kept or new
 	if err != nil {
 		log.Warn("upstream", "err", err)
 		endMeta["error"] = err.Error()
 		nc.Reject(gossh.ConnectionFailed, fmt.Sprintf("foureyes: cannot reach %s", h.Name))
 		return
 	}
-	defer up.Close()
-	dst, err := up.Dial("tcp", t.dest)
+	defer up.release()
+	var dst net.Conn
+	err = up.open(ctx, s, cs, func(c *gossh.Client) (err error) {
+		dst, err = c.Dial("tcp", t.dest)
+		return err
+	})
 	if err != nil {
 		log.Warn("tunnel dial", "err", err)
 		endMeta["error"] = err.Error()
