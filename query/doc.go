@@ -34,10 +34,11 @@
 // among conflicting copies is repeatable; this is done in Go after a plain
 // read, because on 18.16 "ORDER BY seq LIMIT 1 BY seq" makes the server
 // sort the whole session and costs several times the read. Sessions are
-// collapsed with FINAL; a search first picks the newest matching ids from
-// the raw rows (filters use only columns that never change over a
-// session's versions, so this is exact) and applies FINAL to those ids
-// only. Verify also reports a seq stored with two different hashes — a
+// collapsed to their highest version: a search first picks the newest
+// matching ids from the raw rows (filters use only columns that never
+// change over a session's versions, so this is exact) with the bounds of
+// their start times, then reads those ids within those days only and
+// keeps each one's highest version (LIMIT 1 BY). Verify also reports a seq stored with two different hashes — a
 // redelivery repeats the same hash, so a conflict means tampering or a
 // writer bug.
 //

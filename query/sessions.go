@@ -123,8 +123,8 @@ func scanSession(r rowScanner) (Session, error) {
 }
 
 // Sessions returns the sessions matching f, newest first. Redelivered or
-// updated summary rows are collapsed with FINAL (ReplacingMergeTree by
-// version). Every filtered column is fixed for the life of a session, so
+// updated summary rows are collapsed to the highest version
+// (ReplacingMergeTree by version) with LIMIT 1 BY. Every filtered column is fixed for the life of a session, so
 // the matching ids can be chosen from the raw rows before the collapse.
 // f.Before naming no stored session is ErrNotFound.
 func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
@@ -268,23 +268,25 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	// once more per table of the second step; FINAL over the whole table
 	// costs 15-20 times more on 18.16. Held copies (held_sessions) are
 	// read alike; a session present in both tables is listed once.
-	ids, err := s.sessionIDs(ctx, fmt.Sprintf(`SELECT session FROM (SELECT session, max(started_ns) AS s FROM (
+	ids, err := s.sessionIDs(ctx, fmt.Sprintf(`SELECT session, lo, hi FROM (SELECT session, min(started_ns) AS lo, max(started_ns) AS hi FROM (
 		SELECT session, started_ns FROM sessions%[1]s UNION ALL SELECT session, started_ns FROM held_sessions%[1]s)
-		GROUP BY session ORDER BY s DESC, session DESC LIMIT %[2]d)`, cond, limit), append(append([]any{}, args...), args...))
-	if err != nil || len(ids.Value) == 0 {
+		GROUP BY session ORDER BY hi DESC, session DESC LIMIT %[2]d)`, cond, limit), append(append([]any{}, args...), args...))
+	if err != nil || len(ids.set.Value) == 0 {
 		return nil, err
 	}
 	// The row of each session with the highest version is chosen with
 	// LIMIT 1 BY rather than FINAL: the same rows
 	// FINAL keeps, also across partitions and the held copy, and FINAL on
 	// 18.16 cost 2x the whole listing at 26M events (BENCHMARKS.md,
-	// "Search at 100M events").
+	// "Search at 100M events"). The bounds of the ids' start times prune
+	// the day partitions: a day's sessions fill about one granule, so
+	// without them every day was read whole for a page of 100.
 	q := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, version FROM (
-		SELECT %[1]s, version FROM sessions WHERE session IN ?
+		SELECT %[1]s, version FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session IN ?
 		UNION ALL SELECT %[1]s, version FROM held_sessions WHERE session IN ?)
 		ORDER BY session, version DESC, last_seq DESC LIMIT 1 BY session)
 		ORDER BY started_ns DESC, session DESC LIMIT %[2]d`, sessionColumns, limit)
-	all := []any{ids, ids}
+	all := []any{clampUnix(ids.lo / 1e9), clampUnix(ids.hi / 1e9), ids.set, ids.set}
 	rows, err := s.conn.Query(ctx, q, all...)
 	if err != nil {
 		return nil, fmt.Errorf("query: sessions: %w", err)
@@ -304,26 +306,40 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	return out, nil
 }
 
-// sessionIDs runs q, which selects one column of session ids, and
-// returns them as a set for `session IN ?`.
-func (s *Store) sessionIDs(ctx context.Context, q string, args []any) (clickhouse.GroupSet, error) {
-	set := clickhouse.GroupSet{}
+// idSet is the result of sessionIDs.
+type idSet struct {
+	set    clickhouse.GroupSet // of session ids
+	lo, hi int64               // the lowest and highest started_ns
+}
+
+// sessionIDs runs q, which selects session ids with the lowest and
+// highest started_ns of their rows, and returns them as a set for
+// `session IN ?` with the bounds.
+func (s *Store) sessionIDs(ctx context.Context, q string, args []any) (idSet, error) {
+	var ids idSet
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
-		return set, fmt.Errorf("query: sessions: %w", err)
+		return ids, fmt.Errorf("query: sessions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return set, fmt.Errorf("query: sessions: scan: %w", err)
+		var (
+			id     string
+			lo, hi int64
+		)
+		if err := rows.Scan(&id, &lo, &hi); err != nil {
+			return ids, fmt.Errorf("query: sessions: scan: %w", err)
 		}
-		set.Value = append(set.Value, id)
+		if len(ids.set.Value) == 0 || lo < ids.lo {
+			ids.lo = lo
+		}
+		ids.hi = max(ids.hi, hi)
+		ids.set.Value = append(ids.set.Value, id)
 	}
 	if err := rows.Err(); err != nil {
-		return set, fmt.Errorf("query: sessions: %w", err)
+		return ids, fmt.Errorf("query: sessions: %w", err)
 	}
-	return set, nil
+	return ids, nil
 }
 
 // countSessions counts the distinct sessions whose raw rows match.
@@ -364,8 +380,23 @@ func (s *Store) Session(ctx context.Context, id string) (Session, error) {
 
 // session loads the summary row; found is false when there is none.
 func (s *Store) session(ctx context.Context, id string) (Session, bool, error) {
-	rows, err := s.conn.Query(ctx, "SELECT "+sessionColumns+" FROM (SELECT "+sessionColumns+" FROM sessions FINAL WHERE session = ? UNION ALL SELECT "+
-		sessionColumns+" FROM held_sessions FINAL WHERE session = ?) ORDER BY last_seq DESC LIMIT 1", id, id)
+	// Two steps, as for a listing: the start times of the session's rows
+	// (two narrow columns), then its newest row within those days. FINAL
+	// (or no bound) read one granule of every column in every day: 5 s at
+	// 100M events (BENCHMARKS.md, "Search at 100M events").
+	var (
+		n      uint64
+		lo, hi uint32
+	)
+	if err := s.conn.QueryRow(ctx, `SELECT count(), toUInt32(min(started)), toUInt32(max(started)) FROM (
+		SELECT started FROM sessions WHERE session = ? UNION ALL SELECT started FROM held_sessions WHERE session = ?)`, id, id).Scan(&n, &lo, &hi); err != nil {
+		return Session{}, false, fmt.Errorf("query: session %s: %w", id, err)
+	}
+	if n == 0 {
+		return Session{}, false, nil
+	}
+	rows, err := s.conn.Query(ctx, "SELECT "+sessionColumns+" FROM (SELECT "+sessionColumns+", version FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session = ? UNION ALL SELECT "+
+		sessionColumns+", version FROM held_sessions WHERE session = ?) ORDER BY version DESC, last_seq DESC LIMIT 1", lo, hi, id, id)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("query: session %s: %w", id, err)
 	}
