@@ -116,11 +116,43 @@ func insertSessions(tb testing.TB, conn driver.Conn, version uint64, rows ...Ses
 	}
 }
 
-// store records a session (events and summary) and returns its summary.
+// store records a session (events and summary) and returns its summary,
+// with the commands rows ingest derives for its file transfers and
+// operations (kind "file": what `sessions --transfers` reads).
 func store(tb testing.TB, conn driver.Conn, r *rec) Session {
 	tb.Helper()
-	insertEvents(tb, conn, r.events())
+	evs := r.events()
+	insertEvents(tb, conn, evs)
 	s := r.summary()
 	insertSessions(tb, conn, 1, s)
+	insertFileRows(tb, conn, s, evs)
 	return s
+}
+
+// insertFileRows inserts a commands row of kind "file" for each transfer
+// and file.op of evs, as ingest does.
+func insertFileRows(tb testing.TB, conn driver.Conn, s Session, evs []event.Event) {
+	tb.Helper()
+	batch, err := conn.PrepareBatch(context.Background(), "INSERT INTO commands (session, seq, idx, ts, ts_ns, kind, host, user, actor, line, class, retention_days)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type != event.Transfer && e.Type != event.FileOp {
+			continue
+		}
+		n++
+		if err := batch.Append(e.Session, e.Seq, uint32(0), time.Unix(0, e.Time), e.Time, "file", s.Host, s.User, e.Actor,
+			e.Meta["path"], e.Class, e.Retention); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if n == 0 {
+		batch.Abort()
+		return
+	}
+	if err := batch.Send(); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -130,12 +130,14 @@ func transferMarker(e *event.Event) string {
 }
 
 // transferCond selects the sessions with a transfer or file.op event,
-// stored or held. Events come after their session's start, so since
-// prunes the events' partitions too.
+// stored or held: their "file" rows in the commands tables (ingest
+// derives one per such event), a small table rather than every event's
+// type. Events come after their session's start, so since prunes the
+// day partitions too.
 func transferCond(since time.Time) string {
-	cond := "type IN (" + transferTypes + ")"
+	cond := "kind = 'file'"
 	if !since.IsZero() {
 		cond += fmt.Sprintf(" AND ts >= toDateTime(%d)", clampUnix(since.Unix()))
 	}
-	return fmt.Sprintf("session IN (SELECT session FROM events WHERE %[1]s UNION ALL SELECT session FROM held_events WHERE %[1]s)", cond)
+	return fmt.Sprintf("session IN (SELECT session FROM commands WHERE %[1]s UNION ALL SELECT session FROM held_commands WHERE %[1]s)", cond)
 }
