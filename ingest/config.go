@@ -124,5 +124,7 @@ func (c Config) validate() error {
 // has checked that it can be).
 func (c Config) dialer() *kafka.Dialer {
 	sec, _ := transport.KafkaSecurity(c.TLS, c.SASL)
-	return sec.Dialer("foureyes-ingest", 10*time.Second)
+	d := sec.Dialer("foureyes-ingest", 10*time.Second)
+	d.DialFunc = dialReadAhead // under TLS, if any (readahead.go)
+	return d
 }

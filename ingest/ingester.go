@@ -135,7 +135,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	// The fetch goroutine decodes ahead while the Run goroutine fills,
 	// sorts and derives the next batch and the pipeline inserts earlier
 	// ones; the budget bounds the bytes of all of them together.
-	recs := make(chan record, min(in.cfg.BatchRows, 100000))
+	recs := make(chan record, min(in.cfg.BatchRows, recordQueue))
 	bud := newBudget(in.cfg.BatchBytes)
 	in.budget.Store(bud)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
@@ -188,6 +188,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 	in.log.Info("ingest stopped")
 	return nil
 }
+
+// recordQueue bounds the decoded records queued between the fetch
+// goroutine and the Run goroutine: enough to keep decoding while a batch
+// is sorted and derived (tens of milliseconds), few enough that the
+// queue's slots (about 220 bytes each, allocated up front) stay small.
+const recordQueue = 16384
 
 // consume fills batches from recs until ctx is done, submitting each
 // full or BatchInterval-old one to p once sorted and derived. It returns
