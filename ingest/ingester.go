@@ -281,7 +281,12 @@ func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- recor
 		}
 		in.counters.fetched.Add(1)
 		in.counters.pending.Add(1)
-		rec := d.decode(m, time.Now())
+		// The clock is read only for a reject's row: per message, it was
+		// about 1.5% of ingest's CPU.
+		rec := d.decode(m, time.Time{})
+		if rec.rejected != nil {
+			rec.rejected.at = time.Now()
+		}
 		if !in.budget.Load().acquire(ctx, rec.size) {
 			return
 		}
