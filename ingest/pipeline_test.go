@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -209,5 +210,69 @@ func TestBudgetCoversBatchesInFlight(t *testing.T) {
 	waitFor(t, "all events inserted", 60*time.Second, func() bool { return f.distinctEvents(t) == uint64(len(evs)) })
 	if st := in.Stats(); st.PeakBytes > f.cfg.BatchBytes {
 		t.Errorf("PeakBytes = %d; want at most BatchBytes %d", st.PeakBytes, f.cfg.BatchBytes)
+	}
+}
+
+// TestRebuildWaitsForBatchesInFlight: a session evicted from the search
+// state goes on in a later batch while the batch with its start is still
+// failing to insert. Its state is rebuilt from the store only once that
+// batch is in, so its later commands still carry the host and user of its
+// session.start.
+func TestRebuildWaitsForBatchesInFlight(t *testing.T) {
+	f := newFixture(t, 1)
+	f.cfg.BatchRows = 100
+	f.cfg.BatchInterval = time.Minute
+	f.cfg.SearchSessions = 10
+	a := sessionEvents("a", 200, false)
+	evs := append([]event.Event(nil), a[:100]...) // batch 1: a's start
+	for i := range 100 {                          // batch 2: 100 sessions evict a
+		evs = append(evs, sessionEvents(fmt.Sprintf("b-%03d", i), 1, false)...)
+	}
+	evs = append(evs, a[100:]...) // batch 3: a goes on
+	produceEvents(t, f.addr, testTopic, evs)
+
+	in := New(f.conn, f.cfg)
+	in.insertWorkers = 2
+	in.backoffMin, in.backoffMax = 10*time.Millisecond, 20*time.Millisecond
+	var (
+		mu       sync.Mutex
+		after    int
+		released bool
+	)
+	in.insertFault = func(b *batch, stage insertStage) error {
+		if !hasSession(b, "a") || b.events.seq[0] != 0 {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if released {
+			return nil
+		}
+		// Held until batch 2 is in and batch 3 fetched, and a few
+		// attempts more: time for batch 3 to be derived.
+		if in.counters.batches.Load() == 0 || in.counters.fetched.Load() < uint64(len(evs)) {
+			return errInjected
+		}
+		if after++; after < 5 {
+			return errInjected
+		}
+		released = true
+		return nil
+	}
+	startIngester(t, in)
+	waitFor(t, "all offsets committed", 60*time.Second, func() bool {
+		return committed(t, f.addr, f.cfg.Group, testTopic, 1) == int64(len(evs))
+	})
+	later := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = 'a' AND seq >= 100")
+	if later == 0 {
+		t.Fatal("no commands rows for a's later events")
+	}
+	if n := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = 'a' AND seq >= 100 AND (host != 'db1' OR user != 'alice')"); n != 0 {
+		t.Errorf("%d of %d later commands rows lack the host and user of a's session.start: rebuilt before its batch was stored", n, later)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !released {
+		t.Error("batch 1 was never held")
 	}
 }
