@@ -157,7 +157,8 @@ type Ingest struct {
 	// BatchRows is the most events inserted at once. Default: 100000.
 	BatchRows int `yaml:"batch_rows"`
 	// BatchBytes bounds the bytes of events the ingest holds in memory
-	// (the batch being filled and the events decoded ahead of it); a
+	// (the batches being inserted, the batch being filled and the events
+	// decoded ahead of it); a
 	// batch is inserted at BatchRows or half of BatchBytes. Default: 64 MiB.
 	BatchBytes int64 `yaml:"batch_bytes"`
 	// BatchInterval is the longest an event waits to be inserted. Default: 1s.

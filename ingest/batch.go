@@ -3,9 +3,7 @@ package ingest
 // batch accumulates the rows of consecutive records until they are
 // inserted, and the offsets to commit afterwards.
 type batch struct {
-	events eventCols
-	// spare holds the columns events had before sortBySession, for reuse.
-	spare    eventCols
+	events   eventCols
 	sessions []sessionRow
 	// latest maps a session id to its row in sessions: only the row with
 	// the highest version per session is inserted.
@@ -15,12 +13,15 @@ type batch struct {
 	// (derive.go), filled once before the first insert attempt.
 	commands     []commandRow
 	participants []participantRow
-	derived      bool
 	// offsets maps a partition to the highest offset seen in it.
 	offsets map[int]int64
 	// n counts the records added; bytes their size (recordSize).
 	n     int
 	bytes int64
+	// done is closed when the insert of a submitted batch ended, err
+	// (set before) saying how (pipeline.go).
+	done chan struct{}
+	err  error
 }
 
 func newBatch(capacity int) *batch {
@@ -58,7 +59,6 @@ func (b *batch) add(rec *record) {
 // reset empties b, keeping its allocations.
 func (b *batch) reset() {
 	b.events.reset()
-	b.spare.reset()
 	clear(b.sessions)
 	b.sessions = b.sessions[:0]
 	clear(b.latest)
@@ -69,8 +69,8 @@ func (b *batch) reset() {
 	b.commands = b.commands[:0]
 	clear(b.participants)
 	b.participants = b.participants[:0]
-	b.derived = false
 	b.n, b.bytes = 0, 0
+	b.done, b.err = nil, nil
 }
 
 // eventCols holds the events rows column by column, in the order of

@@ -67,6 +67,9 @@ func BenchmarkIngest(b *testing.B) {
 
 	in := New(conn, Config{Brokers: []string{addr}, Topic: testTopic, Group: "bench", Database: db,
 		BatchRows: benchBatchRows, BatchBytes: benchBatchBytes(), BatchInterval: benchBatchInterval(), Logger: testLogger(b)})
+	if n, err := strconv.Atoi(os.Getenv("INGEST_BENCH_WORKERS")); err == nil {
+		in.insertWorkers = n
+	}
 	b.StopTimer()
 	b.ResetTimer()
 	startIngester(b, in)
@@ -267,7 +270,8 @@ func BenchmarkDecode(b *testing.B) {
 
 // benchBatchBytes and benchBatchInterval are the batch settings
 // BenchmarkIngest runs with: the defaults, unless INGEST_BENCH_BATCH_BYTES
-// or INGEST_BENCH_BATCH_INTERVAL (a duration) set them for a sweep.
+// or INGEST_BENCH_BATCH_INTERVAL (a duration) set them for a sweep
+// (INGEST_BENCH_WORKERS sets the number of insert workers).
 func benchBatchBytes() int64 {
 	n, _ := strconv.ParseInt(os.Getenv("INGEST_BENCH_BATCH_BYTES"), 10, 64)
 	return n

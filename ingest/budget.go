@@ -7,7 +7,7 @@ import (
 
 // budget bounds the bytes of decoded records held in memory between the
 // fetch goroutine and an acknowledged insert: fetch acquires a record's
-// size before handing it on, and flush releases a batch's bytes once
+// size before handing it on, and the pipeline releases a batch's bytes once
 // ClickHouse has them. One record larger than the whole budget is let
 // through alone, so nothing can wedge the pipeline.
 type budget struct {

@@ -24,7 +24,8 @@ type Config struct {
 	// BatchRows is the most events inserted at once. Default: 100000.
 	BatchRows int
 	// BatchBytes bounds the bytes of decoded events held in memory: the
-	// batch being filled plus the records decoded ahead of it. A batch is
+	// batches being inserted, the batch being filled and the records
+	// decoded ahead of it. A batch is
 	// inserted when it reaches BatchRows or half of BatchBytes. Default:
 	// 64 MiB: batches of about 100k small events. Every INSERT makes a
 	// part per table and partition that ClickHouse merges again later;
@@ -124,5 +125,7 @@ func (c Config) validate() error {
 // has checked that it can be).
 func (c Config) dialer() *kafka.Dialer {
 	sec, _ := transport.KafkaSecurity(c.TLS, c.SASL)
-	return sec.Dialer("foureyes-ingest", 10*time.Second)
+	d := sec.Dialer("foureyes-ingest", 10*time.Second)
+	d.DialFunc = dialReadAhead // under TLS, if any (readahead.go)
+	return d
 }

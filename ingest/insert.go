@@ -13,8 +13,7 @@ import (
 type insertStage int
 
 const (
-	stageDerive insertStage = iota // not an insert: fills the search rows
-	stageEvents
+	stageEvents insertStage = iota
 	stageSessions
 	stageCommands
 	stageParticipants
@@ -24,10 +23,11 @@ const (
 
 // insert writes every row of b, retrying failed inserts with capped
 // exponential backoff until ClickHouse acknowledges them or ctx is done.
-// Stages already acknowledged are not repeated on a retry.
+// Stages already acknowledged are not repeated on a retry. b must have
+// been prepared (sorted and derived). Several inserts may run at once.
 func (in *Ingester) insert(ctx context.Context, b *batch) error {
 	wait := in.backoffMin
-	for stage := stageDerive; stage < stageDone; {
+	for stage := stageEvents; stage < stageDone; {
 		err := in.insertStage(ctx, b, stage)
 		if err == nil {
 			stage++
@@ -53,23 +53,19 @@ func (in *Ingester) insert(ctx context.Context, b *batch) error {
 }
 
 func (in *Ingester) insertStage(ctx context.Context, b *batch, stage insertStage) error {
-	if err := in.detect(ctx); err != nil {
-		return err
-	}
-	if in.insertSettings != nil {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(in.insertSettings))
-	}
-	switch stage {
-	case stageDerive:
-		if b.derived {
-			return nil
-		}
-		b.events.sortBySession(&b.spare)
-		if err := in.derive.derive(ctx, b); err != nil {
+	if in.insertFault != nil {
+		if err := in.insertFault(b, stage); err != nil {
 			return err
 		}
-		b.derived = true
-		return nil
+	}
+	settings, err := in.detect(ctx)
+	if err != nil {
+		return err
+	}
+	if settings != nil {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
+	}
+	switch stage {
 	case stageEvents:
 		return in.insertEvents(ctx, &b.events)
 	case stageSessions:
@@ -85,14 +81,17 @@ func (in *Ingester) insertStage(ctx context.Context, b *batch, stage insertStage
 }
 
 // detect learns the server version and settings once, before the first
-// insert; it is retried with the insert while the server is unreachable.
-func (in *Ingester) detect(ctx context.Context) error {
+// insert, and returns the settings inserts carry; it is retried with the
+// insert while the server is unreachable.
+func (in *Ingester) detect(ctx context.Context) (clickhouse.Settings, error) {
+	in.detectMu.Lock()
+	defer in.detectMu.Unlock()
 	if in.detected {
-		return nil
+		return in.insertSettings, nil
 	}
 	version, err := ServerVersion(ctx, in.conn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f := detectFeatures(version)
 	// Newer servers refuse an INSERT block that spans more than 100
@@ -100,14 +99,14 @@ func (in *Ingester) detect(ctx context.Context) error {
 	// forever. 18.16 has neither the limit nor the setting.
 	var n uint64
 	if err := in.conn.QueryRow(ctx, "SELECT count() FROM system.settings WHERE name = 'max_partitions_per_insert_block'").Scan(&n); err != nil {
-		return fmt.Errorf("ingest: read settings: %w", err)
+		return nil, fmt.Errorf("ingest: read settings: %w", err)
 	}
 	if n > 0 {
 		in.insertSettings = clickhouse.Settings{"max_partitions_per_insert_block": 0}
 	}
 	in.log.Info("clickhouse server", "version", version, "ttl", f.TTL, "codecs", f.Codecs)
 	in.detected = true
-	return nil
+	return in.insertSettings, nil
 }
 
 // insertBlockRows bounds the rows of one native-protocol data block. The

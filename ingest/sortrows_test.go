@@ -62,7 +62,8 @@ func TestSortBySession(t *testing.T) {
 					prevHash: r.tag, hash: r.tag}}
 				b.add(&rec)
 			}
-			if moved := b.events.sortBySession(&b.spare); moved != tt.moved {
+			var spare eventCols
+			if moved := b.events.sortBySession(&spare); moved != tt.moved {
 				t.Errorf("sortBySession = %v; want %v", moved, tt.moved)
 			}
 			c := &b.events
@@ -85,7 +86,7 @@ func TestSortBySession(t *testing.T) {
 				t.Errorf("order = %v; want %v", got, tt.want)
 			}
 			b.reset()
-			if b.spare.len() != 0 || b.events.len() != 0 {
+			if b.events.len() != 0 {
 				t.Error("reset left rows behind")
 			}
 		})

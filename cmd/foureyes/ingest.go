@@ -72,6 +72,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if v, err := ingest.ServerVersion(ctx, conn); err == nil {
 		log.Info("connected to clickhouse", "addr", cfg.ClickHouse.Addr, "version", v)
 	}
+	tuneIngestGC(cfg.Ingest.BatchBytes, log)
 	in := ingest.New(conn, ingest.FromConfig(cfg, log))
 	if *backfill {
 		n, err := in.BackfillSearch(ctx)
