@@ -363,26 +363,17 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	// narrow columns, then read those rows whole by key; sorting every
 	// match with its line costs far more when a common word matches. The
 	// keys come back as a literal set, so the match runs once.
-	// The count of all matches runs beside the page's queries (on
-	// another server thread); a page that is not full does not need it.
-	type counted struct {
-		n   uint64
-		err error
-	}
-	count := make(chan counted, 1)
-	cctx, stopCount := context.WithCancel(ctx)
-	defer stopCount()
-	go func() {
-		var n uint64
-		err := s.conn.QueryRow(cctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
-			SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, cond), both...).Scan(&n)
-		count <- counted{n, err}
-	}()
+	// One key more than the page: whether there are more hits, without
+	// counting them when there are none.
 	keys, err := s.commandKeys(ctx, fmt.Sprintf(`SELECT session, seq, idx, ts FROM (SELECT session, seq, idx, ts, ts_ns FROM (
 		SELECT session, seq, idx, ts, ts_ns FROM commands%[1]s UNION ALL SELECT session, seq, idx, ts, ts_ns FROM held_commands%[1]s)
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit), both)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit+1), both)
 	if err != nil || len(keys.set.Value) == 0 {
 		return SearchPage{}, err
+	}
+	more := len(keys.set.Value) > limit
+	if more {
+		keys.set.Value = keys.set.Value[:limit]
 	}
 	// A key's ts never changes: its bounds prune the day partitions and
 	// the (host, ts, …) index.
@@ -414,14 +405,16 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	if err := rows.Err(); err != nil {
 		return SearchPage{}, fmt.Errorf("query: search: %w", err)
 	}
-	if len(page.Hits) < limit {
+	if !more {
 		return page, nil
 	}
-	c := <-count
-	if c.err != nil {
-		return SearchPage{}, fmt.Errorf("query: search: count: %w", c.err)
+	var n uint64
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
+		SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, cond), both...).Scan(&n)
+	if err != nil {
+		return SearchPage{}, fmt.Errorf("query: search: count: %w", err)
 	}
-	// The page holds limit distinct matching keys; More is the rest.
-	page.More = max(0, int(c.n)-len(page.Hits))
+	// The page holds distinct matching keys; More is the rest.
+	page.More = max(1, int(n)-len(page.Hits))
 	return page, nil
 }

@@ -20,24 +20,28 @@ func TestSearchOutputStripsEscapes(t *testing.T) {
 	r.end(2*time.Second, "0")
 	store(t, conn, r)
 	ctx := context.Background()
-	for _, tc := range []struct {
-		f    SearchFilter
-		want int
-	}{
-		{SearchFilter{Output: "error: 1051", Host: "db1"}, 1},
-		{SearchFilter{Output: "unknown TABLE", Since: t0}, 1},
-		{SearchFilter{Output: "unknown table", Since: t0.Add(time.Hour)}, 0},
-		{SearchFilter{Output: "unknown table", Host: "db2"}, 0},
-	} {
-		p, err := st.Search(ctx, tc.f)
-		if err != nil {
-			t.Fatalf("%+v: %v", tc.f, err)
-		}
-		if len(p.Hits) != tc.want {
-			t.Fatalf("Search(%+v) = %+v; want %d hits", tc.f, p, tc.want)
-		}
-		if tc.want > 0 && p.Hits[0].Line != "ERROR:  1051 (42S02): Unknown table" {
-			t.Errorf("line = %q", p.Hits[0].Line)
+	// The sessions as a literal set of ids (few), and by a subquery (many).
+	defer func(n uint64) { maxLiteralSessions = n }(maxLiteralSessions)
+	for _, maxLiteralSessions = range []uint64{2000, 0} {
+		for _, tc := range []struct {
+			f    SearchFilter
+			want int
+		}{
+			{SearchFilter{Output: "error: 1051", Host: "db1"}, 1},
+			{SearchFilter{Output: "unknown TABLE", Since: t0}, 1},
+			{SearchFilter{Output: "unknown table", Since: t0.Add(time.Hour)}, 0},
+			{SearchFilter{Output: "unknown table", Host: "db2"}, 0},
+		} {
+			p, err := st.Search(ctx, tc.f)
+			if err != nil {
+				t.Fatalf("%+v: %v", tc.f, err)
+			}
+			if len(p.Hits) != tc.want {
+				t.Fatalf("Search(%+v) with at most %d literal ids = %+v; want %d hits", tc.f, maxLiteralSessions, p, tc.want)
+			}
+			if tc.want > 0 && p.Hits[0].Line != "ERROR:  1051 (42S02): Unknown table" {
+				t.Errorf("line = %q", p.Hits[0].Line)
+			}
 		}
 	}
 }

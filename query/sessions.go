@@ -132,7 +132,8 @@ func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.sessions(ctx, where, args, clampLimit(f.Limit))
+	list, _, err := s.sessions(ctx, where, args, clampLimit(f.Limit))
+	return list, err
 }
 
 // SessionsPage is Sessions that also counts the matching sessions after
@@ -143,26 +144,13 @@ func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, err
 	}
 	limit := clampLimit(f.Limit)
-	// The count of all matches runs beside the page (on another server
-	// thread); a page that is not full does not need it.
-	type counted struct {
-		n   int
-		err error
-	}
-	count := make(chan counted, 1)
-	cctx, stopCount := context.WithCancel(ctx)
-	defer stopCount()
-	go func() {
-		n, err := s.countSessions(cctx, where, args)
-		count <- counted{n, err}
-	}()
-	list, err := s.sessions(ctx, where, args, limit)
-	if err != nil || len(list) < limit {
+	list, more, err := s.sessions(ctx, where, args, limit)
+	if err != nil || !more {
 		return Page{Sessions: list}, err
 	}
-	c := <-count
-	// The page holds limit distinct matching sessions; More is the rest.
-	return Page{Sessions: list, More: max(0, c.n-len(list))}, c.err
+	n, err := s.countSessions(ctx, where, args)
+	// The page holds distinct matching sessions; More is the rest.
+	return Page{Sessions: list, More: max(1, n-len(list))}, err
 }
 
 // clampLimit applies the default and the cap of Filter.Limit.
@@ -258,8 +246,8 @@ func whereClause(where []string) string {
 	return " WHERE " + strings.Join(where, " AND ")
 }
 
-// sessions runs the listing query.
-func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) ([]Session, error) {
+// sessions runs the listing query; more reports a match after the page.
+func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) (list []Session, more bool, err error) {
 	cond := whereClause(where)
 	// Two steps: pick the newest matching session ids from the raw rows
 	// (cheap: two columns), then read those sessions whole by their key.
@@ -270,9 +258,12 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	// read alike; a session present in both tables is listed once.
 	ids, err := s.sessionIDs(ctx, fmt.Sprintf(`SELECT session, lo, hi FROM (SELECT session, min(started_ns) AS lo, max(started_ns) AS hi FROM (
 		SELECT session, started_ns FROM sessions%[1]s UNION ALL SELECT session, started_ns FROM held_sessions%[1]s)
-		GROUP BY session ORDER BY hi DESC, session DESC LIMIT %[2]d)`, cond, limit), append(append([]any{}, args...), args...))
+		GROUP BY session ORDER BY hi DESC, session DESC LIMIT %[2]d)`, cond, limit+1), append(append([]any{}, args...), args...))
 	if err != nil || len(ids.set.Value) == 0 {
-		return nil, err
+		return nil, false, err
+	}
+	if more = len(ids.set.Value) > limit; more {
+		ids.set.Value = ids.set.Value[:limit]
 	}
 	// The row of each session with the highest version is chosen with
 	// LIMIT 1 BY rather than FINAL: the same rows
@@ -289,21 +280,21 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	all := []any{clampUnix(ids.lo / 1e9), clampUnix(ids.hi / 1e9), ids.set, ids.set}
 	rows, err := s.conn.Query(ctx, q, all...)
 	if err != nil {
-		return nil, fmt.Errorf("query: sessions: %w", err)
+		return nil, false, fmt.Errorf("query: sessions: %w", err)
 	}
 	defer rows.Close()
 	var out []Session
 	for rows.Next() {
 		sess, err := scanSession(rows)
 		if err != nil {
-			return nil, fmt.Errorf("query: sessions: scan: %w", err)
+			return nil, false, fmt.Errorf("query: sessions: scan: %w", err)
 		}
 		out = append(out, sess)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: sessions: %w", err)
+		return nil, false, fmt.Errorf("query: sessions: %w", err)
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // idSet is the result of sessionIDs.
