@@ -183,13 +183,15 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, "host = ?")
 		args = append(args, f.Host)
 	}
-	if f.Participant != "" {
-		where = append(where, participantCond(""))
-		args = append(args, f.Participant, f.Participant)
-	}
-	if f.Approver != "" {
-		where = append(where, participantCond(roleApproved))
-		args = append(args, f.Approver, f.Approver)
+	for _, p := range []struct{ name, role string }{{f.Participant, ""}, {f.Approver, roleApproved}} {
+		if p.name == "" {
+			continue
+		}
+		w, a, err := s.participantCond(ctx, p.name, p.role)
+		if err != nil {
+			return nil, nil, err
+		}
+		where, args = append(where, w), append(args, a...)
 	}
 	// started (seconds) prunes partitions; started_ns is the exact bound.
 	if !f.Since.IsZero() {
@@ -220,15 +222,41 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 // roleApproved is the participants role of an approval.
 const roleApproved = "approved"
 
-// participantCond selects the sessions in which the user bound to its two
-// arguments took part, in role when it is not empty; the participants
-// table is ordered by name, so the lookup reads little.
-func participantCond(role string) string {
+// participantCond returns the condition selecting the sessions in which
+// name took part, in role when it is not empty, and its arguments. The
+// participants table is ordered by name, but a day's rows fill a granule
+// or two, so a lookup reads much of it: it runs once here, and its
+// session ids travel as a literal set when they are few (as an output
+// search's do), else as the subquery.
+func (s *Store) participantCond(ctx context.Context, name, role string) (string, []any, error) {
 	c := " WHERE name = ?"
 	if role != "" {
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
-	return "session IN (SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c + ")"
+	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxLiteralSessions+1), name, name)
+	if err != nil {
+		return "", nil, fmt.Errorf("query: participants: %w", err)
+	}
+	defer rows.Close()
+	set := clickhouse.GroupSet{Value: []any{}}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", nil, fmt.Errorf("query: participants: scan: %w", err)
+		}
+		set.Value = append(set.Value, id)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, fmt.Errorf("query: participants: %w", err)
+	}
+	switch {
+	case len(set.Value) == 0:
+		return "0", nil, nil // nobody by that name took part
+	case uint64(len(set.Value)) <= maxLiteralSessions:
+		return "session IN ?", []any{set}, nil
+	}
+	return "session IN (" + sub + ")", []any{name, name}, nil
 }
 
 // afterCond selects the sessions listed after the one that started at
