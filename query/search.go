@@ -372,8 +372,18 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 		return SearchPage{}, err
 	}
 	more := len(keys.set.Value) > limit
+	count := make(chan uint64Result, 1)
+	cctx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
 	if more {
 		keys.set.Value = keys.set.Value[:limit]
+		// Counted beside reading the page (another server thread).
+		go func() {
+			var r uint64Result
+			r.err = s.conn.QueryRow(cctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
+				SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, cond), both...).Scan(&r.n)
+			count <- r
+		}()
 	}
 	// A key's ts never changes: its bounds prune the day partitions and
 	// the (host, ts, …) index.
@@ -408,13 +418,17 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	if !more {
 		return page, nil
 	}
-	var n uint64
-	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(session, seq, idx) FROM (
-		SELECT session, seq, idx FROM commands%[1]s UNION ALL SELECT session, seq, idx FROM held_commands%[1]s)`, cond), both...).Scan(&n)
-	if err != nil {
-		return SearchPage{}, fmt.Errorf("query: search: count: %w", err)
+	c := <-count
+	if c.err != nil {
+		return SearchPage{}, fmt.Errorf("query: search: count: %w", c.err)
 	}
 	// The page holds distinct matching keys; More is the rest.
-	page.More = max(1, int(n)-len(page.Hits))
+	page.More = max(1, int(c.n)-len(page.Hits))
 	return page, nil
+}
+
+// uint64Result is a count computed on another goroutine.
+type uint64Result struct {
+	n   uint64
+	err error
 }

@@ -132,7 +132,7 @@ func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, _, err := s.sessions(ctx, where, args, clampLimit(f.Limit))
+	list, _, err := s.sessions(ctx, where, args, clampLimit(f.Limit), nil)
 	return list, err
 }
 
@@ -144,13 +144,24 @@ func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, err
 	}
 	limit := clampLimit(f.Limit)
-	list, more, err := s.sessions(ctx, where, args, limit)
+	// The count of the rest starts once the ids show there is more, and
+	// runs beside reading the page's rows (sessions' onMore).
+	count := make(chan uint64Result, 1)
+	cctx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
+	onMore := func() {
+		go func() {
+			n, err := s.countSessions(cctx, where, args)
+			count <- uint64Result{uint64(n), err}
+		}()
+	}
+	list, more, err := s.sessions(ctx, where, args, limit, onMore)
 	if err != nil || !more {
 		return Page{Sessions: list}, err
 	}
-	n, err := s.countSessions(ctx, where, args)
+	c := <-count
 	// The page holds distinct matching sessions; More is the rest.
-	return Page{Sessions: list, More: max(1, n-len(list))}, err
+	return Page{Sessions: list, More: max(1, int(c.n)-len(list))}, c.err
 }
 
 // clampLimit applies the default and the cap of Filter.Limit.
@@ -274,8 +285,9 @@ func whereClause(where []string) string {
 	return " WHERE " + strings.Join(where, " AND ")
 }
 
-// sessions runs the listing query; more reports a match after the page.
-func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int) (list []Session, more bool, err error) {
+// sessions runs the listing query; more reports a match after the page,
+// and onMore (if not nil) is called as soon as that is known.
+func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int, onMore func()) (list []Session, more bool, err error) {
 	cond := whereClause(where)
 	// Two steps: pick the newest matching session ids from the raw rows
 	// (cheap: two columns), then read those sessions whole by their key.
@@ -292,6 +304,9 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	}
 	if more = len(ids.set.Value) > limit; more {
 		ids.set.Value = ids.set.Value[:limit]
+		if onMore != nil {
+			onMore()
+		}
 	}
 	// The row of each session with the highest version is chosen with
 	// LIMIT 1 BY rather than FINAL: the same rows
