@@ -26,6 +26,18 @@ type Config struct {
 	SyncInterval time.Duration
 	// ChunkBytes bounds an output chunk. Default: 16384; 256..1048576.
 	ChunkBytes int
+	// BulkChunkBytes bounds an output chunk under bulk output: each chunk
+	// that fills to its bound before ChunkInterval doubles the bound of
+	// the next, up to BulkChunkBytes; a chunk cut by the timer or by
+	// another event resets it to ChunkBytes. Interactive output (cut by
+	// the timer) keeps ChunkBytes; `cat big.log` becomes a few large
+	// events instead of many small ones, each with its own header, hash
+	// chain step, Kafka record and ClickHouse row. Default: 262144 when
+	// ChunkBytes is at least its default (but at most SessionShareMin/16,
+	// so a pending chunk stays small next to a session's share of the
+	// spool), else ChunkBytes (a small ChunkBytes asks for fine-grained
+	// events and gets them); ChunkBytes..MaxEventData.
+	BulkChunkBytes int
 	// ChunkInterval bounds how long the first byte of an output chunk
 	// waits before the chunk is cut. Default: 20ms.
 	ChunkInterval time.Duration
@@ -64,16 +76,17 @@ const (
 	// below Kafka's default message.max.bytes (1 MB).
 	MaxEventData = 256 << 10
 
-	defaultSpoolMaxBytes = 1 << 30
-	defaultSyncInterval  = 50 * time.Millisecond
-	maxSyncInterval      = 100 * time.Millisecond
-	defaultChunkBytes    = 16 << 10
-	defaultChunkInterval = 20 * time.Millisecond
-	defaultSegmentBytes  = 16 << 20
-	maxShareMin          = 16 << 20
-	defaultLowWater      = 50
-	defaultStallTimeout  = 30 * time.Second
-	minSegmentBytes      = 4 << 10
+	defaultSpoolMaxBytes  = 1 << 30
+	defaultSyncInterval   = 50 * time.Millisecond
+	maxSyncInterval       = 100 * time.Millisecond
+	defaultChunkBytes     = 16 << 10
+	defaultChunkInterval  = 20 * time.Millisecond
+	defaultBulkChunkBytes = 256 << 10
+	defaultSegmentBytes   = 16 << 20
+	maxShareMin           = 16 << 20
+	defaultLowWater       = 50
+	defaultStallTimeout   = 30 * time.Second
+	minSegmentBytes       = 4 << 10
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -109,6 +122,14 @@ func (c Config) withDefaults() Config {
 	if c.SessionShareMin == 0 {
 		c.SessionShareMin = min(maxShareMin, c.SpoolMaxBytes/16)
 	}
+	if c.BulkChunkBytes == 0 {
+		// A pending chunk is output not yet in the spool: keep it small
+		// next to a session's share of the spool (backpressure.go).
+		c.BulkChunkBytes = c.ChunkBytes
+		if c.ChunkBytes >= defaultChunkBytes {
+			c.BulkChunkBytes = max(c.ChunkBytes, min(defaultBulkChunkBytes, int(c.SessionShareMin/16)))
+		}
+	}
 	if c.LowWaterPercent == 0 {
 		c.LowWaterPercent = defaultLowWater
 	}
@@ -129,6 +150,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: SyncInterval is %v; use a value in (0, %v]", ErrConfig, c.SyncInterval, maxSyncInterval)
 	case c.ChunkBytes < 256 || c.ChunkBytes > 1<<20:
 		return fmt.Errorf("%w: ChunkBytes is %d; use a value between 256 and 1048576", ErrConfig, c.ChunkBytes)
+	case c.BulkChunkBytes < c.ChunkBytes || c.BulkChunkBytes > max(c.ChunkBytes, MaxEventData):
+		return fmt.Errorf("%w: BulkChunkBytes is %d; use a value between ChunkBytes (%d) and %d", ErrConfig, c.BulkChunkBytes, c.ChunkBytes, max(c.ChunkBytes, MaxEventData))
 	case c.ChunkInterval < 0:
 		return fmt.Errorf("%w: ChunkInterval is %v; use a positive duration", ErrConfig, c.ChunkInterval)
 	case len(c.Gateway) > 255:

@@ -43,6 +43,9 @@
 // Output is batched: bytes collect into a chunk that becomes one output
 // event at ChunkBytes, or ChunkInterval after the chunk's first byte (a
 // timer), or before any other event of the session, whichever comes first.
+// Under bulk output (chunks that fill before their timer) the bound
+// doubles per chunk up to BulkChunkBytes, and returns to ChunkBytes when
+// a chunk is cut by its timer or by another event (output.go).
 // The event time is the time of the first byte. Input, Resize and Record
 // write one event per call.
 //

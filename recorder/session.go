@@ -66,6 +66,7 @@ type Session struct {
 	bytesIn  int64
 	bytesOut int64
 	out      []byte    // pending output chunk
+	outLimit int       // its bound: ChunkBytes, more under bulk output (output.go)
 	outStart time.Time // time of its first byte
 	timer    timer     // cuts the chunk ChunkInterval after its first byte
 	armed    bool
@@ -207,7 +208,7 @@ func (s *Session) Input(actor string, p []byte) {
 	if !s.usableLocked() {
 		return
 	}
-	s.flushOutputLocked()
+	s.cutOutputLocked()
 	for len(p) > 0 {
 		n := min(len(p), MaxEventData)
 		s.ev = event.Event{Type: event.Input, Actor: actor, Data: p[:n], Time: s.r.clock.Now().UnixNano()}
@@ -227,7 +228,7 @@ func (s *Session) Resize(cols, rows int) {
 	if !s.usableLocked() {
 		return
 	}
-	s.flushOutputLocked()
+	s.cutOutputLocked()
 	s.ev = event.Event{Type: event.Resize, Time: s.r.clock.Now().UnixNano(),
 		Meta: map[string]string{"cols": strconv.Itoa(cols), "rows": strconv.Itoa(rows)}}
 	s.appendLocked(&s.ev, false) //nolint:errcheck // a failure is reported by Done/Err
@@ -253,7 +254,7 @@ func (s *Session) Record(t event.Type, actor string, data []byte, meta map[strin
 	if err := s.Err(); err != nil {
 		return err
 	}
-	s.flushOutputLocked()
+	s.cutOutputLocked()
 	s.ev = event.Event{Type: t, Actor: actor, Data: data, Meta: meta, Time: s.r.clock.Now().UnixNano()}
 	_, err := s.appendLocked(&s.ev, false)
 	if err == nil {
