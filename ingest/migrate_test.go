@@ -37,7 +37,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d %s", v, name))
 	}
-	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log", "7 search tables", "8 normalized command lines"}
+	want := []string{"1 events", "2 sessions", "3 rejected", "4 retention and holds", "5 retention ttl backstop", "6 signed retention log", "7 search tables", "8 normalized command lines", "9 event data lengths"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("schema_migrations = %v; want %v", got, want)
 	}
@@ -50,7 +50,7 @@ func TestMigrateCreatesTables(t *testing.T) {
 		table   string
 		columns string
 	}{
-		{"events", eventColumns + ", ingested_at"},
+		{"events", eventColumns + ", ingested_at, data_len"},
 		{"sessions", sessionColumns},
 		{"rejected", rejectedColumns},
 		{"schema_migrations", "version, name, applied_at"},

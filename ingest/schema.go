@@ -238,6 +238,17 @@ ORDER BY (name, role, session)`, db),
 			addColumn{table: "held_commands", column: "norm", typ: "String MATERIALIZED " + normExpr},
 		}
 	}},
+	{version: 9, name: "event data lengths", steps: func(string, features) []step {
+		// data_len lets a reader plan its pages of a session without
+		// reading the data: bulk output comes in events of up to 256 KiB,
+		// and summing length(data) over a window of 8192 of them read
+		// 2 GiB at once. Computed at insert (MATERIALIZED); rows stored
+		// before the migration compute it when read.
+		return []step{
+			addColumn{table: "events", column: "data_len", typ: "UInt64 MATERIALIZED length(data)"},
+			addColumn{table: "held_events", column: "data_len", typ: "UInt64 MATERIALIZED length(data)"},
+		}
+	}},
 }
 
 // normExpr computes commands.norm from line (query.normText does the same

@@ -82,7 +82,7 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 	if t := time.Unix(0, sel.first); since.Before(t) {
 		since = t
 	}
-	if t := time.Unix(0, sel.last+1); sel.open == 0 && t.Before(until) {
+	if t := time.Unix(0, sel.last+1); !sel.open && t.Before(until) {
 		until = t
 	}
 	limit := clampLimit(f.Limit)
@@ -125,6 +125,13 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 			break
 		}
 	}
+	if sel.owners != nil {
+		for i := range page.Hits {
+			o := sel.owners[page.Hits[i].Session]
+			page.Hits[i].Host, page.Hits[i].User = o.host, o.user
+		}
+		return page, nil
+	}
 	return page, s.fillSessions(ctx, page.Hits)
 }
 
@@ -136,41 +143,63 @@ var maxLiteralSessions uint64 = 2000
 
 // outputSelection is what outputSessions found.
 type outputSelection struct {
-	n, open     uint64               // sessions; of those, open ones
+	n           uint64               // sessions
+	open        bool                 // one of them has not ended
 	first, last int64                // earliest start, latest end (ns)
 	set         *clickhouse.GroupSet // their ids, when at most maxLiteralSessions
+	owners      map[string]hostUser  // with set: each one's host and user
 }
+
+// hostUser is a session's host and owner.
+type hostUser struct{ host, user string }
 
 // outputSessions selects the sessions an output search covers (the
 // sessions rows matching cond): how many, their time span and, when few,
-// their ids.
+// their ids with their hosts and owners — one read of the sessions
+// tables, which also names the hits' sessions without another.
 func (s *Store) outputSessions(ctx context.Context, cond string, args []any) (outputSelection, error) {
 	var sel outputSelection
-	err := s.conn.QueryRow(ctx, "SELECT uniqExact(session), min(started_ns), max(ended_ns), uniqExactIf(session, ended_ns = 0) FROM (SELECT session, started_ns, ended_ns FROM sessions"+cond+
-		" UNION ALL SELECT session, started_ns, ended_ns FROM held_sessions"+cond+")", args...).Scan(&sel.n, &sel.first, &sel.last, &sel.open)
-	if err != nil {
-		return sel, fmt.Errorf("query: search output: %w", err)
-	}
-	if sel.n == 0 || sel.n > maxLiteralSessions {
-		return sel, nil
-	}
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT session FROM (SELECT session FROM sessions"+cond+" UNION ALL SELECT session FROM held_sessions"+cond+")", args...)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT session, any(host), any(user), min(started_ns), max(ended_ns), min(ended_ns) FROM (
+		SELECT session, host, user, started_ns, ended_ns FROM sessions%[1]s UNION ALL SELECT session, host, user, started_ns, ended_ns FROM held_sessions%[1]s)
+		GROUP BY session LIMIT %[2]d`, cond, maxLiteralSessions+1), args...)
 	if err != nil {
 		return sel, fmt.Errorf("query: search output: %w", err)
 	}
 	defer rows.Close()
 	set := clickhouse.GroupSet{}
+	owners := map[string]hostUser{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var (
+			id, host, user           string
+			started, ended, minEnded int64
+		)
+		if err := rows.Scan(&id, &host, &user, &started, &ended, &minEnded); err != nil {
 			return sel, fmt.Errorf("query: search output: scan: %w", err)
 		}
+		if sel.n == 0 || started < sel.first {
+			sel.first = started
+		}
+		sel.last = max(sel.last, ended)
+		sel.open = sel.open || minEnded == 0 // a row of the session without its end
+		sel.n++
 		set.Value = append(set.Value, id)
+		owners[id] = hostUser{host, user}
 	}
 	if err := rows.Err(); err != nil {
 		return sel, fmt.Errorf("query: search output: %w", err)
 	}
-	sel.set = &set
+	if sel.n <= maxLiteralSessions {
+		sel.set, sel.owners = &set, owners
+		return sel, nil
+	}
+	// Many: their span from one aggregate, the ids by the subquery.
+	var open uint64
+	err = s.conn.QueryRow(ctx, "SELECT uniqExact(session), min(started_ns), max(ended_ns), countIf(ended_ns = 0) FROM (SELECT session, started_ns, ended_ns FROM sessions"+cond+
+		" UNION ALL SELECT session, started_ns, ended_ns FROM held_sessions"+cond+")", args...).Scan(&sel.n, &sel.first, &sel.last, &open)
+	if err != nil {
+		return sel, fmt.Errorf("query: search output: %w", err)
+	}
+	sel.open = open > 0
 	return sel, nil
 }
 
@@ -256,11 +285,10 @@ func (s *Store) fillSessions(ctx context.Context, hits []Hit) error {
 		return fmt.Errorf("query: search output: sessions: %w", err)
 	}
 	defer rows.Close()
-	type hu struct{ host, user string }
-	m := map[string]hu{}
+	m := map[string]hostUser{}
 	for rows.Next() {
 		var id string
-		var v hu
+		var v hostUser
 		if err := rows.Scan(&id, &v.host, &v.user); err != nil {
 			return fmt.Errorf("query: search output: sessions: %w", err)
 		}

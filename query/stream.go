@@ -102,8 +102,10 @@ func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Even
 // page. It appends nothing when the window holds no event.
 func (s *Store) pageCuts(ctx context.Context, id string, from, to uint64, cuts []uint64) ([]uint64, error) {
 	const where = " WHERE session = ? AND seq >= ? AND seq < ?"
-	rows, err := s.conn.Query(ctx, "SELECT seq, sum(length(data)) AS n FROM (SELECT seq, data FROM events"+where+
-		" UNION ALL SELECT seq, data FROM held_events"+where+") GROUP BY seq ORDER BY seq", id, from, to, id, from, to)
+	// data_len (ingest migration 9), not length(data): a window of bulk
+	// output is up to 8192 × 256 KiB of data.
+	rows, err := s.conn.Query(ctx, "SELECT seq, sum(data_len) AS n FROM (SELECT seq, data_len FROM events"+where+
+		" UNION ALL SELECT seq, data_len FROM held_events"+where+") GROUP BY seq ORDER BY seq", id, from, to, id, from, to)
 	if err != nil {
 		return cuts, fmt.Errorf("query: events of %s: %w", id, err)
 	}
