@@ -286,27 +286,50 @@ type keySet struct {
 	first, last time.Time           // the lowest and highest ts
 }
 
-// commandKeys runs q, which selects (session, seq, idx, ts) of commands
-// rows, and returns the keys as a set for `(session, seq, idx) IN ?`
-// with the bounds of their ts.
-func (s *Store) commandKeys(ctx context.Context, q string, args []any) (keySet, error) {
-	var ks keySet
+// commandKeys returns the first want distinct keys (session, seq, idx)
+// of the rows query(n) selects, in its order, as a set for `(session,
+// seq, idx) IN ?` with the bounds of their ts. query(n) reads the first
+// n rows without LIMIT BY, which would sort every match: copies of a
+// row (redeliveries, held copies) share its key and sort next to it, so
+// twice the rows wanted nearly always hold want keys; when not, and the
+// rows ran out at n, it reads eight times more.
+func (s *Store) commandKeys(ctx context.Context, query func(n int) string, want int, args []any) (keySet, error) {
+	for n := 2 * want; ; n *= 8 {
+		ks, rows, err := s.readKeys(ctx, query(n), want, args)
+		if err != nil || len(ks.set.Value) >= want || rows < n {
+			return ks, err
+		}
+	}
+}
+
+// readKeys reads the keys of q's rows, at most want distinct ones, and
+// how many rows it read.
+func (s *Store) readKeys(ctx context.Context, q string, want int, args []any) (ks keySet, n int, err error) {
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
-		return ks, fmt.Errorf("query: search: %w", err)
+		return ks, 0, fmt.Errorf("query: search: %w", err)
 	}
 	defer rows.Close()
+	type key struct {
+		session string
+		seq     uint64
+		idx     uint32
+	}
+	var last key
 	for rows.Next() {
 		var (
-			session string
-			seq     uint64
-			idx     uint32
-			ts      time.Time
+			k  key
+			ts time.Time
 		)
-		if err := rows.Scan(&session, &seq, &idx, &ts); err != nil {
-			return ks, fmt.Errorf("query: search: scan: %w", err)
+		if err := rows.Scan(&k.session, &k.seq, &k.idx, &ts); err != nil {
+			return ks, n, fmt.Errorf("query: search: scan: %w", err)
 		}
-		ks.set.Value = append(ks.set.Value, clickhouse.GroupSet{Value: []any{session, seq, idx}})
+		n++
+		if (n > 1 && k == last) || len(ks.set.Value) >= want {
+			continue // a copy of the row before
+		}
+		last = k
+		ks.set.Value = append(ks.set.Value, clickhouse.GroupSet{Value: []any{k.session, k.seq, k.idx}})
 		if ks.first.IsZero() || ts.Before(ks.first) {
 			ks.first = ts
 		}
@@ -315,9 +338,9 @@ func (s *Store) commandKeys(ctx context.Context, q string, args []any) (keySet, 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return ks, fmt.Errorf("query: search: %w", err)
+		return ks, n, fmt.Errorf("query: search: %w", err)
 	}
-	return ks, nil
+	return ks, n, nil
 }
 
 // idxCol is the idx column of the commands tables; events have none.
@@ -355,7 +378,9 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	w, a := commonConds(f, cur)
 	where, args = append(where, w...), append(args, a...)
 	limit := clampLimit(f.Limit)
-	cond := whereClause(where)
+	// The text match is read first (PREWHERE): only the granules with a
+	// match read the other columns; a rare text reads norm alone.
+	cond := " PREWHERE " + match + whereClause(where[1:])
 	both := append(append([]any{}, args...), args...)
 	// The highest blind wins among copies: an input.blind after the
 	// line re-sends its row with the mark.
@@ -365,9 +390,11 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	// keys come back as a literal set, so the match runs once.
 	// One key more than the page: whether there are more hits, without
 	// counting them when there are none.
-	keys, err := s.commandKeys(ctx, fmt.Sprintf(`SELECT session, seq, idx, ts FROM (SELECT session, seq, idx, ts, ts_ns FROM (
+	keys, err := s.commandKeys(ctx, func(n int) string {
+		return fmt.Sprintf(`SELECT session, seq, idx, ts FROM (
 		SELECT session, seq, idx, ts, ts_ns FROM commands%[1]s UNION ALL SELECT session, seq, idx, ts, ts_ns FROM held_commands%[1]s)
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d)`, cond, limit+1), both)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC LIMIT %[2]d`, cond, n)
+	}, limit+1, both)
 	if err != nil || len(keys.set.Value) == 0 {
 		return SearchPage{}, err
 	}

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -165,5 +166,61 @@ func TestShowJoinsMultiLineCommands(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("timeline = %+v; want the whole command named", timeline(r.events()))
+	}
+}
+
+// TestSearchCommandCopies checks that copies of a commands row (Kafka
+// redeliveries, a held copy) make one hit, on every page, and are not
+// counted as more: the page's keys are deduplicated after a plain
+// ORDER BY … LIMIT, which sorts them next to each other.
+func TestSearchCommandCopies(t *testing.T) {
+	conn := testConn(t)
+	ctx := context.Background()
+	insert := func(table string, rows ...[2]uint64) {
+		t.Helper()
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" (session, seq, idx, ts, ts_ns, kind, host, user, actor, line)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			at := t0.Add(time.Duration(r[0]) * time.Second)
+			if err := b.Append("c1", r[0], uint32(r[1]), at, at.UnixNano(), "typed", "db1", "alice", "alice", "drop table copies"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three commands; the newest stored five times, the middle one also
+	// held; one batch each so no merge collapses them.
+	for range 5 {
+		insert("commands", [2]uint64{30, 0})
+	}
+	insert("commands", [2]uint64{20, 0}, [2]uint64{10, 0})
+	insert("held_commands", [2]uint64{20, 0})
+	st := NewStore(conn)
+	var seqs []uint64
+	before := ""
+	for page := 0; page < 4; page++ {
+		p, err := st.Search(ctx, SearchFilter{Command: "DROP TABLE", Limit: 1, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Hits) == 0 {
+			break
+		}
+		if want := 2 - page; p.More != max(want, 0) {
+			t.Errorf("page %d: more %d; want %d", page, p.More, max(want, 0))
+		}
+		seqs = append(seqs, p.Hits[0].Seq)
+		before = p.Hits[0].Cursor()
+	}
+	if !slices.Equal(seqs, []uint64{30, 20, 10}) {
+		t.Errorf("pages = %v; want 30, 20, 10 once each", seqs)
+	}
+	p, err := st.Search(ctx, SearchFilter{Command: "drop table"})
+	if err != nil || len(p.Hits) != 3 || p.More != 0 {
+		t.Errorf("one page: %d hits, more %d, %v; want 3, 0", len(p.Hits), p.More, err)
 	}
 }
