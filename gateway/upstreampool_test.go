@@ -276,10 +276,10 @@ func TestUpstreamPoolKillOneChannel(t *testing.T) {
 	tty := f.muxClient("bob", "demo", mux, true)
 	tty.Start(t)
 	tty.Expect("demo$ ", timeout)
-	tty.Send("sleep 31337; echo after-$((40+2))\r")
+	tty.Send(hupDefault + "sleep 31337; echo after-$((40+2))\r")
 	waitFor(t, "the terminal's sleep", func() bool { return processWith("sleep\x0031337") })
 
-	exec := f.muxClient("bob", "demo", mux, false, "sleep 31338; echo after-exec")
+	exec := f.muxClient("bob", "demo", mux, false, hupDefault+"sleep 31338; echo after-exec")
 	exec.Start(t)
 	waitFor(t, "the command's sleep", func() bool { return processWith("sleep\x0031338") })
 
@@ -589,7 +589,7 @@ func TestUpstreamPoolClientClosesOneChannel(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.Start("sleep 31343"); err != nil {
+		if err := s.Start(hupDefault + "sleep 31343"); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the remote sleep", func() bool { return processWith("sleep\x0031343") })
@@ -629,7 +629,7 @@ func TestUpstreamPoolReviewerTerminatesOne(t *testing.T) {
 	one, _, daveOne := start("first")
 	two, _, daveTwo := start("second")
 	t.Cleanup(func() { killProcessesWith("sleep\x0031344") })
-	one.Send("sleep 31344\r")
+	one.Send(hupDefault + "sleep 31344\r")
 	waitFor(t, "the remote sleep", func() bool { return processWith("sleep\x0031344") })
 
 	daveOne.Send("\x1dt")
@@ -650,3 +650,10 @@ func TestUpstreamPoolReviewerTerminatesOne(t *testing.T) {
 		t.Errorf("%d logins for two approved sessions of one client connection; want 1", n)
 	}
 }
+
+// hupDefault prefixes a remote command so that it dies of SIGHUP even when
+// the test runs with SIGHUP ignored (nohup, some CI runners): an ignored
+// signal is inherited through the in-process host's shell, and these
+// tests see a session's end by its process ending on the hangup, as
+// under a login whose hangup is not ignored.
+const hupDefault = "env --default-signal=HUP "
