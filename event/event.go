@@ -187,6 +187,21 @@ func ParseHash(s string) (Hash, error) {
 	return h, err
 }
 
+// ParseStoredHash decodes a hash as the events tables store it: its
+// HashSize bytes as they are (what ingest writes), or the 2*HashSize hex
+// digits that rows ingested before 2026-12-05 hold (docs/storage.md).
+// The two forms differ in length, so a value is never read both ways; any
+// other length is an error.
+func ParseStoredHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) == HashSize {
+		copy(h[:], s)
+		return h, nil
+	}
+	err := h.UnmarshalText([]byte(s))
+	return h, err
+}
+
 // Event is one entry of a session stream. Session and Seq identify it;
 // Prev and Hash chain it to its predecessor. All fields except Hash are
 // covered by the hash.

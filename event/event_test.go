@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -124,6 +125,33 @@ func TestTraffic(t *testing.T) {
 	} {
 		if in, out := Traffic(&tt.e); in != tt.in || out != tt.out {
 			t.Errorf("%s: Traffic = %d, %d; want %d, %d", tt.name, in, out, tt.in, tt.out)
+		}
+	}
+}
+
+func TestParseStoredHash(t *testing.T) {
+	want := ComputeHash(&Event{Session: "s", Seq: 1, Type: Output, Data: []byte("x")})
+	for _, tt := range []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"raw bytes", string(want[:]), true},
+		{"hex digits", want.String(), true},
+		{"upper-case hex digits", strings.ToUpper(want.String()), true},
+		{"empty", "", false},
+		{"one byte short", string(want[:HashSize-1]), false},
+		{"one byte long", string(want[:]) + "x", false},
+		{"hex one digit short", want.String()[1:], false},
+		{"hex one digit long", want.String() + "0", false},
+		{"64 bytes that are not hex", strings.Repeat("zz", HashSize), false},
+	} {
+		got, err := ParseStoredHash(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if tt.ok && got != want {
+			t.Errorf("%s: = %s, want %s", tt.name, got, want)
 		}
 	}
 }

@@ -279,10 +279,10 @@ func readEvents(tb testing.TB, conn driver.Conn, db, session string) []event.Eve
 		if e.Meta, err = event.ParseMeta(meta); err != nil {
 			tb.Fatal(err)
 		}
-		if e.Prev, err = event.ParseHash(prev); err != nil {
+		if e.Prev, err = event.ParseStoredHash(prev); err != nil {
 			tb.Fatal(err)
 		}
-		if e.Hash, err = event.ParseHash(hash); err != nil {
+		if e.Hash, err = event.ParseStoredHash(hash); err != nil {
 			tb.Fatal(err)
 		}
 		evs = append(evs, e)

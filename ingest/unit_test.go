@@ -225,7 +225,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if b.events.len() != 1 || rec.ev.ts < 0 || rec.ev.ts > maxDateTime || len(rec.ev.hash) != 64 {
+		if b.events.len() != 1 || rec.ev.ts < 0 || rec.ev.ts > maxDateTime || len(rec.ev.hash) != event.HashSize || len(rec.ev.prevHash) != event.HashSize {
 			t.Fatalf("accepted record = %+v", rec.ev)
 		}
 		if s := rec.session; s != nil && (s.startedNs > rec.ev.tsNs || s.startedNs <= 0 || s.started != s.startedNs/1e9) {

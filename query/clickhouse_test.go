@@ -66,6 +66,19 @@ func openConn(tb testing.TB, db string) driver.Conn {
 // events twice leaves duplicates until a merge).
 func insertEvents(tb testing.TB, conn driver.Conn, evs []event.Event) {
 	tb.Helper()
+	insertEventsAs(tb, conn, evs, func(h event.Hash) string { return string(h[:]) })
+}
+
+// insertEventsHex stores evs as ingest did before 2026-12-05: hashes as 64
+// hex digits.
+func insertEventsHex(tb testing.TB, conn driver.Conn, evs []event.Event) {
+	tb.Helper()
+	insertEventsAs(tb, conn, evs, event.Hash.String)
+}
+
+// insertEventsAs stores evs with their hashes in the form stored returns.
+func insertEventsAs(tb testing.TB, conn driver.Conn, evs []event.Event, stored func(event.Hash) string) {
+	tb.Helper()
 	ctx := context.Background()
 	batch, err := conn.PrepareBatch(ctx, "INSERT INTO events (session, seq, ts, ts_ns, type, gateway, actor, data, meta, class, retention_days, version, prev_hash, hash)")
 	if err != nil {
@@ -74,7 +87,7 @@ func insertEvents(tb testing.TB, conn driver.Conn, evs []event.Event) {
 	for i := range evs {
 		e := &evs[i]
 		if err := batch.Append(e.Session, e.Seq, time.Unix(0, e.Time), e.Time, string(e.Type), e.Gateway, e.Actor, string(e.Data),
-			e.MetaText(), e.Class, e.Retention, e.V, e.Prev.String(), e.Hash.String()); err != nil {
+			e.MetaText(), e.Class, e.Retention, e.V, stored(e.Prev), stored(e.Hash)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -97,8 +97,8 @@ func (s *Store) scanEvent(ctx context.Context, rows driver.Rows, id string) (eve
 // scanInto reads the current row into e: the columns lead point at (a
 // query may select more in front, e.g. the session), then eventCols.
 func (s *Store) scanInto(ctx context.Context, rows driver.Rows, e *event.Event, lead ...any) error {
-	var typ, data, meta, prevHex, hashHex string
-	if err := rows.Scan(append(lead, &e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prevHex, &hashHex)...); err != nil {
+	var typ, data, meta, prev, hash string
+	if err := rows.Scan(append(lead, &e.Seq, &e.Time, &typ, &e.Gateway, &e.Actor, &data, &meta, &e.Class, &e.Retention, &e.V, &prev, &hash)...); err != nil {
 		return err
 	}
 	id := e.Session
@@ -110,10 +110,10 @@ func (s *Store) scanInto(ctx context.Context, rows driver.Rows, e *event.Event, 
 	if e.Meta, err = event.ParseMeta(meta); err != nil {
 		s.log.WarnContext(ctx, "stored meta does not parse", "session", id, "seq", e.Seq, "err", err)
 	}
-	if e.Prev, err = event.ParseHash(prevHex); err != nil {
+	if e.Prev, err = event.ParseStoredHash(prev); err != nil {
 		s.log.WarnContext(ctx, "stored prev_hash does not parse", "session", id, "seq", e.Seq, "err", err)
 	}
-	if e.Hash, err = event.ParseHash(hashHex); err != nil {
+	if e.Hash, err = event.ParseStoredHash(hash); err != nil {
 		s.log.WarnContext(ctx, "stored hash does not parse", "session", id, "seq", e.Seq, "err", err)
 	}
 	return nil

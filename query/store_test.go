@@ -184,6 +184,30 @@ func TestVerify(t *testing.T) {
 			s.LastSeq--
 			insertSessions(t, st.conn, 1, s)
 		}},
+		{name: "hashes stored as hex digits (before 2026-12-05)", ok: true, summary: true, setup: func(t *testing.T, st *Store, r *rec) {
+			insertEventsHex(t, st.conn, r.events())
+			insertSessions(t, st.conn, 1, r.summary())
+		}},
+		{name: "hex rows then raw rows, a copy in each form", ok: true, summary: true, setup: func(t *testing.T, st *Store, r *rec) {
+			evs := r.events()
+			insertEventsHex(t, st.conn, evs[:5])
+			insertEvents(t, st.conn, evs[3:])
+			insertSessions(t, st.conn, 1, r.summary())
+		}},
+		{name: "raw hash altered", wantSeq: 3, reason: "content altered", summary: true, setup: func(t *testing.T, st *Store, r *rec) {
+			store(t, st.conn, r)
+			if err := st.conn.Exec(ctx, "ALTER TABLE events UPDATE hash = unhex(?) WHERE session = ? AND seq = ?", strings.Repeat("ab", 32), r.id, uint64(3)); err != nil {
+				t.Fatal(err)
+			}
+			waitMutations(t, st)
+		}},
+		{name: "hash of neither stored length", wantSeq: 3, reason: "content altered", summary: true, setup: func(t *testing.T, st *Store, r *rec) {
+			store(t, st.conn, r)
+			if err := st.conn.Exec(ctx, "ALTER TABLE events UPDATE hash = ? WHERE session = ? AND seq = ?", strings.Repeat("ab", 20), r.id, uint64(3)); err != nil {
+				t.Fatal(err)
+			}
+			waitMutations(t, st)
+		}},
 		{name: "summary without events", wantSeq: 0, reason: "no events", summary: true, setup: func(t *testing.T, st *Store, r *rec) {
 			insertSessions(t, st.conn, 1, r.summary())
 		}},

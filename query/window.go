@@ -217,10 +217,21 @@ func (s *Store) checkAnchor(ctx context.Context, a *anchorRef, streams map[strin
 	if err != nil {
 		return fmt.Sprintf("its anchor could not be read: %v", err)
 	}
-	if hash != a.hash {
-		return fmt.Sprintf("rewritten: its anchor names hash %s at seq %d of gateway stream %s, stored %s", shortHex(a.hash), a.seq, printable(a.stream), shortHex(hash))
+	if stored, ok := storedHashText(hash); !ok || stored != a.hash {
+		return fmt.Sprintf("rewritten: its anchor names hash %s at seq %d of gateway stream %s, stored %s", shortHex(printable(a.hash)), a.seq, printable(a.stream), shortHex(stored))
 	}
 	return ""
+}
+
+// storedHashText returns the hex form of a hash as an events table stores
+// it (event.ParseStoredHash) and whether it parsed; one that does not is
+// returned printable, for the report.
+func storedHashText(s string) (string, bool) {
+	h, err := event.ParseStoredHash(s)
+	if err != nil {
+		return printable(s), false
+	}
+	return h.String(), true
 }
 
 // localAnchorGrace is how old the serving gateway's newest seal must be
@@ -240,16 +251,17 @@ func (s *Store) checkLocalAnchor(ctx context.Context) (*StreamFailure, bool) {
 	if !ok || s.now().Sub(at) < localAnchorGrace {
 		return nil, false
 	}
-	var stored string
+	var raw string
 	err := s.conn.QueryRow(ctx, `SELECT any(hash) FROM (SELECT hash FROM events WHERE session = ? AND seq = ?
-		UNION ALL SELECT hash FROM held_events WHERE session = ? AND seq = ?)`, stream, seq, stream, seq).Scan(&stored)
+		UNION ALL SELECT hash FROM held_events WHERE session = ? AND seq = ?)`, stream, seq, stream, seq).Scan(&raw)
+	stored, parsed := storedHashText(raw)
 	switch {
 	case err != nil:
 		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf("this gateway's own stream could not be checked: %v", err)}}, true
-	case stored == "":
+	case raw == "":
 		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf(
 			"deleted: this gateway sealed seq %d of its own stream at %s, and the database does not hold it", seq, at.UTC().Format(time.RFC3339))}}, true
-	case stored != h.String():
+	case !parsed || stored != h.String():
 		return &StreamFailure{ID: stream, Problems: []string{fmt.Sprintf(
 			"rewritten: this gateway sealed seq %d of its own stream with hash %s, the database holds %s", seq, shortHex(h.String()), shortHex(stored))}}, true
 	}
