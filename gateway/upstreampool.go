@@ -371,36 +371,53 @@ const hangupSignal = "HUP"
 //
 // A host may keep the channel open after our close: OpenSSH's sshd does,
 // until a command without a terminal exits. After channelCloseWait the
-// session ends anyway: when no other channel uses the connection it is
-// closed (as the bastion did before it kept logins); when siblings use
-// it, the channel is left to the host, its copiers end when it closes or
-// the connection does (idle close, the client's end).
-func (sess *clientSession) closeUpstream(lease *upstreamLease, uch gossh.Channel, stop func(), outDone <-chan struct{}) {
+// session ends anyway (leftopen.go): the copiers turn to discarding, the
+// login serves no new channel, and it is closed now when no other channel
+// uses it, else with the last of them. closeUpstream then returns what it
+// did (hostChannelLoginClosed, hostChannelLoginRetired) for the session's
+// session.end; "" when the host closed the channel in time.
+func (sess *clientSession) closeUpstream(lease *upstreamLease, uch gossh.Channel, stop func(), outDone <-chan struct{}) string {
 	uch.SendRequest("signal", false, gossh.Marshal(&struct{ Name string }{hangupSignal}))
 	uch.Close()
 	stop()
-	t := time.NewTimer(channelCloseWait)
+	t := time.NewTimer(sess.s.closeWaitOf())
 	defer t.Stop()
 	select {
 	case <-outDone:
+		return ""
 	case <-t.C:
-		if lease.shared() {
-			sess.log.Warn("host keeps the ended session's channel open; left to close with the host's command or the connection", "host", lease.h.Name)
-			return
-		}
-		lease.drop()
-		<-outDone
 	}
+	sess.hostCh.leave()
+	sess.s.keptOpen.Add(1)
+	id := ""
+	if sess.rec != nil {
+		id = sess.rec.ID()
+	}
+	if lease.retire() {
+		sess.log.Warn("host keeps the ended session's channel open; its login serves no new channel and closes with its other channels",
+			"session", id, "host", lease.h.Name, "waited", sess.s.closeWaitOf())
+		sess.watchLeftOpen(lease.h.Name, outDone)
+		return hostChannelLoginRetired
+	}
+	sess.log.Warn("host keeps the ended session's channel open; its login is closed",
+		"session", id, "host", lease.h.Name, "waited", sess.s.closeWaitOf())
+	sess.watchLeftOpen(lease.h.Name, outDone)
+	lease.drop()
+	<-outDone
+	return hostChannelLoginClosed
 }
 
-// shared reports whether other channels hold leases on the connection.
-func (l *upstreamLease) shared() bool {
+// retire takes the leased connection out of the pool (it serves no new
+// lease; its last release closes it) and reports whether other channels
+// hold leases on it. Without a pool it reports false.
+func (l *upstreamLease) retire() bool {
 	p := l.pc.pool
 	if p == nil {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.removeLocked(l.pc)
 	return l.pc.leases > 1
 }
 
