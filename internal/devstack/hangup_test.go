@@ -64,7 +64,7 @@ func killRemote(token string) {
 }
 
 // TestAuditShowHostKeptChannelOpen: an admin's command that ignores the
-// hangup (`trap '' HUP`, no terminal, OpenSSH's sshd) is killed while a
+// hangup (a trap that ignores SIGHUP, no terminal, OpenSSH's sshd) is killed while a
 // sibling channel of her connection shares the upstream login. The
 // auditor's `audit show`, read from ClickHouse, says plainly that the
 // host kept the channel open after the session ended, and --json carries
