@@ -30,6 +30,9 @@ import (
 //     lease. An entry without leases for upstreamIdle is closed.
 //   - An upstream connection that ends (host gone, network) leaves the
 //     pool at once; the next channel dials anew.
+//   - A connection on which the host kept an ended session's channel
+//     open is retired: it serves no new channel and closes with its
+//     last lease (closeUpstream, leftopen.go).
 //
 // Each dial verifies the host key exactly as dialUpstream always did;
 // approval, windows and recording stay per channel: pooling changes only
@@ -90,7 +93,7 @@ type pooledUpstream struct {
 
 	// Under pool.mu.
 	leases  int
-	gone    bool // left the pool (config changed): closed at its last release
+	gone    bool // left the pool (config changed, retired): closed at its last release
 	idleGen int  // invalidates idle timers armed before the last lease
 	idle    *time.Timer
 }
