@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -159,4 +160,34 @@ func TestHostClosedChannelNoFalseAlarm(t *testing.T) {
 	}
 	sibling.Send("exit\r")
 	sibling.Wait()
+}
+
+// TestHostKeptChannelOpenFourEyes: on a four-eyes host, a reviewer
+// terminating an approved command that ignores the hangup (OpenSSH's
+// sshd) ends the session; its session.end carries the request's reason,
+// the terminating reviewer and host_channel_open, and the login is closed.
+func TestHostKeptChannelOpenFourEyes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{sshd: true, fourEyes: true, editConfig: func(y string) string {
+		return regexp.MustCompile(`(- \{name: real, [^}\n]*)\}`).ReplaceAllString(y, "${1}, labels: {env: production}}")
+	}})
+	f.srv.closeWait.Store(int64(time.Second))
+	real := f.countLogins(t, "real")
+	t.Cleanup(func() { killProcessesWith("sleep\x0031349") })
+	alice := f.client("alice", false, "real", "--", ignoresHangup+"31349")
+	alice.Options = []string{"-o", "SetEnv=" + reasonEnv + "=\"left open\""}
+	alice.Start(t)
+	id := idPattern.FindStringSubmatch(alice.Expect(idPattern, timeout))[1]
+	dave := f.approve(t, "dave", id)
+	waitFor(t, "the remote sleep", func() bool { return processWith("sleep\x0031349") })
+	dave.Send("\x1dt")
+	alice.Expect("session terminated by dave", timeout)
+	alice.Wait()
+	dave.Wait()
+
+	end := f.sessionEnd(t, id)
+	want := map[string]string{hostChannelOpenKey: "true", hostChannelActionKey: hostChannelLoginClosed, "terminated_by": "dave", "reason": "left open"}
+	if !hasMeta(end, want) {
+		t.Errorf("session.end meta = %v; want %v", end.Meta, want)
+	}
+	waitFor(t, "the login closed", func() bool { return real.openConns() == 0 })
 }
