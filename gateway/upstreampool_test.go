@@ -476,7 +476,9 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 // host: sshd only closes its pipes and ignores the "signal" request for a
 // root login (no privilege separation child), exactly as when the bastion
 // closed the whole connection before it kept logins; the test pins that
-// behaviour so a change in it is noticed.
+// behaviour so a change in it is noticed. (sshd then keeps that channel
+// open: the session says so and the login is retired, see
+// TestHostKeptChannelOpenShared.)
 func TestUpstreamPoolKillRealSSHD(t *testing.T) {
 	f := newFixture(t, fixtureOptions{sshd: true, editConfig: killRole, noPublish: true})
 	real := f.countLogins(t, "real")
