@@ -396,18 +396,19 @@ func (sess *clientSession) closeUpstream(lease *upstreamLease, uch gossh.Channel
 	if sess.rec != nil {
 		id = sess.rec.ID()
 	}
-	if lease.retire() {
-		sess.log.Warn("host keeps the ended session's channel open; its login serves no new channel and closes with its other channels",
-			"session", id, "host", lease.h.Name, "waited", sess.s.closeWaitOf())
-		sess.watchLeftOpen(lease.h.Name, outDone)
-		return hostChannelLoginRetired
+	shared := lease.retire()
+	action, what := hostChannelLoginClosed, "its login is closed"
+	if shared {
+		action, what = hostChannelLoginRetired, "its login serves no new channel and closes with its other channels"
 	}
-	sess.log.Warn("host keeps the ended session's channel open; its login is closed",
+	sess.log.Warn("host keeps the ended session's channel open; "+what,
 		"session", id, "host", lease.h.Name, "waited", sess.s.closeWaitOf())
 	sess.watchLeftOpen(lease.h.Name, outDone)
-	lease.drop()
-	<-outDone
-	return hostChannelLoginClosed
+	if !shared {
+		lease.drop()
+		<-outDone
+	}
+	return action
 }
 
 // retire takes the leased connection out of the pool (it serves no new
