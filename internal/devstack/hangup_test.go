@@ -37,7 +37,11 @@ func addSSHDHost(t *testing.T, st *Stack) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := strings.Replace(string(cfg), "  admin:\n    connect: [\"demo-*\"]\n", "  admin:\n    connect: [\"demo-*\"]\n    kill: true\n", 1)
+	const admin = "  admin:\n    connect: [\"demo-*\"]\n"
+	if !strings.Contains(string(cfg), admin) {
+		t.Fatalf("no admin role to extend in\n%s", cfg)
+	}
+	y := strings.Replace(string(cfg), admin, admin+"    kill: true\n", 1)
 	y += "  - name: demo-sshd\n    address: " + addr + "\n    login: " + sshtest.LoginUser(t) +
 		"\n    host_key: \"" + authorizedLine(hostKey) + "\"\n    labels: {env: staging}\n    class: logs\n"
 	if err := os.WriteFile(st.ConfigFile(), []byte(y), 0o600); err != nil {
