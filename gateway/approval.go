@@ -405,7 +405,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 			grace.Stop()
 		}
 	}()
-	stop := func() { sess.closeUpstream(up, uch, stopHold, outDone) }
+	stop := func() { noteLeftOpen(meta, sess.closeUpstream(up, uch, stopHold, outDone)) }
 	for {
 		select {
 		case w := <-sess.winch:

@@ -83,6 +83,9 @@ type clientSession struct {
 	// copier held back by the recorder stops waiting (throttle.go). Set
 	// before the output copiers start.
 	outStop <-chan struct{}
+	// hostCh turns the output copiers to discarding when the host keeps
+	// the channel open after the session ended (leftopen.go).
+	hostCh hostChannel
 
 	// Set by openChannel: the host closed the channel before it answered
 	// the shell or exec request, so the command may have run.

@@ -13,21 +13,28 @@ import (
 	"github.com/foureyes/foureyes/recorder"
 )
 
-// startMaster starts a stock OpenSSH ControlMaster (-N -f, persisting)
-// as user+host to the gateway and returns the ControlPath options that
-// route later clients through it. The master is told to exit when the
-// test ends.
-func (f *fixture) startMaster(t *testing.T, user, host string) []string {
+// muxConn is a stock OpenSSH ControlMaster connection (ssh -M) to the
+// gateway as user+host: the one client connection whose channels the
+// ControlMaster and pool tests open.
+type muxConn struct {
+	f          *fixture
+	user, host string
+	opts       []string // the ControlPath options that route a client through it
+}
+
+// startMux starts the master (-N -f, persisting) and returns it. The
+// master is told to exit when the test ends.
+func (f *fixture) startMux(t *testing.T, user, host string) *muxConn {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "fecm") // short: a socket path is limited to 108 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	mux := []string{"-o", "ControlPath=" + filepath.Join(dir, "m"), "-o", "ControlMaster=no"}
-	master := f.client(user, false)
-	master.User += TargetSep + host
-	master.Options = []string{"-o", "ControlMaster=yes", "-o", "ControlPath=" + filepath.Join(dir, "m"), "-o", "ControlPersist=60s", "-N", "-f"}
+	path := "ControlPath=" + filepath.Join(dir, "m")
+	m := &muxConn{f: f, user: user, host: host, opts: []string{"-o", path, "-o", "ControlMaster=no"}}
+	master := m.client(false)
+	master.Options = []string{"-o", "ControlMaster=yes", "-o", path, "-o", "ControlPersist=60s", "-N", "-f"}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := master.Command(ctx)
@@ -41,23 +48,26 @@ func (f *fixture) startMaster(t *testing.T, user, host string) []string {
 		out, _ := os.ReadFile(log.Name())
 		t.Fatalf("ssh master: %v\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		c := f.client(user, false)
-		c.User += TargetSep + host
-		c.Options = append(append([]string{}, mux...), "-O", "exit")
-		c.Command(ctx).Run() // an error means the master is gone already
-	})
-	return mux
+	t.Cleanup(func() { m.exit() }) // an error means the master is gone already
+	return m
 }
 
-// muxClient is user's stock ssh to host through the master's ControlPath.
-func (f *fixture) muxClient(user, host string, mux []string, tty bool, args ...string) *sshtest.Client {
-	c := f.client(user, tty, args...)
-	c.User += TargetSep + host
-	c.Options = mux
+// client is the user's stock ssh to the host through the master.
+func (m *muxConn) client(tty bool, args ...string) *sshtest.Client {
+	c := m.f.client(m.user, tty, args...)
+	c.User += TargetSep + m.host
+	c.Options = m.opts
 	return c
+}
+
+// exit asks the master to exit (ssh -O exit), which ends the client
+// connection.
+func (m *muxConn) exit() error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c := m.client(false)
+	c.Options = append(append([]string{}, m.opts...), "-O", "exit")
+	return c.Command(ctx).Run()
 }
 
 // TestControlMasterChannelsRecorded: over one OpenSSH ControlMaster
@@ -79,11 +89,11 @@ func TestControlMasterChannelsRecorded(t *testing.T) {
 	upload := randomFile(t, filepath.Join(local, "up.bin"), 64<<10, 3)
 
 	t.Run("ordinary host", func(t *testing.T) {
-		mux := f.startMaster(t, "alice", "demo")
-		if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", "mux-exec")); res.Exit != 0 || res.Stdout != "mux-exec\n" {
+		mux := f.startMux(t, "alice", "demo")
+		if res := runClient(t, mux.client(false, "echo", "mux-exec")); res.Exit != 0 || res.Stdout != "mux-exec\n" {
 			t.Errorf("exec over the master: %+v", res)
 		}
-		shell := f.muxClient("alice", "demo", mux, true)
+		shell := mux.client(true)
 		shell.Start(t)
 		shell.Expect("demo$ ", timeout)
 		shell.Send("echo tty-$((6*7))\r")
@@ -92,7 +102,7 @@ func TestControlMasterChannelsRecorded(t *testing.T) {
 		if got := shell.Wait(); got != 0 {
 			t.Errorf("shell over the master exit = %d", got)
 		}
-		if res := sshtest.RunSFTP(t, f.muxClient("alice", "demo", mux, false), "put "+filepath.Join(local, "up.bin")+" mux.bin\n"); res.Exit != 0 {
+		if res := sshtest.RunSFTP(t, mux.client(false), "put "+filepath.Join(local, "up.bin")+" mux.bin\n"); res.Exit != 0 {
 			t.Errorf("sftp over the master: %+v", res)
 		}
 		if got, err := os.ReadFile(filepath.Join(home, "mux.bin")); err != nil || sha(got) != sha(upload) {
@@ -124,19 +134,19 @@ func TestControlMasterChannelsRecorded(t *testing.T) {
 	})
 
 	t.Run("four-eyes host", func(t *testing.T) {
-		mux := f.startMaster(t, "alice", "demo-prod")
-		if res := runClient(t, f.muxClient("alice", "demo-prod", mux, false, "touch", "marker-exec")); res.Exit == 0 || !strings.Contains(res.Stderr, "demo-prod requires four-eyes approval and a reason") {
+		mux := f.startMux(t, "alice", "demo-prod")
+		if res := runClient(t, mux.client(false, "touch", "marker-exec")); res.Exit == 0 || !strings.Contains(res.Stderr, "demo-prod requires four-eyes approval and a reason") {
 			t.Errorf("exec over the master: %+v", res)
 		}
 		// A terminal session asks for a reason and waits for a reviewer,
 		// as a fresh connection's does; nothing reaches the host.
-		shell := f.muxClient("alice", "demo-prod", mux, true)
+		shell := mux.client(true)
 		shell.Start(t)
 		shell.Expect("give a reason", timeout)
 		shell.Send("touch marker-tty\r")
 		shell.Expect("waiting for", timeout)
 		shell.Close()
-		if res := sshtest.RunSFTP(t, f.muxClient("alice", "demo-prod", mux, false), "put "+filepath.Join(local, "up.bin")+" marker-sftp\n"); res.Exit == 0 || !strings.Contains(res.Stderr, "requires four-eyes approval and a reason") {
+		if res := sshtest.RunSFTP(t, mux.client(false), "put "+filepath.Join(local, "up.bin")+" marker-sftp\n"); res.Exit == 0 || !strings.Contains(res.Stderr, "requires four-eyes approval and a reason") {
 			t.Errorf("sftp over the master: %+v", res)
 		}
 		for _, m := range []string{"marker-exec", "marker-tty", "marker-sftp"} {
@@ -177,7 +187,7 @@ func TestControlMasterChannelsRecorded(t *testing.T) {
 		// A window opened while the master stays connected admits the
 		// next channel, linked to it.
 		id := f.openWindow(t, "demo-prod --for 30m --reason mux")
-		if res := runClient(t, f.muxClient("alice", "demo-prod", mux, false, "touch", "marker-window")); res.Exit != 0 {
+		if res := runClient(t, mux.client(false, "touch", "marker-window")); res.Exit != 0 {
 			t.Errorf("exec over the master within the window: %+v", res)
 		}
 		if _, err := os.Stat(filepath.Join(home, "marker-window")); err != nil {

@@ -113,7 +113,7 @@ loop:
 			default:
 				meta["reason"] = cause.Error()
 			}
-			sess.closeUpstream(up, uch, stopHold, outDone)
+			noteLeftOpen(meta, sess.closeUpstream(up, uch, stopHold, outDone))
 			break loop
 		case <-recDone:
 			if sess.bestEffort {
@@ -124,7 +124,7 @@ loop:
 			recDone = nil
 			meta["reason"] = "recording failed"
 			sess.say(recordingFailed(rec.Err()).Message)
-			sess.closeUpstream(up, uch, stopHold, outDone)
+			noteLeftOpen(meta, sess.closeUpstream(up, uch, stopHold, outDone))
 			sess.reportStrict(rec, h, remote)
 			break loop
 		}
@@ -245,7 +245,9 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 	for {
 		n, err := src.Read(buf)
 		tap := stream == streamOut && sess.sftp != nil
-		if n > 0 {
+		// After the session ended with the channel left open on the
+		// host, output is only counted (leftopen.go).
+		if n > 0 && sess.hostCh.handle(sess.s, n) {
 			if tap {
 				sess.sftp.Down(buf[:n]) // recorded as file operations, not output
 			} else {
@@ -254,6 +256,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			select {
 			case <-failed:
 				if !sess.bestEffort {
+					sess.hostCh.done()
 					return
 				}
 				sess.rc.outLost.Add(int64(n))
@@ -263,6 +266,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 			if sess.hub != nil && !tap { // reviewers see the SFTP operations as lines instead
 				sess.hub.broadcast(stream, buf[:n])
 			}
+			sess.hostCh.done()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				sess.cancel(errClientGone)
 				// Keep reading so the host is not blocked on a full

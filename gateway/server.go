@@ -68,6 +68,10 @@ type Server struct {
 	active     atomic.Int64 // ordinary sessions connected to a host
 	unrecorded atomic.Int64 // best-effort sessions running on unrecorded
 	failures   atomic.Int64 // sessions whose recording failed
+	// Ended sessions whose channel the host kept open (leftopen.go).
+	keptOpen    atomic.Int64 // since New
+	keptOpenNow atomic.Int64 // still open now
+	afterEndOut atomic.Int64 // output bytes they produced after their end (discarded)
 
 	// poolIdle overrides upstreamIdle for pools created from now on
 	// (nanoseconds; 0: upstreamIdle). Tests shorten it.
@@ -75,6 +79,9 @@ type Server struct {
 	// poolOff makes every channel log in anew, as before pooling
 	// (benchmarks compare the two).
 	poolOff atomic.Bool
+	// closeWait overrides channelCloseWait (nanoseconds; 0:
+	// channelCloseWait). Tests shorten it.
+	closeWait atomic.Int64
 
 	// base is the parent of every session context; Shutdown and Close
 	// cancel it with ErrShuttingDown or ErrServerClosed.

@@ -21,6 +21,15 @@ type Stats struct {
 	RefusedConnections int64
 	// Lockouts counts users and sources locked out now.
 	Lockouts int
+	// HostChannelsKeptOpen counts sessions since New whose channel the
+	// host did not close after the bastion ended the session (a process
+	// may have run on there: leftopen.go).
+	HostChannelsKeptOpen int64
+	// HostChannelsOpenNow counts those channels still open now.
+	HostChannelsOpenNow int
+	// AfterEndOutputBytes counts the output such channels sent after
+	// their session ended: discarded, neither recorded nor forwarded.
+	AfterEndOutputBytes int64
 }
 
 // Stats returns a snapshot of the gateway's sessions.
@@ -33,6 +42,10 @@ func (s *Server) Stats() Stats {
 		Unauthenticated:    s.gate.Unauthenticated(),
 		RefusedConnections: s.gate.Refused(),
 		Lockouts:           len(s.lockout.Locks()),
+
+		HostChannelsKeptOpen: s.keptOpen.Load(),
+		HostChannelsOpenNow:  int(s.keptOpenNow.Load()),
+		AfterEndOutputBytes:  s.afterEndOut.Load(),
 	}
 	for _, h := range s.hubs.all() {
 		h.mu.Lock()

@@ -30,6 +30,9 @@ import (
 //     lease. An entry without leases for upstreamIdle is closed.
 //   - An upstream connection that ends (host gone, network) leaves the
 //     pool at once; the next channel dials anew.
+//   - A connection on which the host kept an ended session's channel
+//     open is retired: it serves no new channel and closes with its
+//     last lease (closeUpstream, leftopen.go).
 //
 // Each dial verifies the host key exactly as dialUpstream always did;
 // approval, windows and recording stay per channel: pooling changes only
@@ -90,7 +93,7 @@ type pooledUpstream struct {
 
 	// Under pool.mu.
 	leases  int
-	gone    bool // left the pool (config changed): closed at its last release
+	gone    bool // left the pool (config changed, retired): closed at its last release
 	idleGen int  // invalidates idle timers armed before the last lease
 	idle    *time.Timer
 }
@@ -371,36 +374,54 @@ const hangupSignal = "HUP"
 //
 // A host may keep the channel open after our close: OpenSSH's sshd does,
 // until a command without a terminal exits. After channelCloseWait the
-// session ends anyway: when no other channel uses the connection it is
-// closed (as the bastion did before it kept logins); when siblings use
-// it, the channel is left to the host, its copiers end when it closes or
-// the connection does (idle close, the client's end).
-func (sess *clientSession) closeUpstream(lease *upstreamLease, uch gossh.Channel, stop func(), outDone <-chan struct{}) {
+// session ends anyway (leftopen.go): the copiers turn to discarding, the
+// login serves no new channel, and it is closed now when no other channel
+// uses it, else with the last of them. closeUpstream then returns what it
+// did (hostChannelLoginClosed, hostChannelLoginRetired) for the session's
+// session.end; "" when the host closed the channel in time.
+func (sess *clientSession) closeUpstream(lease *upstreamLease, uch gossh.Channel, stop func(), outDone <-chan struct{}) string {
 	uch.SendRequest("signal", false, gossh.Marshal(&struct{ Name string }{hangupSignal}))
 	uch.Close()
 	stop()
-	t := time.NewTimer(channelCloseWait)
+	t := time.NewTimer(sess.s.closeWaitOf())
 	defer t.Stop()
 	select {
 	case <-outDone:
+		return ""
 	case <-t.C:
-		if lease.shared() {
-			sess.log.Warn("host keeps the ended session's channel open; left to close with the host's command or the connection", "host", lease.h.Name)
-			return
-		}
+	}
+	sess.hostCh.leave()
+	sess.s.keptOpen.Add(1)
+	id := ""
+	if sess.rec != nil {
+		id = sess.rec.ID()
+	}
+	shared := lease.retire()
+	action, what := hostChannelLoginClosed, "its login is closed"
+	if shared {
+		action, what = hostChannelLoginRetired, "its login serves no new channel and closes with its other channels"
+	}
+	sess.log.Warn("host keeps the ended session's channel open; "+what,
+		"session", id, "host", lease.h.Name, "waited", sess.s.closeWaitOf())
+	sess.watchLeftOpen(lease.h.Name, outDone)
+	if !shared {
 		lease.drop()
 		<-outDone
 	}
+	return action
 }
 
-// shared reports whether other channels hold leases on the connection.
-func (l *upstreamLease) shared() bool {
+// retire takes the leased connection out of the pool (it serves no new
+// lease; its last release closes it) and reports whether other channels
+// hold leases on it. Without a pool it reports false.
+func (l *upstreamLease) retire() bool {
 	p := l.pc.pool
 	if p == nil {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.removeLocked(l.pc)
 	return l.pc.leases > 1
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -168,6 +169,31 @@ func killProcessesWith(token string) {
 	}
 }
 
+// otherSession returns the id of the recording that match selects and
+// that is none of known (a sibling's); it fails the test when there is
+// none.
+func (f *fixture) otherSession(t *testing.T, match func(recorder.StartInfo) bool, known ...string) string {
+	t.Helper()
+	for _, id := range f.spy.find(match) {
+		if !slices.Contains(known, id) {
+			return id
+		}
+	}
+	t.Fatalf("no recording to act on besides %v", known)
+	return ""
+}
+
+// killSession has killer end session id with `kill` and waits until its
+// client c was told and exited.
+func (f *fixture) killSession(t *testing.T, killer, id string, c *sshtest.Client) {
+	t.Helper()
+	if res := f.run(killer, "kill", id, "--reason", "pool test"); res.Exit != 0 {
+		t.Fatalf("kill %s: %+v", id, res)
+	}
+	c.Expect("session terminated by "+killer+": pool test", timeout)
+	c.Wait()
+}
+
 // TestUpstreamPoolControlMasterOneLogin: the channels of one stock
 // OpenSSH ControlMaster connection (execs, a terminal session, an sftp
 // run) log in to the host once, the in-process host and OpenSSH's sshd
@@ -180,13 +206,13 @@ func TestUpstreamPoolControlMasterOneLogin(t *testing.T) {
 	local := t.TempDir()
 	randomFile(t, filepath.Join(local, "up.bin"), 16<<10, 5)
 
-	mux := f.startMaster(t, "alice", "demo")
+	mux := f.startMux(t, "alice", "demo")
 	for i := 0; i < 3; i++ {
-		if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", fmt.Sprint("pooled-", i))); res.Exit != 0 || res.Stdout != fmt.Sprintf("pooled-%d\n", i) {
+		if res := runClient(t, mux.client(false, "echo", fmt.Sprint("pooled-", i))); res.Exit != 0 || res.Stdout != fmt.Sprintf("pooled-%d\n", i) {
 			t.Errorf("exec %d over the master: %+v", i, res)
 		}
 	}
-	shell := f.muxClient("alice", "demo", mux, true)
+	shell := mux.client(true)
 	shell.Start(t)
 	shell.Expect("demo$ ", timeout)
 	shell.Send("echo tty-$((6*7))\r")
@@ -195,7 +221,7 @@ func TestUpstreamPoolControlMasterOneLogin(t *testing.T) {
 	if got := shell.Wait(); got != 0 {
 		t.Errorf("shell over the master exit = %d", got)
 	}
-	if res := sshtest.RunSFTP(t, f.muxClient("alice", "demo", mux, false), "put "+filepath.Join(local, "up.bin")+" pooled.bin\n"); res.Exit != 0 {
+	if res := sshtest.RunSFTP(t, mux.client(false), "put "+filepath.Join(local, "up.bin")+" pooled.bin\n"); res.Exit != 0 {
 		t.Errorf("sftp over the master: %+v", res)
 	}
 	if n := demo.logins(); n != 1 {
@@ -209,9 +235,9 @@ func TestUpstreamPoolControlMasterOneLogin(t *testing.T) {
 
 	// OpenSSH's sshd as the host: no command runs (this machine's root
 	// login shell costs seconds per command), sftp sessions do.
-	rmux := f.startMaster(t, "alice", "real")
+	rmux := f.startMux(t, "alice", "real")
 	for i := 0; i < 3; i++ {
-		if res := sshtest.RunSFTP(t, f.muxClient("alice", "real", rmux, false), "pwd\n"); res.Exit != 0 {
+		if res := sshtest.RunSFTP(t, rmux.client(false), "pwd\n"); res.Exit != 0 {
 			t.Errorf("sftp %d to sshd over the master: %+v", i, res)
 		}
 	}
@@ -229,15 +255,15 @@ func TestUpstreamPoolNotShared(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noPublish: true})
 	demo := f.countLogins(t, "demo")
 	// One user, two connections open at once.
-	m1 := f.startMaster(t, "alice", "demo")
-	m2 := f.startMaster(t, "alice", "demo")
+	m1 := f.startMux(t, "alice", "demo")
+	m2 := f.startMux(t, "alice", "demo")
 	// A second user.
-	m3 := f.startMaster(t, "bob", "demo")
+	m3 := f.startMux(t, "bob", "demo")
 	for i, c := range []struct {
 		user string
-		mux  []string
+		mux  *muxConn
 	}{{"alice", m1}, {"alice", m2}, {"bob", m3}, {"alice", m1}, {"alice", m2}, {"bob", m3}} {
-		if res := runClient(t, f.muxClient(c.user, "demo", c.mux, false, "echo", "ok")); res.Exit != 0 {
+		if res := runClient(t, c.mux.client(false, "echo", "ok")); res.Exit != 0 {
 			t.Errorf("exec %d by %s: %+v", i, c.user, res)
 		}
 	}
@@ -262,9 +288,9 @@ func TestUpstreamPoolNotShared(t *testing.T) {
 func TestUpstreamPoolKillOneChannel(t *testing.T) {
 	f := newFixture(t, fixtureOptions{editConfig: killRole, noPublish: true})
 	demo := f.countLogins(t, "demo")
-	mux := f.startMaster(t, "bob", "demo")
+	mux := f.startMux(t, "bob", "demo")
 
-	sibling := f.muxClient("bob", "demo", mux, true)
+	sibling := mux.client(true)
 	sibling.Start(t)
 	sibling.Expect("demo$ ", timeout)
 	shells := f.spy.find(func(i recorder.StartInfo) bool { return i.User == "bob" && i.Kind == "shell" })
@@ -273,13 +299,13 @@ func TestUpstreamPoolKillOneChannel(t *testing.T) {
 	}
 	siblingID := shells[0]
 
-	tty := f.muxClient("bob", "demo", mux, true)
+	tty := mux.client(true)
 	tty.Start(t)
 	tty.Expect("demo$ ", timeout)
 	tty.Send(hupDefault + "sleep 31337; echo after-$((40+2))\r")
 	waitFor(t, "the terminal's sleep", func() bool { return processWith("sleep\x0031337") })
 
-	exec := f.muxClient("bob", "demo", mux, false, hupDefault+"sleep 31338; echo after-exec")
+	exec := mux.client(false, hupDefault+"sleep 31338; echo after-exec")
 	exec.Start(t)
 	waitFor(t, "the command's sleep", func() bool { return processWith("sleep\x0031338") })
 
@@ -288,20 +314,8 @@ func TestUpstreamPoolKillOneChannel(t *testing.T) {
 		kind   string
 		token  string
 	}{{tty, "shell", "sleep\x0031337"}, {exec, "exec", "sleep\x0031338"}} {
-		var id string
-		for _, cand := range f.spy.find(func(i recorder.StartInfo) bool { return i.User == "bob" && i.Kind == c.kind }) {
-			if cand != siblingID {
-				id = cand
-			}
-		}
-		if id == "" {
-			t.Fatalf("no %s recording to kill", c.kind)
-		}
-		if res := f.run("alice", "kill", id, "--reason", "pool test"); res.Exit != 0 {
-			t.Fatalf("kill %s: %+v", c.kind, res)
-		}
-		c.client.Expect("session terminated by alice: pool test", timeout)
-		c.client.Wait()
+		id := f.otherSession(t, func(i recorder.StartInfo) bool { return i.User == "bob" && i.Kind == c.kind }, siblingID)
+		f.killSession(t, "alice", id, c.client)
 		waitFor(t, c.kind+"'s remote process ended", func() bool { return !processWith(c.token) })
 	}
 	if strings.Contains(tty.Output(), "after-42") || strings.Contains(exec.Output(), "after-exec") {
@@ -311,7 +325,7 @@ func TestUpstreamPoolKillOneChannel(t *testing.T) {
 	// still uses that login.
 	sibling.Send("echo sibling-$((6*7))\r")
 	sibling.Expect("sibling-42", timeout)
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "next")); res.Exit != 0 || res.Stdout != "next\n" {
+	if res := runClient(t, mux.client(false, "echo", "next")); res.Exit != 0 || res.Stdout != "next\n" {
 		t.Errorf("exec after the kills: %+v", res)
 	}
 	sibling.Send("exit\r")
@@ -333,15 +347,15 @@ func TestUpstreamPoolCloses(t *testing.T) {
 	demo := f.countLogins(t, "demo")
 
 	// Idle: the master stays, the login goes; the next channel dials.
-	mux := f.startMaster(t, "alice", "demo")
-	if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", "one")); res.Exit != 0 {
+	mux := f.startMux(t, "alice", "demo")
+	if res := runClient(t, mux.client(false, "echo", "one")); res.Exit != 0 {
 		t.Fatalf("exec: %+v", res)
 	}
 	waitFor(t, "the idle login closed", func() bool { return demo.openConns() == 0 })
 	if n := f.connCount(); n != 1 {
 		t.Errorf("%d client connections; want the master's", n)
 	}
-	if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", "two")); res.Exit != 0 || res.Stdout != "two\n" {
+	if res := runClient(t, mux.client(false, "echo", "two")); res.Exit != 0 || res.Stdout != "two\n" {
 		t.Errorf("exec after the idle close: %+v", res)
 	}
 	if n := demo.logins(); n != 2 {
@@ -352,18 +366,15 @@ func TestUpstreamPoolCloses(t *testing.T) {
 
 	// The client connection ends: its logins close at once (long idle).
 	f.srv.poolIdle.Store(int64(time.Hour))
-	mux2 := f.startMaster(t, "bob", "demo")
-	if res := runClient(t, f.muxClient("bob", "demo", mux2, false, "echo", "three")); res.Exit != 0 {
+	mux2 := f.startMux(t, "bob", "demo")
+	if res := runClient(t, mux2.client(false, "echo", "three")); res.Exit != 0 {
 		t.Fatalf("exec: %+v", res)
 	}
 	if n := demo.openConns(); n != 1 {
 		t.Errorf("%d upstream connections open while bob's master lives idle; want 1", n)
 	}
-	c := f.client("bob", false)
-	c.User += TargetSep + "demo"
-	c.Options = append(append([]string{}, mux2...), "-O", "exit")
-	if res := runClient(t, c); res.Exit != 0 {
-		t.Fatalf("ssh -O exit: %+v", res)
+	if err := mux2.exit(); err != nil {
+		t.Fatalf("ssh -O exit: %v", err)
 	}
 	waitFor(t, "the client's upstream login closed", func() bool { return demo.openConns() == 0 })
 }
@@ -373,15 +384,15 @@ func TestUpstreamPoolCloses(t *testing.T) {
 func TestUpstreamPoolRedialsAfterHostDrop(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noPublish: true})
 	demo := f.countLogins(t, "demo")
-	mux := f.startMaster(t, "alice", "demo")
-	if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", "before")); res.Exit != 0 {
+	mux := f.startMux(t, "alice", "demo")
+	if res := runClient(t, mux.client(false, "echo", "before")); res.Exit != 0 {
 		t.Fatalf("exec: %+v", res)
 	}
 	for i := 0; i < 2; i++ {
 		demo.dropAll()
 		// No wait: the channel may find the dead login before the pool
 		// noticed, and must then log in again.
-		if res := runClient(t, f.muxClient("alice", "demo", mux, false, "echo", "after")); res.Exit != 0 || res.Stdout != "after\n" {
+		if res := runClient(t, mux.client(false, "echo", "after")); res.Exit != 0 || res.Stdout != "after\n" {
 			t.Errorf("exec after drop %d: %+v", i, res)
 		}
 	}
@@ -396,8 +407,8 @@ func TestUpstreamPoolRedialsAfterHostDrop(t *testing.T) {
 func TestUpstreamPoolFollowsReload(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noPublish: true})
 	first := f.countLogins(t, "demo")
-	mux := f.startMaster(t, "bob", "demo")
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "a")); res.Exit != 0 {
+	mux := f.startMux(t, "bob", "demo")
+	if res := runClient(t, mux.client(false, "echo", "a")); res.Exit != 0 {
 		t.Fatalf("exec: %+v", res)
 	}
 
@@ -405,7 +416,7 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 	// closes.
 	second := f.countLogins(t, "demo", f.target.Addr())
 	waitFor(t, "the login to the old address closed", func() bool { return first.openConns() == 0 })
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "b")); res.Exit != 0 || res.Stdout != "b\n" {
+	if res := runClient(t, mux.client(false, "echo", "b")); res.Exit != 0 || res.Stdout != "b\n" {
 		t.Errorf("exec after the address change: %+v", res)
 	}
 	if a, b := first.logins(), second.logins(); a != 1 || b != 1 {
@@ -414,7 +425,7 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 
 	// Access taken away while the login is idle: bob's master stays
 	// connected, the login closes, and nothing more reaches the host.
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "c")); res.Exit != 0 {
+	if res := runClient(t, mux.client(false, "echo", "c")); res.Exit != 0 {
 		t.Fatalf("exec: %+v", res)
 	}
 	if n := second.openConns(); n != 1 {
@@ -425,7 +436,7 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the revoked user's login closed", func() bool { return second.openConns() == 0 })
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "d")); res.Exit == 0 {
+	if res := runClient(t, mux.client(false, "echo", "d")); res.Exit == 0 {
 		t.Errorf("exec after revocation: %+v", res)
 	}
 	if n := second.logins(); n != 1 {
@@ -437,7 +448,7 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 
 	// Another pinned host key: the host's real key no longer matches;
 	// the kept login must not serve the channel.
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "e")); res.Exit != 0 {
+	if res := runClient(t, mux.client(false, "echo", "e")); res.Exit != 0 {
 		t.Fatalf("exec after access restored: %+v", res)
 	}
 	re := regexp.MustCompile(`(- \{name: demo, address: "[^"]+", host_key: ")([^"]+)(")`)
@@ -448,7 +459,7 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 	if _, err := f.reload(func(y string) string { return re.ReplaceAllString(y, "${1}"+other[1]+"${3}") }); err != nil {
 		t.Fatal(err)
 	}
-	if res := runClient(t, f.muxClient("bob", "demo", mux, false, "echo", "f")); res.Exit == 0 || !strings.Contains(res.Stderr, "host key") {
+	if res := runClient(t, mux.client(false, "echo", "f")); res.Exit == 0 || !strings.Contains(res.Stderr, "host key") {
 		t.Errorf("exec after the host key change: %+v; want a host key mismatch", res)
 	}
 	if n := second.logins(); n != 3 {
@@ -465,12 +476,14 @@ func TestUpstreamPoolFollowsReload(t *testing.T) {
 // host: sshd only closes its pipes and ignores the "signal" request for a
 // root login (no privilege separation child), exactly as when the bastion
 // closed the whole connection before it kept logins; the test pins that
-// behaviour so a change in it is noticed.
+// behaviour so a change in it is noticed. (sshd then keeps that channel
+// open: the session says so and the login is retired, see
+// TestHostKeptChannelOpenShared.)
 func TestUpstreamPoolKillRealSSHD(t *testing.T) {
 	f := newFixture(t, fixtureOptions{sshd: true, editConfig: killRole, noPublish: true})
 	real := f.countLogins(t, "real")
-	mux := f.startMaster(t, "alice", "real")
-	sibling := f.muxClient("alice", "real", mux, true)
+	mux := f.startMux(t, "alice", "real")
+	sibling := mux.client(true)
 	sibling.Start(t)
 	sibling.Send("echo sib-$((6*7))\r")
 	sibling.Expect("sib-42", timeout)
@@ -482,30 +495,18 @@ func TestUpstreamPoolKillRealSSHD(t *testing.T) {
 	kill := func(c *sshtest.Client, kind, token string) {
 		t.Helper()
 		waitFor(t, kind+"'s sleep", func() bool { return processWith(token) })
-		var id string
-		for _, cand := range f.spy.find(func(i recorder.StartInfo) bool { return i.Host == "real" && i.Kind == kind }) {
-			if cand != shells[0] {
-				id = cand
-			}
-		}
-		if id == "" {
-			t.Fatalf("no %s session to kill", kind)
-		}
-		if res := f.run("alice", "kill", id, "--reason", "pool test"); res.Exit != 0 {
-			t.Fatalf("kill: %+v", res)
-		}
-		c.Expect("session terminated by alice: pool test", timeout)
-		c.Wait()
+		id := f.otherSession(t, func(i recorder.StartInfo) bool { return i.Host == "real" && i.Kind == kind }, shells[0])
+		f.killSession(t, "alice", id, c)
 	}
 
-	tty := f.muxClient("alice", "real", mux, true)
+	tty := mux.client(true)
 	tty.Start(t)
 	tty.Send("sleep 31339\r")
 	kill(tty, "shell", "sleep\x0031339")
 	waitFor(t, "the terminal's remote sleep ended", func() bool { return !processWith("sleep\x0031339") })
 
 	t.Cleanup(func() { killProcessesWith("sleep\x0031341") })
-	exec := f.muxClient("alice", "real", mux, false, "sleep 31341; echo after-exec")
+	exec := mux.client(false, "sleep 31341; echo after-exec")
 	exec.Start(t)
 	kill(exec, "exec", "sleep\x0031341")
 	if !processWith("sleep\x0031341") {
@@ -615,9 +616,9 @@ func TestUpstreamPoolClientClosesOneChannel(t *testing.T) {
 func TestUpstreamPoolReviewerTerminatesOne(t *testing.T) {
 	f := newFixture(t, fixtureOptions{fourEyes: true, noPublish: true})
 	prod := f.countLogins(t, "demo-prod")
-	mux := f.startMaster(t, "alice", "demo-prod")
+	mux := f.startMux(t, "alice", "demo-prod")
 	start := func(reason string) (*sshtest.Client, string, *sshtest.Client) {
-		c := f.muxClient("alice", "demo-prod", mux, true)
+		c := mux.client(true)
 		c.Start(t)
 		c.Expect("Reason for this session: ", timeout)
 		c.Send(reason + "\r")

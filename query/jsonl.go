@@ -41,6 +41,11 @@ type sessionJSON struct {
 	// not checked.
 	Verified *bool    `json:"verified,omitempty"`
 	Problems []string `json:"problems,omitempty"`
+	// HostChannelOpen (show) is true when the host kept the session's
+	// channel open after the bastion ended the session; Warnings then
+	// says what that means in a sentence.
+	HostChannelOpen bool     `json:"host_channel_open,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"`
 }
 
 // withIntegrity adds the verdict of a read to j.

@@ -150,6 +150,33 @@ func truncateRunes(s string, n int) string {
 	return s[:i] + "…"
 }
 
+// hostChannelWarning says, when the session's session.end records that
+// the host kept the session's channel open after the bastion ended the
+// session (gateway: host_channel_open), what that means for the auditor;
+// "" otherwise. The result is safe to print.
+func hostChannelWarning(evs []event.Event) string {
+	var end *event.Event
+	for i := range evs {
+		if evs[i].Type == event.SessionEnd {
+			end = &evs[i]
+		}
+	}
+	if end == nil || end.Meta["host_channel_open"] != "true" {
+		return ""
+	}
+	msg := "the host kept the session's channel open after the session ended: a process may still run on the host, and what it printed after the end is not recorded"
+	switch a := end.Meta["host_channel_action"]; a {
+	case "login_closed":
+		msg += " (the bastion then closed its login to the host)"
+	case "login_retired":
+		msg += " (the bastion's login stayed open for the client's other channels until they ended)"
+	case "":
+	default:
+		msg += " (" + printable(truncateRunes(a, maxReasonRunes)) + ")"
+	}
+	return msg
+}
+
 // writeTimeline prints the header and timeline of show.
 func writeTimeline(w io.Writer, s *Session, evs []event.Event) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -183,6 +210,9 @@ func writeTimeline(w io.Writer, s *Session, evs []event.Event) error {
 		row("events", fmt.Sprintf("%d (open; last seq %d so far)", len(evs), s.LastSeq))
 	} else {
 		row("events", fmt.Sprintf("%d (last seq %d)", len(evs), s.LastSeq))
+	}
+	if warn := hostChannelWarning(evs); warn != "" {
+		row("warning", warn)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("query: write: %w", err)
@@ -219,6 +249,10 @@ func writeTimelineJSON(w io.Writer, s *Session, in *Integrity, evs []event.Event
 	j := toSessionJSON(s, "session")
 	if in != nil {
 		j.withIntegrity(in)
+	}
+	if warn := hostChannelWarning(evs); warn != "" {
+		j.HostChannelOpen = true
+		j.Warnings = append(j.Warnings, warn)
 	}
 	if err := writeJSONLine(w, j); err != nil {
 		return err

@@ -87,3 +87,56 @@ func TestTimelineBlindCommand(t *testing.T) {
 		t.Errorf("show --json blind = %d; want 7", j.Blind)
 	}
 }
+
+// TestShowHostChannelOpen: a session.end that records the host keeping
+// the ended session's channel open makes show (text and --json) say so
+// plainly, whatever the gateway did about it, an unknown action escaped;
+// a session.end without it (the host closed the channel) says nothing.
+func TestShowHostChannelOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		meta map[string]string
+		want string // in the warning; "" for none
+	}{
+		{"retired", map[string]string{"host_channel_open": "true", "host_channel_action": "login_retired"}, "login stayed open for the client's other channels"},
+		{"closed", map[string]string{"host_channel_open": "true", "host_channel_action": "login_closed"}, "closed its login to the host"},
+		{"hostile action", map[string]string{"host_channel_open": "true", "host_channel_action": "x\x1b]0;pwned\x07"}, `($'x\E]0;pwned\x07')`},
+		{"closed in time", map[string]string{"exit_status": "255"}, ""},
+		{"not true", map[string]string{"host_channel_open": "false"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRec("s", "alice", "h", "exec", t0)
+			r.at(time.Second, event.Exec, "alice", "trap '' HUP; sleep 60", nil)
+			r.at(2*time.Second, event.SessionEnd, "", "", tt.meta)
+			evs := r.events()
+			sess := r.summary()
+			var text, js strings.Builder
+			if err := writeTimeline(&text, &sess, evs); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeTimelineJSON(&js, &sess, nil, evs, nil); err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(js.String(), "\n")
+			if tt.want == "" {
+				if strings.Contains(text.String(), "warning") || strings.Contains(first, "warnings") || strings.Contains(first, "host_channel_open") {
+					t.Errorf("a warning for a channel the host closed:\n%s\n%s", text.String(), first)
+				}
+				return
+			}
+			const plain = "the host kept the session's channel open after the session ended: a process may still run on the host"
+			for _, want := range []string{"warning", plain, tt.want} {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("show lacks %q:\n%s", want, text.String())
+				}
+			}
+			if strings.ContainsAny(text.String(), "\x1b\x07") {
+				t.Errorf("show printed a raw control character:\n%q", text.String())
+			}
+			if !strings.Contains(first, `"host_channel_open":true`) || !strings.Contains(first, plain) {
+				t.Errorf("show --json session record lacks the warning: %s", first)
+			}
+		})
+	}
+}

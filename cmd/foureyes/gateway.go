@@ -170,6 +170,9 @@ func registerGatewayMetrics(reg *metrics.Registry, gw *gateway.Server) {
 	reg.Gauge("connections_unauthenticated", "Connections not logged in yet (limits.max_unauthenticated).", func() float64 { return float64(gw.Stats().Unauthenticated) })
 	reg.Counter("connections_refused_total", "Connections closed at accept over the unauthenticated-connection limits.", func() float64 { return float64(gw.Stats().RefusedConnections) })
 	reg.Gauge("lockouts", "Users and source addresses locked out after failed logins.", func() float64 { return float64(gw.Stats().Lockouts) })
+	reg.Counter("host_channels_kept_open_total", "Ended sessions whose channel the host did not close (a process may have run on there).", func() float64 { return float64(gw.Stats().HostChannelsKeptOpen) })
+	reg.Gauge("host_channels_open_after_end", "Channels of ended sessions the host still keeps open.", func() float64 { return float64(gw.Stats().HostChannelsOpenNow) })
+	reg.Counter("after_end_output_bytes_total", "Output bytes such channels sent after their session ended (discarded, not recorded).", func() float64 { return float64(gw.Stats().AfterEndOutputBytes) })
 }
 
 // lazyStore connects to ClickHouse on the first audit command, so the
