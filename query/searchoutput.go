@@ -47,8 +47,28 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 	if f.Session != "" {
 		sw, sa = append(sw, "session = ?"), append(sa, f.Session)
 	}
+	// The window: output at or after since and before until. A session
+	// that started at or after until has no output before it; its rows
+	// are not read (the bound prunes the sessions' day partitions).
+	since, until := f.Since, f.Until
+	if until.IsZero() {
+		until = s.now().Add(time.Minute)
+	}
+	if cur != nil && time.Unix(0, cur.tsNs+1).Before(until) {
+		until = time.Unix(0, cur.tsNs+1)
+	}
+	sw = append(sw, "started <= toDateTime(?)", "started_ns < ?")
+	sa = append(sa, clampUnix(until.Unix()), until.UnixNano())
 	sc := whereClause(sw)
-	sel, err := s.outputSessions(ctx, sc, append(append([]any{}, sa...), sa...))
+	// A session that ended before since has no output in the window. One
+	// that started before since may have (a long session): its start does
+	// not bound it, only its end does, so the lower side is a condition
+	// on each session's rows together (HAVING), not on the start days.
+	having, ha := "", []any(nil)
+	if !since.IsZero() {
+		having, ha = " HAVING max(ended_ns) = 0 OR max(ended_ns) >= ?", []any{since.UnixNano()}
+	}
+	sel, err := s.outputSessions(ctx, sc, having, append(append(append([]any{}, sa...), sa...), ha...))
 	if err != nil {
 		return SearchPage{}, err
 	}
@@ -61,22 +81,16 @@ func (s *Store) searchOutput(ctx context.Context, f SearchFilter, cur *cursor) (
 		where = append(where, "session IN ?")
 		args = append(args, *sel.set)
 	} else {
-		where = append(where, "session IN (SELECT session FROM sessions"+sc+" UNION ALL SELECT session FROM held_sessions"+sc+")")
+		where = append(where, "session IN (SELECT session FROM ("+windowSessions(sc)+") GROUP BY session"+having+")")
 		args = append(args, sa...)
 		args = append(args, sa...)
+		args = append(args, ha...)
 	}
 	w, a := commonCondsIdx(SearchFilter{Class: f.Class}, cur, "0")
 	where, args = append(where, w...), append(args, a...)
 
 	// The window, scanned a day at a time from its newest end: the scan
 	// stops at MaxScan rows, with the newest hits found.
-	since, until := f.Since, f.Until
-	if until.IsZero() {
-		until = s.now().Add(time.Minute)
-	}
-	if cur != nil && time.Unix(0, cur.tsNs+1).Before(until) {
-		until = time.Unix(0, cur.tsNs+1)
-	}
 	// Output lies between the first start and the last end of the
 	// sessions selected: the days outside are not visited.
 	if t := time.Unix(0, sel.first); since.Before(t) {
@@ -153,15 +167,22 @@ type outputSelection struct {
 // hostUser is a session's host and owner.
 type hostUser struct{ host, user string }
 
-// outputSessions selects the sessions an output search covers (the
-// sessions rows matching cond): how many, their time span and, when few,
-// their ids with their hosts and owners — one read of the sessions
-// tables, which also names the hits' sessions without another.
-func (s *Store) outputSessions(ctx context.Context, cond string, args []any) (outputSelection, error) {
+// windowSessions is the UNION of the sessions rows and their held
+// copies matching cond, with the columns outputSessions reads.
+func windowSessions(cond string) string {
+	return "SELECT session, host, user, started_ns, ended_ns FROM sessions" + cond +
+		" UNION ALL SELECT session, host, user, started_ns, ended_ns FROM held_sessions" + cond
+}
+
+// outputSessions selects the sessions an output search covers (those
+// whose rows match cond, grouped by session and kept by having): how
+// many, their time span and, when few, their ids with their hosts and
+// owners — one read of the sessions tables, which also names the hits'
+// sessions without another. args are cond's twice, then having's.
+func (s *Store) outputSessions(ctx context.Context, cond, having string, args []any) (outputSelection, error) {
 	var sel outputSelection
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT session, any(host), any(user), min(started_ns), max(ended_ns), min(ended_ns) FROM (
-		SELECT session, host, user, started_ns, ended_ns FROM sessions%[1]s UNION ALL SELECT session, host, user, started_ns, ended_ns FROM held_sessions%[1]s)
-		GROUP BY session LIMIT %[2]d`, cond, maxLiteralSessions+1), args...)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT session, any(host), any(user), min(started_ns), max(ended_ns) FROM (%s)
+		GROUP BY session%s LIMIT %d`, windowSessions(cond), having, maxLiteralSessions+1), args...)
 	if err != nil {
 		return sel, fmt.Errorf("query: search output: %w", err)
 	}
@@ -170,17 +191,17 @@ func (s *Store) outputSessions(ctx context.Context, cond string, args []any) (ou
 	owners := map[string]hostUser{}
 	for rows.Next() {
 		var (
-			id, host, user           string
-			started, ended, minEnded int64
+			id, host, user string
+			started, ended int64
 		)
-		if err := rows.Scan(&id, &host, &user, &started, &ended, &minEnded); err != nil {
+		if err := rows.Scan(&id, &host, &user, &started, &ended); err != nil {
 			return sel, fmt.Errorf("query: search output: scan: %w", err)
 		}
 		if sel.n == 0 || started < sel.first {
 			sel.first = started
 		}
 		sel.last = max(sel.last, ended)
-		sel.open = sel.open || minEnded == 0 // a row of the session without its end
+		sel.open = sel.open || ended == 0 // no row of the session has its end
 		sel.n++
 		set.Value = append(set.Value, id)
 		owners[id] = hostUser{host, user}
@@ -194,8 +215,9 @@ func (s *Store) outputSessions(ctx context.Context, cond string, args []any) (ou
 	}
 	// Many: their span from one aggregate, the ids by the subquery.
 	var open uint64
-	err = s.conn.QueryRow(ctx, "SELECT uniqExact(session), min(started_ns), max(ended_ns), countIf(ended_ns = 0) FROM (SELECT session, started_ns, ended_ns FROM sessions"+cond+
-		" UNION ALL SELECT session, started_ns, ended_ns FROM held_sessions"+cond+")", args...).Scan(&sel.n, &sel.first, &sel.last, &open)
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(), min(lo), max(hi), countIf(hi = 0) FROM (
+		SELECT session, min(started_ns) AS lo, max(ended_ns) AS hi FROM (%s) GROUP BY session%s)`, windowSessions(cond), having),
+		args...).Scan(&sel.n, &sel.first, &sel.last, &open)
 	if err != nil {
 		return sel, fmt.Errorf("query: search output: %w", err)
 	}
