@@ -9,7 +9,7 @@ import (
 
 // TestSessionsByParticipant lists sessions by who took part and who
 // approved, with the participants' session ids sent as a literal set (a
-// few) and as a subquery (many), held copies included; a name that took
+// few) and as an external table (many), held copies included; a name that took
 // part nowhere lists nothing.
 func TestSessionsByParticipant(t *testing.T) {
 	conn := testConn(t)

@@ -128,18 +128,18 @@ func scanSession(r rowScanner) (Session, error) {
 // the matching ids can be chosen from the raw rows before the collapse.
 // f.Before naming no stored session is ErrNotFound.
 func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
-	where, args, err := s.sessionConds(ctx, f)
+	where, args, ids, err := s.sessionConds(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	list, _, err := s.sessions(ctx, where, args, clampLimit(f.Limit), nil)
+	list, _, err := s.sessions(ctx, where, args, ids, clampLimit(f.Limit), nil)
 	return list, err
 }
 
 // SessionsPage is Sessions that also counts the matching sessions after
 // the page (one more query, made only when the page is full).
 func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
-	where, args, err := s.sessionConds(ctx, f)
+	where, args, ids, err := s.sessionConds(ctx, f)
 	if err != nil {
 		return Page{}, err
 	}
@@ -151,11 +151,11 @@ func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
 	defer stopCount()
 	onMore := func() {
 		go func() {
-			n, err := s.countSessions(cctx, where, args)
+			n, err := s.countSessions(cctx, where, args, ids)
 			count <- uint64Result{uint64(n), err}
 		}()
 	}
-	list, more, err := s.sessions(ctx, where, args, limit, onMore)
+	list, more, err := s.sessions(ctx, where, args, ids, limit, onMore)
 	if err != nil || !more {
 		return Page{Sessions: list}, err
 	}
@@ -176,8 +176,9 @@ func clampLimit(limit int) int {
 }
 
 // sessionConds returns the WHERE conditions of f on the raw rows of
-// sessions and held_sessions, and their arguments.
-func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, err error) {
+// sessions and held_sessions, their arguments and the id tables they
+// name (withIDTables).
+func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, ids []idTable, err error) {
 	switch f.Kind {
 	case "":
 		where = append(where, "kind IN ('shell', 'exec', 'sftp', 'tunnel')")
@@ -194,15 +195,18 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, "host = ?")
 		args = append(args, f.Host)
 	}
-	for _, p := range []struct{ name, role string }{{f.Participant, ""}, {f.Approver, roleApproved}} {
+	for _, p := range []struct{ name, role, table string }{{f.Participant, "", "participant_ids"}, {f.Approver, roleApproved, "approver_ids"}} {
 		if p.name == "" {
 			continue
 		}
-		w, a, err := s.participantCond(ctx, p.name, p.role)
+		w, a, t, err := s.participantCond(ctx, p.name, p.role, p.table)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		where, args = append(where, w), append(args, a...)
+		if t != nil {
+			ids = append(ids, *t)
+		}
 	}
 	// started (seconds) prunes partitions; started_ns is the exact bound.
 	if !f.Since.IsZero() {
@@ -219,55 +223,62 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("query: sessions before %s: %w", f.Before, ErrNotFound)
+			return nil, nil, nil, fmt.Errorf("query: sessions before %s: %w", f.Before, ErrNotFound)
 		}
 		w, a := afterCond(cur.Started.UnixNano(), cur.ID)
 		where, args = append(where, w...), append(args, a...)
 	}
-	return where, args, nil
+	return where, args, ids, nil
 }
 
 // roleApproved is the participants role of an approval.
 const roleApproved = "approved"
 
 // participantCond returns the condition selecting the sessions in which
-// name took part, in role when it is not empty, and its arguments. The
-// participants table is ordered by name, but a day's rows fill a granule
-// or two, so a lookup reads much of it: it runs once here, and its
-// session ids travel as a literal set when they are few (as an output
-// search's do), else as the subquery.
-func (s *Store) participantCond(ctx context.Context, name, role string) (string, []any, error) {
+// name took part, in role when it is not empty, its arguments and, for
+// many sessions, the id table it names. The participants table is
+// ordered by name, but a day's rows fill a granule or two, so a lookup
+// reads much of it: it runs once here. Its session ids travel as a
+// literal set when they are few (at most maxLiteralSessions, as an
+// output search's do), else as the external table named table: a
+// subquery instead ran the lookup again in every query and table that
+// used it.
+func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, error) {
 	c := " WHERE name = ?"
 	if role != "" {
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
-	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxLiteralSessions+1), name, name)
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT session FROM (SELECT session FROM participants"+c+
+		" UNION ALL SELECT session FROM held_participants"+c+")", name, name)
 	if err != nil {
-		return "", nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
 	}
 	defer rows.Close()
-	set := clickhouse.GroupSet{Value: []any{}}
+	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return "", nil, fmt.Errorf("query: participants: scan: %w", err)
+			return "", nil, nil, fmt.Errorf("query: participants: scan: %w", err)
 		}
-		set.Value = append(set.Value, id)
+		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
 	}
 	switch {
-	case len(set.Value) == 0:
-		return "0", nil, nil // nobody by that name took part
-	case uint64(len(set.Value)) <= maxLiteralSessions:
-		return "session IN ?", []any{set}, nil
+	case len(ids) == 0:
+		return "0", nil, nil, nil // nobody by that name took part
+	case uint64(len(ids)) <= maxLiteralSessions:
+		set := clickhouse.GroupSet{Value: make([]any, len(ids))}
+		for i, id := range ids {
+			set.Value[i] = id
+		}
+		return "session IN ?", []any{set}, nil, nil
 	}
-	return "session IN (" + sub + ")", []any{name, name}, nil
+	return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
 }
 
 // afterCond selects the sessions listed after the one that started at
@@ -287,8 +298,13 @@ func whereClause(where []string) string {
 
 // sessions runs the listing query; more reports a match after the page,
 // and onMore (if not nil) is called as soon as that is known.
-func (s *Store) sessions(ctx context.Context, where []string, args []any, limit int, onMore func()) (list []Session, more bool, err error) {
+func (s *Store) sessions(ctx context.Context, where []string, args []any, tables []idTable, limit int, onMore func()) (list []Session, more bool, err error) {
 	cond := whereClause(where)
+	// The id tables go with the first step only: the second names ids.
+	ictx, err := withIDTables(ctx, tables)
+	if err != nil {
+		return nil, false, err
+	}
 	// Two steps: pick the newest matching session ids from the raw rows
 	// (cheap: two columns), then read those sessions whole by their key.
 	// The ids travel back as a literal set rather than a subquery: the
@@ -296,7 +312,7 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, limit 
 	// once more per table of the second step; FINAL over the whole table
 	// costs 15-20 times more on 18.16. Held copies (held_sessions) are
 	// read alike; a session present in both tables is listed once.
-	ids, err := s.sessionIDs(ctx, fmt.Sprintf(`SELECT session, lo, hi FROM (SELECT session, min(started_ns) AS lo, max(started_ns) AS hi FROM (
+	ids, err := s.sessionIDs(ictx, fmt.Sprintf(`SELECT session, lo, hi FROM (SELECT session, min(started_ns) AS lo, max(started_ns) AS hi FROM (
 		SELECT session, started_ns FROM sessions%[1]s UNION ALL SELECT session, started_ns FROM held_sessions%[1]s)
 		GROUP BY session ORDER BY hi DESC, session DESC LIMIT %[2]d)`, cond, limit+1), append(append([]any{}, args...), args...))
 	if err != nil || len(ids.set.Value) == 0 {
@@ -377,8 +393,12 @@ func (s *Store) sessionIDs(ctx context.Context, q string, args []any) (idSet, er
 }
 
 // countSessions counts the distinct sessions whose raw rows match.
-func (s *Store) countSessions(ctx context.Context, where []string, args []any) (int, error) {
+func (s *Store) countSessions(ctx context.Context, where []string, args []any, tables []idTable) (int, error) {
 	cond := whereClause(where)
+	ctx, err := withIDTables(ctx, tables)
+	if err != nil {
+		return 0, err
+	}
 	q := fmt.Sprintf(`SELECT uniqExact(session) FROM (
 		SELECT session FROM sessions%[1]s UNION ALL SELECT session FROM held_sessions%[1]s)`, cond)
 	var n uint64
