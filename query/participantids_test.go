@@ -12,8 +12,8 @@ import (
 
 // TestSessionsByParticipantIDTable lists sessions by participant and
 // approver when their ids outnumber the literal set, so that they travel
-// as an external table: the pages, counts and the whole listing equal
-// the literal set's. The ids are hostile (quotes, backslashes, NUL,
+// as an external table (and, past its bound, as a subquery): the pages,
+// counts and the whole listing equal the literal set's. The ids are hostile (quotes, backslashes, NUL,
 // tabs, newlines) and each has a decoy session whose id a mangled copy
 // would become, in which nobody took part: every id must arrive exactly.
 // The auditor's ClickHouse user is read-only; so is the connection here.
@@ -67,8 +67,9 @@ func TestSessionsByParticipantIDTable(t *testing.T) {
 	t.Cleanup(func() { ro.Close() })
 	st := NewStore(ro)
 
-	defer func(n uint64) { maxLiteralSessions = n }(maxLiteralSessions)
-	for _, maxLiteralSessions = range []uint64{2000, 20, 10, 0} {
+	defer func(n, m uint64) { maxLiteralSessions, maxTableSessions = n, m }(maxLiteralSessions, maxTableSessions)
+	for _, limits := range [][2]uint64{{2000, 200_000}, {20, 200_000}, {10, 200_000}, {0, 200_000}, {10, 20}, {0, 0}} {
+		maxLiteralSessions, maxTableSessions = limits[0], limits[1]
 		for _, tc := range []struct {
 			f    Filter
 			want []string
@@ -80,10 +81,10 @@ func TestSessionsByParticipantIDTable(t *testing.T) {
 		} {
 			got, err := st.Sessions(ctx, tc.f)
 			if err != nil {
-				t.Fatalf("Sessions(%+v) with at most %d literal ids: %v", tc.f, maxLiteralSessions, err)
+				t.Fatalf("Sessions(%+v) with at most %d literal and %d table ids: %v", tc.f, maxLiteralSessions, maxTableSessions, err)
 			}
 			if ids := sessionIDsOf(got); !slices.Equal(ids, tc.want) {
-				t.Errorf("Sessions(%+v) with at most %d literal ids = %q; want %q", tc.f, maxLiteralSessions, ids, tc.want)
+				t.Errorf("Sessions(%+v) with at most %d literal and %d table ids = %q; want %q", tc.f, maxLiteralSessions, maxTableSessions, ids, tc.want)
 			}
 			// Page by 5: each page's ids and the count of the rest.
 			f := tc.f
@@ -95,8 +96,8 @@ func TestSessionsByParticipantIDTable(t *testing.T) {
 				}
 				to := min(from+5, len(tc.want))
 				if ids := sessionIDsOf(p.Sessions); !slices.Equal(ids, tc.want[from:to]) || p.More != len(tc.want)-to {
-					t.Errorf("SessionsPage(%+v) with at most %d literal ids = %q, %d more; want %q, %d more",
-						f, maxLiteralSessions, ids, p.More, tc.want[from:to], len(tc.want)-to)
+					t.Errorf("SessionsPage(%+v) with at most %d literal and %d table ids = %q, %d more; want %q, %d more",
+						f, maxLiteralSessions, maxTableSessions, ids, p.More, tc.want[from:to], len(tc.want)-to)
 					break
 				}
 				f.Before = p.Sessions[len(p.Sessions)-1].ID

@@ -243,16 +243,17 @@ const roleApproved = "approved"
 // ordered by name, but a day's rows fill a granule or two, so a lookup
 // reads much of it: it runs once here. Its session ids travel as a
 // literal set when they are few (at most maxLiteralSessions, as an
-// output search's do), else as the external table named table: a
-// subquery instead ran the lookup again in every query and table that
-// used it.
+// output search's do), else as the external table named table, which
+// the queries using it read instead of running the lookup again; past
+// maxTableSessions ids (megabytes sent with each query) the lookup runs
+// again as a subquery.
 func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, error) {
 	c := " WHERE name = ?"
 	if role != "" {
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT session FROM (SELECT session FROM participants"+c+
-		" UNION ALL SELECT session FROM held_participants"+c+")", name, name)
+	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), name, name)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
 	}
@@ -268,18 +269,25 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 	if err := rows.Err(); err != nil {
 		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
 	}
-	switch {
-	case len(ids) == 0:
+	switch n := uint64(len(ids)); {
+	case n == 0:
 		return "0", nil, nil, nil // nobody by that name took part
-	case uint64(len(ids)) <= maxLiteralSessions:
+	case n <= maxLiteralSessions:
 		set := clickhouse.GroupSet{Value: make([]any, len(ids))}
 		for i, id := range ids {
 			set.Value[i] = id
 		}
 		return "session IN ?", []any{set}, nil, nil
+	case n <= maxTableSessions:
+		return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
 	}
-	return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
+	return "session IN (" + sub + ")", []any{name, name}, nil, nil
 }
+
+// maxTableSessions bounds the session ids a listing sends as an external
+// table (about 40 bytes each: 8 MB); more are selected by a subquery.
+// A variable: tests take every path.
+var maxTableSessions uint64 = 200_000
 
 // afterCond selects the sessions listed after the one that started at
 // startedNs with id: the list is ordered by start, then id, descending.
