@@ -156,6 +156,7 @@ func TestBrokerRestartMidFetch(t *testing.T) {
 	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
 	startIngester(t, in)
 	waitHit(t, cut)
+	t.Logf("stopping the broker: committed %d, fetched %d of %d", committedSoFar(pb.addr, in.cfg.Group), in.Stats().Fetched, total)
 	pb.b.Close()
 	refusedAtStop := pb.proxy.refused.Load()
 	waitFor(t, "ingest to try to reconnect to the stopped broker", 60*time.Second, func() bool {
