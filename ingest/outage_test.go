@@ -1,27 +1,11 @@
 package ingest
 
 import (
-	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/foureyes/foureyes/internal/chserver"
 )
-
-func port(t *testing.T, addr string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // TestClickHouseOutage kills ClickHouse under a running ingester twice:
 // once it comes back while the ingester keeps retrying, once the ingester
@@ -41,23 +25,7 @@ func TestClickHouseOutage(t *testing.T) {
 		in.shutdownTimeout = time.Second
 		return in
 	}
-	restart := func() {
-		t.Helper()
-		s, err := chserver.Start(context.Background(), srv.Dir, chserver.Options{TCPPort: port(t, srv.Addr), HTTPPort: port(t, srv.HTTPAddr)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Stop() })
-		srv = s
-	}
-	distinct := func() uint64 {
-		var n uint64
-		err := conn.QueryRow(context.Background(), "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)").Scan(&n)
-		if err != nil {
-			return 0 // the server is starting or down
-		}
-		return n
-	}
+	distinct := func() uint64 { return storedEvents(conn, db) }
 
 	a, _ := workload("a", 5, 0, 40)
 	b, _ := workload("b", 5, 0, 40)
@@ -77,7 +45,7 @@ func TestClickHouseOutage(t *testing.T) {
 	if got := committed(t, addr, cfg.Group, testTopic, partitions); got != int64(len(a)) {
 		t.Fatalf("committed %d while ClickHouse was down; want %d", got, len(a))
 	}
-	restart()
+	srv = restartClickHouse(t, srv)
 	waitFor(t, "batch B inserted after restart", 60*time.Second, func() bool { return distinct() == uint64(len(a)+len(b)) })
 	waitFor(t, "batch B committed", 30*time.Second, func() bool {
 		return committed(t, addr, cfg.Group, testTopic, partitions) == int64(len(a)+len(b))
@@ -95,7 +63,7 @@ func TestClickHouseOutage(t *testing.T) {
 	if got := committed(t, addr, cfg.Group, testTopic, partitions); got != int64(len(a)+len(b)) {
 		t.Fatalf("committed %d after stopping with ClickHouse down; want %d", got, len(a)+len(b))
 	}
-	restart()
+	srv = restartClickHouse(t, srv)
 	startIngester(t, newIngester())
 	waitFor(t, "batch C inserted by the successor", 60*time.Second, func() bool { return distinct() == uint64(len(a)+len(b)+len(c)) })
 	waitFor(t, "batch C committed", 30*time.Second, func() bool {

@@ -2,19 +2,14 @@ package ingest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/chserver"
 )
-
-// errInjected fails an insert attempt in the tests below.
-var errInjected = errors.New("injected insert failure")
 
 // hasSession reports whether b holds an event of session id.
 func hasSession(b *batch, id string) bool {
@@ -37,39 +32,21 @@ func TestCommitsInBatchOrder(t *testing.T) {
 	in.insertWorkers = 2
 	in.backoffMin, in.backoffMax = 10*time.Millisecond, 20*time.Millisecond
 	var (
-		mu               sync.Mutex
-		failsAfterLater  int
-		released         bool
 		commitAtRelease  int64
 		laterAcknowledge uint64
 	)
-	in.insertFault = func(b *batch, stage insertStage) error {
-		if !hasSession(b, "first") {
-			return nil
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if released {
-			return nil
-		}
-		if in.counters.batches.Load() == 0 {
-			return errInjected // no later batch acknowledged yet
-		}
-		if failsAfterLater++; failsAfterLater < 4 {
-			return errInjected // give a wrong commit time to happen
-		}
-		released = true
+	first := failInserts(in, func(b *batch) bool { return hasSession(b, "first") })
+	// Failing until a later batch is acknowledged, and three attempts
+	// more: time for a wrong commit to happen.
+	first.releaseAfter(func() bool { return in.counters.batches.Load() > 0 }, 3, func() {
 		commitAtRelease = in.counters.lastCommit.Load()
 		laterAcknowledge = in.counters.events.Load()
-		return nil
-	}
+	})
 	startIngester(t, in)
 	waitFor(t, "all events inserted", 60*time.Second, func() bool { return f.distinctEvents(t) == uint64(len(evs)) })
 	waitFor(t, "all offsets committed", 30*time.Second, func() bool { return committed(t, f.addr, f.cfg.Group, testTopic, 1) == int64(len(evs)) })
 
-	mu.Lock()
-	defer mu.Unlock()
-	if !released {
+	if !first.isReleased() {
 		t.Fatal("the first batch was never failed and released")
 	}
 	if laterAcknowledge == 0 {
@@ -95,55 +72,20 @@ func TestOutageWithBatchesInFlight(t *testing.T) {
 	in := New(conn, cfg)
 	in.insertWorkers = 2
 	in.backoffMin, in.backoffMax = 20*time.Millisecond, 100*time.Millisecond
-	var (
-		mu      sync.Mutex
-		trying  = map[*batch]int{} // attempts per batch while down
-		stopped = true
-	)
-	in.insertFault = func(b *batch, stage insertStage) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			trying[b]++
-		}
-		return nil // the real server fails them
-	}
+	trying := watchInserts(in) // attempts per batch while down
 	srv.Kill()
 	startIngester(t, in)
 	evs, _ := workload("w", 3, 0, 100)
 	produceEvents(t, addr, testTopic, evs)
-	waitFor(t, "two batches failing at once", 60*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, attempts := range trying {
-			if attempts >= 2 {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	waitFor(t, "two batches failing at once", 60*time.Second, func() bool { return trying.batches(2) >= 2 })
 	if got := committed(t, addr, cfg.Group, testTopic, 1); got != 0 {
 		t.Fatalf("committed %d while ClickHouse was down; want 0", got)
 	}
-	mu.Lock()
-	stopped = false
-	mu.Unlock()
-	s, err := chserver.Start(t.Context(), srv.Dir, chserver.Options{TCPPort: port(t, srv.Addr), HTTPPort: port(t, srv.HTTPAddr)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop() })
-	distinct := func() uint64 {
-		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)")
-	}
-	waitFor(t, "every event inserted after the outage", 60*time.Second, func() bool {
-		var n uint64
-		err := conn.QueryRow(t.Context(), "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)").Scan(&n)
-		return err == nil && n == uint64(len(evs))
-	})
+	trying.release()
+	restartClickHouse(t, srv)
+	waitFor(t, "every event inserted after the outage", 60*time.Second, func() bool { return storedEvents(conn, db) == uint64(len(evs)) })
 	waitFor(t, "every offset committed", 30*time.Second, func() bool { return committed(t, addr, cfg.Group, testTopic, 1) == int64(len(evs)) })
-	if got := distinct(); got != uint64(len(evs)) {
+	if got := count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)"); got != uint64(len(evs)) {
 		t.Fatalf("%d distinct events; want %d", got, len(evs))
 	}
 	for _, id := range []string{"w-000", "w-001", "w-002"} {
@@ -174,26 +116,9 @@ func TestBudgetCoversBatchesInFlight(t *testing.T) {
 	in := New(f.conn, f.cfg)
 	in.insertWorkers = 2
 	in.backoffMin, in.backoffMax = 10*time.Millisecond, 20*time.Millisecond
-	var (
-		mu      sync.Mutex
-		failing = map[*batch]bool{}
-		release bool
-	)
-	in.insertFault = func(b *batch, stage insertStage) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if release {
-			return nil
-		}
-		failing[b] = true
-		return errInjected
-	}
+	failing := failInserts(in, func(*batch) bool { return true })
 	startIngester(t, in)
-	waitFor(t, "two batches in flight", 60*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(failing) >= 2
-	})
+	waitFor(t, "two batches in flight", 60*time.Second, func() bool { return failing.batches(1) >= 2 })
 	// Nothing was released: the fetch is held at the budget.
 	st := in.Stats()
 	if st.PeakBytes > f.cfg.BatchBytes {
@@ -204,9 +129,7 @@ func TestBudgetCoversBatchesInFlight(t *testing.T) {
 	if st.Fetched >= uint64(len(evs)) || st.Fetched > 2*8+1 {
 		t.Errorf("Fetched = %d with every insert failing; want it held by the budget (at most 17 of %d)", st.Fetched, len(evs))
 	}
-	mu.Lock()
-	release = true
-	mu.Unlock()
+	failing.release()
 	waitFor(t, "all events inserted", 60*time.Second, func() bool { return f.distinctEvents(t) == uint64(len(evs)) })
 	if st := in.Stats(); st.PeakBytes > f.cfg.BatchBytes {
 		t.Errorf("PeakBytes = %d; want at most BatchBytes %d", st.PeakBytes, f.cfg.BatchBytes)
@@ -234,31 +157,12 @@ func TestRebuildWaitsForBatchesInFlight(t *testing.T) {
 	in := New(f.conn, f.cfg)
 	in.insertWorkers = 2
 	in.backoffMin, in.backoffMax = 10*time.Millisecond, 20*time.Millisecond
-	var (
-		mu       sync.Mutex
-		after    int
-		released bool
-	)
-	in.insertFault = func(b *batch, stage insertStage) error {
-		if !hasSession(b, "a") || b.events.seq[0] != 0 {
-			return nil
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if released {
-			return nil
-		}
-		// Held until batch 2 is in and batch 3 fetched, and a few
-		// attempts more: time for batch 3 to be derived.
-		if in.counters.batches.Load() == 0 || in.counters.fetched.Load() < uint64(len(evs)) {
-			return errInjected
-		}
-		if after++; after < 5 {
-			return errInjected
-		}
-		released = true
-		return nil
-	}
+	batch1 := failInserts(in, func(b *batch) bool { return hasSession(b, "a") && b.events.seq[0] == 0 })
+	// Held until batch 2 is in and batch 3 fetched, and a few attempts
+	// more: time for batch 3 to be derived.
+	batch1.releaseAfter(func() bool {
+		return in.counters.batches.Load() > 0 && in.counters.fetched.Load() >= uint64(len(evs))
+	}, 4, nil)
 	startIngester(t, in)
 	waitFor(t, "all offsets committed", 60*time.Second, func() bool {
 		return committed(t, f.addr, f.cfg.Group, testTopic, 1) == int64(len(evs))
@@ -270,9 +174,7 @@ func TestRebuildWaitsForBatchesInFlight(t *testing.T) {
 	if n := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = 'a' AND seq >= 100 AND (host != 'db1' OR user != 'alice')"); n != 0 {
 		t.Errorf("%d of %d later commands rows lack the host and user of a's session.start: rebuilt before its batch was stored", n, later)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !released {
+	if !batch1.isReleased() {
 		t.Error("batch 1 was never held")
 	}
 }

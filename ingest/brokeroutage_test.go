@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/broker"
+)
+
+// proxiedBroker is a broker persisting to a directory of its own that
+// clients reach through a kafkaProxy (it advertises the proxy's address),
+// so a test can break a consumer's connection in the middle of a fetch
+// response and stop and restart the broker with its log.
+type proxiedBroker struct {
+	proxy *kafkaProxy
+	dir   string
+	addr  string // where the broker itself listens
+	b     *broker.Broker
+}
+
+// startProxiedBroker starts the proxy and the broker and creates the
+// topic with the given partitions.
+func startProxiedBroker(t *testing.T, topic string, partitions int) *proxiedBroker {
+	t.Helper()
+	pb := &proxiedBroker{proxy: startKafkaProxy(t), dir: t.TempDir()}
+	pb.start(t, "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := kafka.DialContext(ctx, "tcp", pb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// start starts the broker on addr with the data directory and points
+// the proxy at it.
+func (pb *proxiedBroker) start(t *testing.T, addr string) {
+	t.Helper()
+	var listening string
+	b, err := broker.Start(addr, pb.dir, advertise(pb.proxy.addr(), &listening))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	pb.b, pb.addr = b, listening
+	pb.proxy.setUpstream(listening)
+}
+
+// brokerOutageWorkload is the backlog of the tests below: 24,000 events
+// of about 450 bytes in 16 sessions over 4 partitions, so that the
+// consumer's fetches return responses of up to MaxBytes (1 MiB).
+const (
+	outagePartitions = 4
+	outageSessions   = 16
+	outagePerSession = 1500
+	// A fetch response at least this large is cut (a fetch of a backlog).
+	outageCutSize = 256 << 10
+	// outageCutSkip large responses go through whole first: the cut
+	// comes with ingest mid-stream, not at its first fetch.
+	outageCutSkip = 2
+)
+
+// newOutageIngester returns an ingester of a fresh database consuming
+// through the proxy.
+func newOutageIngester(t *testing.T, pb *proxiedBroker) (*Ingester, driver.Conn, string) {
+	t.Helper()
+	conn, db := newDatabase(t, sharedServer(t))
+	in := New(conn, Config{Brokers: []string{pb.proxy.addr()}, Topic: testTopic, Group: "ingest-" + db,
+		BatchRows: 2000, BatchInterval: 50 * time.Millisecond, Database: db, Logger: testLogger(t)})
+	in.backoffMin, in.backoffMax = 20*time.Millisecond, 200*time.Millisecond
+	in.fetchBackoff = 50 * time.Millisecond
+	return in, conn, db
+}
+
+// committedSoFar returns the group's committed offsets summed over the
+// partitions, or -1 while the broker cannot answer (it is starting).
+func committedSoFar(addr, group string) int64 {
+	ps := make([]int, outagePartitions)
+	for i := range ps {
+		ps[i] = i
+	}
+	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{testTopic: ps}})
+	if err != nil || resp.Error != nil {
+		return -1
+	}
+	var sum int64
+	for _, p := range resp.Topics[testTopic] {
+		if p.Error != nil {
+			return -1
+		}
+		sum += max(p.CommittedOffset, 0)
+	}
+	return sum
+}
+
+// waitHit waits for the proxy to cut the response f selects.
+func waitHit(t *testing.T, f *proxyFault) {
+	t.Helper()
+	select {
+	case <-f.hit:
+	case <-time.After(60 * time.Second): // bounds a hang; asserts no speed
+		t.Fatal("no fetch response large enough to cut: the backlog was not fetched in large responses")
+	}
+}
+
+// checkStoredOnce checks that ClickHouse holds every event of evs, each
+// (session, seq) with one content only, every session's chain intact, and
+// nothing in the rejected table.
+func checkStoredOnce(t *testing.T, conn driver.Conn, db string, evs []event.Event, ids []string, perSession int) {
+	t.Helper()
+	if n := count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)"); n != uint64(len(evs)) {
+		t.Errorf("%d distinct (session, seq) stored; want %d", n, len(evs))
+	}
+	if n := count(t, conn, "SELECT count() FROM (SELECT session, seq, hash FROM "+db+".events LIMIT 1 BY session, seq, hash)"); n != uint64(len(evs)) {
+		t.Errorf("%d distinct (session, seq, hash) stored; want %d: some event is stored with two contents", n, len(evs))
+	}
+	if n := count(t, conn, "SELECT count() FROM "+db+".rejected"); n != 0 {
+		t.Errorf("%d rows in the rejected table; want 0: a message reached the decoder damaged", n)
+	}
+	for _, id := range ids {
+		got := readEvents(t, conn, db, id)
+		if len(got) != perSession {
+			t.Errorf("%s: %d events stored; want %d", id, len(got), perSession)
+			continue
+		}
+		if brk := event.Verify(got); brk != nil {
+			t.Errorf("%s: stored chain does not verify: %v", id, brk)
+		}
+	}
+}
+
+// TestBrokerRestartMidFetch: the broker stops while a fetch response of
+// the backlog is halfway to ingest (through the read-ahead connection),
+// stays down while ingest's reconnects are refused, and comes back on the
+// same address with the same log and committed offsets. Ingest goes on
+// from where it was: every event is stored exactly once (after
+// deduplication), no message is rejected, and the offsets reach the end.
+func TestBrokerRestartMidFetch(t *testing.T) {
+	pb := startProxiedBroker(t, testTopic, outagePartitions)
+	evs, ids := workload("bo", outageSessions, 0, outagePerSession)
+	produceEvents(t, pb.addr, testTopic, evs)
+	total := uint64(len(evs))
+	in, conn, db := newOutageIngester(t, pb)
+
+	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
+	startIngester(t, in)
+	waitHit(t, cut)
+	t.Logf("stopping the broker: committed %d, fetched %d of %d", committedSoFar(pb.addr, in.cfg.Group), in.Stats().Fetched, total)
+	pb.b.Close()
+	refusedAtStop := pb.proxy.refused.Load()
+	waitFor(t, "ingest to try to reconnect to the stopped broker", 60*time.Second, func() bool {
+		return pb.proxy.refused.Load() >= refusedAtStop+3
+	})
+	fetchedWhileDown := in.Stats().Fetched
+	if fetchedWhileDown >= total {
+		t.Fatalf("Fetched = %d of %d before the broker returned; want the rest of the cut response still unfetched", fetchedWhileDown, total)
+	}
+	if n := count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)"); n >= total {
+		t.Fatalf("%d of %d events stored while the broker was down", n, total)
+	}
+
+	pb.start(t, pb.addr)
+	waitFor(t, "every event stored after the broker returned", 120*time.Second, func() bool {
+		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
+	})
+	waitFor(t, "every offset committed after the broker returned", 60*time.Second, func() bool {
+		return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
+	})
+	st := in.Stats()
+	t.Logf("fetched %d of %d while the broker was down; after: %+v", fetchedWhileDown, total, st)
+	if st.Fetched <= fetchedWhileDown {
+		t.Errorf("Fetched = %d, as while the broker was down: no progress after it returned", st.Fetched)
+	}
+	if st.Rejected != 0 {
+		t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
+	}
+	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
+}
+
+// TestConnectionCutMidFetch: the TCP connection that carries a fetch
+// response of the backlog is reset halfway through it, the broker and the
+// group staying up. The consumer reconnects and fetches from the first
+// message it has not returned: every message is fetched and inserted
+// exactly once (no redelivery, nothing skipped), nothing is rejected and
+// every chain verifies.
+func TestConnectionCutMidFetch(t *testing.T) {
+	pb := startProxiedBroker(t, testTopic, outagePartitions)
+	evs, ids := workload("cc", outageSessions, 0, outagePerSession)
+	produceEvents(t, pb.addr, testTopic, evs)
+	total := uint64(len(evs))
+	in, conn, db := newOutageIngester(t, pb)
+
+	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakReset)
+	startIngester(t, in)
+	waitHit(t, cut)
+	waitFor(t, "every event stored after the cut", 120*time.Second, func() bool {
+		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
+	})
+	waitFor(t, "every offset committed after the cut", 60*time.Second, func() bool {
+		return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
+	})
+	if n := pb.proxy.accepted.Load(); n <= cut.accepted {
+		t.Errorf("no connection after the cut (accepted %d, %d at the cut): the rest came another way", n, cut.accepted)
+	}
+	st := in.Stats()
+	t.Logf("after the cut: %+v", st)
+	if st.Fetched != total || st.Events != total {
+		t.Errorf("Fetched = %d, Events = %d; want exactly %d each: the cut lost or repeated messages", st.Fetched, st.Events, total)
+	}
+	if st.Rejected != 0 {
+		t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
+	}
+	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
+}
+
+// TestConnectionStallsMidFetch: the connection that carries a fetch
+// response of the backlog goes silent halfway through it (no reset, no
+// close), the broker and the group staying up. Only the read deadline the
+// read-ahead connection applies to its wait ends the read; the consumer
+// then reconnects and every message is fetched and inserted exactly once.
+func TestConnectionStallsMidFetch(t *testing.T) {
+	pb := startProxiedBroker(t, testTopic, outagePartitions)
+	evs, ids := workload("cs", outageSessions, 0, outagePerSession)
+	produceEvents(t, pb.addr, testTopic, evs)
+	total := uint64(len(evs))
+	in, conn, db := newOutageIngester(t, pb)
+
+	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
+	startIngester(t, in)
+	waitHit(t, cut)
+	// kafka-go's read deadline for a fetch is ReadBatchTimeout (10 s).
+	waitFor(t, "every event stored after the stall", 120*time.Second, func() bool {
+		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
+	})
+	waitFor(t, "every offset committed after the stall", 60*time.Second, func() bool {
+		return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
+	})
+	if n := pb.proxy.accepted.Load(); n <= cut.accepted {
+		t.Errorf("no connection after the stall (accepted %d, %d at the stall): the rest came another way", n, cut.accepted)
+	}
+	st := in.Stats()
+	t.Logf("after the stall: %+v", st)
+	if st.Fetched != total || st.Events != total {
+		t.Errorf("Fetched = %d, Events = %d; want exactly %d each: the stall lost or repeated messages", st.Fetched, st.Events, total)
+	}
+	if st.Rejected != 0 {
+		t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
+	}
+	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
+}
