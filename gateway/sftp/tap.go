@@ -85,6 +85,7 @@ type handle struct {
 	started  time.Time
 	up, down flow
 	count    uint64 // entries listed (directories)
+	closing  bool   // the client sent CLOSE; the host may hand the id out again
 	err      string // the first error a READ, WRITE or READDIR got
 }
 
@@ -221,7 +222,12 @@ func (t *Tap) request(body []byte) error {
 	case typeOpen:
 		q.op, q.path = "open", string(r.str())
 		q.flags = r.u32()
-	case typeClose, typeFstat, typeReaddir:
+	case typeClose:
+		q.handle = string(r.str())
+		if h := t.handles[q.handle]; h != nil {
+			h.closing = true
+		}
+	case typeFstat, typeReaddir:
 		q.handle = string(r.str())
 	case typeFsetstat:
 		q.op, q.handle = "setstat", string(r.str())
@@ -529,13 +535,25 @@ func (t *Tap) beginContent(f *framer) error {
 		if r.err != nil {
 			return fmt.Errorf("client WRITE: %w", r.err)
 		}
+		// The content is counted against the file the handle names
+		// now, as it streams; the host acts on it later, in order. A
+		// handle the host has not granted yet (an OPEN in flight may
+		// return it) or one being closed (the host hands a closed id
+		// out again) could name another file by then: the record could
+		// not say which file the bytes went to.
+		h := t.handles[hd]
+		switch {
+		case h == nil:
+			return fmt.Errorf("client WRITE to handle %x, which is not open", hd)
+		case h.closing:
+			return fmt.Errorf("client WRITE to handle %x, which is being closed", hd)
+		case h.dir:
+			return fmt.Errorf("client WRITE to directory handle %x", hd)
+		}
 		if err := t.addPending(id, &request{typ: typeWrite, handle: hd}); err != nil {
 			return err
 		}
-		f.cur, f.curOff = t.handles[hd], off
-		if f.cur != nil && f.cur.dir {
-			f.cur = nil
-		}
+		f.cur, f.curOff = h, off
 		return nil
 	}
 	if !t.versionSeen {
