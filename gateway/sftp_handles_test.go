@@ -52,7 +52,7 @@ func (f *fixture) openRawSFTP(t *testing.T, user, host string) *rawSFTP {
 }
 
 // u32 and sstr encode SFTP fields.
-func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+func u32(v uint32) []byte  { return binary.BigEndian.AppendUint32(nil, v) }
 func sstr(s string) []byte { return append(u32(uint32(len(s))), s...) }
 
 // sftpPacket frames a packet of typ; id is nil for INIT.
