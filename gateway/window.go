@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -349,10 +350,19 @@ func (s *Server) windowRefusal(pol *policy, w *window, t time.Time) string {
 			return "access to " + name + " removed"
 		}
 	}
-	// An approval stands only while its reviewer may still give it.
 	w.mu.Lock()
 	granted := slices.Clone(w.granted)
 	w.mu.Unlock()
+	// The window holds as many approvals as it was asked under; a
+	// policy that now asks for more is not met by them (nor would a
+	// pending window be, opening on the old count).
+	for _, name := range w.hosts {
+		h, _ := pol.cfg.Host(name)
+		if ap, ok := pol.cfg.ApprovalPolicy(h); ok && ap.Count > w.count {
+			return fmt.Sprintf("the approval policy of %s now needs %d approvals", name, ap.Count)
+		}
+	}
+	// An approval stands only while its reviewer may still give it.
 	for _, r := range granted {
 		if u, ok := pol.cfg.User(r); !ok || !mayApproveWindow(pol.cfg, u, w) {
 			return "approver " + r + " may no longer approve"
