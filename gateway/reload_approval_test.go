@@ -65,3 +65,20 @@ func TestReloadRaisedCountEndsWindow(t *testing.T) {
 		t.Errorf("alice's exec after the reload: %+v", res)
 	}
 }
+
+// TestReloadShorterMaxWindowEndsWindow: alice's 3h window outlives a
+// reload that lowers the hosts' max_window to 1h no more: it ends, with
+// the shell under it, recorded.
+func TestReloadShorterMaxWindowEndsWindow(t *testing.T) {
+	f := newFixture(t, windowOptions())
+	id := f.openWindow(t, "demo-prod --for 3h --reason long one")
+	shell := f.client("alice", true, "demo-prod")
+	shell.Start(t)
+	shell.Expect("demo$ ", timeout)
+	if _, err := f.reload(replaceOnce(t, "  - hosts: [\"env=production\"]\n", "  - hosts: [\"env=production\"]\n    max_window: 1h\n")); err != nil {
+		t.Fatal(err)
+	}
+	shell.Expect("access revoked (the approval policy of demo-prod now allows windows of at most 1h0m0s); session ended", timeout)
+	shell.Wait()
+	requireEvent(t, f.streams()[id], event.WindowEnd, "", map[string]string{"reason": "access revoked: the approval policy of demo-prod now allows windows of at most 1h0m0s", "sessions": "1"})
+}

@@ -353,13 +353,19 @@ func (s *Server) windowRefusal(pol *policy, w *window, t time.Time) string {
 	w.mu.Lock()
 	granted := slices.Clone(w.granted)
 	w.mu.Unlock()
-	// The window holds as many approvals as it was asked under; a
-	// policy that now asks for more is not met by them (nor would a
-	// pending window be, opening on the old count).
+	// The window holds as many approvals, for as long, as the policies
+	// allowed when it was asked; a policy that now asks for more
+	// approvals (a pending window would open on the old count) or
+	// allows shorter windows no longer allows it.
 	for _, name := range w.hosts {
 		h, _ := pol.cfg.Host(name)
-		if ap, ok := pol.cfg.ApprovalPolicy(h); ok && ap.Count > w.count {
+		ap, ok := pol.cfg.ApprovalPolicy(h)
+		switch {
+		case !ok:
+		case ap.Count > w.count:
 			return fmt.Sprintf("the approval policy of %s now needs %d approvals", name, ap.Count)
+		case w.dur > ap.MaxWindow:
+			return fmt.Sprintf("the approval policy of %s now allows windows of at most %s", name, ap.MaxWindow)
 		}
 	}
 	// An approval stands only while its reviewer may still give it.
