@@ -31,6 +31,8 @@ type execTap struct {
 	acks *transfer.SCPAcks // scp: the other direction, only answers
 	// git: both directions must be pkt-lines (up, down).
 	pktUp, pktDown *transfer.PktLines
+	// rsync: both directions must open with a protocol version.
+	rsyncUp, rsyncDown *transfer.RsyncGreeting
 	files          atomic.Int64 // file events recorded
 	// stored is set when the transfer stopped looking like one (scp
 	// left its protocol, or someone other than the owner typed into
@@ -57,6 +59,8 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 			// commands' flush packet.
 			t.pktUp = &transfer.PktLines{RawAfterFlush: c.Program == "git-receive-pack"}
 			t.pktDown = &transfer.PktLines{}
+		case transfer.ViaRsync:
+			t.rsyncUp, t.rsyncDown = &transfer.RsyncGreeting{}, &transfer.RsyncGreeting{}
 		}
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
@@ -101,8 +105,8 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 // follow checks a chunk of a transfer flowing in dir against the
 // protocol and reports whether it stays summarised. For scp both
 // directions are checked (the data with its files, the answers), for
-// git the pkt-line framing of both; rsync's binary protocol is followed
-// no further than the command.
+// git the pkt-line framing of both; of rsync's binary protocol only
+// the version each side sends first.
 func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 	if t.stored.Load() {
 		return false
@@ -114,6 +118,17 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 		}
 		if !k.Write(p) {
 			t.store("git pkt-line framing broken (" + dir + ")")
+			return false
+		}
+		return true
+	}
+	if t.rsyncUp != nil {
+		g := t.rsyncUp
+		if dir == transfer.Download {
+			g = t.rsyncDown
+		}
+		if !g.Write(p) {
+			t.store("rsync did not open with a protocol version (" + dir + ")")
 			return false
 		}
 		return true

@@ -623,7 +623,8 @@ func hijackedHost(t *testing.T) (string, gossh.PublicKey) {
 }
 
 // TestHijackedHostIsRecorded: a host that runs a shell instead of
-// "scp -f" or "git-upload-pack" (a user's ~/.bashrc can do that) gets
+// "scp -f", "git-upload-pack" or "rsync --server" (a user's ~/.bashrc
+// can do that) gets
 // typed commands where protocol belongs. The gateway sees the scp
 // protocol or git's pkt-line framing broken and stores the rest like any
 // command's: the commands typed and what they printed.
@@ -638,6 +639,9 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 		// git: both sides must be pkt-lines.
 		{"git-upload-pack 'r.git'", "echo hidden-$((6*7))\nexit\n"},
 		{"git-receive-pack 'r.git'", "000aecho hi\necho hidden-$((6*7))\n"},
+		// rsync: both sides must open with a protocol version.
+		{"rsync --server -logDtpre.iLsfxCIvu . x", "echo hidden-$((6*7))\nexit\n"},
+		{"rsync --server --sender -logDtpre.iLsfxCIvu . x", "echo hidden-$((6*7))\nexit\n"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
