@@ -33,7 +33,7 @@ type execTap struct {
 	pktUp, pktDown *transfer.PktLines
 	// rsync: both directions must open with a protocol version.
 	rsyncUp, rsyncDown *transfer.RsyncGreeting
-	files          atomic.Int64 // file events recorded
+	files              atomic.Int64 // file events recorded
 	// stored is set when the transfer stopped looking like one (scp
 	// left its protocol, or someone other than the owner typed into
 	// it): from then on its bytes are stored like any command's.
