@@ -120,6 +120,13 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 			t.store("git pkt-line framing broken (" + dir + ")")
 			return false
 		}
+		// A pack goes raw, unchecked: only after the host's
+		// advertisement, as git sends it. A shell the host runs instead
+		// advertises nothing.
+		if k.Raw() && !t.pktDown.Flushed() {
+			t.store("git pack sent before the host's advertisement")
+			return false
+		}
 		return true
 	}
 	if t.rsyncUp != nil {

@@ -670,3 +670,32 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 		})
 	}
 }
+
+// TestHijackedGitPushSilent: a host that runs a shell for
+// git-receive-pack, its output thrown away, prints nothing that could
+// break git's framing; the client sends a flush and then commands as
+// "the pack". A pack is raw only after the host's advertisement, which a
+// shell never sends: the typed commands are stored.
+func TestHijackedGitPushSilent(t *testing.T) {
+	addr, key := hijackedHost(t)
+	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
+	cmd := "git-receive-pack 'r.git'"
+	res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{cmd},
+		Stdin: "0000\necho hidden-$((6*7)) >/dev/null 2>&1\n"})
+	if res.Exit == 255 {
+		t.Fatalf("session failed: %+v", res)
+	}
+	evs, x := f.transferOf(t, cmd)
+	if x.Meta["stored"] != "git pack sent before the host's advertisement" {
+		t.Errorf("transfer meta = %v; want stored for the pack before the advertisement", x.Meta)
+	}
+	var in []byte
+	for _, e := range evs {
+		if e.Type == event.Input {
+			in = append(in, e.Data...)
+		}
+	}
+	if !strings.Contains(string(in), "echo hidden-$((6*7))") {
+		t.Errorf("input recorded = %q; want the typed command", in)
+	}
+}
