@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/foureyes/foureyes/config"
@@ -97,7 +98,11 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 	if actor != t.owner {
 		t.store("input by " + actor)
 	}
-	if !t.follow(rec, transfer.Upload, p) {
+	// An error message among the answers of an scp download's client
+	// is text a shell the host runs instead of `scp -f` would read as
+	// a command: a chunk with more than NUL answers is stored.
+	message := t.scp != nil && t.xfer.Direction == transfer.Download && strings.Trim(string(p), "\x00") != ""
+	if !t.follow(rec, transfer.Upload, p) || message {
 		rec.Input(actor, p)
 	}
 }
@@ -144,6 +149,12 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 		return true
 	}
 	ok := true
+	if dir == transfer.Upload && dir == t.xfer.Direction && !t.acks.Answered() {
+		// scp sends nothing before the sink's first answer; a shell
+		// the host runs instead of `scp -t` never answers.
+		t.store("scp data sent before the host's first answer")
+		return false
+	}
 	if dir == t.xfer.Direction {
 		t.recordFiles(rec, t.scp.Write(p))
 		ok = !t.scp.Broken()

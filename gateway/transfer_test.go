@@ -699,3 +699,37 @@ func TestHijackedGitPushSilent(t *testing.T) {
 		t.Errorf("input recorded = %q; want the typed command", in)
 	}
 }
+
+// TestHijackedSCPSilent: a host runs a shell, its output thrown away,
+// for legacy scp. Nothing it prints breaks scp's protocol; the client
+// hides commands in what scp lets it send: file content before the sink
+// ever answered (upload), or an error answer ("\x01;cmd", download).
+// Both are stored as typed.
+func TestHijackedSCPSilent(t *testing.T) {
+	addr, key := hijackedHost(t)
+	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
+	for _, tc := range []struct{ cmd, typed, stored string }{
+		{"scp -t up", "C0644 31 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the host's first answer"},
+		{"scp -f down", "\x00\x01;echo hidden-$((6*7)) >/dev/null 2>&1\n", ""},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
+			if res.Exit == 255 {
+				t.Fatalf("session failed: %+v", res)
+			}
+			evs, x := f.transferOf(t, tc.cmd)
+			if x.Meta["stored"] != tc.stored {
+				t.Errorf("transfer stored = %q; want %q", x.Meta["stored"], tc.stored)
+			}
+			var in []byte
+			for _, e := range evs {
+				if e.Type == event.Input {
+					in = append(in, e.Data...)
+				}
+			}
+			if !strings.Contains(string(in), "echo hidden-$((6*7))") {
+				t.Errorf("input recorded = %q; want the typed command", in)
+			}
+		})
+	}
+}
