@@ -709,7 +709,7 @@ func TestHijackedSCPSilent(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
 	for _, tc := range []struct{ cmd, typed, stored string }{
-		{"scp -t up", "C0644 31 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the host's first answer"},
+		{"scp -t up", "C0644 37 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the host's first answer"},
 		{"scp -f down", "\x00\x01;echo hidden-$((6*7)) >/dev/null 2>&1\n", ""},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
