@@ -32,6 +32,7 @@ type execTap struct {
 	acks *transfer.SCPAcks // scp: the other direction, only answers
 	// git: both directions must be pkt-lines (up, down).
 	pktUp, pktDown *transfer.PktLines
+	gitClientFirst bool // git-upload-archive: the client sends its arguments first
 	// rsync: both directions must open with a protocol version.
 	rsyncUp, rsyncDown *transfer.RsyncGreeting
 	files              atomic.Int64 // file events recorded
@@ -59,6 +60,7 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 			// git-receive-pack's client sends its pack raw after the
 			// commands' flush packet.
 			t.pktUp = &transfer.PktLines{RawAfterFlush: c.Program == "git-receive-pack"}
+			t.gitClientFirst = c.Program == "git-upload-archive"
 			t.pktDown = &transfer.PktLines{}
 		case transfer.ViaRsync:
 			t.rsyncUp, t.rsyncDown = &transfer.RsyncGreeting{}, &transfer.RsyncGreeting{}
@@ -125,14 +127,16 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 			t.store("git pkt-line framing broken (" + dir + ")")
 			return false
 		}
-		// A pack goes raw, unchecked: only after the host's
-		// advertisement, as git sends it. A shell the host runs instead
-		// advertises nothing.
-		if k.Raw() && !t.pktDown.Flushed() {
-			t.store("git pack sent before the host's advertisement")
+		// A pkt-line's payload is any text, and a push's pack is raw:
+		// the client of upload-pack and receive-pack speaks only after
+		// the host's advertisement (ended by a flush), as git does. A
+		// shell the host runs instead advertises nothing. An archive's
+		// client speaks first, its few arguments are stored (input).
+		if dir == transfer.Upload && !t.gitClientFirst && !t.pktDown.Flushed() {
+			t.store("git client spoke before the host's advertisement")
 			return false
 		}
-		return true
+		return !(dir == transfer.Upload && t.gitClientFirst)
 	}
 	if t.rsyncUp != nil {
 		g := t.rsyncUp

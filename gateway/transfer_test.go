@@ -671,23 +671,34 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 	}
 }
 
-// TestHijackedGitPushSilent: a host that runs a shell for
-// git-receive-pack, its output thrown away, prints nothing that could
-// break git's framing; the client sends a flush and then commands as
-// "the pack". A pack is raw only after the host's advertisement, which a
-// shell never sends: the typed commands are stored.
-func TestHijackedGitPushSilent(t *testing.T) {
+// TestHijackedGitSilent: a host that runs a shell for git's programs,
+// its output thrown away, prints nothing that could break git's framing;
+// the client hides commands in "the pack" after a flush (push) or in a
+// pkt-line's payload (fetch, archive). git's client speaks only after
+// the host's advertisement, which a shell never sends (an archive's
+// client speaks first and is stored): the typed commands are stored.
+func TestHijackedGitSilent(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
-	cmd := "git-receive-pack 'r.git'"
-	res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{cmd},
-		Stdin: "0000\necho hidden-$((6*7)) >/dev/null 2>&1\n"})
+	for _, tc := range []struct{ cmd, typed, stored string }{
+		{"git-receive-pack 'r.git'", "0000\necho hidden-$((6*7)) >/dev/null 2>&1\n", "git client spoke before the host's advertisement"},
+		{"git-upload-pack 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", "git client spoke before the host's advertisement"},
+		{"git-upload-archive 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", ""},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) { hijackedSilentCase(t, f, tc.cmd, tc.typed, tc.stored) })
+	}
+}
+
+// hijackedSilentCase runs cmd on the hijacked host typing typed, and
+// checks the typed command is stored and the transfer says why.
+func hijackedSilentCase(t *testing.T, f *fixture, cmd, typed, stored string) {
+	res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{cmd}, Stdin: typed})
 	if res.Exit == 255 {
 		t.Fatalf("session failed: %+v", res)
 	}
 	evs, x := f.transferOf(t, cmd)
-	if x.Meta["stored"] != "git pack sent before the host's advertisement" {
-		t.Errorf("transfer meta = %v; want stored for the pack before the advertisement", x.Meta)
+	if x.Meta["stored"] != stored {
+		t.Errorf("transfer stored = %q; want %q", x.Meta["stored"], stored)
 	}
 	var in []byte
 	for _, e := range evs {
