@@ -147,6 +147,12 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 			t.store("rsync did not open with a protocol version (" + dir + ")")
 			return false
 		}
+		// rsync's client sends its version, then waits for the host's.
+		// A silent shell sends none.
+		if dir == transfer.Upload && g.Past() && !t.rsyncDown.Done() {
+			t.store("rsync client went on before the host's protocol version")
+			return false
+		}
 		return true
 	}
 	if t.scp == nil {

@@ -671,12 +671,14 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 	}
 }
 
-// TestHijackedGitSilent: a host that runs a shell for git's programs,
-// its output thrown away, prints nothing that could break git's framing;
+// TestHijackedGitSilent: a host that runs a shell for git's programs
+// (or rsync), its output thrown away, prints nothing that could break
+// the framing;
 // the client hides commands in "the pack" after a flush (push) or in a
 // pkt-line's payload (fetch, archive). git's client speaks only after
 // the host's advertisement, which a shell never sends (an archive's
-// client speaks first and is stored): the typed commands are stored.
+// client speaks first and is stored); rsync's client sends its version,
+// then waits for the host's: the typed commands are stored.
 func TestHijackedGitSilent(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
@@ -684,6 +686,7 @@ func TestHijackedGitSilent(t *testing.T) {
 		{"git-receive-pack 'r.git'", "0000\necho hidden-$((6*7)) >/dev/null 2>&1\n", "git client spoke before the host's advertisement"},
 		{"git-upload-pack 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", "git client spoke before the host's advertisement"},
 		{"git-upload-archive 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", ""},
+		{"rsync --server -logDtpre.iLsfxCIvu . x", "\x1f\x00\x00\x00\necho hidden-$((6*7)) >/dev/null 2>&1\n", "rsync client went on before the host's protocol version"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) { hijackedSilentCase(t, f, tc.cmd, tc.typed, tc.stored) })
 	}

@@ -1,6 +1,9 @@
 package transfer
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync/atomic"
+)
 
 // Bounds of the protocol version rsync sends first: every release
 // speaks 20 (rsync 2.6) to 32 (3.3); rsync itself refuses anything
@@ -20,18 +23,31 @@ type RsyncGreeting struct {
 	buf    [4]byte
 	n      int
 	broken bool
+	past   bool        // bytes after the version passed
+	done   atomic.Bool // the version passed whole; another goroutine may read it
 }
+
+// Done reports whether the direction's version passed whole and valid.
+// Safe to call from another goroutine.
+func (g *RsyncGreeting) Done() bool { return g.done.Load() }
+
+// Past reports whether bytes after the version passed.
+func (g *RsyncGreeting) Past() bool { return g.past }
 
 // Write feeds bytes of the direction and reports whether it still opens
 // as rsync's does.
 func (g *RsyncGreeting) Write(p []byte) bool {
 	if g.broken || g.n == len(g.buf) {
+		g.past = g.past || len(p) > 0
 		return !g.broken
 	}
-	g.n += copy(g.buf[g.n:], p)
+	c := copy(g.buf[g.n:], p)
+	g.n += c
+	g.past = c < len(p)
 	if g.n == len(g.buf) {
 		v := binary.LittleEndian.Uint32(g.buf[:])
 		g.broken = v < rsyncMinVersion || v > rsyncMaxVersion
+		g.done.Store(!g.broken)
 	}
 	return !g.broken
 }

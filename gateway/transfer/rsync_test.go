@@ -33,3 +33,26 @@ func TestRsyncGreeting(t *testing.T) {
 		})
 	}
 }
+
+// TestRsyncGreetingDoneAndPast: Done once a valid version passed whole,
+// Past once bytes after it did.
+func TestRsyncGreetingDoneAndPast(t *testing.T) {
+	var g RsyncGreeting
+	g.Write([]byte("\x1f\x00"))
+	if g.Done() || g.Past() {
+		t.Fatal("half a version: done or past")
+	}
+	g.Write([]byte("\x00\x00"))
+	if !g.Done() || g.Past() {
+		t.Fatalf("whole version: done %v, past %v", g.Done(), g.Past())
+	}
+	g.Write([]byte("x"))
+	if !g.Past() {
+		t.Error("bytes after the version: not past")
+	}
+	var h RsyncGreeting
+	h.Write([]byte("\x1f\x00\x00\x00\n"))
+	if !h.Done() || !h.Past() {
+		t.Errorf("version and more in one write: done %v, past %v", h.Done(), h.Past())
+	}
+}
