@@ -671,7 +671,7 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 	}
 }
 
-// TestHijackedGitSilent: a host that runs a shell for git's programs
+// TestHijackedSilentShell: a host that runs a shell for git's programs
 // (or rsync), its output thrown away, prints nothing that could break
 // the framing;
 // the client hides commands in "the pack" after a flush (push) or in a
@@ -679,7 +679,7 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 // the host's advertisement, which a shell never sends (an archive's
 // client speaks first and is stored); rsync's client sends its version,
 // then waits for the host's: the typed commands are stored.
-func TestHijackedGitSilent(t *testing.T) {
+func TestHijackedSilentShell(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
 	for _, tc := range []struct{ cmd, typed, stored string }{
