@@ -117,3 +117,30 @@ func TestOddRequestsRefused(t *testing.T) {
 		t.Errorf("no forward.denied for direct-streamlocal: %v", metas(f.gatewayEvents(event.ForwardDenied)))
 	}
 }
+
+// TestOddTargetsRefused: a target in the user name that only looks like
+// a host — a separator more, a path, a glob or a label selector, a
+// look-alike letter, control characters — reaches no host, and the
+// refusal the client reads is escaped.
+func TestOddTargetsRefused(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	for _, target := range []string{"demo+demo", "../demo", "demo/", "*", "dem?", "env=production", "d\u0435mo", "demo\n", "demo\x1b[2J", "demo\x00", " demo", "DEMO"} {
+		c, err := f.dial("alice"+TargetSep+target, gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
+		if err != nil {
+			t.Fatalf("%q: %v", target, err)
+		}
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr strings.Builder
+		s.Stdout, s.Stderr = &stdout, &stderr
+		if err := s.Run("echo reached"); err == nil || strings.Contains(stdout.String(), "reached") {
+			t.Errorf("target %q: %v, stdout %q; want refused", target, err, stdout.String())
+		}
+		if strings.ContainsAny(stderr.String(), "\x1b\x00") || strings.Count(stderr.String(), "\n") > 1 {
+			t.Errorf("target %q: refusal not escaped: %q", target, stderr.String())
+		}
+		c.Close()
+	}
+}
