@@ -94,6 +94,17 @@ type flow struct {
 	bytes int64
 	hash  hash.Hash // nil until content passed
 	kept  int64     // bytes kept as transfer.data
+	// outOfOrder: a packet's offset was not the bytes before it, so the
+	// hash is not the file's front-to-back content (a client can send a
+	// known file's bytes in order to offsets that permute them).
+	outOfOrder bool
+}
+
+// at notes that a packet of the flow starts at file offset off.
+func (fl *flow) at(off uint64) {
+	if off != uint64(fl.bytes) {
+		fl.outOfOrder = true
+	}
 }
 
 // New returns a Tap that emits through opts.Emit.
@@ -518,6 +529,14 @@ func (t *Tap) finish(h *handle, status string) {
 	if h.err != "" {
 		meta["error"] = h.err
 	}
+	switch {
+	case h.up.outOfOrder && h.down.outOfOrder:
+		meta["out_of_order"] = "up,down"
+	case h.up.outOfOrder:
+		meta["out_of_order"] = "up"
+	case h.down.outOfOrder:
+		meta["out_of_order"] = "down"
+	}
 	t.opts.Emit(Record{Type: event.Transfer, Meta: meta})
 }
 
@@ -554,6 +573,7 @@ func (t *Tap) beginContent(f *framer) error {
 			return err
 		}
 		f.cur, f.curOff = h, off
+		h.up.at(off)
 		return nil
 	}
 	if !t.versionSeen {
@@ -570,6 +590,9 @@ func (t *Tap) beginContent(f *framer) error {
 	f.cur, f.curOff = t.handles[q.handle], q.offset
 	if f.cur != nil && f.cur.dir {
 		f.cur = nil
+	}
+	if f.cur != nil {
+		f.cur.down.at(q.offset)
 	}
 	return nil
 }

@@ -297,3 +297,35 @@ func TestWriteToHandleInTransition(t *testing.T) {
 		})
 	}
 }
+
+// TestOutOfOrderMarked: alice sends a known file's bytes in order but to
+// offsets that swap its halves. The hash is the known file's, the file
+// on the host is not: the transfer says its content did not pass front
+// to back. A front-to-back upload says nothing of the kind.
+func TestOutOfOrderMarked(t *testing.T) {
+	known := []byte("first half|second half")
+	h := len(known) / 2
+	for _, tt := range []struct {
+		name   string
+		writes []byte
+		want   string
+	}{
+		{"in order", cat(pkt(typeWrite, 2, "H", uint64(0), known[:h]), pkt(typeWrite, 3, "H", uint64(h), known[h:])), ""},
+		{"halves swapped", cat(pkt(typeWrite, 2, "H", uint64(len(known)-h), known[:h]), pkt(typeWrite, 3, "H", uint64(0), known[h:])), "up"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCollector(0)
+			c.tap.Up(cat(helloUp, pkt(typeOpen, 1, "/f", uint32(0x1a), 0)))
+			c.tap.Down(cat(helloDown, pkt(typeHandle, 1, "H")))
+			c.tap.Up(cat(tt.writes, pkt(typeClose, 4, "H")))
+			c.tap.Down(cat(pkt(typeStatus, 2, 0, "", ""), pkt(typeStatus, 3, 0, "", ""), pkt(typeStatus, 4, 0, "", "")))
+			if len(c.recs) != 1 || c.recs[0].Type != event.Transfer {
+				t.Fatalf("records %v; want one transfer", c.recs)
+			}
+			m := c.recs[0].Meta
+			if m["sha256_up"] != sum(known) || m["out_of_order"] != tt.want {
+				t.Errorf("transfer %v; want the known hash and out_of_order %q", m, tt.want)
+			}
+		})
+	}
+}
