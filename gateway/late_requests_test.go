@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/recorder"
@@ -143,4 +144,62 @@ func TestOddTargetsRefused(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// TestRequestFloodsOnAShell: tens of thousands of window-change and
+// signal requests (no reply wanted) on a running shell neither wedge it
+// nor the gateway: the shell still answers, and so does a second
+// connection.
+func TestRequestFloodsOnAShell(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c, err := f.dial("alice+demo", gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20000; i++ {
+		s.SendRequest("window-change", false, gossh.Marshal(&windowChange{Cols: uint32(80 + i%50), Rows: 24}))
+		s.SendRequest("signal", false, gossh.Marshal(&struct{ Name string }{"WINCH"}))
+	}
+	if res := f.run("bob", "demo", "--", "echo", "other-connection"); res.Exit != 0 || res.Stdout != "other-connection\n" {
+		t.Errorf("another connection during the flood: %+v", res)
+	}
+	io.WriteString(in, "echo alive-$((40+2))\r")
+	done := make(chan bool, 1)
+	go func() {
+		var seen strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := out.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), "alive-42") {
+				done <- true
+				return
+			}
+			if err != nil {
+				done <- false
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Error("the shell ended during the flood")
+		}
+	case <-time.After(timeout):
+		t.Error("the shell does not answer after the flood")
+	}
+	c.Close()
 }
