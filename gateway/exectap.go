@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/foureyes/foureyes/config"
@@ -31,7 +32,10 @@ type execTap struct {
 	acks *transfer.SCPAcks // scp: the other direction, only answers
 	// git: both directions must be pkt-lines (up, down).
 	pktUp, pktDown *transfer.PktLines
-	files          atomic.Int64 // file events recorded
+	gitClientFirst bool // git-upload-archive: the client sends its arguments first
+	// rsync: both directions must open with a protocol version.
+	rsyncUp, rsyncDown *transfer.RsyncGreeting
+	files              atomic.Int64 // file events recorded
 	// stored is set when the transfer stopped looking like one (scp
 	// left its protocol, or someone other than the owner typed into
 	// it): from then on its bytes are stored like any command's.
@@ -56,7 +60,10 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 			// git-receive-pack's client sends its pack raw after the
 			// commands' flush packet.
 			t.pktUp = &transfer.PktLines{RawAfterFlush: c.Program == "git-receive-pack"}
+			t.gitClientFirst = c.Program == "git-upload-archive"
 			t.pktDown = &transfer.PktLines{}
+		case transfer.ViaRsync:
+			t.rsyncUp, t.rsyncDown = &transfer.RsyncGreeting{}, &transfer.RsyncGreeting{}
 		}
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
@@ -93,7 +100,11 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 	if actor != t.owner {
 		t.store("input by " + actor)
 	}
-	if !t.follow(rec, transfer.Upload, p) {
+	// An error message among the answers of an scp download's client
+	// is text a shell the host runs instead of `scp -f` would read as
+	// a command: a chunk with more than NUL answers is stored.
+	message := t.scp != nil && t.xfer.Direction == transfer.Download && strings.Trim(string(p), "\x00") != ""
+	if !t.follow(rec, transfer.Upload, p) || message {
 		rec.Input(actor, p)
 	}
 }
@@ -101,8 +112,8 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 // follow checks a chunk of a transfer flowing in dir against the
 // protocol and reports whether it stays summarised. For scp both
 // directions are checked (the data with its files, the answers), for
-// git the pkt-line framing of both; rsync's binary protocol is followed
-// no further than the command.
+// git the pkt-line framing of both; of rsync's binary protocol only
+// the version each side sends first.
 func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 	if t.stored.Load() {
 		return false
@@ -116,12 +127,44 @@ func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 			t.store("git pkt-line framing broken (" + dir + ")")
 			return false
 		}
+		// A pkt-line's payload is any text, and a push's pack is raw:
+		// the client of upload-pack and receive-pack speaks only after
+		// the host's advertisement (ended by a flush), as git does. A
+		// shell the host runs instead advertises nothing. An archive's
+		// client speaks first, its few arguments are stored (input).
+		if dir == transfer.Upload && !t.gitClientFirst && !t.pktDown.Flushed() {
+			t.store("git client spoke before the host's advertisement")
+			return false
+		}
+		return !(dir == transfer.Upload && t.gitClientFirst)
+	}
+	if t.rsyncUp != nil {
+		g := t.rsyncUp
+		if dir == transfer.Download {
+			g = t.rsyncDown
+		}
+		if !g.Write(p) {
+			t.store("rsync did not open with a protocol version (" + dir + ")")
+			return false
+		}
+		// rsync's client sends its version, then waits for the host's.
+		// A silent shell sends none.
+		if dir == transfer.Upload && g.Past() && !t.rsyncDown.Done() {
+			t.store("rsync client went on before the host's protocol version")
+			return false
+		}
 		return true
 	}
 	if t.scp == nil {
 		return true
 	}
 	ok := true
+	if dir == transfer.Upload && dir == t.xfer.Direction && !t.acks.Answered() {
+		// scp sends nothing before the sink's first answer; a shell
+		// the host runs instead of `scp -t` never answers.
+		t.store("scp data sent before the host's first answer")
+		return false
+	}
 	if dir == t.xfer.Direction {
 		t.recordFiles(rec, t.scp.Write(p))
 		ok = !t.scp.Broken()

@@ -447,6 +447,9 @@ func (h *hub) writeInput(actor string, b []byte) bool {
 			return false // a peer's keys would corrupt the binary stream
 		}
 		h.sftp.Up(b)
+		if h.sftp.Broken() {
+			return false // four-eyes sessions are strict: what the record could not follow is not sent
+		}
 	} else {
 		h.watchTyping(actor, b) // before the input: a verdict on the last line precedes the next
 		h.tap.input(h.rec, actor, b)

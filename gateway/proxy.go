@@ -296,6 +296,12 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 		if n > 0 {
 			if sess.sftp != nil {
 				sess.sftp.Up(buf[:n]) // recorded as file operations, not input
+				if sess.sftp.Broken() && !sess.bestEffort {
+					// What the record could not follow never reaches a
+					// strictly recorded host; the session is ending
+					// (sftpUnparsable).
+					return
+				}
 			} else {
 				sess.tap.input(rec, user, buf[:n])
 			}

@@ -230,7 +230,12 @@ func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) s
 		if !cfg.CanConnect(user, h) {
 			return "access to " + h.Name + " removed"
 		}
-		if pol, ok := cfg.ApprovalPolicy(h); ok && s.live.ordinary(sess) && (rest == "" || pol.RequiresExecApproval()) {
+		if sess.subsystem != "" {
+			rest = sftpCommand // as connect was given it
+		}
+		// The rule a new session meets (connect): a terminal, even
+		// through a command, always waits for a reviewer.
+		if pol, ok := cfg.ApprovalPolicy(h); ok && s.live.ordinary(sess) && needsApproval(pol, rest, sess.pty != nil) {
 			return h.Name + " now requires four-eyes approval"
 		}
 	}

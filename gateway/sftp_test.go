@@ -412,6 +412,10 @@ func TestSFTPUnparsableEndsStrictSession(t *testing.T) {
 	})
 	requireEvent(t, evs, event.FileOp, "alice", map[string]string{"op": "unparsable", "direction": "client"})
 	requireEvent(t, evs, event.SessionEnd, "", map[string]string{"reason": "sftp stream could not be parsed: client reused request id 7 while it was in flight"})
+	// Nothing after the point the parser lost the stream reached the host.
+	if made, _ := filepath.Glob(filepath.Join(f.dir, "home", "made-after-*")); len(made) > 0 {
+		t.Errorf("requests after the unparsable one reached the host: %v", made)
+	}
 }
 
 // TestSFTPPausedStreamIsHeld: while a four-eyes SFTP session is paused

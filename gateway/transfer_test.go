@@ -623,7 +623,8 @@ func hijackedHost(t *testing.T) (string, gossh.PublicKey) {
 }
 
 // TestHijackedHostIsRecorded: a host that runs a shell instead of
-// "scp -f" or "git-upload-pack" (a user's ~/.bashrc can do that) gets
+// "scp -f", "git-upload-pack" or "rsync --server" (a user's ~/.bashrc
+// can do that) gets
 // typed commands where protocol belongs. The gateway sees the scp
 // protocol or git's pkt-line framing broken and stores the rest like any
 // command's: the commands typed and what they printed.
@@ -638,6 +639,9 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 		// git: both sides must be pkt-lines.
 		{"git-upload-pack 'r.git'", "echo hidden-$((6*7))\nexit\n"},
 		{"git-receive-pack 'r.git'", "000aecho hi\necho hidden-$((6*7))\n"},
+		// rsync: both sides must open with a protocol version.
+		{"rsync --server -logDtpre.iLsfxCIvu . x", "echo hidden-$((6*7))\nexit\n"},
+		{"rsync --server --sender -logDtpre.iLsfxCIvu . x", "echo hidden-$((6*7))\nexit\n"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
@@ -661,6 +665,83 @@ func TestHijackedHostIsRecorded(t *testing.T) {
 				t.Errorf("output recorded = %q; want the shell's output", out)
 			}
 			if tc.cmd != "scp -t x" && !strings.Contains(string(in), "echo hidden-$((6*7))") {
+				t.Errorf("input recorded = %q; want the typed command", in)
+			}
+		})
+	}
+}
+
+// TestHijackedSilentShell: a host that runs a shell for git's programs
+// (or rsync), its output thrown away, prints nothing that could break
+// the framing;
+// the client hides commands in "the pack" after a flush (push) or in a
+// pkt-line's payload (fetch, archive). git's client speaks only after
+// the host's advertisement, which a shell never sends (an archive's
+// client speaks first and is stored); rsync's client sends its version,
+// then waits for the host's: the typed commands are stored.
+func TestHijackedSilentShell(t *testing.T) {
+	addr, key := hijackedHost(t)
+	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
+	for _, tc := range []struct{ cmd, typed, stored string }{
+		{"git-receive-pack 'r.git'", "0000\necho hidden-$((6*7)) >/dev/null 2>&1\n", "git client spoke before the host's advertisement"},
+		{"git-upload-pack 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", "git client spoke before the host's advertisement"},
+		{"git-upload-archive 'r.git'", "002a;echo hidden-$((6*7)) >/dev/null 2>&1\n0000", ""},
+		{"rsync --server -logDtpre.iLsfxCIvu . x", "\x1f\x00\x00\x00\necho hidden-$((6*7)) >/dev/null 2>&1\n", "rsync client went on before the host's protocol version"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) { hijackedSilentCase(t, f, tc.cmd, tc.typed, tc.stored) })
+	}
+}
+
+// hijackedSilentCase runs cmd on the hijacked host typing typed, and
+// checks the typed command is stored and the transfer says why.
+func hijackedSilentCase(t *testing.T, f *fixture, cmd, typed, stored string) {
+	res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{cmd}, Stdin: typed})
+	if res.Exit == 255 {
+		t.Fatalf("session failed: %+v", res)
+	}
+	evs, x := f.transferOf(t, cmd)
+	if x.Meta["stored"] != stored {
+		t.Errorf("transfer stored = %q; want %q", x.Meta["stored"], stored)
+	}
+	var in []byte
+	for _, e := range evs {
+		if e.Type == event.Input {
+			in = append(in, e.Data...)
+		}
+	}
+	if !strings.Contains(string(in), "echo hidden-$((6*7))") {
+		t.Errorf("input recorded = %q; want the typed command", in)
+	}
+}
+
+// TestHijackedSCPSilent: a host runs a shell, its output thrown away,
+// for legacy scp. Nothing it prints breaks scp's protocol; the client
+// hides commands in what scp lets it send: file content before the sink
+// ever answered (upload), or an error answer ("\x01;cmd", download).
+// Both are stored as typed.
+func TestHijackedSCPSilent(t *testing.T) {
+	addr, key := hijackedHost(t)
+	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
+	for _, tc := range []struct{ cmd, typed, stored string }{
+		{"scp -t up", "C0644 37 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the host's first answer"},
+		{"scp -f down", "\x00\x01;echo hidden-$((6*7)) >/dev/null 2>&1\n", ""},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})
+			if res.Exit == 255 {
+				t.Fatalf("session failed: %+v", res)
+			}
+			evs, x := f.transferOf(t, tc.cmd)
+			if x.Meta["stored"] != tc.stored {
+				t.Errorf("transfer stored = %q; want %q", x.Meta["stored"], tc.stored)
+			}
+			var in []byte
+			for _, e := range evs {
+				if e.Type == event.Input {
+					in = append(in, e.Data...)
+				}
+			}
+			if !strings.Contains(string(in), "echo hidden-$((6*7))") {
 				t.Errorf("input recorded = %q; want the typed command", in)
 			}
 		})

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -349,10 +350,25 @@ func (s *Server) windowRefusal(pol *policy, w *window, t time.Time) string {
 			return "access to " + name + " removed"
 		}
 	}
-	// An approval stands only while its reviewer may still give it.
 	w.mu.Lock()
 	granted := slices.Clone(w.granted)
 	w.mu.Unlock()
+	// The window holds as many approvals, for as long, as the policies
+	// allowed when it was asked; a policy that now asks for more
+	// approvals (a pending window would open on the old count) or
+	// allows shorter windows no longer allows it.
+	for _, name := range w.hosts {
+		h, _ := pol.cfg.Host(name)
+		ap, ok := pol.cfg.ApprovalPolicy(h)
+		switch {
+		case !ok:
+		case ap.Count > w.count:
+			return fmt.Sprintf("the approval policy of %s now needs %d approvals", name, ap.Count)
+		case w.dur > ap.MaxWindow:
+			return fmt.Sprintf("the approval policy of %s now allows windows of at most %s", name, ap.MaxWindow)
+		}
+	}
+	// An approval stands only while its reviewer may still give it.
 	for _, r := range granted {
 		if u, ok := pol.cfg.User(r); !ok || !mayApproveWindow(pol.cfg, u, w) {
 			return "approver " + r + " may no longer approve"

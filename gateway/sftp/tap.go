@@ -85,6 +85,7 @@ type handle struct {
 	started  time.Time
 	up, down flow
 	count    uint64 // entries listed (directories)
+	closing  bool   // the client sent CLOSE; the host may hand the id out again
 	err      string // the first error a READ, WRITE or READDIR got
 }
 
@@ -93,6 +94,17 @@ type flow struct {
 	bytes int64
 	hash  hash.Hash // nil until content passed
 	kept  int64     // bytes kept as transfer.data
+	// outOfOrder: a packet's offset was not the bytes before it, so the
+	// hash is not the file's front-to-back content (a client can send a
+	// known file's bytes in order to offsets that permute them).
+	outOfOrder bool
+}
+
+// at notes that a packet of the flow starts at file offset off.
+func (fl *flow) at(off uint64) {
+	if off != uint64(fl.bytes) {
+		fl.outOfOrder = true
+	}
 }
 
 // New returns a Tap that emits through opts.Emit.
@@ -221,7 +233,12 @@ func (t *Tap) request(body []byte) error {
 	case typeOpen:
 		q.op, q.path = "open", string(r.str())
 		q.flags = r.u32()
-	case typeClose, typeFstat, typeReaddir:
+	case typeClose:
+		q.handle = string(r.str())
+		if h := t.handles[q.handle]; h != nil {
+			h.closing = true
+		}
+	case typeFstat, typeReaddir:
 		q.handle = string(r.str())
 	case typeFsetstat:
 		q.op, q.handle = "setstat", string(r.str())
@@ -512,6 +529,14 @@ func (t *Tap) finish(h *handle, status string) {
 	if h.err != "" {
 		meta["error"] = h.err
 	}
+	switch {
+	case h.up.outOfOrder && h.down.outOfOrder:
+		meta["out_of_order"] = "up,down"
+	case h.up.outOfOrder:
+		meta["out_of_order"] = "up"
+	case h.down.outOfOrder:
+		meta["out_of_order"] = "down"
+	}
 	t.opts.Emit(Record{Type: event.Transfer, Meta: meta})
 }
 
@@ -529,13 +554,26 @@ func (t *Tap) beginContent(f *framer) error {
 		if r.err != nil {
 			return fmt.Errorf("client WRITE: %w", r.err)
 		}
+		// The content is counted against the file the handle names
+		// now, as it streams; the host acts on it later, in order. A
+		// handle the host has not granted yet (an OPEN in flight may
+		// return it) or one being closed (the host hands a closed id
+		// out again) could name another file by then: the record could
+		// not say which file the bytes went to.
+		h := t.handles[hd]
+		switch {
+		case h == nil:
+			return fmt.Errorf("client WRITE to handle %x, which is not open", hd)
+		case h.closing:
+			return fmt.Errorf("client WRITE to handle %x, which is being closed", hd)
+		case h.dir:
+			return fmt.Errorf("client WRITE to directory handle %x", hd)
+		}
 		if err := t.addPending(id, &request{typ: typeWrite, handle: hd}); err != nil {
 			return err
 		}
-		f.cur, f.curOff = t.handles[hd], off
-		if f.cur != nil && f.cur.dir {
-			f.cur = nil
-		}
+		f.cur, f.curOff = h, off
+		h.up.at(off)
 		return nil
 	}
 	if !t.versionSeen {
@@ -552,6 +590,9 @@ func (t *Tap) beginContent(f *framer) error {
 	f.cur, f.curOff = t.handles[q.handle], q.offset
 	if f.cur != nil && f.cur.dir {
 		f.cur = nil
+	}
+	if f.cur != nil {
+		f.cur.down.at(q.offset)
 	}
 	return nil
 }

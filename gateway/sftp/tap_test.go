@@ -98,6 +98,13 @@ func TestFileOps(t *testing.T) {
 		{"hardlink", pkt(typeExtended, 5, "hardlink@openssh.com", "/old", "/new"), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "hardlink", "path": "/new", "target": "/old", "status": "ok"}},
 		{"unknown extension", pkt(typeExtended, 5, "x@example.com", "zz"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": "extended:x@example.com", "path": "", "status": "op_unsupported"}},
 		{"unknown type", pkt(77, 5, "zz"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": "type-77", "path": "", "status": "op_unsupported"}},
+		{"statvfs", pkt(typeExtended, 5, "statvfs@openssh.com", "/"), pkt(typeExtReply, 5), map[string]string{"op": "statvfs", "path": "/", "status": "ok"}},
+		{"lsetstat", pkt(typeExtended, 5, "lsetstat@openssh.com", "/l", uint32(0)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/l", "status": "ok"}},
+		{"expand-path", pkt(typeExtended, 5, "expand-path@openssh.com", "~/x"), pkt(typeName, 5, 1, "/home/x/x", "/home/x/x", 0), map[string]string{"op": "realpath", "path": "~/x", "target": "/home/x/x", "status": "ok"}},
+		{"home-directory", pkt(typeExtended, 5, "home-directory", "bob"), pkt(typeName, 5, 1, "/home/bob", "/home/bob", 0), map[string]string{"op": "home-directory", "path": "bob", "target": "/home/bob", "status": "ok"}},
+		{"copy-data between handles not open", pkt(typeExtended, 5, "copy-data", "R", uint64(0), uint64(0), "W", uint64(0)), pkt(typeStatus, 5, 4, "", ""), map[string]string{"op": "copy-data", "path": "handle:52", "target": "handle:57", "status": "failure"}},
+		{"fsync not recorded", pkt(typeExtended, 5, "fsync@openssh.com", "H"), pkt(typeStatus, 5, 0, "", ""), nil},
+		{"users-groups-by-id not recorded", pkt(typeExtended, 5, "users-groups-by-id@openssh.com", "", ""), pkt(typeExtReply, 5), nil},
 		{"fstat not recorded", pkt(typeFstat, 5, "H"), pkt(typeAttrs, 5, 0), nil},
 	}
 	for _, tt := range tests {
@@ -219,6 +226,9 @@ func TestHostileStreams(t *testing.T) {
 		{"short packet", cat(helloUp, pkt(typeRemove, 1)), helloDown, "packet too short"},
 		{"request too long", cat(helloUp, pkt(typeRename, 1, "/a", big)), helloDown, "too long to parse"},
 		{"too many in flight", manyUp, helloDown, "requests in flight"},
+		// A WRITE's content is attributed as it streams: the handle
+		// must name its file then (TestWriteToHandleInTransition).
+		{"write to a handle not granted", cat(helloUp, pkt(typeOpen, 1, "/a", 2, 0), pkt(typeWrite, 2, "H", uint64(0), "x")), helloDown, "which is not open"},
 		{"duplicate handle", cat(helloUp, pkt(typeOpen, 1, "/a", 1, 0), pkt(typeOpen, 2, "/b", 1, 0)), cat(helloDown, pkt(typeHandle, 1, "H"), pkt(typeHandle, 2, "H")), "already open"},
 	}
 	for _, tt := range tests {
@@ -243,6 +253,78 @@ func TestHostileStreams(t *testing.T) {
 			}
 			if !c.tap.Broken() {
 				t.Error("tap not broken")
+			}
+		})
+	}
+}
+
+// TestWriteToHandleInTransition: a WRITE to a handle the client is
+// closing (the host may hand its id to the next OPEN) or to a directory
+// handle cannot be attributed to a file: the tap stops parsing there.
+func TestWriteToHandleInTransition(t *testing.T) {
+	tests := []struct {
+		name       string
+		open, then []byte
+		handle     string
+		reason     string
+	}{
+		{"being closed", pkt(typeOpen, 1, "/a", 2, 0), cat(pkt(typeClose, 2, "H"), pkt(typeOpen, 3, "/b", 2, 0), pkt(typeWrite, 4, "H", uint64(0), "x")), "H", "which is being closed"},
+		{"directory", pkt(typeOpendir, 1, "/d"), pkt(typeWrite, 2, "H", uint64(0), "x"), "H", "directory handle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCollector(0)
+			c.tap.Up(cat(helloUp, tt.open))
+			c.tap.Down(cat(helloDown, pkt(typeHandle, 1, tt.handle)))
+			c.tap.Up(tt.then)
+			if !c.tap.Broken() {
+				t.Fatalf("tap still parsing; records %v", c.recs)
+			}
+			for _, r := range c.recs {
+				if r.Type == event.Transfer && r.Meta["bytes_up"] != "0" {
+					t.Errorf("content attributed to %s: %v", r.Meta["path"], r.Meta)
+				}
+			}
+			last := c.recs[0]
+			for _, r := range c.recs {
+				if r.Err != nil {
+					last = r
+				}
+			}
+			if !errors.Is(last.Err, ErrUnparsable) || !strings.Contains(last.Meta["reason"], tt.reason) {
+				t.Errorf("got %v; want an unparsable record with %q", c.recs, tt.reason)
+			}
+		})
+	}
+}
+
+// TestOutOfOrderMarked: alice sends a known file's bytes in order but to
+// offsets that swap its halves. The hash is the known file's, the file
+// on the host is not: the transfer says its content did not pass front
+// to back. A front-to-back upload says nothing of the kind.
+func TestOutOfOrderMarked(t *testing.T) {
+	known := []byte("first half|second half")
+	h := len(known) / 2
+	for _, tt := range []struct {
+		name   string
+		writes []byte
+		want   string
+	}{
+		{"in order", cat(pkt(typeWrite, 2, "H", uint64(0), known[:h]), pkt(typeWrite, 3, "H", uint64(h), known[h:])), ""},
+		{"halves swapped", cat(pkt(typeWrite, 2, "H", uint64(len(known)-h), known[:h]), pkt(typeWrite, 3, "H", uint64(0), known[h:])), "up"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCollector(0)
+			c.tap.Up(cat(helloUp, pkt(typeOpen, 1, "/f", uint32(0x1a), 0)))
+			c.tap.Down(cat(helloDown, pkt(typeHandle, 1, "H")))
+			c.tap.Up(cat(tt.writes, pkt(typeClose, 4, "H")))
+			c.tap.Down(cat(pkt(typeStatus, 2, 0, "", ""), pkt(typeStatus, 3, 0, "", ""), pkt(typeStatus, 4, 0, "", "")))
+			if len(c.recs) != 1 || c.recs[0].Type != event.Transfer {
+				t.Fatalf("records %v; want one transfer", c.recs)
+			}
+			m := c.recs[0].Meta
+			if m["sha256_up"] != sum(known) || m["out_of_order"] != tt.want {
+				t.Errorf("transfer %v; want the known hash and out_of_order %q", m, tt.want)
 			}
 		})
 	}

@@ -1,5 +1,7 @@
 package transfer
 
+import "sync/atomic"
+
 // PktLines checks that one direction of a git transfer is pkt-line
 // framed, as git's pack protocols are: packets of four hex digits of
 // length (header included) and that many bytes, or the specials 0000
@@ -16,7 +18,17 @@ type PktLines struct {
 	left   int // payload bytes still to skip
 	raw    bool
 	broken bool
+	// flushed is set at the first flush packet; another goroutine may
+	// read it (Flushed).
+	flushed atomic.Bool
 }
+
+// Flushed reports whether a flush packet has passed: the host's
+// advertisement ended. Safe to call from another goroutine.
+func (k *PktLines) Flushed() bool { return k.flushed.Load() }
+
+// Raw reports whether the check stopped at a flush (RawAfterFlush).
+func (k *PktLines) Raw() bool { return k.raw }
 
 // maxPktLen is the longest packet git sends (LARGE_PACKET_MAX).
 const maxPktLen = 65520
@@ -49,6 +61,7 @@ func (k *PktLines) Write(p []byte) bool {
 		switch {
 		case n == 0:
 			k.raw = k.RawAfterFlush
+			k.flushed.Store(true)
 		case n <= 2: // delimiter, response end
 		case n == 3 || n > maxPktLen:
 			k.broken = true

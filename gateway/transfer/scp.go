@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Bounds of the scp stream parser: past them it stops naming files (the
@@ -220,7 +221,15 @@ type SCPAcks struct {
 	msg    bool // inside an error message
 	n      int  // its length so far
 	broken bool
+	// answered is set at the first answer; another goroutine may read
+	// it (Answered).
+	answered atomic.Bool
 }
+
+// Answered reports whether the receiving end answered at least once
+// (the sink's first NUL opens an upload). Safe to call from another
+// goroutine.
+func (a *SCPAcks) Answered() bool { return a.answered.Load() }
 
 // Write reports whether the stream, p included, is still only answers.
 func (a *SCPAcks) Write(p []byte) bool {
@@ -235,8 +244,10 @@ func (a *SCPAcks) Write(p []byte) bool {
 			a.n++
 			a.broken = a.n > maxSCPLine
 		case c == 0:
+			a.answered.Store(true)
 		case c == 1 || c == 2:
 			a.msg, a.n = true, 0
+			a.answered.Store(true)
 		default:
 			a.broken = true
 		}
