@@ -29,6 +29,11 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 			fmt.Fprintf(&b, " (handle %s)", printable(h))
 		}
 		fmt.Fprintf(&b, ": up %s, down %s", streamText(m["bytes_up"], m["sha256_up"]), streamText(m["bytes_down"], m["sha256_down"]))
+		if o := m["out_of_order"]; o != "" {
+			// The content did not pass front to back: the hash is of the
+			// bytes as they passed, not of the file they made.
+			fmt.Fprintf(&b, "; OUT OF ORDER (%s): the hash is not the file's", printable(o))
+		}
 		if n := m["files"]; n != "" {
 			fmt.Fprintf(&b, "; %s files", printable(n))
 		}

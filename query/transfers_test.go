@@ -165,3 +165,18 @@ func TestExportAndPlayMarkTransfers(t *testing.T) {
 		t.Errorf("export x1:\n%s", r.stdout)
 	}
 }
+
+// A transfer whose content did not pass front to back (the gateway marks
+// it out_of_order) must not read as a plain hash of the file.
+func TestTransferItemOutOfOrder(t *testing.T) {
+	e := event.Event{Type: event.Transfer, Meta: map[string]string{"via": "sftp", "direction": "upload", "path": "f",
+		"bytes_up": "10", "sha256_up": sumUp, "status": "ok", "out_of_order": "up\x1b[2J"}}
+	_, d, ok := transferItem(&e)
+	if !ok || !strings.Contains(d, "OUT OF ORDER (") || !strings.Contains(d, "the hash is not the file's") || strings.Contains(d, "\x1b") {
+		t.Fatalf("transferItem = %q", d)
+	}
+	delete(e.Meta, "out_of_order")
+	if _, d, _ = transferItem(&e); strings.Contains(d, "OUT OF ORDER") {
+		t.Fatalf("in-order transfer marked: %q", d)
+	}
+}
