@@ -584,7 +584,11 @@ func TestFourEyesObserverKeystrokesNeverReachHost(t *testing.T) {
 			dave.Send("y\r")
 			dave.Expect("watching as observer", timeout)
 			alice.Expect("demo$ ", timeout)
-			alice.Send("read -r x; echo got-[$x]\r")
+			// alice types only once "ready-36" is out: the shell has
+			// then left its line editor's raw mode. Keys that arrive
+			// before keep raw mode's bare CR, which no read ever ends.
+			alice.Send("echo ready-$((6*6)); read -r x; echo got-[$x]\r")
+			alice.Expect("ready-36", timeout)
 			dave.Expect("read -r x", timeout)
 			dave.Send("observer-typed\r")
 			dave.Expect("observers cannot type", timeout)
