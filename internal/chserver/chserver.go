@@ -85,6 +85,30 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 		}
 	}
 	killStale(filepath.Join(dir, "clickhouse.pid"))
+	if opt.StartTimeout == 0 {
+		opt.StartTimeout = 60 * time.Second
+	}
+	// Ports left 0 are picked free here; another process may take one
+	// between the pick and the server's bind (the server then exits at
+	// start), so a start with picked ports is tried again on new ones.
+	picked := opt.TCPPort == 0 || opt.HTTPPort == 0 || opt.TLS != nil && opt.SecurePort == 0
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, bin, dir, opt) // opt by value: each try picks its own ports
+		if err == nil || !picked || attempt == startAttempts || !errors.Is(err, errExited) {
+			return s, err
+		}
+	}
+}
+
+// startAttempts is how many times Start tries ports it picked.
+const startAttempts = 3
+
+// errExited: the server exited before it answered.
+var errExited = errors.New("clickhouse-server exited during start")
+
+// start starts the server in dir once, picking the ports opt leaves 0.
+func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
+	var err error
 	if opt.TCPPort == 0 {
 		if opt.TCPPort, err = freePort(); err != nil {
 			return nil, err
@@ -99,9 +123,6 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 		if opt.SecurePort, err = freePort(); err != nil {
 			return nil, err
 		}
-	}
-	if opt.StartTimeout == 0 {
-		opt.StartTimeout = 60 * time.Second
 	}
 	cfgPath := filepath.Join(dir, "config.xml")
 	users, err := UsersXML(opt.AdminPassword, opt.Users)
@@ -155,7 +176,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	for {
 		select {
 		case <-s.done:
-			return fmt.Errorf("chserver: clickhouse-server exited during start (%v); see %s", s.err, filepath.Join(s.Dir, "log"))
+			return fmt.Errorf("chserver: %w (%v); see %s", errExited, s.err, filepath.Join(s.Dir, "log"))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
