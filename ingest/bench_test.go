@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -54,7 +55,8 @@ func benchEvents(n int) (keys []string, values [][]byte) {
 // BenchmarkIngest measures Kafka → ClickHouse throughput: b.N events
 // (1000 sessions; 200-byte output, 1% command input, so the search tables
 // get their rows) are produced first, then timed from the first fetched
-// message (after the group join) until ClickHouse acknowledged them all.
+// message (after the group join) until ClickHouse acknowledged them all,
+// with the collector set as the ingest process sets it (benchGC).
 //
 //	go test -run '^$' -bench Ingest -benchtime 1000000x ./ingest/
 func BenchmarkIngest(b *testing.B) {
@@ -80,6 +82,7 @@ func BenchmarkIngest(b *testing.B) {
 	goCPU0, chCPU0, chBg0 := processCPU(b, "self"), processCPU(b, chPID), threadsCPU(b, chPID, "BackgrProcPool")
 	runtime.GC() // the generated values are garbage now
 	live0 := liveHeap()
+	benchGC(b, in.cfg.BatchBytes, live0)
 	stopProfile := profileWindow(b)
 	b.StartTimer()
 	start := time.Now()
@@ -106,6 +109,24 @@ func BenchmarkIngest(b *testing.B) {
 	// Of which ClickHouse's background pool (merges of the inserted
 	// parts) rather than the INSERTs themselves.
 	b.ReportMetric(float64(chBg.Nanoseconds())/float64(b.N), "ch-merge-ns/event")
+}
+
+// benchGC sets the collector as `foureyes ingest` sets it (GCPercent
+// and MemoryLimit; cmd/foureyes/ingestgc.go), unless GOGC or GOMEMLIMIT
+// is set for a sweep, and restores Go's defaults when b ends. The limit
+// is raised by base, the live heap before the ingest starts: the
+// in-process broker's copy of the topic, which in production lives in
+// another process.
+func benchGC(b *testing.B, batchBytes int64, base uint64) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	gc := debug.SetGCPercent(GCPercent)
+	limit := debug.SetMemoryLimit(MemoryLimit(batchBytes) + int64(base))
+	b.Cleanup(func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	})
 }
 
 // profileWindow starts a CPU profile of the timed part of BenchmarkIngest

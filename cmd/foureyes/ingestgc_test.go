@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime/debug"
 	"testing"
+
+	"github.com/foureyes/foureyes/ingest"
 )
 
 // TestTuneIngestGC: the ingest command sets GOGC and a memory limit
@@ -26,8 +28,8 @@ func TestTuneIngestGC(t *testing.T) {
 		wantGC     int
 		wantLimit  int64
 	}{
-		{"defaults", "", "", 64 << 20, ingestGCPercent, 256 << 20},
-		{"large batches", "", "", 256 << 20, ingestGCPercent, 1 << 30},
+		{"defaults", "", "", 64 << 20, ingest.GCPercent, 256 << 20},
+		{"large batches", "", "", 256 << 20, ingest.GCPercent, 1 << 30},
 		{"GOGC set", "150", "", 64 << 20, 100, math.MaxInt64},
 		{"GOMEMLIMIT set", "", "1GiB", 64 << 20, 100, math.MaxInt64},
 	}
