@@ -100,7 +100,12 @@ func Unmarshal(b []byte, e *Event) error {
 func UnmarshalShared(b []byte, e *Event) error {
 	*e = Event{}
 	if !IsWire(b) {
-		return Unmarshal(b, e)
+		// Decoded into an event of its own, so that e does not escape to
+		// the heap on the wire path (json.Unmarshal keeps its argument).
+		var je Event
+		err := Unmarshal(b, &je)
+		*e = je
+		return err
 	}
 	if err := decodeWire(b, e, true); err != nil {
 		return err
@@ -142,107 +147,119 @@ func PeekHeader(b []byte) (Header, error) {
 		}
 		return Header{Session: e.Session, Seq: e.Seq, Time: e.Time, Type: e.Type, Class: e.Class, Retention: e.Retention}, nil
 	}
+	r, _, _, err := openWire(b)
+	if err != nil {
+		return Header{}, err
+	}
 	var h Header
-	_, err := walkWire(b, func(r *wireReader, _ uint16) error {
-		h.Session = string(r.field())
-		h.Seq = r.u64()
-		h.Time = int64(r.u64())
-		h.Type = Type(r.field())
-		r.field() // gateway
-		r.field() // actor
-		r.field() // data
-		n := r.u32()
-		for i := uint32(0); i < n && r.err == nil; i++ {
-			r.field()
-			r.field()
-		}
-		h.Class = string(r.field())
-		h.Retention = r.u16()
-		r.take(HashSize)
-		return nil
-	})
-	return h, err
+	h.Session = string(r.field())
+	h.Seq = r.u64()
+	h.Time = int64(r.u64())
+	h.Type = Type(r.field())
+	r.field() // gateway
+	r.field() // actor
+	r.field() // data
+	n := r.u32()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		r.field()
+		r.field()
+	}
+	h.Class = string(r.field())
+	h.Retention = r.u16()
+	r.take(HashSize)
+	return h, r.close()
 }
 
 // decodeWire fills e from its wire form. Strings and Data are copies,
 // or with share views of b (UnmarshalShared); Meta is always copied.
+// It reads the fields in line rather than through a callback, so that
+// neither e nor the reader escapes: ingest decodes every event with it
+// (BENCHMARKS.md, "Ingest allocations").
 func decodeWire(b []byte, e *Event, share bool) error {
-	str := func(f []byte) string { return string(f) }
-	if share {
-		str = func(f []byte) string { return unsafe.String(unsafe.SliceData(f), len(f)) }
+	r, v, h, err := openWire(b)
+	if err != nil {
+		return err
 	}
-	h, err := walkWire(b, func(r *wireReader, v uint16) error {
-		e.V = v
-		e.Session = str(r.field())
-		e.Seq = r.u64()
-		e.Time = int64(r.u64())
-		e.Type = Type(str(r.field()))
-		e.Gateway = str(r.field())
-		e.Actor = str(r.field())
-		if d := r.field(); len(d) > 0 {
-			if share {
-				e.Data = d
-			} else {
-				e.Data = bytes.Clone(d)
-			}
-		}
-		n := r.u32()
-		if r.err == nil && uint64(n)*8 > uint64(len(r.b)) {
-			return fmt.Errorf("%w: %d meta entries in %d bytes", ErrInvalid, n, len(r.b))
-		}
-		var last []byte
-		for i := uint32(0); i < n && r.err == nil; i++ {
-			k, v := r.field(), r.field()
-			if r.err != nil {
-				break
-			}
-			if i > 0 && bytes.Compare(last, k) >= 0 {
-				return fmt.Errorf("%w: meta keys not strictly ascending at %q", ErrInvalid, k)
-			}
-			last = k
-			if e.Meta == nil {
-				e.Meta = make(map[string]string, n)
-			}
-			e.Meta[string(k)] = string(v)
-		}
-		e.Class = str(r.field())
-		e.Retention = r.u16()
-		copy(e.Prev[:], r.take(HashSize))
-		return nil
-	})
 	e.Hash = h
-	return err
+	e.V = v
+	e.Session = wireString(r.field(), share)
+	e.Seq = r.u64()
+	e.Time = int64(r.u64())
+	e.Type = Type(wireString(r.field(), share))
+	e.Gateway = wireString(r.field(), share)
+	e.Actor = wireString(r.field(), share)
+	if d := r.field(); len(d) > 0 {
+		if share {
+			e.Data = d
+		} else {
+			e.Data = bytes.Clone(d)
+		}
+	}
+	n := r.u32()
+	if r.err == nil && uint64(n)*8 > uint64(len(r.b)) {
+		return fmt.Errorf("%w: %d meta entries in %d bytes", ErrInvalid, n, len(r.b))
+	}
+	var last []byte
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		k, v := r.field(), r.field()
+		if r.err != nil {
+			break
+		}
+		if i > 0 && bytes.Compare(last, k) >= 0 {
+			return fmt.Errorf("%w: meta keys not strictly ascending at %q", ErrInvalid, k)
+		}
+		last = k
+		if e.Meta == nil {
+			e.Meta = make(map[string]string, n)
+		}
+		e.Meta[string(k)] = string(v)
+	}
+	e.Class = wireString(r.field(), share)
+	e.Retention = r.u16()
+	copy(e.Prev[:], r.take(HashSize))
+	return r.close()
 }
 
-// walkWire checks the framing of a wire-form event and calls fields with a
-// reader positioned after the version field of the canonical encoding
-// (and that version), and returns the stored hash. fields must consume everything up to it.
-func walkWire(b []byte, fields func(r *wireReader, v uint16) error) (Hash, error) {
+// wireString returns f as a string: a copy, or with share a view of f.
+func wireString(f []byte, share bool) string {
+	if share {
+		return unsafe.String(unsafe.SliceData(f), len(f))
+	}
+	return string(f)
+}
+
+// openWire checks the framing of a wire-form event and returns a reader
+// positioned after the version field of the canonical encoding, that
+// version, and the stored hash. The caller reads every field up to the
+// hash and then calls close.
+func openWire(b []byte) (wireReader, uint16, Hash, error) {
 	canon, h, err := WireCanonical(b)
 	if err != nil {
-		return h, err
+		return wireReader{}, 0, h, err
 	}
 	r := wireReader{b: canon}
 	if !bytes.Equal(r.take(len(canonicalTag)), canonicalTag) {
-		return h, fmt.Errorf("%w: wire form lacks the canonical tag", ErrInvalid)
+		return r, 0, h, fmt.Errorf("%w: wire form lacks the canonical tag", ErrInvalid)
 	}
 	v := r.u16()
 	if r.err != nil {
-		return h, fmt.Errorf("%w: %v", ErrInvalid, r.err)
+		return r, 0, h, fmt.Errorf("%w: %v", ErrInvalid, r.err)
 	}
 	if v == 0 || v > Version {
-		return h, fmt.Errorf("%w %d (this build knows 1..%d)", ErrVersion, v, Version)
+		return r, 0, h, fmt.Errorf("%w %d (this build knows 1..%d)", ErrVersion, v, Version)
 	}
-	if err := fields(&r, v); err != nil {
-		return h, err
-	}
+	return r, v, h, nil
+}
+
+// close reports the reader's first error, or bytes left unread.
+func (r *wireReader) close() error {
 	if r.err != nil {
-		return h, fmt.Errorf("%w: %v", ErrInvalid, r.err)
+		return fmt.Errorf("%w: %v", ErrInvalid, r.err)
 	}
 	if len(r.b) != 0 {
-		return h, fmt.Errorf("%w: %d bytes after the last field", ErrInvalid, len(r.b))
+		return fmt.Errorf("%w: %d bytes after the last field", ErrInvalid, len(r.b))
 	}
-	return h, nil
+	return nil
 }
 
 // wireReader reads the fields of a canonical encoding. The first error

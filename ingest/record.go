@@ -126,7 +126,8 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 		hash:      d.hashString(e.Hash),
 	}
 	if row, ok := sessionRowOf(&e); ok {
-		rec.session = &row
+		rec.session = new(sessionRow) // on the heap only for the session rows
+		*rec.session = row
 	}
 	return rec
 }
