@@ -159,7 +159,7 @@ type Ingest struct {
 	// BatchBytes bounds the bytes of events the ingest holds in memory
 	// (the batches being inserted, the batch being filled and the events
 	// decoded ahead of it); a
-	// batch is inserted at BatchRows or half of BatchBytes. Default: 64 MiB.
+	// batch is inserted at BatchRows or half of BatchBytes. Default: 96 MiB.
 	BatchBytes int64 `yaml:"batch_bytes"`
 	// BatchInterval is the longest an event waits to be inserted. Default: 1s.
 	BatchInterval time.Duration `yaml:"batch_interval"`

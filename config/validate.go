@@ -61,7 +61,7 @@ func (c *Config) SetDefaults() {
 	setStr(&in.Group, "foureyes-ingest")
 	setInt(&in.BatchRows, 100000)
 	if in.BatchBytes == 0 {
-		in.BatchBytes = 64 << 20 // ingest.DefaultBatchBytes
+		in.BatchBytes = 96 << 20 // ingest.DefaultBatchBytes
 	}
 	setDur(&in.BatchInterval, time.Second) // ingest.DefaultBatchInterval
 

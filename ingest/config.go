@@ -27,10 +27,14 @@ type Config struct {
 	// batches being inserted, the batch being filled and the records
 	// decoded ahead of it. A batch is
 	// inserted when it reaches BatchRows or half of BatchBytes. Default:
-	// 64 MiB: batches of about 100k small events. Every INSERT makes a
-	// part per table and partition that ClickHouse merges again later;
-	// at 20k-event batches the merges cost ClickHouse more CPU than the
-	// inserts (BENCHMARKS.md, "Ingest CPU per event").
+	// 96 MiB: two batches of 100k small (200-byte) events fit with room
+	// for the next one's first events, so the fetch keeps decoding while
+	// both insert workers run; at 64 MiB the second batch filled the
+	// budget and fetching stopped until the first was acknowledged (about
+	// a fifth of the throughput, BENCHMARKS.md, "Ingest budget"). Every
+	// INSERT makes a part per table and partition that ClickHouse merges
+	// again later; at 20k-event batches the merges cost ClickHouse more
+	// CPU than the inserts (BENCHMARKS.md, "Ingest CPU per event").
 	BatchBytes int64
 	// BatchInterval is the longest an event waits in memory before its
 	// batch is inserted. Default: 1s, the rate of INSERTs ClickHouse
@@ -56,7 +60,7 @@ const (
 	DefaultTopic         = "foureyes.events"
 	DefaultGroup         = "foureyes-ingest"
 	DefaultBatchRows     = 100000
-	DefaultBatchBytes    = 64 << 20
+	DefaultBatchBytes    = 96 << 20
 	DefaultBatchInterval = time.Second
 	DefaultDatabase      = "foureyes"
 )

@@ -28,8 +28,9 @@ func TestTuneIngestGC(t *testing.T) {
 		wantGC     int
 		wantLimit  int64
 	}{
-		{"defaults", "", "", 64 << 20, ingest.GCPercent, 256 << 20},
-		{"large batches", "", "", 256 << 20, ingest.GCPercent, 1 << 30},
+		{"small batches", "", "", 64 << 20, ingest.GCPercent, 256 << 20},
+		{"defaults", "", "", 96 << 20, ingest.GCPercent, 256 << 20},
+		{"large batches", "", "", 256 << 20, ingest.GCPercent, 576 << 20},
 		{"GOGC set", "150", "", 64 << 20, 100, math.MaxInt64},
 		{"GOMEMLIMIT set", "", "1GiB", 64 << 20, 100, math.MaxInt64},
 	}

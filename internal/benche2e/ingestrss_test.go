@@ -24,7 +24,8 @@ import (
 // 200-byte output events, as BenchmarkIngest in ingest/): its peak RSS
 // (VmHWM, what issue 11 bounds at 300 MB) and its CPU per event. GOGC or
 // GOMEMLIMIT in the environment reach the child and replace the
-// collector settings the ingest command makes.
+// collector settings the ingest command makes; INGESTRSS_BATCH_BYTES sets
+// the ingest's batch_bytes.
 //
 //	go test -run '^$' -bench IngestRSS -benchtime 1000000x ./internal/benche2e/
 func BenchmarkIngestRSS(b *testing.B) {
@@ -51,6 +52,9 @@ func BenchmarkIngestRSS(b *testing.B) {
 	cfg := filepath.Join(dir, "ingest.yaml")
 	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\n  topic: %s\n  partitions: 6\nclickhouse:\n  addr: %s\n  database: foureyes\nretention:\n  classes: {logs: 3d}\n",
 		broker, topic, ch.Addr)
+	if n := os.Getenv("INGESTRSS_BATCH_BYTES"); n != "" {
+		yaml += "ingest:\n  batch_bytes: " + n + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		b.Fatal(err)
 	}
