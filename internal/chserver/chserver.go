@@ -110,17 +110,17 @@ var errExited = errors.New("clickhouse-server exited during start")
 func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
 	var err error
 	if opt.TCPPort == 0 {
-		if opt.TCPPort, err = freePort(); err != nil {
+		if opt.TCPPort, err = pickPort(); err != nil {
 			return nil, err
 		}
 	}
 	if opt.HTTPPort == 0 {
-		if opt.HTTPPort, err = freePort(); err != nil {
+		if opt.HTTPPort, err = pickPort(); err != nil {
 			return nil, err
 		}
 	}
 	if opt.TLS != nil && opt.SecurePort == 0 {
-		if opt.SecurePort, err = freePort(); err != nil {
+		if opt.SecurePort, err = pickPort(); err != nil {
 			return nil, err
 		}
 	}
@@ -268,6 +268,10 @@ func killStale(pidFile string) {
 	os.Remove(pidFile)
 }
 
+// pickPort picks a port for Start: freePort, replaced by tests.
+var pickPort = freePort
+
+// freePort returns a TCP port on loopback that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
