@@ -188,74 +188,51 @@ func TestBrokerRestartMidFetch(t *testing.T) {
 	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
 }
 
-// TestConnectionCutMidFetch: the TCP connection that carries a fetch
-// response of the backlog is reset halfway through it, the broker and the
-// group staying up. The consumer reconnects and fetches from the first
-// message it has not returned: every message is fetched and inserted
-// exactly once (no redelivery, nothing skipped), nothing is rejected and
-// every chain verifies.
-func TestConnectionCutMidFetch(t *testing.T) {
-	pb := startProxiedBroker(t, testTopic, outagePartitions)
-	evs, ids := workload("cc", outageSessions, 0, outagePerSession)
-	produceEvents(t, pb.addr, testTopic, evs)
-	total := uint64(len(evs))
-	in, conn, db := newOutageIngester(t, pb)
+// TestConnectionBreaksMidFetch: the TCP connection that carries a fetch
+// response of the backlog breaks halfway through it, the broker and the
+// group staying up: it is reset ("cut"), or it goes silent with no reset
+// and no close ("stall"), when only the read deadline the read-ahead
+// connection applies to its wait ends the read (kafka-go's
+// ReadBatchTimeout, 10 s). The consumer reconnects and fetches from the
+// first message it has not returned: every message is fetched and
+// inserted exactly once (no redelivery, nothing skipped), nothing is
+// rejected and every chain verifies.
+func TestConnectionBreaksMidFetch(t *testing.T) {
+	for _, tc := range []struct {
+		name, prefix string
+		mode         breakMode
+	}{
+		{"cut", "cc", breakReset},
+		{"stall", "cs", breakHold},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pb := startProxiedBroker(t, testTopic, outagePartitions)
+			evs, ids := workload(tc.prefix, outageSessions, 0, outagePerSession)
+			produceEvents(t, pb.addr, testTopic, evs)
+			total := uint64(len(evs))
+			in, conn, db := newOutageIngester(t, pb)
 
-	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakReset)
-	startIngester(t, in)
-	waitHit(t, cut)
-	waitFor(t, "every event stored after the cut", 120*time.Second, func() bool {
-		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
-	})
-	waitFor(t, "every offset committed after the cut", 60*time.Second, func() bool {
-		return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
-	})
-	if n := pb.proxy.accepted.Load(); n <= cut.accepted {
-		t.Errorf("no connection after the cut (accepted %d, %d at the cut): the rest came another way", n, cut.accepted)
+			brk := pb.proxy.breakResponse(outageCutSize, outageCutSkip, tc.mode)
+			startIngester(t, in)
+			waitHit(t, brk)
+			waitFor(t, "every event stored after the "+tc.name, 120*time.Second, func() bool {
+				return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
+			})
+			waitFor(t, "every offset committed after the "+tc.name, 60*time.Second, func() bool {
+				return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
+			})
+			if n := pb.proxy.accepted.Load(); n <= brk.accepted {
+				t.Errorf("no connection after the %s (accepted %d, %d at the %s): the rest came another way", tc.name, n, brk.accepted, tc.name)
+			}
+			st := in.Stats()
+			t.Logf("after the %s: %+v", tc.name, st)
+			if st.Fetched != total || st.Events != total {
+				t.Errorf("Fetched = %d, Events = %d; want exactly %d each: the %s lost or repeated messages", st.Fetched, st.Events, total, tc.name)
+			}
+			if st.Rejected != 0 {
+				t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
+			}
+			checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
+		})
 	}
-	st := in.Stats()
-	t.Logf("after the cut: %+v", st)
-	if st.Fetched != total || st.Events != total {
-		t.Errorf("Fetched = %d, Events = %d; want exactly %d each: the cut lost or repeated messages", st.Fetched, st.Events, total)
-	}
-	if st.Rejected != 0 {
-		t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
-	}
-	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
-}
-
-// TestConnectionStallsMidFetch: the connection that carries a fetch
-// response of the backlog goes silent halfway through it (no reset, no
-// close), the broker and the group staying up. Only the read deadline the
-// read-ahead connection applies to its wait ends the read; the consumer
-// then reconnects and every message is fetched and inserted exactly once.
-func TestConnectionStallsMidFetch(t *testing.T) {
-	pb := startProxiedBroker(t, testTopic, outagePartitions)
-	evs, ids := workload("cs", outageSessions, 0, outagePerSession)
-	produceEvents(t, pb.addr, testTopic, evs)
-	total := uint64(len(evs))
-	in, conn, db := newOutageIngester(t, pb)
-
-	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
-	startIngester(t, in)
-	waitHit(t, cut)
-	// kafka-go's read deadline for a fetch is ReadBatchTimeout (10 s).
-	waitFor(t, "every event stored after the stall", 120*time.Second, func() bool {
-		return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
-	})
-	waitFor(t, "every offset committed after the stall", 60*time.Second, func() bool {
-		return committedSoFar(pb.addr, in.cfg.Group) == int64(total)
-	})
-	if n := pb.proxy.accepted.Load(); n <= cut.accepted {
-		t.Errorf("no connection after the stall (accepted %d, %d at the stall): the rest came another way", n, cut.accepted)
-	}
-	st := in.Stats()
-	t.Logf("after the stall: %+v", st)
-	if st.Fetched != total || st.Events != total {
-		t.Errorf("Fetched = %d, Events = %d; want exactly %d each: the stall lost or repeated messages", st.Fetched, st.Events, total)
-	}
-	if st.Rejected != 0 {
-		t.Errorf("Stats.Rejected = %d; want 0", st.Rejected)
-	}
-	checkStoredOnce(t, conn, db, evs, ids, outagePerSession)
 }
