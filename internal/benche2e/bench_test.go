@@ -187,6 +187,7 @@ func (e *env) compare(b *testing.B, mode string) {
 	}
 	runs := map[key][]time.Duration{}  // first byte to last
 	walls := map[key][]time.Duration{} // whole ssh process
+	cpus := map[key][]time.Duration{}  // machine CPU of the run (foureyes: with its drain)
 	var drains []time.Duration
 	for round := range bulkRounds {
 		for _, variant := range []string{"exec", "tty"} {
@@ -194,12 +195,14 @@ func (e *env) compare(b *testing.B, mode string) {
 				// Rotate the order so no leg always follows foureyes' drain.
 				i = (i + round) % len(e.legs)
 				l = e.legs[i]
+				busy := machineBusy(b)
 				d, w := bulkOnce(b, l.client(variant == "tty", command))
 				runs[key{variant, i}] = append(runs[key{variant, i}], d)
 				walls[key{variant, i}] = append(walls[key{variant, i}], w)
 				if l.name == "foureyes" {
 					drains = append(drains, e.stack.drain(b))
 				}
+				cpus[key{variant, i}] = append(cpus[key{variant, i}], machineBusy(b)-busy)
 			}
 		}
 	}
@@ -229,6 +232,20 @@ func (e *env) compare(b *testing.B, mode string) {
 		b.ReportMetric(med[0].Seconds()/med[2].Seconds(), variant+"-foureyes/direct")
 	}
 	fmt.Printf("\nfoureyes drain after each run (spool empty and every event in ClickHouse), median: %v\n", median(drains))
+
+	// When the machine's cores are the bottleneck, a leg's throughput is
+	// at most cores ÷ its CPU per byte: the ratio of two legs' machine
+	// CPU per byte bounds the ratio of their throughputs, whatever the
+	// code does with its time.
+	fmt.Printf("\n| machine CPU per GB (every process; foureyes with its drain), median of %d | direct | bare relay | foureyes | bound on foureyes/relay (relay CPU ÷ foureyes CPU) |\n|---|---|---|---|---|\n", bulkRounds)
+	for _, variant := range []string{"exec", "tty"} {
+		var med [3]float64
+		for i := range e.legs {
+			med[i] = median(cpus[key{variant, i}]).Seconds() / (float64(bulkBytes) / 1e9)
+		}
+		fmt.Printf("| %s | %.2f s | %.2f s | %.2f s | %.2f× |\n", variant, med[0], med[1], med[2], med[1]/med[2])
+		b.ReportMetric(med[1]/med[2], variant+"-cpu-bound-foureyes/relay")
+	}
 
 	fmt.Printf("\n| echo RTT, %d samples | p50 | p99 | p99.9 |\n|---|---|---|---|\n", echoSamples)
 	direct := echo[0]
@@ -302,6 +319,30 @@ func (e *env) pin(b *testing.B) {
 		}
 	}
 	fmt.Printf("pinned to CPU 0: gateway %d, sshd %d, this process %d; to CPU 1: broker, ingest, clickhouse-server %v\n", zero[0], zero[1], zero[2], one)
+}
+
+// machineBusy returns the CPU time all cores spent busy since boot (the
+// first line of /proc/stat: user, nice, system, irq, softirq and steal;
+// not idle or iowait), in USER_HZ ticks of 10 ms.
+func machineBusy(b *testing.B) time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		b.Fatalf("benche2e: /proc/stat begins %q", line)
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			b.Fatalf("benche2e: /proc/stat field %d: %v", i, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // loadavg returns the 1-, 5- and 15-minute load averages.
