@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"syscall"
@@ -29,11 +30,13 @@ const bulkBytes = 200 << 20
 // from sshd and through the gateway, which records every byte
 // (exec_output_cap 0, as internal/benche2e runs it: the default cap would
 // summarise all but the first MiB). It also reports this process's CPU
-// seconds per GB: the gateway and recorder run here, ssh and sshd do not.
+// seconds per GB: the gateway and recorder run here, ssh and sshd do
+// not. The collector is set as the gateway process sets it (benchGC).
 func BenchmarkBulkOutput(b *testing.B) {
 	f := newFixture(b, fixtureOptions{sshd: true, noPublish: true, editConfig: func(y string) string {
 		return y + "recording_policies:\n  - {hosts: [real], exec_output_cap: 0}\n"
 	}})
+	benchGC(b)
 	sshdHost, _ := f.cfg.Host("real")
 	cipher := []string{"-c", "aes128-gcm@openssh.com"}
 	command := "head -c " + strconv.Itoa(bulkBytes) + " /dev/zero"
@@ -95,6 +98,17 @@ func bulkOnce(b *testing.B, c *sshtest.Client) time.Duration {
 		b.Fatalf("received %d bytes; want %d", got, bulkBytes)
 	}
 	return elapsed
+}
+
+// benchGC sets the collector as `foureyes gateway` sets it (GCPercent;
+// cmd/foureyes/gc.go), unless GOGC or GOMEMLIMIT is set for a sweep, and
+// restores it when b ends.
+func benchGC(b *testing.B) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	old := debug.SetGCPercent(GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
 }
 
 // processCPU returns this process's user+system CPU time so far.

@@ -112,7 +112,7 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 // benchGC sets the collector as `foureyes ingest` sets it (GCPercent
-// and MemoryLimit; cmd/foureyes/ingestgc.go), unless GOGC or GOMEMLIMIT
+// and MemoryLimit; cmd/foureyes/gc.go), unless GOGC or GOMEMLIMIT
 // is set for a sweep, and restores Go's defaults when b ends. The limit
 // is raised by base, the live heap before the ingest starts: the
 // in-process broker's copy of the topic, which in production lives in

@@ -4,7 +4,7 @@ package ingest
 // the events held for the batches in flight, live until ClickHouse
 // acknowledges them, so Go's default (collect when the heap doubles)
 // spends a tenth of the ingest's CPU re-marking them. `foureyes ingest`
-// sets it (cmd/foureyes/ingestgc.go) and BenchmarkIngest measures with it.
+// sets it (cmd/foureyes/gc.go) and BenchmarkIngest measures with it.
 const GCPercent = 400
 
 // MemoryLimit returns the soft memory limit of the ingest process: twice

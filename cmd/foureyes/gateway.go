@@ -57,6 +57,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	log := newLogger(stderr, *level).With("gateway", cfg.Gateway.ID)
+	tuneGatewayGC(log)
 	for _, w := range transport.PlaintextWarnings(cfg) {
 		log.Warn(w)
 	}
