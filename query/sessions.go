@@ -43,6 +43,10 @@ type Filter struct {
 	// Transfers selects the sessions that moved or changed files: with
 	// a transfer (scp, rsync, git, SFTP) or an SFTP file operation.
 	Transfers bool
+	// HostChannelOpen selects the sessions whose session.end records
+	// that the host kept the session's channel open after the bastion
+	// ended it (gateway: host_channel_open): a process may have run on.
+	HostChannelOpen bool
 }
 
 // Page is one page of sessions and how many more match after it.
@@ -219,6 +223,9 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 	}
 	if f.Transfers {
 		where = append(where, transferCond(f.Since))
+	}
+	if f.HostChannelOpen {
+		where = append(where, hostChannelCond(f.Since))
 	}
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)
