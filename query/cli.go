@@ -241,7 +241,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		}
 		exit := exitText(s)
 		if end := ends[s.ID]; end != nil && hostChannelOf(end.Meta).Open {
-			exit += " " + hostChannelMarker
+			exit += hostChannelMarker
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(s.ID), s.Started.UTC().Format(time.RFC3339),
 			printable(s.User), printable(s.Host), printable(s.Kind), durationText(s), exit, printable(approvers))
@@ -269,8 +269,9 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 }
 
 // hostChannelMarker follows the EXIT of a session whose host kept the
-// channel open after it ended; a NOTE line under the table explains it.
-const hostChannelMarker = "[host kept channel open]"
+// channel open after it ended, without a blank (the columns stay
+// whitespace-separated); a NOTE line under the table explains it.
+const hostChannelMarker = "[host-channel-open]"
 
 // durationText is the DURATION column: "open" or the rounded duration.
 func durationText(s *Session) string {
