@@ -36,18 +36,20 @@ func hostChannelOf(meta map[string]string) hostChannel {
 	return hostChannel{Open: true, Action: meta[metaHostChannelAction]}
 }
 
-// hostChannelCond selects the sessions whose stored session.end records
-// the host keeping the channel open: a substring test on the stored meta
-// in either of its forms (event.MetaText: canonical JSON, or the binary
-// form whose value is prefixed by its u32 length). since, when set,
-// bounds the ends read (a session ends after it starts), which prunes
-// the day partitions of events.
-func hostChannelCond(since time.Time) string {
+// hostChannelSessions selects the ids of the sessions whose stored
+// session.end records the host keeping the channel open: a substring
+// test on the stored meta in either of its forms (event.MetaText:
+// canonical JSON, or the binary form whose value follows its u32
+// length). It reads the type and meta columns of every day of events, or
+// of the days since since when set (a session ends after it starts):
+// 1.7-2.9 s for 90 days and 100M events on 18.16 (BENCHMARKS.md), so a
+// listing runs it once (lookupCond), not once per table and count.
+func hostChannelSessions(since time.Time) string {
 	cond := `type = 'session.end' AND (position(meta, '"` + metaHostChannelOpen + `":"true"') > 0 OR position(meta, '` + metaHostChannelOpen + `\0\0\0\x04true') > 0)`
 	if !since.IsZero() {
 		cond += fmt.Sprintf(" AND ts >= toDateTime(%d)", clampUnix(since.Unix()))
 	}
-	return fmt.Sprintf("session IN (SELECT session FROM events WHERE %[1]s UNION ALL SELECT session FROM held_events WHERE %[1]s)", cond)
+	return fmt.Sprintf("SELECT session FROM events WHERE %[1]s UNION ALL SELECT session FROM held_events WHERE %[1]s", cond)
 }
 
 // sessionEnds reads the stored session.end of each of ids (held copies

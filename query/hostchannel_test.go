@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -113,28 +114,36 @@ func TestSessionsHostChannelOpen(t *testing.T) {
 		{"kind all", []string{"--kind", "all"}, []string{"k2", "k1"}},
 		{"limit", []string{"--limit", "1"}, []string{"k2"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := runCLI(st, append([]string{"sessions", "--host-channel-open", "--json"}, tt.args...)...)
-			if r.code != 0 {
-				t.Fatalf("%+v", r)
-			}
-			var got []string
-			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-				var j sessionJSON
-				if line == "" || json.Unmarshal([]byte(line), &j) != nil || j.ID == "" {
-					continue // the "more" record
+	// The matching ids as a literal set (few), an external table, and
+	// the lookup as a subquery (many).
+	literal, table := maxLiteralSessions, maxTableSessions
+	defer func() { maxLiteralSessions, maxTableSessions = literal, table }()
+	for _, limits := range [][2]uint64{{literal, table}, {0, table}, {0, 0}} {
+		maxLiteralSessions, maxTableSessions = limits[0], limits[1]
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%d-%d", tt.name, limits[0], limits[1]), func(t *testing.T) {
+				r := runCLI(st, append([]string{"sessions", "--host-channel-open", "--json"}, tt.args...)...)
+				if r.code != 0 {
+					t.Fatalf("%+v", r)
 				}
-				if !j.HostChannelOpen {
-					t.Errorf("listed %s without host_channel_open", j.ID)
+				var got []string
+				for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+					var j sessionJSON
+					if line == "" || json.Unmarshal([]byte(line), &j) != nil || j.ID == "" {
+						continue // the "more" record
+					}
+					if !j.HostChannelOpen {
+						t.Errorf("listed %s without host_channel_open", j.ID)
+					}
+					got = append(got, j.ID)
 				}
-				got = append(got, j.ID)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("sessions --host-channel-open %v = %v; want %v", tt.args, got, tt.want)
-			}
-		})
+				if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+					t.Errorf("sessions --host-channel-open %v = %v; want %v", tt.args, got, tt.want)
+				}
+			})
+		}
 	}
+	maxLiteralSessions, maxTableSessions = literal, table
 
 	r = runCLI(st, "sessions", "--host-channel-open", "--user", "carol")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "No matching sessions." {

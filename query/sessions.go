@@ -225,7 +225,14 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, transferCond(f.Since))
 	}
 	if f.HostChannelOpen {
-		where = append(where, hostChannelCond(f.Since))
+		w, a, t, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		where, args = append(where, w), append(args, a...)
+		if t != nil {
+			ids = append(ids, *t)
+		}
 	}
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)
@@ -260,25 +267,35 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
 	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), name, name)
+	return s.lookupCond(ctx, "participants", sub, []any{name, name}, table)
+}
+
+// lookupCond runs sub (a query selecting session ids, with its
+// arguments) once and returns the condition selecting those sessions,
+// its arguments and the id table it names, as participantCond describes:
+// a literal set for a few ids, the external table named table for more,
+// sub itself as a subquery past maxTableSessions. what names the lookup
+// in errors.
+func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string) (string, []any, *idTable, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), subArgs...)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return "", nil, nil, fmt.Errorf("query: participants: scan: %w", err)
+			return "", nil, nil, fmt.Errorf("query: %s: scan: %w", what, err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
 	}
 	switch n := uint64(len(ids)); {
 	case n == 0:
-		return "0", nil, nil, nil // nobody by that name took part
+		return "0", nil, nil, nil // no session matches
 	case n <= maxLiteralSessions:
 		set := clickhouse.GroupSet{Value: make([]any, len(ids))}
 		for i, id := range ids {
@@ -288,7 +305,7 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 	case n <= maxTableSessions:
 		return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
 	}
-	return "session IN (" + sub + ")", []any{name, name}, nil, nil
+	return "session IN (" + sub + ")", subArgs, nil, nil
 }
 
 // maxTableSessions bounds the session ids a listing sends as an external
