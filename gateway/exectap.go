@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/foureyes/foureyes/config"
@@ -25,17 +24,11 @@ import (
 type execTap struct {
 	owner string             // the session's user: their input of a transfer is summarised
 	xfer  *transfer.Transfer // non-nil: a file transfer
-	// scp follows the data direction of an scp transfer to name its
-	// files: one more event.Transfer each (scope "file"), up to
-	// maxFileEvents.
-	scp  *transfer.SCPStream
-	acks *transfer.SCPAcks // scp: the other direction, only answers
-	// git: both directions must be pkt-lines (up, down).
-	pktUp, pktDown *transfer.PktLines
-	gitClientFirst bool // git-upload-archive: the client sends its arguments first
-	// rsync: both directions must open with a protocol version.
-	rsyncUp, rsyncDown *transfer.RsyncGreeting
-	files              atomic.Int64 // file events recorded
+	// proto checks the transfer's protocol (transfer_protocols.go); nil
+	// when its program has no checks. scp's names the files: one more
+	// event.Transfer each (scope "file"), up to maxFileEvents.
+	proto transferProtocol
+	files atomic.Int64 // file events recorded
 	// stored is set when the transfer stopped looking like one (scp
 	// left its protocol, or someone other than the owner typed into
 	// it): from then on its bytes are stored like any command's.
@@ -53,18 +46,7 @@ func (sess *clientSession) newExecTap(h *config.Host, remote string) *execTap {
 	t := &execTap{owner: sess.user.Name}
 	if c, ok := transfer.Classify(remote); ok && sess.s.cfg().ExecTransfers(h) == config.TransfersSummarise {
 		t.xfer = transfer.NewTransfer(c)
-		switch c.Via {
-		case transfer.ViaSCP:
-			t.scp, t.acks = &transfer.SCPStream{}, &transfer.SCPAcks{}
-		case transfer.ViaGit:
-			// git-receive-pack's client sends its pack raw after the
-			// commands' flush packet.
-			t.pktUp = &transfer.PktLines{RawAfterFlush: c.Program == "git-receive-pack"}
-			t.gitClientFirst = c.Program == "git-upload-archive"
-			t.pktDown = &transfer.PktLines{}
-		case transfer.ViaRsync:
-			t.rsyncUp, t.rsyncDown = &transfer.RsyncGreeting{}, &transfer.RsyncGreeting{}
-		}
+		t.proto = newTransferProtocol(c)
 	}
 	limit := sess.s.cfg().ExecOutputCap(h)
 	for i := range t.out {
@@ -100,81 +82,27 @@ func (t *execTap) input(rec *recorder.Session, actor string, p []byte) {
 	if actor != t.owner {
 		t.store("input by " + actor)
 	}
-	// An error message among the answers of an scp download's client
-	// is text a shell the host runs instead of `scp -f` would read as
-	// a command: a chunk with more than NUL answers is stored.
-	message := t.scp != nil && t.xfer.Direction == transfer.Download && strings.Trim(string(p), "\x00") != ""
-	if !t.follow(rec, transfer.Upload, p) || message {
+	if !t.follow(rec, transfer.Upload, p) {
 		rec.Input(actor, p)
 	}
 }
 
-// follow checks a chunk of a transfer flowing in dir against the
-// protocol and reports whether it stays summarised. For scp both
-// directions are checked (the data with its files, the answers), for
-// git the pkt-line framing of both; of rsync's binary protocol only
-// the version each side sends first.
+// follow checks a chunk of a transfer flowing in dir against its
+// protocol (t.proto) and reports whether it stays summarised; a chunk
+// that breaks the protocol makes the rest of the transfer stored.
 func (t *execTap) follow(rec *recorder.Session, dir string, p []byte) bool {
 	if t.stored.Load() {
 		return false
 	}
-	if t.pktUp != nil {
-		k := t.pktUp
-		if dir == transfer.Download {
-			k = t.pktDown
-		}
-		if !k.Write(p) {
-			t.store("git pkt-line framing broken (" + dir + ")")
-			return false
-		}
-		// A pkt-line's payload is any text, and a push's pack is raw:
-		// the client of upload-pack and receive-pack speaks only after
-		// the host's advertisement (ended by a flush), as git does. A
-		// shell the host runs instead advertises nothing. An archive's
-		// client speaks first, its few arguments are stored (input).
-		if dir == transfer.Upload && !t.gitClientFirst && !t.pktDown.Flushed() {
-			t.store("git client spoke before the host's advertisement")
-			return false
-		}
-		return !(dir == transfer.Upload && t.gitClientFirst)
-	}
-	if t.rsyncUp != nil {
-		g := t.rsyncUp
-		if dir == transfer.Download {
-			g = t.rsyncDown
-		}
-		if !g.Write(p) {
-			t.store("rsync did not open with a protocol version (" + dir + ")")
-			return false
-		}
-		// rsync's client sends its version, then waits for the host's.
-		// A silent shell sends none.
-		if dir == transfer.Upload && g.Past() && !t.rsyncDown.Done() {
-			t.store("rsync client went on before the host's protocol version")
-			return false
-		}
+	if t.proto == nil {
 		return true
 	}
-	if t.scp == nil {
-		return true
-	}
-	ok := true
-	if dir == transfer.Upload && dir == t.xfer.Direction && !t.acks.Answered() {
-		// scp sends nothing before the sink's first answer; a shell
-		// the host runs instead of `scp -t` never answers.
-		t.store("scp data sent before the host's first answer")
+	keep, broken := t.proto.follow(t, rec, dir, p)
+	if broken != "" {
+		t.store(broken)
 		return false
 	}
-	if dir == t.xfer.Direction {
-		t.recordFiles(rec, t.scp.Write(p))
-		ok = !t.scp.Broken()
-	} else {
-		ok = t.acks.Write(p)
-	}
-	if !ok {
-		t.store("scp protocol broken (" + dir + ")")
-	}
-	return ok
+	return keep
 }
 
 // store makes the rest of the transfer an ordinary command's bytes.
@@ -204,9 +132,8 @@ func (t *execTap) finish(sess *clientSession, res exitResult) {
 			status = transfer.StatusError
 		}
 		meta := t.xfer.Meta(status, strconv.Itoa(res.status))
-		if t.scp != nil {
-			t.recordFiles(rec, t.scp.Close())
-			meta["files"] = strconv.Itoa(t.scp.Seen())
+		if t.proto != nil {
+			t.proto.finish(t, rec, meta)
 		}
 		if why, ok := t.storedBy.Load().(string); ok {
 			meta["stored"] = why

@@ -347,6 +347,30 @@ func (f *fixture) dial(user string, auth ...gossh.AuthMethod) (*gossh.Client, er
 	return c, err
 }
 
+// dialAs logs in as login (a user name, with a target after TargetSep or
+// without) with that user's key, and fails the test if it cannot. The
+// client is closed when the test ends.
+func (f *fixture) dialAs(t testing.TB, login string) *gossh.Client {
+	t.Helper()
+	user, _, _ := strings.Cut(login, TargetSep)
+	c, err := f.dial(login, gossh.PublicKeys(sshtest.Signer(t, f.keys[user])))
+	if err != nil {
+		t.Fatalf("dial %q: %v", login, err)
+	}
+	return c
+}
+
+// sessionAs is dialAs and a new session on the client.
+func (f *fixture) sessionAs(t testing.TB, login string) (*gossh.Client, *gossh.Session) {
+	t.Helper()
+	c := f.dialAs(t, login)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatalf("session as %q: %v", login, err)
+	}
+	return c, s
+}
+
 // streams waits until everything recorded so far is in Kafka and returns
 // all events by session id.
 func (f *fixture) streams() map[string][]event.Event {

@@ -18,14 +18,7 @@ import (
 // recording holds the first command only.
 func TestLateRequestsOnARunningChannel(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	c, err := f.dial("alice+demo", gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := f.sessionAs(t, "alice+demo")
 	in, _ := s.StdinPipe()
 	out, _ := s.StdoutPipe()
 	// The command echoes its stdin's first line and its terminal state.
@@ -74,10 +67,7 @@ func TestLateRequestsOnARunningChannel(t *testing.T) {
 // (subsystems and forwarding recorded), and the connection still works.
 func TestOddRequestsRefused(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	c, err := f.dial("alice+demo", gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.dialAs(t, "alice+demo")
 	for _, name := range []string{"SFTP", "sftp\x00", "sftp ", "/usr/lib/openssh/sftp-server", "", "netconf"} {
 		s, err := c.NewSession()
 		if err != nil {
@@ -126,14 +116,7 @@ func TestOddRequestsRefused(t *testing.T) {
 func TestOddTargetsRefused(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	for _, target := range []string{"demo+demo", "../demo", "demo/", "*", "dem?", "env=production", "d\u0435mo", "demo\n", "demo\x1b[2J", "demo\x00", " demo", "DEMO"} {
-		c, err := f.dial("alice"+TargetSep+target, gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
-		if err != nil {
-			t.Fatalf("%q: %v", target, err)
-		}
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, s := f.sessionAs(t, "alice"+TargetSep+target)
 		var stdout, stderr strings.Builder
 		s.Stdout, s.Stderr = &stdout, &stderr
 		if err := s.Run("echo reached"); err == nil || strings.Contains(stdout.String(), "reached") {
@@ -152,14 +135,7 @@ func TestOddTargetsRefused(t *testing.T) {
 // connection.
 func TestRequestFloodsOnAShell(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	c, err := f.dial("alice+demo", gossh.PublicKeys(sshtestSigner(t, f.keys["alice"])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := f.sessionAs(t, "alice+demo")
 	in, _ := s.StdinPipe()
 	out, _ := s.StdoutPipe()
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {

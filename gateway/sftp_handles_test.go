@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/foureyes/foureyes/event"
-	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -30,14 +29,7 @@ type rawSFTP struct {
 // openRawSFTP logs in as user+host and starts the sftp subsystem.
 func (f *fixture) openRawSFTP(t *testing.T, user, host string) *rawSFTP {
 	t.Helper()
-	c, err := f.dial(user+TargetSep+host, gossh.PublicKeys(sshtest.Signer(t, f.keys[user])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := f.sessionAs(t, user+TargetSep+host)
 	in, _ := s.StdinPipe()
 	out, _ := s.StdoutPipe()
 	if err := s.RequestSubsystem("sftp"); err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // sftpClient is user's sftp or scp to host through the bastion, the host
@@ -216,14 +215,7 @@ func TestSFTPRefusals(t *testing.T) {
 	}
 	// Other subsystems stay refused, with a target or without.
 	for _, user := range []string{"alice", "alice+demo"} {
-		c, err := f.dial(user, gossh.PublicKeys(sshtest.Signer(t, f.keys["alice"])))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, s := f.sessionAs(t, user)
 		if err := s.RequestSubsystem("netconf"); err == nil {
 			t.Errorf("%s: subsystem netconf accepted", user)
 		}
@@ -360,15 +352,8 @@ func TestSFTPFourEyes(t *testing.T) {
 // is ended on a strictly recorded host, and the record says why.
 func TestSFTPUnparsableEndsStrictSession(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
-	c, err := f.dial("alice+demo", gossh.PublicKeys(sshtest.Signer(t, f.keys["alice"])))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := f.sessionAs(t, "alice+demo")
 	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
 	in, _ := s.StdinPipe()
 	out, _ := s.StdoutPipe()
 	if err := s.RequestSubsystem("sftp"); err != nil {
@@ -424,14 +409,7 @@ func TestSFTPUnparsableEndsStrictSession(t *testing.T) {
 // reviewer is back they reach the host intact.
 func TestSFTPPausedStreamIsHeld(t *testing.T) {
 	f := newFixture(t, fixtureOptions{fourEyes: true})
-	c, err := f.dial("alice+demo-prod", gossh.PublicKeys(sshtest.Signer(t, f.keys["alice"])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := f.sessionAs(t, "alice+demo-prod")
 	defer s.Close()
 	if err := s.Setenv(reasonEnv, "hold test"); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,8 @@ const maxSpeed = 1000
 const usageText = `usage: audit VERB [arguments]
 
   sessions [--user U] [--host H] [--participant U] [--approver U] [--since T]
-           [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]
+           [--until T] [--kind K] [--limit N] [--before ID] [--transfers]
+           [--host-channel-open] [--json]
         list sessions, newest first. T is a duration ago (90m, 24h, 7d, 2w) or
         a time (2026-11-25, 2026-11-25T10:00, 2026-11-25T10:00:00Z; UTC
         unless an offset is given). K is shell, exec, sftp, tunnel, window,
@@ -35,6 +36,10 @@ const usageText = `usage: audit VERB [arguments]
         is {"record":"more","more":N,"before":ID,"next":COMMAND}.
         --transfers: only sessions that moved or changed files (scp, rsync,
         git, SFTP).
+        --host-channel-open: only sessions whose host kept the channel open
+        after the session ended (a process may have run on); such a session
+        is marked after its EXIT and in --json has "host_channel_open":true
+        and "host_channel_action" (login_closed or login_retired).
         --participant U: sessions U started, approved, denied, viewed
         pending, joined, typed in, terminated or was refused joining;
         --approver U: approved.
@@ -166,7 +171,7 @@ func (c *cli) fail(id string, err error) int {
 var sessionKinds = []string{"shell", "exec", "sftp", "tunnel", "window", "audit", "gateway", KindAll}
 
 func (c *cli) sessions(ctx context.Context, args []string) int {
-	fs := c.flagSet("sessions", "[--user U] [--host H] [--participant U] [--approver U] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--json]")
+	fs := c.flagSet("sessions", "[--user U] [--host H] [--participant U] [--approver U] [--since T] [--until T] [--kind K] [--limit N] [--before ID] [--transfers] [--host-channel-open] [--json]")
 	fs.note = "When more sessions match than --limit, a last line says how many and gives the command of the next page (--before ID)."
 	user := fs.nonEmpty("user", "U", "a user name", "only sessions of this user")
 	host := fs.nonEmpty("host", "H", "a host name", "only sessions to this host")
@@ -179,6 +184,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	limit := fs.integer("limit", "N", DefaultLimit, 1, MaxLimit, fmt.Sprintf("at most N sessions, 1 to %d", MaxLimit))
 	before := fs.nonEmpty("before", "ID", "a session ID", "only sessions listed after session ID (the next page)")
 	transfers := fs.boolean("transfers", "only sessions that moved or changed files (scp, rsync, git, SFTP)")
+	hostOpen := fs.boolean("host-channel-open", "only sessions whose host kept the channel open after the session ended (a process may have run on)")
 	asJSON := fs.boolean("json", "one JSON object per line")
 	if code, ok := fs.parseNone(args); !ok {
 		return code
@@ -188,7 +194,8 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 			since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 	}
 	f := Filter{User: *user, Host: *host, Since: since, Until: until, Kind: *kind, Limit: *limit, Before: *before,
-		Participant: *participant, Approver: *approver, Transfers: *transfers}
+		Participant: *participant, Approver: *approver, Transfers: *transfers,
+		HostChannelOpen: *hostOpen}
 	page, err := c.st.SessionsPage(ctx, f)
 	if err != nil {
 		if isNotFound(err) && *before != "" {
@@ -198,7 +205,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		return c.fail("", err)
 	}
 	list := page.Sessions
-	checked, err := c.st.checkRows(ctx, list)
+	checked, ends, err := c.st.checkRows(ctx, list)
 	if err != nil {
 		return c.fail("", err)
 	}
@@ -207,6 +214,9 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 			j := toSessionJSON(&list[i], "")
 			if problems, ok := checked[list[i].ID]; ok {
 				j.withIntegrity(&Integrity{Problems: problems})
+			}
+			if end := ends[list[i].ID]; end != nil {
+				j.withHostChannel(hostChannelOf(end.Meta))
 			}
 			if err := writeJSONLine(c.stdout, j); err != nil {
 				return c.fail("", err)
@@ -229,8 +239,12 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		if len(s.Approvers) > 0 {
 			approvers = strings.Join(s.Approvers, ",")
 		}
+		exit := exitText(s)
+		if end := ends[s.ID]; end != nil && hostChannelOf(end.Meta).Open {
+			exit += hostChannelMarker
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(s.ID), s.Started.UTC().Format(time.RFC3339),
-			printable(s.User), printable(s.Host), printable(s.Kind), durationText(s), exitText(s), printable(approvers))
+			printable(s.User), printable(s.Host), printable(s.Kind), durationText(s), exit, printable(approvers))
 	}
 	if err := tw.Flush(); err != nil {
 		return c.fail("", err)
@@ -241,11 +255,23 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 				printable(list[i].ID), printable(p[0]), printable(list[i].ID))
 		}
 	}
+	for i := range list {
+		if end := ends[list[i].ID]; end != nil {
+			if warn := hostChannelOf(end.Meta).warning(); warn != "" {
+				fmt.Fprintf(c.stdout, "NOTE: session %s %s: %s\n", printable(list[i].ID), hostChannelMarker, warn)
+			}
+		}
+	}
 	if err := writeMore(c.stdout, fs, page, false); err != nil {
 		return c.fail("", err)
 	}
 	return ExitOK
 }
+
+// hostChannelMarker follows the EXIT of a session whose host kept the
+// channel open after it ended, without a blank (the columns stay
+// whitespace-separated); a NOTE line under the table explains it.
+const hostChannelMarker = "[host-channel-open]"
 
 // durationText is the DURATION column: "open" or the rounded duration.
 func durationText(s *Session) string {

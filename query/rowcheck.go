@@ -3,9 +3,6 @@ package query
 import (
 	"context"
 	"errors"
-	"fmt"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/foureyes/foureyes/event"
 )
@@ -15,43 +12,19 @@ import (
 // approvers; its own hash and signature authenticate it), without reading
 // the rest of the streams. It returns the problems by session id; rows of
 // open sessions are not checked (absent from the map), checked rows that
-// agree map to an empty list.
-func (s *Store) checkRows(ctx context.Context, list []Session) (map[string][]string, error) {
+// agree map to an empty list. ends holds the authenticated ends by
+// session id, for what else a listing shows of them.
+func (s *Store) checkRows(ctx context.Context, list []Session) (out map[string][]string, ends map[string]*event.Event, err error) {
 	var ids []string
 	for i := range list {
 		if !list[i].Open {
 			ids = append(ids, list[i].ID)
 		}
 	}
-	out := make(map[string][]string, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	set := clickhouse.GroupSet{Value: make([]any, len(ids))}
-	for i, id := range ids {
-		set.Value[i] = id
-	}
-	const where = " WHERE session IN ? AND type = 'session.end'"
-	rows, err := s.conn.Query(ctx, "SELECT session, "+eventColumns+" FROM events"+where+" UNION ALL SELECT session, "+eventColumns+" FROM held_events"+where, set, set)
+	out = make(map[string][]string, len(ids))
+	ends, bad, err := s.sessionEnds(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("query: session ends: %w", err)
-	}
-	defer rows.Close()
-	ends := map[string]*event.Event{}
-	bad := map[string]string{}
-	for rows.Next() {
-		e := event.Event{}
-		if err := s.scanInto(ctx, rows, &e, &e.Session); err != nil {
-			return nil, fmt.Errorf("query: session ends: scan: %w", err)
-		}
-		if why := s.endProblem(&e); why != "" {
-			bad[e.Session] = why
-			continue
-		}
-		ends[e.Session] = &e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: session ends: %w", err)
+		return nil, nil, err
 	}
 	for i := range list {
 		row := &list[i]
@@ -77,7 +50,7 @@ func (s *Store) checkRows(ctx context.Context, list []Session) (map[string][]str
 		}
 		out[row.ID] = in.Problems
 	}
-	return out, nil
+	return out, ends, nil
 }
 
 // endProblem says why a stored session.end cannot vouch for a row, or "".

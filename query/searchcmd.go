@@ -28,6 +28,11 @@ type hitJSON struct {
 	Approximate bool     `json:"approximate"`
 	Blind       int      `json:"blind,omitempty"`
 	Cursor      string   `json:"cursor"`
+	// HostChannelOpen and HostChannelAction say, as in sessions --json,
+	// that the hit's session ended with the host keeping its channel
+	// open (from the session's authenticated session.end).
+	HostChannelOpen   bool   `json:"host_channel_open,omitempty"`
+	HostChannelAction string `json:"host_channel_action,omitempty"`
 }
 
 // stoppedJSON is the last line of an output search that hit its scan cap.
@@ -86,7 +91,7 @@ func (c *cli) search(ctx context.Context, args []string) int {
 		return c.fail("", err)
 	}
 	if *asJSON {
-		err = writeHitsJSON(c, fs, &page)
+		err = writeHitsJSON(ctx, c, fs, &page)
 	} else {
 		err = writeHitsText(c, fs, &page)
 	}
@@ -96,9 +101,25 @@ func (c *cli) search(ctx context.Context, args []string) int {
 	return ExitOK
 }
 
-func writeHitsJSON(c *cli, fs *flagSet, page *SearchPage) error {
+func writeHitsJSON(ctx context.Context, c *cli, fs *flagSet, page *SearchPage) error {
+	var ids []string
+	seen := map[string]bool{}
 	for i := range page.Hits {
-		if err := writeJSONLine(c.stdout, toHitJSON(&page.Hits[i])); err != nil {
+		if id := page.Hits[i].Session; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	channels, err := c.st.hostChannels(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range page.Hits {
+		j := toHitJSON(&page.Hits[i])
+		if hc := channels[j.Session]; hc.Open {
+			j.HostChannelOpen, j.HostChannelAction = true, hc.Action
+		}
+		if err := writeJSONLine(c.stdout, j); err != nil {
 			return err
 		}
 	}

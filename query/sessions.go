@@ -43,6 +43,10 @@ type Filter struct {
 	// Transfers selects the sessions that moved or changed files: with
 	// a transfer (scp, rsync, git, SFTP) or an SFTP file operation.
 	Transfers bool
+	// HostChannelOpen selects the sessions whose session.end records
+	// that the host kept the session's channel open after the bastion
+	// ended it (gateway: host_channel_open): a process may have run on.
+	HostChannelOpen bool
 }
 
 // Page is one page of sessions and how many more match after it.
@@ -220,6 +224,16 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 	if f.Transfers {
 		where = append(where, transferCond(f.Since))
 	}
+	if f.HostChannelOpen {
+		w, a, t, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		where, args = append(where, w), append(args, a...)
+		if t != nil {
+			ids = append(ids, *t)
+		}
+	}
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)
 		if err != nil {
@@ -253,25 +267,35 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
 	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), name, name)
+	return s.lookupCond(ctx, "participants", sub, []any{name, name}, table)
+}
+
+// lookupCond runs sub (a query selecting session ids, with its
+// arguments) once and returns the condition selecting those sessions,
+// its arguments and the id table it names, as participantCond describes:
+// a literal set for a few ids, the external table named table for more,
+// sub itself as a subquery past maxTableSessions. what names the lookup
+// in errors.
+func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string) (string, []any, *idTable, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), subArgs...)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return "", nil, nil, fmt.Errorf("query: participants: scan: %w", err)
+			return "", nil, nil, fmt.Errorf("query: %s: scan: %w", what, err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, nil, fmt.Errorf("query: participants: %w", err)
+		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
 	}
 	switch n := uint64(len(ids)); {
 	case n == 0:
-		return "0", nil, nil, nil // nobody by that name took part
+		return "0", nil, nil, nil // no session matches
 	case n <= maxLiteralSessions:
 		set := clickhouse.GroupSet{Value: make([]any, len(ids))}
 		for i, id := range ids {
@@ -281,7 +305,7 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 	case n <= maxTableSessions:
 		return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
 	}
-	return "session IN (" + sub + ")", []any{name, name}, nil, nil
+	return "session IN (" + sub + ")", subArgs, nil, nil
 }
 
 // maxTableSessions bounds the session ids a listing sends as an external

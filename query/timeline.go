@@ -155,17 +155,28 @@ func truncateRunes(s string, n int) string {
 // session (gateway: host_channel_open), what that means for the auditor;
 // "" otherwise. The result is safe to print.
 func hostChannelWarning(evs []event.Event) string {
-	var end *event.Event
-	for i := range evs {
+	return endHostChannel(evs).warning()
+}
+
+// endHostChannel is what the last session.end of evs says of the host's
+// channel.
+func endHostChannel(evs []event.Event) hostChannel {
+	for i := len(evs) - 1; i >= 0; i-- {
 		if evs[i].Type == event.SessionEnd {
-			end = &evs[i]
+			return hostChannelOf(evs[i].Meta)
 		}
 	}
-	if end == nil || end.Meta["host_channel_open"] != "true" {
+	return hostChannel{}
+}
+
+// warning is hostChannelWarning's sentence for hc, "" when the host
+// closed the channel. The result is safe to print.
+func (hc hostChannel) warning() string {
+	if !hc.Open {
 		return ""
 	}
 	msg := "the host kept the session's channel open after the session ended: a process may still run on the host, and what it printed after the end is not recorded"
-	switch a := end.Meta["host_channel_action"]; a {
+	switch a := hc.Action; a {
 	case "login_closed":
 		msg += " (the bastion then closed its login to the host)"
 	case "login_retired":
@@ -250,9 +261,9 @@ func writeTimelineJSON(w io.Writer, s *Session, in *Integrity, evs []event.Event
 	if in != nil {
 		j.withIntegrity(in)
 	}
-	if warn := hostChannelWarning(evs); warn != "" {
-		j.HostChannelOpen = true
-		j.Warnings = append(j.Warnings, warn)
+	if hc := endHostChannel(evs); hc.Open {
+		j.withHostChannel(hc)
+		j.Warnings = append(j.Warnings, hc.warning())
 	}
 	if err := writeJSONLine(w, j); err != nil {
 		return err

@@ -246,6 +246,9 @@ var sessionFilters = []struct {
 	}},
 	{"KindExec", func(i int) query.Filter { return query.Filter{Kind: "exec", Since: bench.hostDays[i].day} }},
 	{"Transfers", func(i int) query.Filter { return query.Filter{Transfers: true, Since: bench.hostDays[i].day} }},
+	// The session.end meta of the events since a day, and of all days.
+	{"HostChannelOpen", func(i int) query.Filter { return query.Filter{HostChannelOpen: true, Since: bench.hostDays[i].day} }},
+	{"HostChannelOpenAll", func(int) query.Filter { return query.Filter{HostChannelOpen: true} }},
 }
 
 func BenchmarkSessions(b *testing.B) {
