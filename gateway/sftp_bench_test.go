@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"io/fs"
 	"os"
@@ -11,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/foureyes/foureyes/config"
+	"github.com/foureyes/foureyes/internal/benche2e"
 	"github.com/foureyes/foureyes/internal/sshtest"
 )
 
@@ -25,7 +30,8 @@ func sftpBenchBytes() int64 {
 
 // BenchmarkSFTP measures SFTP upload and download of one file with the
 // real sftp client (aes128-gcm on every leg), directly to an OpenSSH
-// sshd and through the gateway to the same sshd, which parses the
+// sshd, through a bare relay (the ceiling: internal/benche2e.Relay) and
+// through the gateway to the same sshd, which parses the
 // stream and hashes every byte each way. It reports MB/s and, for the
 // gateway, the bytes the recording spooled per GiB transferred (what
 // Kafka and ClickHouse then carry, give or take their framing) and this
@@ -44,11 +50,13 @@ func BenchmarkSFTP(b *testing.B) {
 	src := filepath.Join(dir, "src.bin")
 	writeBenchFile(b, src, size)
 	cipher := []string{"-c", "aes128-gcm@openssh.com"}
+	relay := sftpBenchRelay(b, f, sshdHost)
 	legs := []struct {
 		name string
 		c    *sshtest.Client
 	}{
 		{"direct", &sshtest.Client{Addr: sshdHost.Address, User: sshdHost.Login, Key: f.dir + "/data/upstream_ed25519", Options: cipher}},
+		{"relay", &sshtest.Client{Addr: relay.Addr(), User: "any", Key: f.keys["alice"], Options: cipher}},
 		{"gateway", &sshtest.Client{Addr: f.addr, User: "alice" + TargetSep + "real", Key: f.keys["alice"], Options: cipher}},
 	}
 	for _, op := range []string{"upload", "download"} {
@@ -75,6 +83,30 @@ func BenchmarkSFTP(b *testing.B) {
 			})
 		}
 	}
+}
+
+// sftpBenchRelay starts the bare relay of internal/benche2e in front of
+// the fixture's sshd (aes128-gcm on both legs; it records and checks
+// nothing): the ceiling of any bastion relaying SFTP on this machine.
+func sftpBenchRelay(b *testing.B, f *fixture, h *config.Host) *benche2e.Relay {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := benche2e.NewRelay(signer, h.Address, &gossh.ClientConfig{
+		User:            h.Login,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(b, f.dir+"/data/upstream_ed25519"))},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), // the fixture's own sshd on loopback; a benchmark
+	}, []string{"aes128-gcm@openssh.com"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	return r
 }
 
 // sftpBatch runs one sftp batch and fails b if it fails.

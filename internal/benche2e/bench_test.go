@@ -188,6 +188,9 @@ func (e *env) compare(b *testing.B, mode string) {
 	runs := map[key][]time.Duration{}  // first byte to last
 	walls := map[key][]time.Duration{} // whole ssh process
 	cpus := map[key][]time.Duration{}  // machine CPU of the run (foureyes: with its drain)
+	// The foureyes leg's CPU by process, per variant: gateway, broker,
+	// ingest, clickhouse-server.
+	parts := map[string][][4]time.Duration{}
 	var drains []time.Duration
 	for round := range bulkRounds {
 		for _, variant := range []string{"exec", "tty"} {
@@ -195,12 +198,18 @@ func (e *env) compare(b *testing.B, mode string) {
 				// Rotate the order so no leg always follows foureyes' drain.
 				i = (i + round) % len(e.legs)
 				l = e.legs[i]
-				busy := machineBusy(b)
+				busy, procs := machineBusy(b), e.stack.processCPU(b)
 				d, w := bulkOnce(b, l.client(variant == "tty", command))
 				runs[key{variant, i}] = append(runs[key{variant, i}], d)
 				walls[key{variant, i}] = append(walls[key{variant, i}], w)
 				if l.name == "foureyes" {
 					drains = append(drains, e.stack.drain(b))
+					after := e.stack.processCPU(b)
+					var p [4]time.Duration
+					for j := range p {
+						p[j] = after[j] - procs[j]
+					}
+					parts[variant] = append(parts[variant], p)
 				}
 				cpus[key{variant, i}] = append(cpus[key{variant, i}], machineBusy(b)-busy)
 			}
@@ -245,6 +254,18 @@ func (e *env) compare(b *testing.B, mode string) {
 		}
 		fmt.Printf("| %s | %.2f s | %.2f s | %.2f s | %.2f× |\n", variant, med[0], med[1], med[2], med[1]/med[2])
 		b.ReportMetric(med[1]/med[2], variant+"-cpu-bound-foureyes/relay")
+	}
+	fmt.Printf("\n| foureyes leg, CPU per GB by process (with the drain), median of %d | gateway | broker | ingest | clickhouse-server |\n|---|---|---|---|---|\n", bulkRounds)
+	for _, variant := range []string{"exec", "tty"} {
+		var cols [4]string
+		for j := range cols {
+			var ds []time.Duration
+			for _, p := range parts[variant] {
+				ds = append(ds, p[j])
+			}
+			cols[j] = fmt.Sprintf("%.2f s", median(ds).Seconds()/(float64(bulkBytes)/1e9))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", variant, cols[0], cols[1], cols[2], cols[3])
 	}
 
 	fmt.Printf("\n| echo RTT, %d samples | p50 | p99 | p99.9 |\n|---|---|---|---|\n", echoSamples)

@@ -242,6 +242,16 @@ func foureyesBinary(tb testing.TB) string {
 	return buildPath
 }
 
+// processCPU returns the CPU time so far of the gateway, the broker,
+// ingest and clickhouse-server, in that order.
+func (s *stack) processCPU(tb testing.TB) [4]time.Duration {
+	out := [4]time.Duration{pidCPU(tb, s.gatewayPID), pidCPU(tb, s.brokerPID), pidCPU(tb, s.ingestPID)}
+	for _, pid := range s.clickhousePI {
+		out[3] += pidCPU(tb, pid)
+	}
+	return out
+}
+
 // metric reads one unlabelled sample from the gateway's /metrics.
 func (s *stack) metric(tb testing.TB, name string) float64 {
 	tb.Helper()
