@@ -28,7 +28,9 @@ func sftpBenchBytes() int64 {
 // sshd and through the gateway to the same sshd, which parses the
 // stream and hashes every byte each way. It reports MB/s and, for the
 // gateway, the bytes the recording spooled per GiB transferred (what
-// Kafka and ClickHouse then carry, give or take their framing).
+// Kafka and ClickHouse then carry, give or take their framing) and this
+// process's CPU seconds per GB (the gateway and recorder run here; ssh,
+// sftp and sshd do not), which is robust on a loaded machine.
 //
 //	go test -run '^$' -bench SFTP -benchtime 1x ./gateway/
 func BenchmarkSFTP(b *testing.B) {
@@ -50,18 +52,20 @@ func BenchmarkSFTP(b *testing.B) {
 	for _, op := range []string{"upload", "download"} {
 		for _, leg := range legs {
 			b.Run(op+"/"+leg.name, func(b *testing.B) {
-				var total time.Duration
+				var total, cpu time.Duration
 				spool := spoolSize(b, filepath.Join(f.dir, "spool"))
 				for i := 0; i < b.N; i++ {
 					batch := "put " + src + " " + filepath.Join(dir, "dst.bin") + "\n"
 					if op == "download" {
 						batch = "get " + src + " /dev/null\n"
 					}
-					start := time.Now()
+					start, c0 := time.Now(), processCPU(b)
 					sftpBatch(b, leg.c, batch)
 					total += time.Since(start)
+					cpu += processCPU(b) - c0
 				}
 				b.ReportMetric(float64(size)*float64(b.N)/total.Seconds()/1e6, "MB/s")
+				b.ReportMetric(cpu.Seconds()/(float64(size)*float64(b.N)/1e9), "proc-cpu-s/GB")
 				if leg.name == "gateway" {
 					grown := spoolSize(b, filepath.Join(f.dir, "spool")) - spool
 					b.ReportMetric(float64(grown)/(float64(size)*float64(b.N)/(1<<30)), "spool_B/GiB")

@@ -1,0 +1,50 @@
+package gateway
+
+// Copy buffers. Each direction of a session starts with a small buffer
+// and grows when a read fills it: an idle session holds a few KiB instead
+// of 3×32 KiB, interactive bursts read 32 KiB, and a bulk transfer reads
+// up to 256 KiB at once. A larger read costs nothing per byte but saves
+// per read: x/crypto sends the sender a window adjustment for every Read
+// of a channel (a packet, a write(2), a wakeup of the host or client),
+// and every read is a recorder call, a throttle check and a lock round.
+// A bulk-sized buffer goes back to 32 KiB after quietReads reads that
+// did not need it, so a session that once moved a file does not keep it.
+const (
+	smallBufSize = 2 << 10
+	bufSize      = 32 << 10
+	bulkBufSize  = 256 << 10
+	quietReads   = 64
+)
+
+// grow returns a larger buffer when the last read filled buf: 2 KiB,
+// then 32 KiB, then 256 KiB.
+func grow(buf []byte, n int) []byte {
+	if n == len(buf) && len(buf) < bulkBufSize {
+		return make([]byte, min(16*len(buf), bulkBufSize))
+	}
+	return buf
+}
+
+// copyBuf is a copier's read buffer: it grows as grow does and gives a
+// bulk-sized buffer back after quietReads reads under bufSize.
+type copyBuf struct {
+	b     []byte
+	quiet int // consecutive reads under bufSize into a bulk-sized b
+}
+
+// newCopyBuf returns a small buffer.
+func newCopyBuf() copyBuf { return copyBuf{b: make([]byte, smallBufSize)} }
+
+// after adjusts the buffer to the n bytes the last read returned.
+func (c *copyBuf) after(n int) {
+	switch {
+	case n == len(c.b) && len(c.b) < bulkBufSize:
+		c.b, c.quiet = grow(c.b, n), 0
+	case len(c.b) > bufSize && n < bufSize:
+		if c.quiet++; c.quiet >= quietReads {
+			c.b, c.quiet = make([]byte, bufSize), 0
+		}
+	default:
+		c.quiet = 0
+	}
+}
