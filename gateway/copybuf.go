@@ -9,6 +9,9 @@ package gateway
 // and every read is a recorder call, a throttle check and a lock round.
 // A bulk-sized buffer goes back to 32 KiB after quietReads reads that
 // did not need it, so a session that once moved a file does not keep it.
+// Output of a four-eyes session stays at 32 KiB reads: each read is a
+// chunk in every reviewer's queue (queueChunks), which would otherwise
+// hold 8 times the bytes.
 const (
 	smallBufSize = 2 << 10
 	bufSize      = 32 << 10
@@ -16,30 +19,25 @@ const (
 	quietReads   = 64
 )
 
-// grow returns a larger buffer when the last read filled buf: 2 KiB,
-// then 32 KiB, then 256 KiB.
-func grow(buf []byte, n int) []byte {
-	if n == len(buf) && len(buf) < bulkBufSize {
-		return make([]byte, min(16*len(buf), bulkBufSize))
-	}
-	return buf
-}
-
-// copyBuf is a copier's read buffer: it grows as grow does and gives a
-// bulk-sized buffer back after quietReads reads under bufSize.
+// copyBuf is a copier's read buffer: it grows when a read fills it (2
+// KiB, 32 KiB, then up to its limit) and gives a bulk-sized buffer back
+// after quietReads reads under bufSize.
 type copyBuf struct {
 	b     []byte
+	limit int // bufSize or bulkBufSize
 	quiet int // consecutive reads under bufSize into a bulk-sized b
 }
 
-// newCopyBuf returns a small buffer.
-func newCopyBuf() copyBuf { return copyBuf{b: make([]byte, smallBufSize)} }
+// newCopyBuf returns a small buffer that grows up to limit.
+func newCopyBuf(limit int) copyBuf {
+	return copyBuf{b: make([]byte, smallBufSize), limit: limit}
+}
 
 // after adjusts the buffer to the n bytes the last read returned.
 func (c *copyBuf) after(n int) {
 	switch {
-	case n == len(c.b) && len(c.b) < bulkBufSize:
-		c.b, c.quiet = grow(c.b, n), 0
+	case n == len(c.b) && len(c.b) < c.limit:
+		c.b, c.quiet = make([]byte, min(16*len(c.b), c.limit)), 0
 	case len(c.b) > bufSize && n < bufSize:
 		if c.quiet++; c.quiet >= quietReads {
 			c.b, c.quiet = make([]byte, bufSize), 0

@@ -5,21 +5,23 @@ import "testing"
 func TestCopyBufGrowsAndShrinks(t *testing.T) {
 	steps := []struct {
 		name  string
+		limit int
 		reads []int // bytes returned by consecutive reads
 		want  int   // len of the buffer after them
 	}{
-		{"idle stays small", []int{1, 5, smallBufSize - 1}, smallBufSize},
-		{"a full small read grows to 32 KiB", []int{smallBufSize}, bufSize},
-		{"a full 32 KiB read grows to bulk", []int{smallBufSize, bufSize}, bulkBufSize},
-		{"bulk stops growing", []int{smallBufSize, bufSize, bulkBufSize, bulkBufSize}, bulkBufSize},
-		{"a few small reads keep bulk", append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads-1)...), bulkBufSize},
-		{"quietReads small reads give bulk back", append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads)...), bufSize},
-		{"a large read restarts the count", append(append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads-1)...), append([]int{bufSize}, repeatInt(10, quietReads-1)...)...), bulkBufSize},
-		{"32 KiB is never given back", append([]int{smallBufSize}, repeatInt(1, 2*quietReads)...), bufSize},
+		{"idle stays small", bulkBufSize, []int{1, 5, smallBufSize - 1}, smallBufSize},
+		{"a full small read grows to 32 KiB", bulkBufSize, []int{smallBufSize}, bufSize},
+		{"a full 32 KiB read grows to bulk", bulkBufSize, []int{smallBufSize, bufSize}, bulkBufSize},
+		{"bulk stops growing", bulkBufSize, []int{smallBufSize, bufSize, bulkBufSize, bulkBufSize}, bulkBufSize},
+		{"a few small reads keep bulk", bulkBufSize, append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads-1)...), bulkBufSize},
+		{"quietReads small reads give bulk back", bulkBufSize, append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads)...), bufSize},
+		{"a large read restarts the count", bulkBufSize, append(append([]int{smallBufSize, bufSize}, repeatInt(10, quietReads-1)...), append([]int{bufSize}, repeatInt(10, quietReads-1)...)...), bulkBufSize},
+		{"a 32 KiB limit stops there", bufSize, []int{smallBufSize, bufSize, bufSize}, bufSize},
+		{"32 KiB is never given back", bulkBufSize, append([]int{smallBufSize}, repeatInt(1, 2*quietReads)...), bufSize},
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			cb := newCopyBuf()
+			cb := newCopyBuf(tt.limit)
 			for _, n := range tt.reads {
 				if n > len(cb.b) {
 					t.Fatalf("read of %d into a %d-byte buffer", n, len(cb.b))

@@ -223,7 +223,11 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 // counted as lost (best effort). While the recording is behind it stops
 // reading (throttle.go).
 func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader, stream int) {
-	cb := newCopyBuf()
+	limit := bulkBufSize
+	if sess.hub != nil {
+		limit = bufSize // a read is a chunk in each reviewer's queue (copybuf.go)
+	}
+	cb := newCopyBuf(limit)
 	failed := rec.Done()
 	for {
 		buf := cb.b
@@ -272,7 +276,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 // recording has failed nothing more reaches the host (strict), or it
 // does and is counted as lost (best effort).
 func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
-	cb := newCopyBuf()
+	cb := newCopyBuf(bulkBufSize)
 	user := sess.user.Name
 	failed := rec.Done()
 	for {
