@@ -507,16 +507,16 @@ func (sess *clientSession) startOwnerInput(in *ownerInput) {
 // waiting, the host while approved and watched; dropped while paused.
 func (sess *clientSession) readOwnerInput(in *ownerInput) {
 	hb := sess.hub
-	buf := make([]byte, smallBufSize)
+	cb := newCopyBuf(bulkBufSize)
 	var ed *lineEditor
 	if sess.pty != nil {
 		ed = &lineEditor{echo: sess.ch}
 	}
 	asked := false
 	for {
-		n, err := sess.ch.Read(buf)
+		n, err := sess.ch.Read(cb.b)
 		if n > 0 {
-			p := buf[:n]
+			p := cb.b[:n]
 			switch hb.current() {
 			case stateAsking:
 				for i := 0; i < len(p) && !asked && ed != nil; i++ {
@@ -547,7 +547,7 @@ func (sess *clientSession) readOwnerInput(in *ownerInput) {
 				// the terminate hotkey always works.
 				hb.rec.WaitInput(sess.ctx.Done())
 			}
-			buf = grow(buf, n)
+			cb.after(n)
 		}
 		if err != nil {
 			hb.mu.Lock()

@@ -11,23 +11,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// Copy buffers. Each direction of a session starts with a small buffer
-// and switches, once, to a full one when a read fills it: an idle session
-// holds a few KiB instead of 3×32 KiB, a bulk transfer runs with 32 KiB
-// reads after its first packet.
-const (
-	smallBufSize = 2 << 10
-	bufSize      = 32 << 10
-)
-
-// grow returns a full-size buffer when the last read filled buf.
-func grow(buf []byte, n int) []byte {
-	if n == len(buf) && len(buf) < bufSize {
-		return make([]byte, bufSize)
-	}
-	return buf
-}
-
 // proxy opens the session on the host, mirrors the client's pty, locale
 // and command, and copies bytes both ways (recording them) until the host
 // ends the command, the client goes away, the server shuts down or the
@@ -240,9 +223,14 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 // counted as lost (best effort). While the recording is behind it stops
 // reading (throttle.go).
 func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader, stream int) {
-	buf := make([]byte, smallBufSize)
+	limit := bulkBufSize
+	if sess.hub != nil {
+		limit = bufSize // a read is a chunk in each reviewer's queue (copybuf.go)
+	}
+	cb := newCopyBuf(limit)
 	failed := rec.Done()
 	for {
+		buf := cb.b
 		n, err := src.Read(buf)
 		tap := stream == streamOut && sess.sftp != nil
 		// After the session ended with the channel left open on the
@@ -272,7 +260,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 				// Keep reading so the host is not blocked on a full
 				// window while the session is torn down.
 			}
-			buf = grow(buf, n)
+			cb.after(n)
 		}
 		if err != nil {
 			return
@@ -288,10 +276,11 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 // recording has failed nothing more reaches the host (strict), or it
 // does and is counted as lost (best effort).
 func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
-	buf := make([]byte, smallBufSize)
+	cb := newCopyBuf(bulkBufSize)
 	user := sess.user.Name
 	failed := rec.Done()
 	for {
+		buf := cb.b
 		n, err := sess.ch.Read(buf)
 		if n > 0 {
 			if sess.sftp != nil {
@@ -317,7 +306,7 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 				return
 			}
 			sess.rc.inFwd.Add(int64(n))
-			buf = grow(buf, n)
+			cb.after(n)
 		}
 		if err != nil {
 			uch.CloseWrite()

@@ -134,12 +134,12 @@ func TestRecordingFailurePolicy(t *testing.T) {
 			// as lost.
 			fwd, recorded, lost := metaInt(t, e, "bytes_out_forwarded"), metaInt(t, end, "bytes_out"), metaInt(t, e, "bytes_out_lost")
 			if tt.policy == config.OnFailureStrict {
-				if lost != 0 || fwd >= 2000000 || recorded-fwd > bufSize {
+				if lost != 0 || fwd >= 2000000 || recorded-fwd > bulkBufSize {
 					t.Errorf("strict: %d bytes lost, %d forwarded, %d recorded; want 0 lost, the output cut, no unrecorded output shown", lost, fwd, recorded)
 				}
 				return
 			}
-			if fwd < 2000000 || lost == 0 || fwd-recorded <= 0 || lost > fwd-recorded+bufSize {
+			if fwd < 2000000 || lost == 0 || fwd-recorded <= 0 || lost > fwd-recorded+bulkBufSize {
 				t.Errorf("best effort: forwarded %d, recorded %d, lost %d", fwd, recorded, lost)
 			}
 			if end.Meta["on_failure"] != config.OnFailureBestEffort || end.Meta["bytes_out_lost"] != e.Meta["bytes_out_lost"] {
