@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"io/fs"
 	"os"
@@ -89,15 +88,7 @@ func BenchmarkSFTP(b *testing.B) {
 // the fixture's sshd (aes128-gcm on both legs; it records and checks
 // nothing): the ceiling of any bastion relaying SFTP on this machine.
 func sftpBenchRelay(b *testing.B, f *fixture, h *config.Host) *benche2e.Relay {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := benche2e.NewRelay(signer, h.Address, &gossh.ClientConfig{
+	r, err := benche2e.NewRelay(sshtest.NewSigner(b), h.Address, &gossh.ClientConfig{
 		User:            h.Login,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(b, f.dir+"/data/upstream_ed25519"))},
 		HostKeyCallback: gossh.InsecureIgnoreHostKey(), // the fixture's own sshd on loopback; a benchmark

@@ -3,8 +3,6 @@ package benche2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -68,15 +66,7 @@ func newEnv(b *testing.B) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, relayKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	relaySigner, err := gossh.NewSignerFromKey(relayKey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.relay, err = NewRelay(relaySigner, e.sshd.Addr, &gossh.ClientConfig{
+	e.relay, err = NewRelay(sshtest.NewSigner(b), e.sshd.Addr, &gossh.ClientConfig{
 		User:            u.Username,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(b, upKey))},
 		HostKeyCallback: gossh.FixedHostKey(e.sshd.HostKey),

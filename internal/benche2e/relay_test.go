@@ -1,8 +1,6 @@
 package benche2e
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"os/user"
 	"path/filepath"
 	"testing"
@@ -22,15 +20,7 @@ func TestRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hk, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(hk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRelay(signer, h.Addr, &gossh.ClientConfig{
+	r, err := NewRelay(sshtest.NewSigner(t), h.Addr, &gossh.ClientConfig{
 		User:            u.Username,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(sshtest.Signer(t, filepath.Join(dir, "client")))},
 		HostKeyCallback: gossh.FixedHostKey(h.HostKey),

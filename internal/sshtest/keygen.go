@@ -51,3 +51,18 @@ func Signer(tb testing.TB, path string) gossh.Signer {
 	}
 	return s
 }
+
+// NewSigner returns a new ed25519 signer held in memory only, e.g. a
+// test server's host key.
+func NewSigner(tb testing.TB) gossh.Signer {
+	tb.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
