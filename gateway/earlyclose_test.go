@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -33,14 +32,7 @@ type earlyCloser struct {
 // the test ends.
 func startEarlyCloser(t *testing.T) *earlyCloser {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := sshtest.NewSigner(t)
 	cfg := &gossh.ServerConfig{PublicKeyCallback: func(gossh.ConnMetadata, gossh.PublicKey) (*gossh.Permissions, error) { return nil, nil }}
 	cfg.AddHostKey(signer)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
