@@ -464,7 +464,7 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 					meta["exit_signal"] = exit.signal.Signal
 				}
 			} else {
-				meta["reason"] = "host closed the session without an exit status"
+				meta["reason"] = sess.noExitReason()
 			}
 			what := "shell"
 			switch {

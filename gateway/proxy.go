@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
@@ -71,7 +72,7 @@ loop:
 					meta["exit_signal"] = exit.signal.Signal
 				}
 			} else {
-				meta["reason"] = "host closed the session without an exit status"
+				meta["reason"] = sess.noExitReason()
 			}
 			if sess.startUnconfirmed {
 				meta["start"] = "unconfirmed"
@@ -314,6 +315,40 @@ func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
 		}
 		rec.WaitInput(sess.ctx.Done()) // bulk input waits too; keystrokes have room (throttle.go)
 	}
+}
+
+// clientGoneGrace bounds how long a session whose host closed without an
+// exit status, after the client's input ended, waits to learn whether
+// the client's connection is gone.
+const clientGoneGrace = 250 * time.Millisecond
+
+// noExitReason returns the session.end reason for a host that closed the
+// session without an exit status. When the client's connection drops,
+// the gateway forwards its EOF, and a quick host may close before the
+// connection's end reaches the session: if the client's input had ended
+// and the session is cancelled as the client's within clientGoneGrace,
+// the client's disconnection is the reason, as it is when it arrives
+// first (TestClientDisconnectEndsUpstream).
+func (sess *clientSession) noExitReason() string {
+	const hostClosed = "host closed the session without an exit status"
+	if sess.inputDone == nil {
+		return hostClosed
+	}
+	select {
+	case <-sess.inputDone:
+	default:
+		return hostClosed // the client is still sending: it is there
+	}
+	t := time.NewTimer(clientGoneGrace)
+	defer t.Stop()
+	select {
+	case <-sess.ctx.Done():
+		if errors.Is(context.Cause(sess.ctx), errClientGone) {
+			return "client disconnected"
+		}
+	case <-t.C:
+	}
+	return hostClosed
 }
 
 // signalNumbers maps SSH signal names (RFC 4254 6.10) to Linux numbers,
