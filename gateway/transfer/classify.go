@@ -48,6 +48,13 @@ func Classify(line string) (Command, bool) {
 	if !ok || len(words) == 0 {
 		return Command{}, false
 	}
+	// Stock clients name the program bare. A quoted or pieced-together
+	// name (`scp'' -t x`, `'rsync' --server …`) runs the same program
+	// but is no client's line: it stays an ordinary command, recorded in
+	// full, rather than a summarised transfer.
+	if !strings.HasPrefix(strings.TrimLeft(line, " "), words[0]+" ") {
+		return Command{}, false
+	}
 	switch words[0] {
 	case "scp":
 		return classifySCP(words[1:])

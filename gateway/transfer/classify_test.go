@@ -16,6 +16,9 @@ var classifyCases = []struct {
 	want Command
 }{
 	{"scp upload", "scp -t scp-landed.txt", true, Command{ViaSCP, "scp", Upload, "scp-landed.txt"}},
+	{"scp quoted program", "scp'' -t 0", false, Command{}},
+	{"rsync quoted program", "'rsync' --server -e.LsfxC . dst", false, Command{}},
+	{"git pieced program", "git-upload-pa''ck repo.git", false, Command{}},
 	{"scp download", "scp -f /etc/hosts", true, Command{ViaSCP, "scp", Download, "/etc/hosts"}},
 	{"scp recursive into dir", "scp -v -r -d -p -t -- /srv/dir", true, Command{ViaSCP, "scp", Upload, "/srv/dir"}},
 	{"scp dash path", "scp -t -- -odd", true, Command{ViaSCP, "scp", Upload, "-odd"}},
