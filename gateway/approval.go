@@ -507,7 +507,7 @@ func (sess *clientSession) startOwnerInput(in *ownerInput) {
 // waiting, the host while approved and watched; dropped while paused.
 func (sess *clientSession) readOwnerInput(in *ownerInput) {
 	hb := sess.hub
-	cb := newCopyBuf(bulkBufSize)
+	cb := sess.newCopyBuf()
 	var ed *lineEditor
 	if sess.pty != nil {
 		ed = &lineEditor{echo: sess.ch}

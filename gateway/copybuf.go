@@ -8,15 +8,16 @@ package gateway
 // Read whenever more than 96 KiB of its 2 MiB window is in flight, which
 // under bulk output is nearly every Read (a packet, a write(2), a wakeup
 // of the host or client), and every read is a recorder call, a throttle
-// check and a lock round. (The gateway's CPU per GB did not measurably
-// change with it on a loaded 2-core machine; the window adjustments'
-// share of its profile fell from 7 % to under 1 %: BENCHMARKS.md,
-// "Relay CPU per byte".)
+// check and a lock round. (The window adjustments' share of the
+// gateway's profile fell from 7 % to under 1 %, and the whole machine's
+// CPU per GB of bulk exec by about 7 %: BENCHMARKS.md, "Relay CPU per
+// byte".)
 // A bulk-sized buffer goes back to 32 KiB after quietReads reads that
 // did not need it, so a session that once moved a file does not keep it.
-// Output of a four-eyes session stays at 32 KiB reads: each read is a
-// chunk in every reviewer's queue (queueChunks), which would otherwise
-// hold 8 times the bytes.
+// The copiers of a four-eyes session stay at 32 KiB reads: each read of
+// the host's output, and of the requester's input an exec session shows
+// reviewers, is a chunk in every reviewer's queue (queueChunks), which
+// would otherwise hold 8 times the bytes.
 const (
 	smallBufSize = 2 << 10
 	bufSize      = 32 << 10
@@ -31,6 +32,17 @@ type copyBuf struct {
 	b     []byte
 	limit int // bufSize or bulkBufSize
 	quiet int // consecutive reads under bufSize into a bulk-sized b
+}
+
+// newCopyBuf returns the read buffer of one of the session's copiers:
+// up to bulkBufSize, or bufSize in a four-eyes session, whose reads
+// (the host's output, and the requester's input that exec sessions show
+// reviewers) become chunks in every reviewer's queue.
+func (sess *clientSession) newCopyBuf() copyBuf {
+	if sess.hub != nil {
+		return newCopyBuf(bufSize)
+	}
+	return newCopyBuf(bulkBufSize)
 }
 
 // newCopyBuf returns a small buffer that grows up to limit.

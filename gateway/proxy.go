@@ -224,11 +224,7 @@ func (sess *clientSession) watchExit(ureqs <-chan *gossh.Request) (<-chan struct
 // counted as lost (best effort). While the recording is behind it stops
 // reading (throttle.go).
 func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src io.Reader, stream int) {
-	limit := bulkBufSize
-	if sess.hub != nil {
-		limit = bufSize // a read is a chunk in each reviewer's queue (copybuf.go)
-	}
-	cb := newCopyBuf(limit)
+	cb := sess.newCopyBuf()
 	failed := rec.Done()
 	for {
 		buf := cb.b
@@ -277,7 +273,7 @@ func (sess *clientSession) copyOutput(rec *recorder.Session, dst io.Writer, src 
 // recording has failed nothing more reaches the host (strict), or it
 // does and is counted as lost (best effort).
 func (sess *clientSession) copyInput(rec *recorder.Session, uch gossh.Channel) {
-	cb := newCopyBuf(bulkBufSize)
+	cb := sess.newCopyBuf()
 	user := sess.user.Name
 	failed := rec.Done()
 	for {
