@@ -102,3 +102,30 @@ func (s *Store) hostChannels(ctx context.Context, ids []string) (map[string]host
 	}
 	return out, nil
 }
+
+// hostChannelCandidates narrows the sessions hostChannelSessions found by
+// text to those whose end says so when parsed, or whose end does not
+// verify. The text test also matches a meta value that holds the same
+// bytes (a command with raw bytes is stored in the binary form, which
+// does not escape them), so a watched user could otherwise fill the
+// auditor's list with sessions that ended cleanly; an end that does not
+// verify stays listed, flagged, as a database writer's change should be.
+func (s *Store) hostChannelCandidates(ctx context.Context, ids []string) ([]string, error) {
+	var kept []string
+	for lo := 0; lo < len(ids); lo += maxEndsPerRead {
+		part := ids[lo:min(lo+maxEndsPerRead, len(ids))]
+		ends, bad, err := s.sessionEnds(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range part {
+			if e, ok := ends[id]; bad[id] != "" || (ok && hostChannelOf(e.Meta).Open) {
+				kept = append(kept, id)
+			}
+		}
+	}
+	return kept, nil
+}
+
+// maxEndsPerRead bounds the session ids of one read of their ends.
+const maxEndsPerRead = 2000

@@ -203,3 +203,32 @@ func TestSessionsHostChannelForgedEnd(t *testing.T) {
 
 // printHere appends the output the fixtures' output search finds.
 func printHere(r *rec) *rec { return r.at(time.Second, event.Output, "", "still here\r\n", nil) }
+
+// TestSessionsHostChannelDecoy: a session that ended cleanly but whose
+// end carries the marker's bytes in another value (a command with raw
+// bytes is stored in the binary meta form, which does not escape them;
+// the JSON form escapes the quotes) is not listed by
+// --host-channel-open: the text match only finds candidates, the parsed
+// end decides.
+func TestSessionsHostChannelDecoy(t *testing.T) {
+	conn := testConn(t)
+	end := func(r *rec, meta map[string]string) {
+		meta["exit_status"], meta["user"], meta["host"] = "0", r.user, r.host
+		r.at(2*time.Second, event.SessionEnd, "", "", meta)
+		store(t, conn, r)
+	}
+	end(newRec("d1", "mallory", "db1", "exec", t0), map[string]string{"command": "echo host_channel_open\x00\x00\x00\x04true \xff"})
+	end(newRec("d2", "mallory", "db1", "exec", t0.Add(time.Minute)), map[string]string{"command": `echo "host_channel_open":"true"`})
+	end(newRec("k1", "alice", "db1", "exec", t0.Add(2*time.Minute)), map[string]string{"host_channel_open": "true", "host_channel_action": "login_closed"})
+	st := NewStore(conn)
+	literal, table := maxLiteralSessions, maxTableSessions
+	defer func() { maxLiteralSessions, maxTableSessions = literal, table }()
+	for _, limits := range [][2]uint64{{literal, table}, {0, table}} {
+		maxLiteralSessions, maxTableSessions = limits[0], limits[1]
+		r := runCLI(st, "sessions", "--host-channel-open", "--json")
+		got := sessionLines(t, r.stdout)
+		if r.code != 0 || len(got) != 1 || !got["k1"].HostChannelOpen {
+			t.Errorf("limits %v: sessions --host-channel-open = %+v; want k1 alone:\n%s", limits, r, r.stdout)
+		}
+	}
+}

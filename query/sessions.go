@@ -225,7 +225,7 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, transferCond(f.Since))
 	}
 	if f.HostChannelOpen {
-		w, a, t, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids")
+		w, a, t, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids", s.hostChannelCandidates)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -267,16 +267,17 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
 	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
-	return s.lookupCond(ctx, "participants", sub, []any{name, name}, table)
+	return s.lookupCond(ctx, "participants", sub, []any{name, name}, table, nil)
 }
 
 // lookupCond runs sub (a query selecting session ids, with its
 // arguments) once and returns the condition selecting those sessions,
 // its arguments and the id table it names, as participantCond describes:
 // a literal set for a few ids, the external table named table for more,
-// sub itself as a subquery past maxTableSessions. what names the lookup
-// in errors.
-func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string) (string, []any, *idTable, error) {
+// sub itself as a subquery past maxTableSessions. keep, when not nil,
+// narrows the ids sub found (not on the subquery path). what names the
+// lookup in errors.
+func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string, keep func(context.Context, []string) ([]string, error)) (string, []any, *idTable, error) {
 	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), subArgs...)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
@@ -292,6 +293,11 @@ func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any,
 	}
 	if err := rows.Err(); err != nil {
 		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
+	}
+	if keep != nil && uint64(len(ids)) <= maxTableSessions {
+		if ids, err = keep(ctx, ids); err != nil {
+			return "", nil, nil, err
+		}
 	}
 	switch n := uint64(len(ids)); {
 	case n == 0:
