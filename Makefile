@@ -43,14 +43,16 @@ bench: deps
 	./scripts/bench.sh
 
 # End to end against a real sshd (internal/benche2e, issue 11): direct,
-# bare relay and foureyes side by side, then pinned with taskset, then the
-# transfers check. BENCH_E2E=taskset|transfers runs only that variant.
+# bare relay and foureyes side by side (ingest and ClickHouse at their
+# shipped priorities, then flat), then pinned with taskset, then the
+# transfers check. BENCH_E2E=flat|taskset|transfers runs only that variant.
 BENCH_E2E_CMD = $(GO) test -run '^$$' -bench E2E -benchtime 1x -timeout 60m -v ./internal/benche2e/
 bench-e2e: deps
 ifdef BENCH_E2E
 	BENCH_E2E=$(BENCH_E2E) $(BENCH_E2E_CMD)
 else
 	BENCH_E2E= $(BENCH_E2E_CMD)
+	BENCH_E2E=flat $(BENCH_E2E_CMD)
 	BENCH_E2E=taskset $(BENCH_E2E_CMD)
 	BENCH_E2E=transfers $(BENCH_E2E_CMD)
 endif

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,14 +104,17 @@ func newEnv(b *testing.B) *env {
 func BenchmarkE2E(b *testing.B) {
 	mode := os.Getenv("BENCH_E2E")
 	switch mode {
-	case "", "taskset", "transfers":
+	case "", "flat", "taskset", "transfers":
 	default:
-		b.Fatalf("BENCH_E2E=%q; use taskset, transfers or nothing", mode)
+		b.Fatalf("BENCH_E2E=%q; use flat, taskset, transfers or nothing", mode)
 	}
 	for range b.N {
 		e := newEnv(b)
 		if mode == "taskset" {
 			e.pin(b)
+		}
+		if mode == "" || mode == "transfers" {
+			e.shippedPriorities(b)
 		}
 		e.stack.drain(b)
 		if mode == "transfers" {
@@ -381,3 +385,69 @@ func nprocs() int {
 
 // us formats d in microseconds.
 func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
+
+// The shipped systemd units (deploy/) whose Nice= the benchmark applies
+// to the processes they run, so that it measures the priorities an
+// operator installs; CPUWeight= does the same under cgroup v2, where
+// every unit has its own group, and needs systemd to apply.
+const (
+	ingestUnit     = "../../deploy/foureyes-ingest.service"
+	clickhouseUnit = "../../deploy/clickhouse-server.service.d/foureyes.conf"
+)
+
+// shippedPriorities gives ingest and clickhouse-server the Nice= of their
+// units. The broker stays as it is: it stands for the Kafka cluster,
+// whose acknowledgements empty the gateway's spool.
+func (e *env) shippedPriorities(b *testing.B) {
+	b.Helper()
+	if len(e.stack.clickhousePI) == 0 {
+		b.Fatal("benche2e: clickhouse-server's process not found")
+	}
+	in, ch := unitNice(b, ingestUnit), unitNice(b, clickhouseUnit)
+	renice(b, e.stack.ingestPID, in)
+	for _, pid := range e.stack.clickhousePI {
+		renice(b, pid, ch)
+	}
+	fmt.Printf("shipped priorities: ingest %d nice %d, clickhouse-server %v nice %d\n", e.stack.ingestPID, in, e.stack.clickhousePI, ch)
+}
+
+// unitNice returns the value of the Nice= line of a systemd unit file.
+func unitNice(b *testing.B, path string) int {
+	b.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Nice="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				b.Fatalf("benche2e: %s: %q: %v", path, line, err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("benche2e: %s has no Nice= line", path)
+	return 0
+}
+
+// renice sets the nice value of every thread of process pid: on Linux a
+// nice value belongs to a thread, and setpriority(PRIO_PROCESS, pid)
+// changes only the thread whose id is pid. Threads made later inherit it
+// from the thread that makes them.
+func renice(b *testing.B, pid, n int) {
+	b.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, n); err != nil && err != syscall.ESRCH {
+			b.Fatalf("benche2e: nice %d for thread %d of %d: %v", n, tid, pid, err)
+		}
+	}
+}

@@ -23,12 +23,17 @@
 // pinned to separate CPUs. BENCH_E2E selects the variant:
 //
 //	(unset)    bulk exec and tty output, interleaved direct / relay /
-//	           foureyes runs, medians and ratios; keystroke echo RTT
+//	           foureyes runs, medians and ratios; keystroke echo RTT;
+//	           everything on all cores, ingest and ClickHouse at the
+//	           Nice= of their shipped units (deploy/), as on a bastion
+//	           that runs the whole pipeline
+//	flat       the same with every process at the same priority
 //	taskset    the same with ingest, broker and ClickHouse on CPU 1 and
 //	           the gateway, the relay, ssh and sshd on CPU 0
 //	transfers  ten 500 MB transfers in a row and five at once through
-//	           foureyes, then checks every byte is in ClickHouse, the
-//	           spool never filled and no session was ended by recording
+//	           foureyes (shipped priorities), then checks every byte is
+//	           in ClickHouse, the spool never filled and no session was
+//	           ended by recording
 //
 // sshd runs as the current user (root on the build machines) with its own
 // configuration, host key and authorized_keys in a temporary directory,
