@@ -267,6 +267,12 @@ func TestTunnelRevoked(t *testing.T) {
 	}
 	conn.Close()
 	c.Close()
-	evs := f.sessionOf(func(i recorder.StartInfo) bool { return i.Kind == "tunnel" })
+	// The gateway closes the tunnel's channel before it records
+	// tunnel.close (it needs both copiers' byte counts): wait for the end.
+	var evs []event.Event
+	waitFor(t, "the tunnel's session.end", func() bool {
+		evs = f.sessionOf(func(i recorder.StartInfo) bool { return i.Kind == "tunnel" })
+		return len(evs) > 0 && evs[len(evs)-1].Type == event.SessionEnd
+	})
 	requireEvent(t, evs, event.TunnelClose, "alice", map[string]string{"reason": "access revoked: tunnel to " + echo + " no longer allowed", "bytes_up": "7"})
 }
