@@ -209,6 +209,9 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail("", err)
 	}
+	if *hostOpen {
+		list = dropHostChannelDecoys(list, ends)
+	}
 	if *asJSON {
 		for i := range list {
 			j := toSessionJSON(&list[i], "")
@@ -227,7 +230,7 @@ func (c *cli) sessions(ctx context.Context, args []string) int {
 		}
 		return ExitOK
 	}
-	if len(list) == 0 {
+	if len(list) == 0 && page.More == 0 {
 		fmt.Fprintln(c.stdout, "No matching sessions.")
 		return ExitOK
 	}

@@ -129,3 +129,20 @@ func (s *Store) hostChannelCandidates(ctx context.Context, ids []string) ([]stri
 
 // maxEndsPerRead bounds the session ids of one read of their ends.
 const maxEndsPerRead = 2000
+
+// dropHostChannelDecoys removes from a --host-channel-open page the
+// sessions whose authenticated end (ends, from checkRows) says the host
+// closed the channel. Past maxTableSessions candidates the listing
+// selects sessions by hostChannelSessions' text match alone, which a
+// decoy value matches (hostChannelCandidates); a session without such an
+// end stays, flagged by checkRows. The page's cursor stays that of the
+// unfiltered page, so paging goes past a page of decoys.
+func dropHostChannelDecoys(list []Session, ends map[string]*event.Event) []Session {
+	var kept []Session
+	for i := range list {
+		if end := ends[list[i].ID]; end == nil || hostChannelOf(end.Meta).Open {
+			kept = append(kept, list[i])
+		}
+	}
+	return kept
+}

@@ -217,18 +217,57 @@ func TestSessionsHostChannelDecoy(t *testing.T) {
 		r.at(2*time.Second, event.SessionEnd, "", "", meta)
 		store(t, conn, r)
 	}
+	end(newRec("d0", "mallory", "db1", "exec", t0.Add(-time.Minute)), map[string]string{"command": "echo host_channel_open\x00\x00\x00\x04true \xfe"})
 	end(newRec("d1", "mallory", "db1", "exec", t0), map[string]string{"command": "echo host_channel_open\x00\x00\x00\x04true \xff"})
 	end(newRec("d2", "mallory", "db1", "exec", t0.Add(time.Minute)), map[string]string{"command": `echo "host_channel_open":"true"`})
 	end(newRec("k1", "alice", "db1", "exec", t0.Add(2*time.Minute)), map[string]string{"host_channel_open": "true", "host_channel_action": "login_closed"})
 	st := NewStore(conn)
 	literal, table := maxLiteralSessions, maxTableSessions
 	defer func() { maxLiteralSessions, maxTableSessions = literal, table }()
-	for _, limits := range [][2]uint64{{literal, table}, {0, table}} {
+	// {0, 0}: past maxTableSessions candidates the listing selects by the
+	// text match alone, and the page drops what the parsed ends deny.
+	for _, limits := range [][2]uint64{{literal, table}, {0, table}, {0, 0}} {
 		maxLiteralSessions, maxTableSessions = limits[0], limits[1]
 		r := runCLI(st, "sessions", "--host-channel-open", "--json")
 		got := sessionLines(t, r.stdout)
 		if r.code != 0 || len(got) != 1 || !got["k1"].HostChannelOpen {
 			t.Errorf("limits %v: sessions --host-channel-open = %+v; want k1 alone:\n%s", limits, r, r.stdout)
 		}
+		// One session per page: the pages of decoys come out empty and
+		// their cursor still leads on, to the end.
+		var listed []string
+		args := []string{"sessions", "--host-channel-open", "--json", "--limit", "1"}
+		for page := 0; page < 5; page++ {
+			r := runCLI(st, args...)
+			if r.code != 0 {
+				t.Fatalf("limits %v: %v: %+v", limits, args, r)
+			}
+			next := ""
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var m map[string]any
+				if line == "" || json.Unmarshal([]byte(line), &m) != nil {
+					continue
+				}
+				if m["record"] == "more" {
+					next, _ = m["before"].(string)
+				} else if id, _ := m["id"].(string); id != "" {
+					listed = append(listed, id)
+				}
+			}
+			if next == "" {
+				break
+			}
+			args = []string{"sessions", "--host-channel-open", "--json", "--limit", "1", "--before", next}
+		}
+		if strings.Join(listed, ",") != "k1" {
+			t.Errorf("limits %v: pages of one listed %v; want k1 alone", limits, listed)
+		}
+	}
+	maxLiteralSessions, maxTableSessions = literal, table
+	// The text form: a page of decoys alone still says how to go on.
+	maxLiteralSessions, maxTableSessions = 0, 0
+	r := runCLI(st, "sessions", "--host-channel-open", "--limit", "1", "--before", "k1")
+	if r.code != 0 || strings.Contains(r.stdout, "\nd1 ") || !strings.Contains(r.stdout, "1 more session matches; next page: audit sessions --host-channel-open --limit 1 --before d1") {
+		t.Errorf("a page of a decoy: %+v; want no row and the next page", r)
 	}
 }
