@@ -41,19 +41,24 @@ type sessionJSON struct {
 	// not checked.
 	Verified *bool    `json:"verified,omitempty"`
 	Problems []string `json:"problems,omitempty"`
-	// HostChannelOpen (show, sessions) is true when the host kept the
-	// session's channel open after the bastion ended the session;
-	// HostChannelAction is what the bastion did then (login_closed,
-	// login_retired), and in show Warnings says what that means in a
-	// sentence. sessions reads them from the session's authenticated
-	// session.end only.
-	HostChannelOpen   bool     `json:"host_channel_open,omitempty"`
-	HostChannelAction string   `json:"host_channel_action,omitempty"`
-	Warnings          []string `json:"warnings,omitempty"`
+	// The host channel fields (show, sessions); in show Warnings says
+	// what they mean in a sentence.
+	hostChannelJSON
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// withHostChannel adds what the session's end says of the host's channel.
-func (j *sessionJSON) withHostChannel(hc hostChannel) {
+// hostChannelJSON is what a session's authenticated session.end says of
+// the host's channel, in show, sessions and search --json: HostChannelOpen
+// is true when the host kept the session's channel open after the
+// bastion ended the session, HostChannelAction what the bastion did then
+// (login_closed, login_retired).
+type hostChannelJSON struct {
+	HostChannelOpen   bool   `json:"host_channel_open,omitempty"`
+	HostChannelAction string `json:"host_channel_action,omitempty"`
+}
+
+// withHostChannel sets the fields from hc.
+func (j *hostChannelJSON) withHostChannel(hc hostChannel) {
 	j.HostChannelOpen = hc.Open
 	if hc.Open {
 		j.HostChannelAction = hc.Action

@@ -28,11 +28,9 @@ type hitJSON struct {
 	Approximate bool     `json:"approximate"`
 	Blind       int      `json:"blind,omitempty"`
 	Cursor      string   `json:"cursor"`
-	// HostChannelOpen and HostChannelAction say, as in sessions --json,
-	// that the hit's session ended with the host keeping its channel
-	// open (from the session's authenticated session.end).
-	HostChannelOpen   bool   `json:"host_channel_open,omitempty"`
-	HostChannelAction string `json:"host_channel_action,omitempty"`
+	// As in sessions --json: the hit's session ended with the host
+	// keeping its channel open.
+	hostChannelJSON
 }
 
 // stoppedJSON is the last line of an output search that hit its scan cap.
@@ -116,9 +114,7 @@ func writeHitsJSON(ctx context.Context, c *cli, fs *flagSet, page *SearchPage) e
 	}
 	for i := range page.Hits {
 		j := toHitJSON(&page.Hits[i])
-		if hc := channels[j.Session]; hc.Open {
-			j.HostChannelOpen, j.HostChannelAction = true, hc.Action
-		}
+		j.withHostChannel(channels[j.Session])
 		if err := writeJSONLine(c.stdout, j); err != nil {
 			return err
 		}
