@@ -35,6 +35,11 @@
 //	           in ClickHouse, the spool never filled and no session was
 //	           ended by recording
 //
+// BENCH_E2E_BYTES sets another bulk size for a quick try, and
+// BENCH_E2E_GATEWAY_ENV adds VAR=VALUE words to the gateway's environment
+// only (for example GOMAXPROCS=4 or GOGC=200), so that one runtime
+// setting can be compared in interleaved runs against the same pipeline.
+//
 // sshd runs as the current user (root on the build machines) with its own
 // configuration, host key and authorized_keys in a temporary directory,
 // UsePAM no.

@@ -182,6 +182,11 @@ func startChild(tb testing.TB, dir, name string, args ...string) int {
 	}
 	cmd := exec.Command(foureyesBinary(tb), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if name == "gateway" {
+		// BENCH_E2E_GATEWAY_ENV adds VAR=VALUE words to the gateway's
+		// environment only (e.g. GOMAXPROCS=4), for A/B runs.
+		cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("BENCH_E2E_GATEWAY_ENV"))...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
