@@ -250,6 +250,11 @@ func TestSessionsHostChannelDecoy(t *testing.T) {
 				}
 				if m["record"] == "more" {
 					next, _ = m["before"].(string)
+					// The count of the rest is exact where the candidates
+					// were checked, an upper bound where they were not.
+					if atMost, _ := m["at_most"].(bool); atMost != (limits[1] == 0) {
+						t.Errorf("limits %v: %s: at_most is %v", limits, line, atMost)
+					}
 				} else if id, _ := m["id"].(string); id != "" {
 					listed = append(listed, id)
 				}
@@ -264,10 +269,11 @@ func TestSessionsHostChannelDecoy(t *testing.T) {
 		}
 	}
 	maxLiteralSessions, maxTableSessions = literal, table
-	// The text form: a page of decoys alone still says how to go on.
+	// The text form: a page of decoys alone still says how to go on, and
+	// that its count of the rest (d0, a decoy too) is an upper bound.
 	maxLiteralSessions, maxTableSessions = 0, 0
 	r := runCLI(st, "sessions", "--host-channel-open", "--limit", "1", "--before", "k1")
-	if r.code != 0 || strings.Contains(r.stdout, "\nd1 ") || !strings.Contains(r.stdout, "1 more session matches; next page: audit sessions --host-channel-open --limit 1 --before d1") {
+	if r.code != 0 || strings.Contains(r.stdout, "\nd1 ") || !strings.Contains(r.stdout, "up to 1 more sessions match; next page: audit sessions --host-channel-open --limit 1 --before d1") {
 		t.Errorf("a page of a decoy: %+v; want no row and the next page", r)
 	}
 }

@@ -3,6 +3,7 @@ package query
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -16,6 +17,9 @@ type moreJSON struct {
 	More   int    `json:"more"`   // matching sessions after the last line
 	Before string `json:"before"` // the --before value of the next page
 	Next   string `json:"next"`   // the whole command of the next page
+	// AtMost marks More as an upper bound (Page.MoreAtMost); absent when
+	// More is exact.
+	AtMost bool `json:"at_most,omitempty"`
 }
 
 // nextCommand is the command that lists the page after the session last:
@@ -54,12 +58,17 @@ func writeMore(w io.Writer, fs *flagSet, p Page, asJSON bool) error {
 	last := p.Sessions[len(p.Sessions)-1].ID
 	next := fs.nextCommand(last)
 	if asJSON {
-		return writeJSONLine(w, moreJSON{Record: "more", More: p.More, Before: last, Next: next})
+		return writeJSONLine(w, moreJSON{Record: "more", More: p.More, Before: last, Next: next, AtMost: p.MoreAtMost})
 	}
 	noun := "sessions match"
 	if p.More == 1 {
 		noun = "session matches"
 	}
-	_, err := fmt.Fprintf(w, "%d more %s; next page: %s (or a larger --limit)\n", p.More, noun, printable(next))
+	count := strconv.Itoa(p.More)
+	if p.MoreAtMost {
+		count = "up to " + count
+		noun = "sessions match"
+	}
+	_, err := fmt.Fprintf(w, "%s more %s; next page: %s (or a larger --limit)\n", count, noun, printable(next))
 	return err
 }

@@ -56,6 +56,11 @@ type Page struct {
 	// when this is the last page. The next page is the same Filter with
 	// Before set to the last session's ID.
 	More int
+	// MoreAtMost reports that More is an upper bound: the filter's
+	// condition was broader than the filter on this path, and the page
+	// leaves out what it should not list (dropHostChannelDecoys), so
+	// the count may include sessions no page will show.
+	MoreAtMost bool
 }
 
 // Session is the summary row of one recorded stream.
@@ -132,7 +137,7 @@ func scanSession(r rowScanner) (Session, error) {
 // the matching ids can be chosen from the raw rows before the collapse.
 // f.Before naming no stored session is ErrNotFound.
 func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
-	where, args, ids, err := s.sessionConds(ctx, f)
+	where, args, ids, _, err := s.sessionConds(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +148,7 @@ func (s *Store) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 // SessionsPage is Sessions that also counts the matching sessions after
 // the page (one more query, made only when the page is full).
 func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
-	where, args, ids, err := s.sessionConds(ctx, f)
+	where, args, ids, broad, err := s.sessionConds(ctx, f)
 	if err != nil {
 		return Page{}, err
 	}
@@ -165,7 +170,7 @@ func (s *Store) SessionsPage(ctx context.Context, f Filter) (Page, error) {
 	}
 	c := <-count
 	// The page holds distinct matching sessions; More is the rest.
-	return Page{Sessions: list, More: max(1, int(c.n)-len(list))}, c.err
+	return Page{Sessions: list, More: max(1, int(c.n)-len(list)), MoreAtMost: broad}, c.err
 }
 
 // clampLimit applies the default and the cap of Filter.Limit.
@@ -181,8 +186,9 @@ func clampLimit(limit int) int {
 
 // sessionConds returns the WHERE conditions of f on the raw rows of
 // sessions and held_sessions, their arguments and the id tables they
-// name (withIDTables).
-func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, ids []idTable, err error) {
+// name (withIDTables). broad reports conditions that select more than f
+// does (lookupCond's subquery path), which the caller narrows per page.
+func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, args []any, ids []idTable, broad bool, err error) {
 	switch f.Kind {
 	case "":
 		where = append(where, "kind IN ('shell', 'exec', 'sftp', 'tunnel')")
@@ -203,9 +209,9 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		if p.name == "" {
 			continue
 		}
-		w, a, t, err := s.participantCond(ctx, p.name, p.role, p.table)
+		w, a, t, _, err := s.participantCond(ctx, p.name, p.role, p.table)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, false, err
 		}
 		where, args = append(where, w), append(args, a...)
 		if t != nil {
@@ -225,10 +231,11 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		where = append(where, transferCond(f.Since))
 	}
 	if f.HostChannelOpen {
-		w, a, t, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids", s.hostChannelCandidates)
+		w, a, t, unkept, err := s.lookupCond(ctx, "host channel", hostChannelSessions(f.Since), nil, "host_channel_ids", s.hostChannelCandidates)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, false, err
 		}
+		broad = broad || unkept
 		where, args = append(where, w), append(args, a...)
 		if t != nil {
 			ids = append(ids, *t)
@@ -237,15 +244,15 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 	if f.Before != "" {
 		cur, found, err := s.session(ctx, f.Before)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, false, err
 		}
 		if !found {
-			return nil, nil, nil, fmt.Errorf("query: sessions before %s: %w", f.Before, ErrNotFound)
+			return nil, nil, nil, false, fmt.Errorf("query: sessions before %s: %w", f.Before, ErrNotFound)
 		}
 		w, a := afterCond(cur.Started.UnixNano(), cur.ID)
 		where, args = append(where, w...), append(args, a...)
 	}
-	return where, args, ids, nil
+	return where, args, ids, broad, nil
 }
 
 // roleApproved is the participants role of an approval.
@@ -261,7 +268,7 @@ const roleApproved = "approved"
 // the queries using it read instead of running the lookup again; past
 // maxTableSessions ids (megabytes sent with each query) the lookup runs
 // again as a subquery.
-func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, error) {
+func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, bool, error) {
 	c := " WHERE name = ?"
 	if role != "" {
 		c += " AND role = '" + role + "'" // a constant of this package
@@ -275,43 +282,44 @@ func (s *Store) participantCond(ctx context.Context, name, role, table string) (
 // its arguments and the id table it names, as participantCond describes:
 // a literal set for a few ids, the external table named table for more,
 // sub itself as a subquery past maxTableSessions. keep, when not nil,
-// narrows the ids sub found (not on the subquery path). what names the
-// lookup in errors.
-func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string, keep func(context.Context, []string) ([]string, error)) (string, []any, *idTable, error) {
+// narrows the ids sub found (not on the subquery path: unkept then
+// reports that the condition selects more than keep would). what names
+// the lookup in errors.
+func (s *Store) lookupCond(ctx context.Context, what, sub string, subArgs []any, table string, keep func(context.Context, []string) ([]string, error)) (cond string, args []any, ids *idTable, unkept bool, err error) {
 	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT session FROM (%s) LIMIT %d", sub, maxTableSessions+1), subArgs...)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
+		return "", nil, nil, false, fmt.Errorf("query: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var ids []string
+	var found []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return "", nil, nil, fmt.Errorf("query: %s: scan: %w", what, err)
+			return "", nil, nil, false, fmt.Errorf("query: %s: scan: %w", what, err)
 		}
-		ids = append(ids, id)
+		found = append(found, id)
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, nil, fmt.Errorf("query: %s: %w", what, err)
+		return "", nil, nil, false, fmt.Errorf("query: %s: %w", what, err)
 	}
-	if keep != nil && uint64(len(ids)) <= maxTableSessions {
-		if ids, err = keep(ctx, ids); err != nil {
-			return "", nil, nil, err
+	if keep != nil && uint64(len(found)) <= maxTableSessions {
+		if found, err = keep(ctx, found); err != nil {
+			return "", nil, nil, false, err
 		}
 	}
-	switch n := uint64(len(ids)); {
+	switch n := uint64(len(found)); {
 	case n == 0:
-		return "0", nil, nil, nil // no session matches
+		return "0", nil, nil, false, nil // no session matches
 	case n <= maxLiteralSessions:
-		set := clickhouse.GroupSet{Value: make([]any, len(ids))}
-		for i, id := range ids {
+		set := clickhouse.GroupSet{Value: make([]any, len(found))}
+		for i, id := range found {
 			set.Value[i] = id
 		}
-		return "session IN ?", []any{set}, nil, nil
+		return "session IN ?", []any{set}, nil, false, nil
 	case n <= maxTableSessions:
-		return "session IN " + table, nil, &idTable{name: table, ids: ids}, nil
+		return "session IN " + table, nil, &idTable{name: table, ids: found}, false, nil
 	}
-	return "session IN (" + sub + ")", subArgs, nil, nil
+	return "session IN (" + sub + ")", subArgs, nil, keep != nil, nil
 }
 
 // maxTableSessions bounds the session ids a listing sends as an external
