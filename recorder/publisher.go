@@ -29,7 +29,8 @@ type PublisherConfig struct {
 	RetentionHours int
 	// BatchTimeout is accepted for old configurations (kafka.batch_timeout)
 	// and ignored: the publisher hands kafka-go a whole spool read per
-	// call and never waits for a batch to fill (see writerLinger).
+	// call and never waits for a batch to fill (see writerLinger); once
+	// it has sent everything durable it waits publishLinger, a constant.
 	BatchTimeout time.Duration
 	// TLS and SASL secure the connections to the brokers (kafka.tls,
 	// kafka.sasl). Default: off.
@@ -39,6 +40,9 @@ type PublisherConfig struct {
 	// lz4 measured about 2.4x the events/s of none against kfake (see
 	// BenchmarkPublish): the JSON compresses well.
 	Compression string
+
+	// linger is publishLinger; tests set another.
+	linger time.Duration
 }
 
 // Publisher limits. One WriteMessages call carries at most
@@ -64,6 +68,18 @@ const (
 // call's messages for one partition under the lock the timer takes.
 const writerLinger = time.Nanosecond
 
+// publishLinger is how long the publisher waits, after a send that left
+// nothing durable unread, before it reads the spool again. Without it a
+// typing user's events went out in one Kafka request per spool sync (20
+// a second), each waking the broker (an fsync per request when it is
+// foureyes broker) and ingest: on a bastion whose cores also run them,
+// that cost keystroke echo about 100 µs at p99 (BENCHMARKS.md, "Echo and
+// the publisher's linger"). A backlog is sent back to back, so bulk
+// output is not slowed, and the events are durable in the spool
+// meanwhile; they reach Kafka at most this much later. A constant, not
+// a setting: nobody can hold events back from auditors by configuration.
+const publishLinger = 200 * time.Millisecond
+
 // withDefaults returns pc with zero fields set.
 func (pc PublisherConfig) withDefaults() PublisherConfig {
 	if pc.Topic == "" {
@@ -80,6 +96,9 @@ func (pc PublisherConfig) withDefaults() PublisherConfig {
 	}
 	if pc.BatchTimeout == 0 {
 		pc.BatchTimeout = 5 * time.Millisecond
+	}
+	if pc.linger == 0 {
+		pc.linger = publishLinger
 	}
 	return pc
 }
@@ -280,6 +299,12 @@ func (p *publisher) run(ctx context.Context) {
 			msgs = append(msgs, kafka.Message{Key: rec.session, Value: rec.value, Time: time.Unix(0, rec.time)})
 		}
 		if !p.send(ctx, msgs, &b, gen) {
+			return
+		}
+		// Caught up: the next send waits out the linger, so that
+		// interactive sessions make a few larger requests instead of one
+		// per spool sync. A backlog is sent without pause.
+		if rd.caughtUp() && !sleep(ctx, p.pc.linger) {
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -29,5 +30,47 @@ func TestPublishDoesNotLinger(t *testing.T) {
 		if got := len(checkStreams(t, consumeAll(t, b.Addr(), "events"), true)); got != i+1 {
 			t.Fatalf("after round %d: %d sessions in Kafka; want %d", i+1, got, i+1)
 		}
+	}
+}
+
+// TestPublishLingersOnlyWhenCaughtUp: the publisher waits publishLinger
+// (an hour here) after a send that left nothing durable unread, and
+// never between the batches of a backlog. A backlog of several batches
+// is all delivered (drain fails after a minute if the publisher paused
+// between them); events recorded once it caught up wait out the linger;
+// ending the publisher ends the wait (the test's cleanup would hang).
+func TestPublishLingersOnlyWhenCaughtUp(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0", "")
+	r := openTest(t, testConfig(t), options{})
+	s, err := r.Start(StartInfo{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.Repeat([]byte("backlog output line\r\n"), 1000)
+	for range 3 * publishMaxBytes / len(line) {
+		s.Output(line)
+	}
+	s.End(0, nil)
+	if err := r.spool.sync(); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, r, PublisherConfig{Brokers: []string{b.Addr()}, Topic: "events", Partitions: 3, linger: time.Hour})
+	drain(t, r)
+	if got := len(checkStreams(t, consumeAll(t, b.Addr(), "events"), true)); got != 1 {
+		t.Fatalf("%d sessions in Kafka after the backlog; want 1", got)
+	}
+
+	late, err := r.Start(StartInfo{User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.Output([]byte("typed after the publisher caught up\r\n"))
+	late.End(0, nil)
+	if err := r.spool.sync(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // an hour's linger: nothing may arrive
+	if got := len(checkStreams(t, consumeAll(t, b.Addr(), "events"), true)); got != 1 {
+		t.Fatalf("%d sessions in Kafka during the linger; want 1", got)
 	}
 }

@@ -101,6 +101,12 @@ func (r *spoolReader) next(b *batch, maxRecs, maxBytes int) error {
 	return nil
 }
 
+// caughtUp reports whether every durable frame has been read.
+func (r *spoolReader) caughtUp() bool {
+	synced, complete, next := r.s.readable(r.seg)
+	return r.off >= synced && !(complete && next != nil)
+}
+
 // header opens the segment and checks its header.
 func (r *spoolReader) header() error {
 	if r.f == nil {
