@@ -209,7 +209,7 @@ func (s *Store) sessionConds(ctx context.Context, f Filter) (where []string, arg
 		if p.name == "" {
 			continue
 		}
-		w, a, t, _, err := s.participantCond(ctx, p.name, p.role, p.table)
+		w, a, t, err := s.participantCond(ctx, p.name, p.role, p.table)
 		if err != nil {
 			return nil, nil, nil, false, err
 		}
@@ -268,13 +268,14 @@ const roleApproved = "approved"
 // the queries using it read instead of running the lookup again; past
 // maxTableSessions ids (megabytes sent with each query) the lookup runs
 // again as a subquery.
-func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, bool, error) {
+func (s *Store) participantCond(ctx context.Context, name, role, table string) (string, []any, *idTable, error) {
 	c := " WHERE name = ?"
 	if role != "" {
 		c += " AND role = '" + role + "'" // a constant of this package
 	}
 	sub := "SELECT session FROM participants" + c + " UNION ALL SELECT session FROM held_participants" + c
-	return s.lookupCond(ctx, "participants", sub, []any{name, name}, table, nil)
+	cond, args, ids, _, err := s.lookupCond(ctx, "participants", sub, []any{name, name}, table, nil) // no keep: the condition is exact
+	return cond, args, ids, err
 }
 
 // lookupCond runs sub (a query selecting session ids, with its

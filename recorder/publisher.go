@@ -73,7 +73,7 @@ const writerLinger = time.Nanosecond
 // typing user's events went out in one Kafka request per spool sync (20
 // a second), each waking the broker (an fsync per request when it is
 // foureyes broker) and ingest: on a bastion whose cores also run them,
-// that cost keystroke echo about 100 µs at p99 (BENCHMARKS.md, "Echo and
+// that cost keystroke echo 100-150 µs at p99 (BENCHMARKS.md, "Echo and
 // the publisher's linger"). A backlog is sent back to back, so bulk
 // output is not slowed, and the events are durable in the spool
 // meanwhile; they reach Kafka at most this much later. A constant, not
