@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/foureyes/foureyes/internal/chserver"
+	"github.com/foureyes/foureyes/internal/freeport"
 	"github.com/foureyes/foureyes/internal/sshtarget"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/segmentio/kafka-go"
@@ -343,7 +344,9 @@ func waitListening(tb testing.TB, c *child, addr string) {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return
+			if !c.exited() { // else another process answered on c's port
+				return
+			}
 		}
 		if c.exited() {
 			tb.Fatalf("chaos: %s exited before listening on %s (%v):\n%s", c.name, addr, c.err, tail(c.logPath, 40))
@@ -456,15 +459,11 @@ func groupLag(broker, group string) (int64, error) {
 	return lag, nil
 }
 
-// freeAddr returns 127.0.0.1:PORT with a port that was free a moment ago.
+// freeAddr returns a loopback address for a child process to listen on
+// (see internal/freeport for why not port 0).
 func freeAddr(tb testing.TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeport.MustAddr(tb)
 }
 
 // port returns the port of host:port.

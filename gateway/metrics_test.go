@@ -3,12 +3,13 @@ package gateway
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/foureyes/foureyes/internal/metrics"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 // serveMetrics registers the gateway's session gauges, as `foureyes
@@ -21,12 +22,7 @@ func serveMetrics(t *testing.T, srv func() *Server) func() string {
 	reg.Gauge("sessions_participants", "participants", func() float64 { return float64(srv().Stats().Participants) })
 	reg.Gauge("sessions_unrecorded", "unrecorded", func() float64 { return float64(srv().Stats().Unrecorded) })
 	reg.Counter("recording_failures_total", "failures", func() float64 { return float64(srv().Stats().RecordingFailures) })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeport.MustAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- reg.Serve(ctx, addr, func() error { return nil }, testLogger()) }()

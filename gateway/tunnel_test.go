@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 // echoListener is a TCP echo server on the target machine's loopback
@@ -47,13 +50,7 @@ func echoListener(t *testing.T) string {
 // freeLocalPort returns a port nothing listens on right now.
 func freeLocalPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	return strconv.Itoa(freeport.MustPort(t))
 }
 
 // withTunnels allows dests on host (demo or demo-prod) in the fixture's

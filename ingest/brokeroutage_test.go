@@ -104,13 +104,30 @@ func committedSoFar(addr, group string) int64 {
 	return sum
 }
 
-// waitHit waits for the proxy to cut the response f selects.
-func waitHit(t *testing.T, f *proxyFault) {
+// waitHit waits for the proxy to cut the response f selects. It waits as
+// long as ingest makes progress (a loaded machine may be slow to fetch),
+// and fails when the whole backlog went through without a response that
+// large, or when ingest fetched nothing for a minute.
+func waitHit(t *testing.T, f *proxyFault, in *Ingester, total uint64) {
 	t.Helper()
-	select {
-	case <-f.hit:
-	case <-time.After(60 * time.Second): // bounds a hang; asserts no speed
-		t.Fatal("no fetch response large enough to cut: the backlog was not fetched in large responses")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastMove := in.Stats().Fetched, time.Now()
+	for {
+		select {
+		case <-f.hit:
+			return
+		case <-tick.C:
+		}
+		n := in.Stats().Fetched
+		switch {
+		case n >= total:
+			t.Fatalf("all %d messages fetched without a fetch response of %d bytes or more to cut: the backlog was not fetched in large responses", total, f.minSize)
+		case n != last:
+			last, lastMove = n, time.Now()
+		case time.Since(lastMove) > time.Minute: // bounds a hang; asserts no speed
+			t.Fatalf("no fetch response to cut, and ingest fetched nothing for a minute (%d of %d fetched): %+v", n, total, in.Stats())
+		}
 	}
 }
 
@@ -155,7 +172,7 @@ func TestBrokerRestartMidFetch(t *testing.T) {
 
 	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
 	startIngester(t, in)
-	waitHit(t, cut)
+	waitHit(t, cut, in, total)
 	t.Logf("stopping the broker: committed %d, fetched %d of %d", committedSoFar(pb.addr, in.cfg.Group), in.Stats().Fetched, total)
 	pb.b.Close()
 	refusedAtStop := pb.proxy.refused.Load()
@@ -214,7 +231,7 @@ func TestConnectionBreaksMidFetch(t *testing.T) {
 
 			brk := pb.proxy.breakResponse(outageCutSize, outageCutSkip, tc.mode)
 			startIngester(t, in)
-			waitHit(t, brk)
+			waitHit(t, brk, in, total)
 			waitFor(t, "every event stored after the "+tc.name, 120*time.Second, func() bool {
 				return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
 			})

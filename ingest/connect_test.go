@@ -3,12 +3,13 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/foureyes/foureyes/config"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 func TestConnect(t *testing.T) {
@@ -31,12 +32,7 @@ func TestConnect(t *testing.T) {
 		conn.Close()
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
+	dead := freeport.MustAddr(t) // nothing listens there
 	if _, err := Connect(ctx, config.ClickHouse{Addr: dead, DialTimeout: time.Second}); err == nil {
 		t.Fatal("Connect to a closed port = nil; want an error")
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/event"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 var errorsIs = errors.Is
@@ -186,12 +187,7 @@ func TestRunLifecycle(t *testing.T) {
 	if err := New(nil, Config{}).Run(context.Background()); !errors.Is(err, ErrConfig) {
 		t.Fatalf("Run without brokers = %v; want ErrConfig", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
+	dead := freeport.MustAddr(t) // nothing listens there
 	in := New(nil, Config{Brokers: []string{dead}, Logger: testLogger(t)})
 	in.fetchBackoff = 10 * time.Millisecond
 	r := startIngester(t, in)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/foureyes/foureyes/internal/sshtarget"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
@@ -64,12 +65,7 @@ func TestReloadCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeport.MustAddr(t)
 	cfgPath := filepath.Join(dir, "foureyes.yaml")
 	write := func(aliceLine string) {
 		t.Helper()

@@ -23,6 +23,7 @@ import (
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/ingest"
 	"github.com/foureyes/foureyes/internal/chserver"
+	"github.com/foureyes/foureyes/internal/freeport"
 	"github.com/foureyes/foureyes/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -335,15 +336,11 @@ func pidsWith(s string) []int {
 	return pids
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
+// freeAddr returns a loopback address for a child process to listen on
+// (see internal/freeport for why not port 0).
 func freeAddr(tb testing.TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeport.MustAddr(tb)
 }
 
 // port returns the port of host:port.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 // Binary is the server executable looked up in PATH and in /usr/bin.
@@ -271,14 +273,14 @@ func killStale(pidFile string) {
 // pickPort picks a port for Start: freePort, replaced by tests.
 var pickPort = freePort
 
-// freePort returns a TCP port on loopback that was free a moment ago.
+// freePort returns a TCP port on loopback for the server to listen on
+// (see internal/freeport for why not port 0).
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
-		return 0, fmt.Errorf("chserver: free port: %w", err)
+		return 0, fmt.Errorf("chserver: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return port, nil
 }
 
 func configXML(dir string, opt Options) string {

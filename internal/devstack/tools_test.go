@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/foureyes/foureyes/internal/sshtest"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 // toolsEnv runs stock tools as alice through the Include file the dev
@@ -242,12 +244,7 @@ func TestEveryToolAuditedOnDevStack(t *testing.T) {
 // whether a line comes back; it fails the test if that is not ok.
 func tunnelEcho(t *testing.T, e *toolsEnv, dest string, ok bool) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lport := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	lport := freeport.MustPort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "ssh", "-F", e.cfg, "-N", "-L", fmt.Sprintf("127.0.0.1:%d:%s", lport, dest), "demo-staging")
 	cmd.Env = append(os.Environ(), "HOME="+e.home, "SSH_AUTH_SOCK=")
@@ -259,6 +256,7 @@ func tunnelEcho(t *testing.T, e *toolsEnv, dest string, ok bool) {
 		cmd.Wait() //nolint:errcheck // killed
 	}()
 	var c net.Conn
+	var err error
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", lport)); err == nil {
 			break

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/foureyes/foureyes/internal/freeport"
 )
 
 func TestServe(t *testing.T) {
@@ -19,12 +20,7 @@ func TestServe(t *testing.T) {
 	depth.Store(42)
 	r.Gauge("spool_events", "events waiting in the spool", func() float64 { return float64(depth.Load()) })
 	r.Counter("published_total", "events published", func() float64 { return 7 })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeport.MustAddr(t)
 	var notReady atomic.Bool
 	notReady.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,6 +36,7 @@ func TestServe(t *testing.T) {
 	get := func(path string) (int, string) {
 		t.Helper()
 		var resp *http.Response
+		var err error
 		for i := 0; i < 50; i++ {
 			if resp, err = http.Get("http://" + addr + path); err == nil {
 				break

@@ -3,7 +3,6 @@ package sshtest
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foureyes/foureyes/internal/freeport"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -168,12 +168,5 @@ func startSSHD(tb testing.TB, cfgPath string) (int, error) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a TCP port on 127.0.0.1 for sshd to listen on.
+func freePort() (int, error) { return freeport.Port() }
