@@ -340,11 +340,17 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 		return exitResult{status: 1}, map[string]string{"error": err.Error()}, fmt.Sprintf("cannot reach %s (%s): %v", h.Name, h.Address, errors.Unwrap(err)), true
 	}
 	defer up.release()
-	uch, ureqs, uerr := sess.openChannel(up, h, pty, remote)
+	uch, ureqs, uerr := sess.prepareChannel(up, h, pty)
 	if uerr != nil {
 		return exitResult{status: 1}, map[string]string{"error": uerr.Err.Error()}, uerr.Message, true
 	}
 	defer uch.Close()
+	// The commit point. The approval is checked, the exec recorded and
+	// the session leaves pending under hb.mu, before the host is asked
+	// to run anything: a cancel, a deny or an expiry either lands first
+	// (the channel closes with nothing run) or is refused, and an
+	// approver leaving now leaves a started session (pause, on_leave),
+	// never withdraws an approval that something already ran on.
 	hb.mu.Lock()
 	if hb.end != nil || !hb.readyLocked() {
 		end := hb.end
@@ -363,13 +369,17 @@ func (sess *clientSession) activate(hb *hub, in *ownerInput, pty *ptyRequest, re
 			return exitResult{status: statusLost}, map[string]string{"reason": "recording failed"}, recordingFailed(err).Message, true
 		}
 	}
+	hb.state = stateStarting
+	hb.mu.Unlock()
+	if uerr := sess.startChannel(uch, h, remote); uerr != nil {
+		return exitResult{status: 1}, map[string]string{"error": uerr.Err.Error()}, uerr.Message, true
+	}
+	hb.mu.Lock()
 	hb.state, hb.up = stateActive, uch
 	// Reviewers who joined while it was pending learn of a smaller window.
 	hb.noticeSmallerLocked()
-	if len(hb.parts) == 0 { // every approver left while we connected
-		hb.state = statePaused
-		hb.recordLocked(event.SessionPause, "", map[string]string{"reason": "no reviewer present at approval", "on_leave": hb.pol.OnLeave, "grace": hb.pol.LeaveGrace.String()})
-		hb.signal()
+	if len(hb.parts) == 0 && hb.win == nil { // every approver left while the host started it
+		hb.pauseLocked("no reviewer present at approval")
 	}
 	granted := joinList(hb.granted)
 	hb.mu.Unlock()

@@ -23,10 +23,11 @@ import (
 type hubState int
 
 const (
-	stateAsking  hubState = iota // the requester is typing the reason; not listed yet
-	statePending                 // waiting for approval; nothing reached the host
-	stateActive                  // approved, connected, watched
-	statePaused                  // approved, nobody watching: the requester's input is frozen
+	stateAsking   hubState = iota // the requester is typing the reason; not listed yet
+	statePending                  // waiting for approval; nothing reached the host
+	stateStarting                 // approved; the host is asked to start it: no cancel, deny or withdrawal
+	stateActive                   // approved, connected, watched
+	statePaused                   // approved, nobody watching: the requester's input is frozen
 	stateEnded
 )
 
@@ -37,6 +38,8 @@ func (s hubState) String() string {
 		return "asking"
 	case statePending:
 		return "pending"
+	case stateStarting:
+		return "starting"
 	case stateActive:
 		return "active"
 	case statePaused:
@@ -164,6 +167,7 @@ const (
 	admitNeedsOK                    // the session is pending: approve first
 	admitEnded                      // the session is over
 	admitSameKey                    // p's key already approved under another name
+	admittedLate                    // p approved, but it had started meanwhile: p watches, no approval counted
 )
 
 // admit adds p to the session. With grant, p approves a pending session
@@ -217,6 +221,9 @@ func (h *hub) admit(p *participant, grant bool) admitResult {
 		h.note(p.user + " joined as " + p.mode + "; session resumed, your input reaches the host again")
 	}
 	h.signal()
+	if grant && h.state != statePending {
+		return admittedLate
+	}
 	return admitted
 }
 
@@ -303,14 +310,22 @@ func (h *hub) leave(p *participant, why string) {
 	}
 	h.announceLocked(p.user + " left")
 	if h.state == stateActive && len(h.parts) == 0 && h.win == nil {
-		h.state = statePaused
-		h.recordLocked(event.SessionPause, "", map[string]string{"reason": "the last reviewer left", "on_leave": h.pol.OnLeave, "grace": h.pol.LeaveGrace.String()})
-		if h.pol.OnLeave == config.OnLeaveTerminate && h.end == nil {
-			h.end = &ending{kind: event.SessionTerminate, msg: "session terminated: the last reviewer left"}
-			h.recordLocked(event.SessionTerminate, "", map[string]string{"reason": "the last reviewer left"})
-		}
+		h.pauseLocked("the last reviewer left")
 	} else {
 		h.note(p.user + " left")
+	}
+	h.signal()
+}
+
+// pauseLocked freezes an active session nobody watches: the requester's
+// input stops reaching the host, and on_leave applies (terminate now, or
+// after the grace period the owner times).
+func (h *hub) pauseLocked(why string) {
+	h.state = statePaused
+	h.recordLocked(event.SessionPause, "", map[string]string{"reason": why, "on_leave": h.pol.OnLeave, "grace": h.pol.LeaveGrace.String()})
+	if h.pol.OnLeave == config.OnLeaveTerminate && h.end == nil {
+		h.end = &ending{kind: event.SessionTerminate, msg: "session terminated: " + why}
+		h.recordLocked(event.SessionTerminate, "", map[string]string{"reason": why})
 	}
 	h.signal()
 }

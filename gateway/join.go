@@ -166,6 +166,9 @@ func (sess *clientSession) join(args string) exitResult {
 		grant = true
 	}
 	switch hb.admit(p, grant) {
+	case admittedLate:
+		fmt.Fprintf(w, "foureyes: session %s was approved by others meanwhile; you watch it, your approval was not needed.\n", id)
+		grant = false
 	case admitEnded:
 		return sess.refuse(userErrorf(nil, "session %s has ended", id))
 	case admitSameKey:

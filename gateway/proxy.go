@@ -134,9 +134,23 @@ loop:
 	return res, meta
 }
 
-// openChannel opens a session channel on the host, requests pty (if
-// not nil), the client's locale and the shell or command.
+// openChannel opens a session channel on the host and starts the shell
+// or command in it (prepareChannel, then startChannel).
 func (sess *clientSession) openChannel(up *upstreamLease, h *config.Host, pty *ptyRequest, remote string) (gossh.Channel, <-chan *gossh.Request, *UserError) {
+	uch, ureqs, uerr := sess.prepareChannel(up, h, pty)
+	if uerr != nil {
+		return nil, nil, uerr
+	}
+	if uerr := sess.startChannel(uch, h, remote); uerr != nil {
+		return nil, nil, uerr
+	}
+	return uch, ureqs, nil
+}
+
+// prepareChannel opens a session channel on the host and requests pty
+// (if not nil) and the client's locale: nothing runs on the host yet,
+// and closing the channel leaves no trace there but a login.
+func (sess *clientSession) prepareChannel(up *upstreamLease, h *config.Host, pty *ptyRequest) (gossh.Channel, <-chan *gossh.Request, *UserError) {
 	var uch gossh.Channel
 	var ureqs <-chan *gossh.Request
 	err := up.open(sess.ctx, sess.s, sess.cs, func(c *gossh.Client) (err error) {
@@ -158,7 +172,15 @@ func (sess *clientSession) openChannel(up *upstreamLease, h *config.Host, pty *p
 	for _, kv := range sess.env {
 		uch.SendRequest("env", false, gossh.Marshal(&kv))
 	}
+	return uch, ureqs, nil
+}
+
+// startChannel asks the host to run the subsystem, the shell (remote
+// empty) or the command: from here on something may have run there. On
+// a refusal it closes uch.
+func (sess *clientSession) startChannel(uch gossh.Channel, h *config.Host, remote string) *UserError {
 	var ok bool
+	var err error
 	if sess.subsystem != "" {
 		ok, err = uch.SendRequest("subsystem", true, gossh.Marshal(&struct{ Name string }{sess.subsystem}))
 	} else if remote == "" {
@@ -175,16 +197,16 @@ func (sess *clientSession) openChannel(up *upstreamLease, h *config.Host, pty *p
 		// the proxy collects and records it like any other session.
 		sess.log.Warn("host closed the session before confirming the start", "host", h.Name, "err", err)
 		sess.startUnconfirmed = true
-		return uch, ureqs, nil
+		return nil
 	}
 	if !ok {
 		uch.Close()
 		if sess.subsystem != "" {
-			return nil, nil, userErrorf(errors.New("subsystem refused"), "%s refused the %s subsystem (is an SFTP server installed there?)", h.Name, sess.subsystem)
+			return userErrorf(errors.New("subsystem refused"), "%s refused the %s subsystem (is an SFTP server installed there?)", h.Name, sess.subsystem)
 		}
-		return nil, nil, userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
+		return userErrorf(errors.New("start refused"), "%s refused to start the command", h.Name)
 	}
-	return uch, ureqs, nil
+	return nil
 }
 
 // watchExit serves the host's channel requests (exit-status or

@@ -52,7 +52,7 @@ func (s *Server) Stats() Stats {
 		switch h.state {
 		case statePending:
 			st.Pending++
-		case stateActive, statePaused:
+		case stateStarting, stateActive, statePaused:
 			st.Active++
 		}
 		st.Participants += len(h.parts)
