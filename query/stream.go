@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/foureyes/foureyes/event"
@@ -26,8 +27,8 @@ const maxConflicts = 100
 
 // walkStats is what walkEvents saw besides the events.
 type walkStats struct {
-	// Conflicts lists (at most maxConflicts) seqs stored with different
-	// hashes, ascending.
+	// Conflicts lists (at most maxConflicts) seqs stored as copies that
+	// differ (in content or stored hash), ascending.
 	Conflicts []uint64
 	Events    uint64 // distinct seqs passed to fn
 }
@@ -171,7 +172,12 @@ func (s *Store) nextSeq(ctx context.Context, id string, from uint64) (uint64, bo
 }
 
 // dedupEvents sorts evs by seq (then hash), keeps one event per seq and
-// reports the seqs whose copies differ in hash.
+// reports the seqs whose copies differ in any field the hash chain
+// covers, or in the stored hash. Among copies with different hashes the
+// one with the smallest hash is kept; among copies with the same hash,
+// one whose content recomputes to it (the genuine one, when stored), so
+// a forged copy that kept the genuine hash is never the one shown,
+// whatever order ClickHouse returned them in.
 func dedupEvents(evs []event.Event) ([]event.Event, []uint64) {
 	byKey := func(a, b event.Event) int {
 		if c := cmp.Compare(a.Seq, b.Seq); c != 0 {
@@ -185,14 +191,31 @@ func dedupEvents(evs []event.Event) ([]event.Event, []uint64) {
 	var conflicts []uint64
 	out := evs[:0]
 	for i := range evs {
-		if n := len(out); n > 0 && out[n-1].Seq == evs[i].Seq {
-			if out[n-1].Hash != evs[i].Hash && (len(conflicts) == 0 || conflicts[len(conflicts)-1] != evs[i].Seq) {
-				conflicts = append(conflicts, evs[i].Seq)
-			}
+		e := &evs[i]
+		n := len(out)
+		if n == 0 || out[n-1].Seq != e.Seq {
+			out = append(out, *e)
 			continue
 		}
-		out = append(out, evs[i])
+		kept := &out[n-1]
+		if sameEvent(kept, e) {
+			continue
+		}
+		if len(conflicts) == 0 || conflicts[len(conflicts)-1] != e.Seq {
+			conflicts = append(conflicts, e.Seq)
+		}
+		if kept.Hash == e.Hash && event.ComputeHash(kept) != kept.Hash && event.ComputeHash(e) == e.Hash {
+			*kept = *e
+		}
 	}
 	clear(evs[len(out):]) // drop references held by the removed copies
 	return out, conflicts
+}
+
+// sameEvent reports whether a and b, two stored copies of one event, are
+// identical: every field the hash chain covers, and the stored hash.
+func sameEvent(a, b *event.Event) bool {
+	return a.Hash == b.Hash && a.Prev == b.Prev && a.Seq == b.Seq && a.Time == b.Time && a.V == b.V &&
+		a.Type == b.Type && a.Session == b.Session && a.Gateway == b.Gateway && a.Actor == b.Actor &&
+		a.Class == b.Class && a.Retention == b.Retention && bytes.Equal(a.Data, b.Data) && maps.Equal(a.Meta, b.Meta)
 }
