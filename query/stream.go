@@ -30,7 +30,7 @@ type walkStats struct {
 	// Conflicts lists (at most maxConflicts) seqs stored as copies that
 	// differ (in content or stored hash), ascending.
 	Conflicts []uint64
-	Events    uint64 // distinct seqs passed to fn
+	Events    uint64 // distinct seqs read (passed to fn unless it failed)
 }
 
 // eventColumns is the select list scanned by walkEvents.
@@ -43,6 +43,21 @@ const eventColumns = "seq, ts_ns, type, gateway, actor, data, meta, class, reten
 // answer is repeatable). The event passed to fn is only valid during the
 // call. A gap of absent seqs costs one extra query, whatever its size.
 func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Event) error) (walkStats, error) {
+	return s.walkPages(ctx, id, func(page []event.Event, _ []uint64) error {
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// walkPages is walkEvents one deduplicated page at a time: fn gets the
+// page's events in seq order, one per seq, and the seqs of the page whose
+// copies conflict, before any of them is used. The page is only valid
+// during the call.
+func (s *Store) walkPages(ctx context.Context, id string, fn func(page []event.Event, conflicts []uint64) error) (walkStats, error) {
 	var (
 		st   walkStats
 		page []event.Event
@@ -83,11 +98,9 @@ func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Even
 					st.Conflicts = append(st.Conflicts, c)
 				}
 			}
-			for i := range page {
-				st.Events++
-				if err := fn(&page[i]); err != nil {
-					return st, err
-				}
+			st.Events += uint64(len(page))
+			if err := fn(page, conflicts); err != nil {
+				return st, err
 			}
 			clear(page) // drop the data of this page before reading the next
 		}
