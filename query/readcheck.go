@@ -106,7 +106,7 @@ func (s *Store) checkStream(ctx context.Context, id string, collect func(e *even
 type replayCheck struct {
 	v      *event.StreamVerifier
 	rd     *checkedRead
-	strict uint64 // seqs below verified in the check; they must again
+	strict uint64 // seqs below it verified in the check and must verify again
 	n      uint64 // events passed
 	last   uint64 // seq of the last event passed
 	// more reports that the walk stopped at events stored after the
@@ -115,7 +115,8 @@ type replayCheck struct {
 }
 
 // changedError reports where a second walk of a stream differs from the
-// walk that checked it.
+// walk that checked it. Its text is a problem for the banner, without the
+// package prefix: it never leaves the package as an error.
 type changedError struct {
 	Seq    uint64
 	Reason string
@@ -128,6 +129,8 @@ func (e *changedError) Error() string {
 // errPastCheck ends a walk at the first event after the checked stream.
 var errPastCheck = errors.New("query: past the checked stream")
 
+// newReplayCheck returns the check of a second walk of the stream rd
+// describes, trusting keys as the first walk did.
 func newReplayCheck(rd *checkedRead, keys *event.Keyring) *replayCheck {
 	strict := ^uint64(0)
 	if b := rd.in.Stream.Break; b != nil {
