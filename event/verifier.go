@@ -168,6 +168,11 @@ func sealReason(err error) string {
 	return err.Error()
 }
 
+// Broken returns the first failure so far, nil when everything added
+// verified. Unlike Result it does not allocate, so a reader can ask after
+// every Add.
+func (v *StreamVerifier) Broken() *Break { return v.brk }
+
 // Result returns the verdict so far.
 func (v *StreamVerifier) Result() StreamResult {
 	r := v.res

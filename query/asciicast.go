@@ -58,12 +58,16 @@ func writeAsciicast(w io.Writer, sess Session, events []event.Event, sanitize bo
 
 // castHeader is what the asciicast header is made of: the session, the
 // Meta of its session.start (size, TERM), the time of its first event,
-// and the verdict of the read ("" when it verified).
+// and the verdict of the read ("" when it verified). after (may be nil),
+// called once the events are written, returns the text of a last marker
+// event, "" for none: what the read found while it wrote, too late for
+// the header.
 type castHeader struct {
 	sess      Session
 	start     map[string]string
 	base      int64
 	integrity []string
+	after     func() string
 }
 
 // writeAsciicastSeq is writeAsciicast over a sequence of events, holding
@@ -117,7 +121,18 @@ func writeAsciicastSeq(w io.Writer, h castHeader, events iter.Seq[*event.Event],
 		out, in utf8Joiner
 		san     termsafe.Sanitizer
 		data    []byte
+		last    int64 // time of the last event written
 	)
+	appendEvent := func(t int64, code string, data []byte) {
+		b = append(b, '[')
+		b = strconv.AppendFloat(b, float64(max(t-base, 0))/1e9, 'f', 6, 64)
+		b = append(b, `,"`...)
+		b = append(b, code...)
+		b = append(b, `",`...)
+		b = appendJSONString(b, data)
+		b = append(b, "]\n"...)
+		last = t
+	}
 	for e := range events {
 		var code string
 		switch e.Type {
@@ -143,18 +158,17 @@ func writeAsciicastSeq(w io.Writer, h castHeader, events iter.Seq[*event.Event],
 		if len(data) == 0 {
 			continue
 		}
-		b = append(b, '[')
-		b = strconv.AppendFloat(b, float64(max(e.Time-base, 0))/1e9, 'f', 6, 64)
-		b = append(b, `,"`...)
-		b = append(b, code...)
-		b = append(b, `",`...)
-		b = appendJSONString(b, data)
-		b = append(b, "]\n"...)
+		appendEvent(e.Time, code, data)
 		if len(b) >= 32<<10 {
 			if _, err := bw.Write(b); err != nil {
 				return fmt.Errorf("query: asciicast: %w", err)
 			}
 			b = b[:0]
+		}
+	}
+	if h.after != nil {
+		if m := h.after(); m != "" {
+			appendEvent(max(last, base), "m", []byte(m))
 		}
 	}
 	if _, err := bw.Write(b); err != nil {

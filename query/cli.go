@@ -378,16 +378,37 @@ func (c *cli) play(ctx context.Context, args []string) int {
 		opt.MaxIdle = -1
 	}
 	var rerr error
-	if err := playSeq(ctx, c.stdout, c.st.eventSeq(ctx, id, &rerr), opt); err != nil {
+	rc := newReplayCheck(&rd, c.st.keys)
+	if err := playSeq(ctx, c.stdout, c.st.replaySeq(ctx, id, rc, &rerr), opt); err != nil {
 		return c.fail(id, err)
 	}
-	if rerr != nil {
-		return c.fail(id, rerr)
+	if code, done := c.replayed(id, &rd, rc, rerr, "replay"); done {
+		return code
 	}
 	if !rd.in.OK() {
 		writeBanner(c.stderr, &rd.in) // again below the replay, where the auditor looks
 	}
 	return ExitOK
+}
+
+// replayed reports the end of the second walk of play or export (what,
+// "replay" or "export"): a stream that changed after its check is a
+// failure, named in the banner like any other; a read error fails the
+// read. It returns the exit status when the caller is done.
+func (c *cli) replayed(id string, rd *checkedRead, rc *replayCheck, rerr error, what string) (int, bool) {
+	var chg *changedError
+	switch {
+	case errors.As(rerr, &chg):
+		rd.in.problem("the recording changed while it was read: %s; the %s stopped before it", chg, what)
+		writeBanner(c.stderr, &rd.in)
+		return ExitFailure, true
+	case rerr != nil:
+		return c.fail(id, rerr), true
+	}
+	if rc.more {
+		fmt.Fprintf(c.stderr, "note: the session is still being written; shown up to seq %d, where the check ended\n", rd.in.Stream.LastSeq)
+	}
+	return 0, false
 }
 
 func (c *cli) export(ctx context.Context, args []string) int {
@@ -418,11 +439,19 @@ func (c *cli) export(ctx context.Context, args []string) int {
 		h.integrity = rd.in.Problems
 	}
 	var rerr error
-	if err := writeAsciicastSeq(c.stdout, h, c.st.eventSeq(ctx, id, &rerr), *sanitize); err != nil {
+	rc := newReplayCheck(&rd, c.st.keys)
+	h.after = func() string {
+		var chg *changedError
+		if errors.As(rerr, &chg) {
+			return fmt.Sprintf("foureyes: NOT VERIFIED: the recording changed while it was read: %s; the export stopped before it", chg)
+		}
+		return ""
+	}
+	if err := writeAsciicastSeq(c.stdout, h, c.st.replaySeq(ctx, id, rc, &rerr), *sanitize); err != nil {
 		return c.fail(id, err)
 	}
-	if rerr != nil {
-		return c.fail(id, rerr)
+	if code, done := c.replayed(id, &rd, rc, rerr, "export"); done {
+		return code
 	}
 	return ExitOK
 }

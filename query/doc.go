@@ -30,7 +30,8 @@
 //
 // Kafka delivers at least once and ReplacingMergeTree removes duplicates
 // only when it merges, some time later. Every read deduplicates. Events
-// keep one row per seq — the one with the smallest hash, so the choice
+// keep one row per seq — the one with the smallest hash, and among copies
+// with the same hash one whose content recomputes to it, so the choice
 // among conflicting copies is repeatable; this is done in Go after a plain
 // read, because on 18.16 "ORDER BY seq LIMIT 1 BY seq" makes the server
 // sort the whole session and costs several times the read. Sessions are
@@ -38,9 +39,9 @@
 // matching ids from the raw rows (filters use only columns that never
 // change over a session's versions, so this is exact) with the bounds of
 // their start times, then reads those ids within those days only and
-// keeps each one's highest version (LIMIT 1 BY). Verify also reports a seq stored with two different hashes — a
-// redelivery repeats the same hash, so a conflict means tampering or a
-// writer bug.
+// keeps each one's highest version (LIMIT 1 BY). Verify also reports a seq stored as two copies that
+// differ in any field or in the stored hash — a redelivery repeats the
+// same row, so a conflict means tampering or a writer bug.
 //
 // # Verification
 //

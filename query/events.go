@@ -33,8 +33,8 @@ func (s *Store) Events(ctx context.Context, id string) ([]event.Event, error) {
 // server seven times the plain read (it sorts the whole session);
 // sorting parts that are already in seq order and dropping neighbours is
 // nearly free here, and finds the conflicting copies in the same pass. It
-// returns the events and, in ascending order, the seqs stored with
-// different hashes.
+// returns the events and, in ascending order, the seqs stored as copies
+// that differ.
 func (s *Store) events(ctx context.Context, id string) ([]event.Event, []uint64, error) {
 	// held_events holds the copies of held sessions whose partitions
 	// retention dropped; a copy and its original dedup like redeliveries.

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/foureyes/foureyes/event"
@@ -26,10 +27,10 @@ const maxConflicts = 100
 
 // walkStats is what walkEvents saw besides the events.
 type walkStats struct {
-	// Conflicts lists (at most maxConflicts) seqs stored with different
-	// hashes, ascending.
+	// Conflicts lists (at most maxConflicts) seqs stored as copies that
+	// differ (in content or stored hash), ascending.
 	Conflicts []uint64
-	Events    uint64 // distinct seqs passed to fn
+	Events    uint64 // distinct seqs read (passed to fn unless it failed)
 }
 
 // eventColumns is the select list scanned by walkEvents.
@@ -42,6 +43,21 @@ const eventColumns = "seq, ts_ns, type, gateway, actor, data, meta, class, reten
 // answer is repeatable). The event passed to fn is only valid during the
 // call. A gap of absent seqs costs one extra query, whatever its size.
 func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Event) error) (walkStats, error) {
+	return s.walkPages(ctx, id, func(page []event.Event, _ []uint64) error {
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// walkPages is walkEvents one deduplicated page at a time: fn gets the
+// page's events in seq order, one per seq, and the seqs of the page whose
+// copies conflict, before any of them is used. The page is only valid
+// during the call.
+func (s *Store) walkPages(ctx context.Context, id string, fn func(page []event.Event, conflicts []uint64) error) (walkStats, error) {
 	var (
 		st   walkStats
 		page []event.Event
@@ -82,11 +98,9 @@ func (s *Store) walkEvents(ctx context.Context, id string, fn func(e *event.Even
 					st.Conflicts = append(st.Conflicts, c)
 				}
 			}
-			for i := range page {
-				st.Events++
-				if err := fn(&page[i]); err != nil {
-					return st, err
-				}
+			st.Events += uint64(len(page))
+			if err := fn(page, conflicts); err != nil {
+				return st, err
 			}
 			clear(page) // drop the data of this page before reading the next
 		}
@@ -171,7 +185,12 @@ func (s *Store) nextSeq(ctx context.Context, id string, from uint64) (uint64, bo
 }
 
 // dedupEvents sorts evs by seq (then hash), keeps one event per seq and
-// reports the seqs whose copies differ in hash.
+// reports the seqs whose copies differ in any field the hash chain
+// covers, or in the stored hash. Among copies with different hashes the
+// one with the smallest hash is kept; among copies with the same hash,
+// one whose content recomputes to it (the genuine one, when stored), so
+// a forged copy that kept the genuine hash is never the one shown,
+// whatever order ClickHouse returned them in.
 func dedupEvents(evs []event.Event) ([]event.Event, []uint64) {
 	byKey := func(a, b event.Event) int {
 		if c := cmp.Compare(a.Seq, b.Seq); c != 0 {
@@ -185,14 +204,31 @@ func dedupEvents(evs []event.Event) ([]event.Event, []uint64) {
 	var conflicts []uint64
 	out := evs[:0]
 	for i := range evs {
-		if n := len(out); n > 0 && out[n-1].Seq == evs[i].Seq {
-			if out[n-1].Hash != evs[i].Hash && (len(conflicts) == 0 || conflicts[len(conflicts)-1] != evs[i].Seq) {
-				conflicts = append(conflicts, evs[i].Seq)
-			}
+		e := &evs[i]
+		n := len(out)
+		if n == 0 || out[n-1].Seq != e.Seq {
+			out = append(out, *e)
 			continue
 		}
-		out = append(out, evs[i])
+		kept := &out[n-1]
+		if sameEvent(kept, e) {
+			continue
+		}
+		if len(conflicts) == 0 || conflicts[len(conflicts)-1] != e.Seq {
+			conflicts = append(conflicts, e.Seq)
+		}
+		if kept.Hash == e.Hash && event.ComputeHash(kept) != kept.Hash && event.ComputeHash(e) == e.Hash {
+			*kept = *e
+		}
 	}
 	clear(evs[len(out):]) // drop references held by the removed copies
 	return out, conflicts
+}
+
+// sameEvent reports whether a and b, two stored copies of one event, are
+// identical: every field the hash chain covers, and the stored hash.
+func sameEvent(a, b *event.Event) bool {
+	return a.Hash == b.Hash && a.Prev == b.Prev && a.Seq == b.Seq && a.Time == b.Time && a.V == b.V &&
+		a.Type == b.Type && a.Session == b.Session && a.Gateway == b.Gateway && a.Actor == b.Actor &&
+		a.Class == b.Class && a.Retention == b.Retention && bytes.Equal(a.Data, b.Data) && maps.Equal(a.Meta, b.Meta)
 }
