@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,55 @@ func BenchmarkCommands(b *testing.B) {
 	b.SetBytes(1 << 20)
 	for b.Loop() {
 		Commands(evs)
+	}
+}
+
+// BenchmarkSessionsListing is `audit sessions` as the auditor runs it,
+// the rows checked against their recordings: 20k signed sessions over 30
+// days, one in ten still open, their events and their rows as ingest
+// writes them.
+func BenchmarkSessionsListing(b *testing.B) {
+	conn := testConn(b)
+	signer, pub := signedTestKey(b)
+	const n = 20_000
+	var evs []event.Event
+	var ended, open []Session
+	for i := range n {
+		start := t0.Add(-time.Duration(i) * 130 * time.Second) // 30 days back
+		r := newRec(fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), fmt.Sprintf("user%02d", i%50), fmt.Sprintf("host%02d", i%20), "shell", start)
+		r.at(time.Second, event.Input, "u", "ls\r", nil)
+		r.at(2*time.Second, event.Output, "", "a b c\r\n", nil)
+		if i%10 != 0 {
+			r.end(time.Minute, "0")
+		}
+		s := signStream(r.evs, signer, 2)
+		evs = append(evs, s...)
+		r.evs = s
+		if i%10 == 0 {
+			open = append(open, r.summary())
+		} else {
+			ended = append(ended, r.summary())
+		}
+	}
+	insertEvents(b, conn, evs)
+	insertSessions(b, conn, 0, open...)
+	insertSessions(b, conn, 1, ended...)
+	st := NewStore(conn, WithTrustedKeys(pub))
+	st.now = func() time.Time { return t0 }
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"default-100", []string{"sessions"}},
+		{"all-200", []string{"sessions", "--kind", "all", "--limit", "200"}},
+		{"json-200", []string{"sessions", "--limit", "200", "--json"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if r := runCLI(st, bc.args...); r.code != ExitOK || strings.Contains(r.stdout, "WARNING") || strings.Contains(r.stdout, `"verified":false`) {
+					b.Fatalf("%v: %d %.300s %s", bc.args, r.code, r.stdout, r.stderr)
+				}
+			}
+		})
 	}
 }

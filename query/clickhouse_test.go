@@ -137,7 +137,11 @@ func store(tb testing.TB, conn driver.Conn, r *rec) Session {
 	evs := r.events()
 	insertEvents(tb, conn, evs)
 	s := r.summary()
-	insertSessions(tb, conn, 1, s)
+	version := uint64(1) // tests supersede it with a higher one
+	if s.Open {
+		version = 0 // as ingest: the seq of the session.start
+	}
+	insertSessions(tb, conn, version, s)
 	insertFileRows(tb, conn, s, evs)
 	return s
 }

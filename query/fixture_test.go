@@ -55,8 +55,13 @@ func (r *rec) events() []event.Event {
 	return out
 }
 
-// summary returns the sessions row matching the stream.
+// summary returns the sessions row ingest writes for the stream: the
+// session.end's row, or while the stream has no end the session.start's
+// (openRow).
 func (r *rec) summary() Session {
+	if r.evs[len(r.evs)-1].Type != event.SessionEnd {
+		return r.openRow()
+	}
 	last := r.evs[len(r.evs)-1]
 	s := Session{ID: r.id, Kind: r.kind, User: r.user, Host: r.host, Login: "root", Remote: "192.0.2.7:50000",
 		Gateway: "gw1", Class: "production", RetentionDays: 90, Started: r.start, Open: true,
@@ -95,4 +100,23 @@ func shellSession(id string, start time.Time) *rec {
 	r.at(3*time.Second, event.Input, "alice", "exit\r", nil)
 	r.at(3100*time.Millisecond, event.Output, "", "logout\r\n", nil)
 	return r.end(3200*time.Millisecond, "0")
+}
+
+// openRow returns the row ingest writes for the stream's session.start
+// (ingest/sessionrow.go): version 0, the start's seq and hash, exit
+// status -1, no bytes, and the fields of the start's meta.
+func (r *rec) openRow() Session {
+	st := r.evs[0]
+	m := st.Meta
+	s := Session{ID: r.id, Kind: m["kind"], User: m["user"], Host: m["host"], Login: m["login"], Remote: m["remote"],
+		Gateway: m["gateway"], Command: m["command"], Reason: m["reason"], Class: st.Class, RetentionDays: int(st.Retention),
+		Started: st.Timestamp().UTC(), Open: true, ExitStatus: -1, LastSeq: st.Seq, LastHash: st.Hash.String(),
+		Approvers: splitNames(m["approvers"])}
+	if s.Approvers == nil {
+		s.Approvers = []string{}
+	}
+	if s.Gateway == "" {
+		s.Gateway = st.Gateway
+	}
+	return s
 }

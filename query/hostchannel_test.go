@@ -192,7 +192,7 @@ func TestSessionsHostChannelForgedEnd(t *testing.T) {
 	st := NewStore(conn)
 	out := runCLI(st, "sessions", "--host-channel-open", "--json")
 	j := sessionLines(t, out.stdout)["f1"]
-	if j.ID != "f1" || j.HostChannelOpen || j.Verified == nil || *j.Verified {
+	if j.ID != "f1" || j.HostChannelOpen || j.Verified {
 		t.Errorf("forged end: %+v; want f1 listed, not verified, without host_channel_open:\n%s", j, out.stdout)
 	}
 	text := runCLI(st, "sessions", "--host-channel-open")

@@ -47,11 +47,14 @@ func (i *Integrity) problem(format string, args ...any) {
 // streamCheck verifies one stream while it is walked and derives its
 // summary from the chain (never from the sessions row).
 type streamCheck struct {
-	id      string
-	v       *event.StreamVerifier
-	keyed   bool
-	head    Session // from the chain
-	start   map[string]string
+	id    string
+	v     *event.StreamVerifier
+	keyed bool
+	head  Session // from the chain
+	start map[string]string
+	// startEv is the session.start at seq 0 (without its data), nil
+	// when the walk did not begin with one.
+	startEv *event.Event
 	end     map[string]string
 	lastNS  int64
 	outputs int
@@ -120,6 +123,11 @@ func (c *streamCheck) add(e *event.Event) {
 	switch e.Type {
 	case event.SessionStart:
 		c.start = e.Meta
+		if e.Seq == 0 && c.n == 1 {
+			ev := *e
+			ev.Data = nil
+			c.startEv = &ev
+		}
 		if e.Meta["kind"] == "gateway" && c.gw == nil {
 			c.gw = newGatewayLog()
 		}
@@ -232,8 +240,10 @@ func (c *streamCheck) signedToEnd(r event.StreamResult) bool {
 }
 
 // compareSummary reports every field where the sessions row claims
-// something the chain does not say. A row that lags (still the start row
-// of an ended session) is not a problem.
+// something the chain does not say. An open row must be the row ingest
+// writes from the session.start (openRowDiffs); such a row over an
+// ended chain lags (the end's row has not arrived) and is a note, any
+// other open row over an ended chain hides the end and is a problem.
 func (c *streamCheck) compareSummary(in *Integrity, row Session) {
 	h := &c.head
 	var diffs []string
@@ -254,11 +264,19 @@ func (c *streamCheck) compareSummary(in *Integrity, row Session) {
 		if c.v.Result().Break == nil {
 			diffs = append(diffs, fmt.Sprintf("ended (exit %s) but the recording has no end", exitText(&row)))
 		}
-	case row.Open && c.end != nil:
-		if row.LastSeq != 0 {
-			diffs = append(diffs, "open but the recording ended")
-		} else {
+	case row.Open:
+		var od []string
+		if c.startEv != nil {
+			od = openRowDiffs(&row, c.startEv)
+		}
+		switch {
+		case c.end == nil:
+			diffs = append(diffs, od...)
+		case c.startEv != nil && len(od) == 0:
 			in.Notes = append(in.Notes, "the sessions row has not caught up with the end of the recording")
+		default:
+			diffs = append(diffs, "open but the recording ended")
+			diffs = append(diffs, od...)
 		}
 	case c.end != nil:
 		if _, ok := c.end["exit_status"]; ok {
@@ -286,6 +304,7 @@ func (c *streamCheck) compareSummary(in *Integrity, row Session) {
 	}
 	if len(diffs) > 0 {
 		slices.Sort(diffs)
+		diffs = slices.Compact(diffs) // an open row's start fields are compared twice
 		in.problem("the sessions row disagrees with the recording: %s", strings.Join(diffs, "; "))
 	}
 }

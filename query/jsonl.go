@@ -37,9 +37,10 @@ type sessionJSON struct {
 	LastSeq       uint64   `json:"last_seq"`
 	LastHash      string   `json:"last_hash"`
 	// Verified says whether the fields above were checked against the
-	// signed chain and agree (show; sessions checks the end). Absent when
-	// not checked.
-	Verified *bool    `json:"verified,omitempty"`
+	// signed chain and agree: show walks the chain, sessions checks an
+	// ended row against the signed end and an open row against the start
+	// (rowcheck.go). Always present; false when not checked.
+	Verified bool     `json:"verified"`
 	Problems []string `json:"problems,omitempty"`
 	// The host channel fields (show, sessions); in show Warnings says
 	// what they mean in a sentence.
@@ -67,8 +68,7 @@ func (j *hostChannelJSON) withHostChannel(hc hostChannel) {
 
 // withIntegrity adds the verdict of a read to j.
 func (j *sessionJSON) withIntegrity(in *Integrity) {
-	ok := in.OK()
-	j.Verified = &ok
+	j.Verified = in.OK()
 	j.Problems = in.Problems
 }
 

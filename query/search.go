@@ -18,6 +18,8 @@ const (
 	HitExec   = "exec"   // the command of an exec session
 	HitFile   = "file"   // a file transfer or SFTP operation; Line is the path
 	HitOutput = "output" // a line of terminal output
+	// HitUnknown is a commands row of a kind ingest does not write.
+	HitUnknown = "unknown"
 )
 
 // DefaultMaxScan is how many output rows an output search reads at most
@@ -67,9 +69,26 @@ type SearchFilter struct {
 	MaxScan uint64
 }
 
+// hitKind returns the Hit kind constant a commands.kind column names,
+// or HitUnknown: a hit's kind is printed, and the column is as writable
+// as the rest of the table, so what it holds never reaches a terminal.
+func hitKind(col string) string {
+	switch col {
+	case HitTyped:
+		return HitTyped
+	case HitExec:
+		return HitExec
+	case HitFile:
+		return HitFile
+	case HitOutput:
+		return HitOutput
+	}
+	return HitUnknown
+}
+
 // Hit is one match: a command, a file or a line of output.
 type Hit struct {
-	Kind    string // HitTyped, HitExec, HitFile, HitOutput
+	Kind    string // HitTyped, HitExec, HitFile, HitOutput (HitUnknown: not a kind ingest writes)
 	Session string
 	Seq     uint64
 	Idx     int
@@ -354,18 +373,22 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	if err != nil {
 		return SearchPage{}, err
 	}
-	where := []string{match}
-	args := margs
+	// kind is the kind condition; the page query repeats it, so that a
+	// row of another kind stored under a hit's key (only a database
+	// writer makes one) cannot take the hit's place.
+	var kind string
 	switch {
 	case f.File != "":
-		where = append(where, "kind = 'file'")
+		kind = "kind = 'file'"
 	case f.Kind == "shell":
-		where = append(where, "kind = 'typed'")
+		kind = "kind = 'typed'"
 	case f.Kind == "exec":
-		where = append(where, "kind = 'exec'")
+		kind = "kind = 'exec'"
 	default:
-		where = append(where, "kind IN ('typed', 'exec')")
+		kind = "kind IN ('typed', 'exec')"
 	}
+	where := []string{match, kind}
+	args := margs
 	if f.User != "" {
 		// What U did: in U's sessions, and what U typed in others'.
 		where = append(where, "(user = ? OR actor = ? OR has(typists, ?))")
@@ -415,9 +438,9 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	// A key's ts never changes: its bounds prune the day partitions and
 	// the (host, ts, …) index.
 	q := fmt.Sprintf(`SELECT %[1]s FROM (
-		SELECT %[1]s FROM commands WHERE ts BETWEEN toDateTime(?) AND toDateTime(?) AND (session, seq, idx) IN ?
-		UNION ALL SELECT %[1]s FROM held_commands WHERE (session, seq, idx) IN ?)
-		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d`, hitColumns, limit)
+		SELECT %[1]s FROM commands WHERE ts BETWEEN toDateTime(?) AND toDateTime(?) AND (session, seq, idx) IN ? AND %[3]s
+		UNION ALL SELECT %[1]s FROM held_commands WHERE (session, seq, idx) IN ? AND %[3]s)
+		ORDER BY ts_ns DESC, session DESC, seq DESC, idx DESC, blind DESC LIMIT 1 BY session, seq, idx LIMIT %[2]d`, hitColumns, limit, kind)
 	rows, err := s.conn.Query(ctx, q, clampUnix(keys.first.Unix()), clampUnix(keys.last.Unix()), keys.set, keys.set)
 	if err != nil {
 		return SearchPage{}, fmt.Errorf("query: search: %w", err)
@@ -426,17 +449,17 @@ func (s *Store) searchCommands(ctx context.Context, f SearchFilter, cur *cursor)
 	var page SearchPage
 	for rows.Next() {
 		var (
-			h      Hit
-			tsNs   int64
-			idx    uint32
-			approx uint8
-			blind  uint32
-			kind   string
+			h       Hit
+			tsNs    int64
+			idx     uint32
+			approx  uint8
+			blind   uint32
+			kindCol string
 		)
-		if err := rows.Scan(&h.Session, &h.Seq, &idx, &tsNs, &kind, &h.Host, &h.User, &h.Actor, &h.Typists, &approx, &blind, &h.Line, &h.Detail); err != nil {
+		if err := rows.Scan(&h.Session, &h.Seq, &idx, &tsNs, &kindCol, &h.Host, &h.User, &h.Actor, &h.Typists, &approx, &blind, &h.Line, &h.Detail); err != nil {
 			return SearchPage{}, fmt.Errorf("query: search: scan: %w", err)
 		}
-		h.Kind, h.Idx, h.Time, h.Approximate, h.Blind = kind, int(idx), time.Unix(0, tsNs).UTC(), approx != 0, int(blind)
+		h.Kind, h.Idx, h.Time, h.Approximate, h.Blind = hitKind(kindCol), int(idx), time.Unix(0, tsNs).UTC(), approx != 0, int(blind)
 		page.Hits = append(page.Hits, h)
 	}
 	if err := rows.Err(); err != nil {

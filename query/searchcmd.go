@@ -147,7 +147,7 @@ func writeHitsText(c *cli, fs *flagSet, page *SearchPage) error {
 			if typist == "" {
 				typist = "-"
 			}
-			what, line := h.Kind, printable(h.Line)
+			what, line := printable(hitKind(h.Kind)), printable(h.Line)
 			if h.Approximate {
 				what += "~"
 				if h.Line == "" {

@@ -86,6 +86,9 @@ type Session struct {
 	LastSeq       uint64
 	LastHash      string
 	RetentionDays int
+	// version is the row's version: the seq of the event ingest made it
+	// from, 0 (the session.start) for every row of an open session.
+	version uint64
 }
 
 // Duration returns Ended-Started, or zero while the session is open.
@@ -99,7 +102,7 @@ func (s *Session) Duration() time.Duration {
 // sessionColumns is the select list scanned by scanSession.
 const sessionColumns = `session, kind, user, host, login, remote, gateway, command, reason, class,
 	started_ns, ended_ns, exit_status, interrupted, bytes_in, bytes_out, approvers,
-	last_seq, last_hash, retention_days`
+	last_seq, last_hash, retention_days, version`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -115,7 +118,7 @@ func scanSession(r rowScanner) (Session, error) {
 	)
 	err := r.Scan(&s.ID, &s.Kind, &s.User, &s.Host, &s.Login, &s.Remote, &s.Gateway, &s.Command, &s.Reason, &s.Class,
 		&startedNs, &endedNs, &exit, &interrupted, &s.BytesIn, &s.BytesOut, &s.Approvers,
-		&s.LastSeq, &s.LastHash, &retention)
+		&s.LastSeq, &s.LastHash, &retention, &s.version)
 	if err != nil {
 		return Session{}, err
 	}
@@ -378,9 +381,9 @@ func (s *Store) sessions(ctx context.Context, where []string, args []any, tables
 	// "Search at 100M events"). The bounds of the ids' start times prune
 	// the day partitions: a day's sessions fill about one granule, so
 	// without them every day was read whole for a page of 100.
-	q := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, version FROM (
-		SELECT %[1]s, version FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session IN ?
-		UNION ALL SELECT %[1]s, version FROM held_sessions WHERE session IN ?)
+	q := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s FROM (
+		SELECT %[1]s FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session IN ?
+		UNION ALL SELECT %[1]s FROM held_sessions WHERE session IN ?)
 		ORDER BY session, version DESC, last_seq DESC LIMIT 1 BY session)
 		ORDER BY started_ns DESC, session DESC LIMIT %[2]d`, sessionColumns, limit)
 	all := []any{clampUnix(ids.lo / 1e9), clampUnix(ids.hi / 1e9), ids.set, ids.set}
@@ -496,8 +499,8 @@ func (s *Store) session(ctx context.Context, id string) (Session, bool, error) {
 	if n == 0 {
 		return Session{}, false, nil
 	}
-	rows, err := s.conn.Query(ctx, "SELECT "+sessionColumns+" FROM (SELECT "+sessionColumns+", version FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session = ? UNION ALL SELECT "+
-		sessionColumns+", version FROM held_sessions WHERE session = ?) ORDER BY version DESC, last_seq DESC LIMIT 1", lo, hi, id, id)
+	rows, err := s.conn.Query(ctx, "SELECT "+sessionColumns+" FROM (SELECT "+sessionColumns+" FROM sessions WHERE started BETWEEN toDateTime(?) AND toDateTime(?) AND session = ? UNION ALL SELECT "+
+		sessionColumns+" FROM held_sessions WHERE session = ?) ORDER BY version DESC, last_seq DESC LIMIT 1", lo, hi, id, id)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("query: session %s: %w", id, err)
 	}

@@ -334,7 +334,7 @@ func TestForgedSummaryRow(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.SplitN(r.stdout, "\n", 2)[0]), &head); err != nil {
 		t.Fatal(err)
 	}
-	if head.Verified == nil || *head.Verified || len(head.Problems) == 0 || head.ExitStatus != 1 || len(head.Approvers) != 0 {
+	if head.Verified || len(head.Problems) == 0 || head.ExitStatus != 1 || len(head.Approvers) != 0 {
 		t.Fatalf("show --json session record = %+v; want verified false, exit 1, no approvers", head)
 	}
 	r = runCLI(st, "export", "d1")

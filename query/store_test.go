@@ -144,9 +144,8 @@ func TestVerify(t *testing.T) {
 			evs := r.events()
 			evs = evs[:len(evs)-1]
 			insertEvents(t, st.conn, evs)
-			s := r.summary()
-			s.Open, s.Ended, s.LastSeq, s.LastHash = true, time.Time{}, 0, ""
-			insertSessions(t, st.conn, 1, s)
+			open := &rec{id: r.id, evs: evs}
+			insertSessions(t, st.conn, 0, open.openRow())
 		}},
 		{name: "altered in place", wantSeq: 3, reason: "content altered", summary: true, setup: func(t *testing.T, st *Store, r *rec) {
 			store(t, st.conn, r)

@@ -22,9 +22,10 @@ type VerifyResult struct {
 	Conflicts []uint64
 	// Summary reports whether a sessions row exists to check the tail against.
 	Summary bool
-	// Open reports that the session has not ended — per the summary row when
-	// there is one, else for want of a session.end event: the chain is
-	// verified up to LastSeq.
+	// Open reports that the session has not ended: false when the chain
+	// ends with an authenticated session.end, else per the summary row
+	// when there is one (it knows about an end whose event is lost), else
+	// true. The chain is verified up to LastSeq.
 	Open bool
 	// Integrity holds the signature checks, the summary row against the
 	// chain and the gateway streams' records of the stream; its Problems
@@ -90,7 +91,10 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 		res.LastSeq, res.LastHash = in.Stream.LastSeq, in.Stream.LastHash.String()
 		res.Open = in.Stream.LastType != event.SessionEnd
 	}
-	if found {
+	// An open row over a chain whose end authenticates (compareSummary
+	// judged the row) says nothing about whether the session ended.
+	endVerified := in.Stream.Ended && in.Stream.Break == nil && (in.Stream.EndSigned || !in.Signatures)
+	if found && !endVerified {
 		res.Open = sess.Open // the summary knows about an end even when its event is lost
 	}
 	b := in.Stream.Break

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -317,16 +318,8 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 			return c.fail("", err)
 		}
 	} else {
-		for _, f := range res.Failures {
-			for _, p := range f.Problems {
-				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", printable(f.ID), printable(p))
-			}
-		}
-		for _, f := range res.LogFailures {
-			for _, p := range f.Problems {
-				fmt.Fprintf(c.stdout, "FAILED: %s: %s\n", f.ID, printable(p))
-			}
-		}
+		writeFailures(c.stdout, res.Failures)
+		writeFailures(c.stdout, res.LogFailures)
 		verdict := "OK"
 		switch {
 		case len(res.Failures) > 0 && len(res.LogFailures) > 0:
@@ -356,4 +349,16 @@ func (c *cli) verifyWindow(ctx context.Context, since, until time.Time, asJSON b
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// writeFailures prints one FAILED line per problem of failures. Both the
+// id and the problem come from the database (a session id, a
+// retention_log key) and are escaped here, the one place they are
+// printed as text.
+func writeFailures(w io.Writer, failures []StreamFailure) {
+	for _, f := range failures {
+		for _, p := range f.Problems {
+			fmt.Fprintf(w, "FAILED: %s: %s\n", printable(f.ID), printable(p))
+		}
+	}
 }
