@@ -22,7 +22,7 @@ const unsignedGrace = 2 * time.Hour
 type Integrity struct {
 	// Stream is the verifier's result (chain, seals, end signature).
 	Stream event.StreamResult
-	// Conflicts lists seqs stored with different hashes.
+	// Conflicts lists seqs stored as copies that differ (content or hash).
 	Conflicts []uint64
 	// Problems are failures, each one sentence: what is wrong and where.
 	Problems []string
@@ -201,7 +201,7 @@ func (c *streamCheck) finish(st walkStats, summary Session, found bool, now time
 	r := c.v.Result()
 	in := Integrity{Stream: r, Conflicts: st.Conflicts, Signatures: c.keyed}
 	if len(st.Conflicts) > 0 {
-		in.problem("seq %s stored twice with different hashes (conflicting copies)", joinSeqs(st.Conflicts))
+		in.problem("seq %s stored twice with different content (conflicting copies)", joinSeqs(st.Conflicts))
 	}
 	if r.Break != nil {
 		in.problem("seq %d: %s", r.Break.Seq, r.Break.Reason)

@@ -17,7 +17,7 @@ type VerifyResult struct {
 	// Break is the first failure of the chain or of its tail against the
 	// summary row, nil when both are intact.
 	Break *event.Break
-	// Conflicts lists seqs stored with different hashes (tampering or a
+	// Conflicts lists seqs stored as copies that differ (tampering or a
 	// writer bug; harmless redeliveries have identical hashes).
 	Conflicts []uint64
 	// Summary reports whether a sessions row exists to check the tail against.
@@ -99,7 +99,7 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 	}
 	b := in.Stream.Break
 	if len(st.Conflicts) > 0 && (b == nil || st.Conflicts[0] <= b.Seq) {
-		b = &event.Break{Seq: st.Conflicts[0], Reason: "stored twice with different hashes (conflicting copies)"}
+		b = &event.Break{Seq: st.Conflicts[0], Reason: "stored twice with different content (conflicting copies)"}
 	}
 	if b == nil {
 		b = tail.result()
