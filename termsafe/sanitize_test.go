@@ -214,12 +214,14 @@ func safeSeqLen(b []byte) int {
 }
 
 func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{"plain", "\x1b]0;t\x07x", "\x9b6n", "\x1b[?1000;25h", "\u009d52;c;x\u009c", "\x1bP\x1b\\", "é\xc3", "\x1b[31m\x1b(0"} {
+	for _, s := range []string{"plain", "\x1b]0;t\x07x", "\x9b6n", "\x1b[?1000;25h", "\u009d52;c;x\u009c", "\x1bP\x1b\\", "é\xc3", "\x1b[31m\x1b(0",
+		"\x1b[1;08mx", "\x1b[30;40mx", "\x1b[38:2::1:2:3;48;5;16mx", "\x1b[40m\x1b7\x1b[0m\x1b8\x1b[30mx", "\x1b[2;38;5;244m\x1b[?1049h\x1b[48;5;236m\x1b[?1049lx"} {
 		f.Add([]byte(s), uint(len(s)/2))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint) {
 		out := Sanitize(nil, in)
 		checkSafe(t, in, out)
+		checkVisible(t, in, out)
 		// Idempotent: sanitized output is clean text.
 		if again := Sanitize(nil, out); !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
