@@ -29,7 +29,7 @@ const (
 // Sanitizer makes recorded terminal output safe to replay on an auditor's
 // terminal. It keeps what draws — printable text, valid UTF-8, CR, LF, TAB,
 // BS, and the escape sequences for cursor movement, erasing, scrolling,
-// colours and attributes (but conceal, SGR 8: text on the screen is seen), alternate screen, cursor visibility and shape,
+// colours and attributes, alternate screen, cursor visibility and shape,
 // character sets — and removes everything that makes a terminal answer,
 // store or act beyond the screen: OSC (titles, clipboard OSC 52,
 // hyperlinks, colour queries), DCS (DECRQSS, sixel, tmux passthrough),
@@ -42,6 +42,17 @@ const (
 // encoded in UTF-8 — are parsed like their 7-bit forms and filtered the
 // same way; kept sequences are always written in 7-bit form. Invalid UTF-8
 // becomes U+FFFD. A full reset (ESC c) becomes a mode reset and a clear.
+//
+// Text on the screen must be seen, so colours and attributes (SGR) are
+// read as a terminal reads them — numbers, leading zeros and all, colon
+// sub-parameters, 256-colour and RGB forms — and written anew from an
+// allow-list: conceal (SGR 8), however spelt, and every code not on the
+// list are dropped. The Sanitizer tracks the attributes it has sent, and
+// a background that would draw text in (nearly) its own colour is not
+// set; after a cursor restore or soft reset, which take attributes the
+// Sanitizer cannot be sure of, it sends its own whole. Only colours set
+// explicitly are compared: the viewer's default colours are unknown, so
+// for instance black text on a dark default background stays black.
 //
 // State carries across Append calls, so a sequence split over two output
 // events is still recognised; memory is bounded whatever the input. The
@@ -62,6 +73,10 @@ type Sanitizer struct {
 	alt    bool // alternate screen active
 	region bool // scroll region set
 	origin bool // origin mode set
+
+	pen    pen  // the SGR state sent so far
+	saved  pen  // the pen at the last cursor save
+	forced bool // repen wrote the whole pen, and no SGR has come since
 }
 
 // Sanitize returns dst with the sanitized form of src appended, treating
@@ -113,12 +128,17 @@ func (s *Sanitizer) Restore(dst []byte) []byte {
 	if s.alt {
 		dst = append(dst, "\x1b[?1049l"...)
 		s.alt = false
+		s.pen = s.saved
+		dst = s.repen(dst)
 	}
 	if s.region || s.origin {
 		dst = append(dst, "\x1b7\x1b[?6l\x1b[r\x1b8"...)
 		s.region, s.origin = false, false
+		s.saved = s.pen
+		dst = s.repen(dst)
 	}
-	return append(dst, "\x1b[0m\x1b[?25h\x1b[0 q\x1b[?1l\x1b>\x1b[?5l\x1b[?7h\x1b[4l\x1b[?2026l\x1b(B"...)
+	dst = s.sgr(dst, sgrReset)
+	return append(dst, "\x1b[?25h\x1b[0 q\x1b[?1l\x1b>\x1b[?5l\x1b[?7h\x1b[4l\x1b[?2026l\x1b(B"...)
 }
 
 // byte processes one byte outside the ground fast path.
@@ -293,7 +313,13 @@ func (s *Sanitizer) escDispatch(dst []byte, final byte) []byte {
 			s.n = 0
 		case ']', 'P', 'X', '^', '_':
 			s.startString()
-		case '7', '8', '=', '>', 'D', 'E', 'M', 'H':
+		case '7': // DECSC saves the pen with the cursor
+			s.saved = s.pen
+			dst = append(dst, 0x1b, final)
+		case '8': // DECRC restores it
+			s.pen = s.saved
+			dst = s.repen(append(dst, 0x1b, final))
+		case '=', '>', 'D', 'E', 'M', 'H':
 			dst = append(dst, 0x1b, final)
 		case 'c': // full reset: keep the visible effect only
 			dst = s.Restore(dst)
@@ -355,7 +381,7 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 			'a', 'd', 'e', 'f', 'g', 's':
 			keep = true
 		case 'm':
-			return sgr(dst, params)
+			return s.sgr(dst, params)
 		case 'S', 'T': // one count; with more parameters T starts mouse highlighting
 			keep = !slices.Contains(params, ';')
 		case 'b': // REP: a bounded count, or the terminal may spin
@@ -373,49 +399,19 @@ func (s *Sanitizer) csiDispatch(dst []byte, final byte) []byte {
 		return dst
 	}
 	dst = append(dst, 0x1b, '[')
-	return append(append(dst, s.seq[:s.n]...), final)
-}
-
-// sgr writes a Select Graphic Rendition sequence without conceal (8):
-// concealed text is invisible on the screen, and a watcher or auditor
-// must see what was there. Colour arguments (38/48/58;5;N and
-// 38/48/58;2;R;G;B) are kept whole, an 8 among them being a colour.
-func sgr(dst []byte, params []byte) []byte {
-	if !slices.Contains(params, '8') {
-		dst = append(dst, 0x1b, '[')
-		return append(append(dst, params...), 'm')
+	dst = append(append(dst, s.seq[:s.n]...), final)
+	switch {
+	case prefix != 0:
+	case final == 's' && len(inter) == 0: // save cursor, and the pen with it
+		s.saved = s.pen
+	case final == 'u' && len(inter) == 0: // restore
+		s.pen = s.saved
+		dst = s.repen(dst)
+	case final == 'p': // DECSTR: the pen and the saved one reset
+		s.pen, s.saved = pen{}, pen{}
+		dst = s.repen(dst)
 	}
-	dst = append(dst, 0x1b, '[')
-	head, n, skip := len(dst), 0, 0
-	for len(params) > 0 || n == 0 {
-		var p []byte
-		if i := slices.Index(params, ';'); i >= 0 {
-			p, params = params[:i], params[i+1:]
-		} else {
-			p, params = params, nil
-		}
-		n++
-		switch {
-		case skip > 0:
-			skip--
-		case string(p) == "8":
-			continue
-		case string(p) == "38" || string(p) == "48" || string(p) == "58":
-			if len(params) > 0 && params[0] == '5' && (len(params) == 1 || params[1] == ';') {
-				skip = 2
-			} else if len(params) > 0 && params[0] == '2' && (len(params) == 1 || params[1] == ';') {
-				skip = 4
-			}
-		}
-		if len(dst) > head {
-			dst = append(dst, ';')
-		}
-		dst = append(dst, p...)
-	}
-	if len(dst) == head {
-		return dst[:head-2] // only conceal: nothing left to send
-	}
-	return append(dst, 'm')
+	return dst
 }
 
 // modes writes a set/reset mode sequence reduced to the kept modes.
@@ -426,6 +422,7 @@ func (s *Sanitizer) modes(dst []byte, prefix byte, params []byte, final byte) []
 		dst = append(dst, prefix)
 	}
 	head := len(dst)
+	restore := false
 	for len(params) > 0 {
 		var p []byte
 		if i := slices.Index(params, ';'); i >= 0 {
@@ -447,12 +444,25 @@ func (s *Sanitizer) modes(dst []byte, prefix byte, params []byte, final byte) []
 			case "6":
 				s.origin = final == 'h'
 			}
+			switch string(p) { // 1048 and 1049 save and restore the cursor, and the pen
+			case "1048", "1049":
+				if final == 'h' {
+					s.saved = s.pen
+				} else {
+					restore = true
+				}
+			}
 		}
 	}
 	if len(dst) == head {
 		return dst[:start]
 	}
-	return append(dst, final)
+	dst = append(dst, final)
+	if restore {
+		s.pen = s.saved
+		dst = s.repen(dst)
+	}
+	return dst
 }
 
 func keptMode(prefix byte, p string) bool {

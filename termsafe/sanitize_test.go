@@ -14,14 +14,14 @@ func TestSanitize(t *testing.T) {
 		{"plain text", "hello, world\r\n", "hello, world\r\n"},
 		{"tab backspace", "a\tb\bc", "a\tb\bc"},
 		{"utf8 kept", "héllo ✓ 日本 🙂", "héllo ✓ 日本 🙂"},
-		{"sgr colours kept", "\x1b[1;31mred\x1b[0m \x1b[38;2;1;2;3mrgb\x1b[38:5:100m", "\x1b[1;31mred\x1b[0m \x1b[38;2;1;2;3mrgb\x1b[38:5:100m"},
+		{"sgr colours kept", "\x1b[1;31mred\x1b[0m \x1b[38;2;1;2;3mrgb\x1b[38:5:100m", "\x1b[1;31mred\x1b[0m \x1b[38;2;1;2;3mrgb\x1b[38;5;100m"},
 		{"cursor and erase kept", "\x1b[H\x1b[2J\x1b[10;5H\x1b[K\x1b[3A\x1b[2P\x1b[@", "\x1b[H\x1b[2J\x1b[10;5H\x1b[K\x1b[3A\x1b[2P\x1b[@"},
 		{"scroll region kept", "\x1b[1;20r\x1bM\x1bD\x1b[S", "\x1b[1;20r\x1bM\x1bD\x1b[S"},
-		{"alt screen and cursor kept", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[?25h", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[?25h"},
-		{"save restore keypad charset", "\x1b7\x1b8\x1b=\x1b>\x1b(0q\x1b(B\x1b#8", "\x1b7\x1b8\x1b=\x1b>\x1b(0q\x1b(B\x1b#8"},
+		{"alt screen and cursor kept", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[?25h", "\x1b[?1049h\x1b[?25l\x1b[?1049l\x1b[0m\x1b[?25h"},
+		{"save restore keypad charset", "\x1b7\x1b8\x1b=\x1b>\x1b(0q\x1b(B\x1b#8", "\x1b7\x1b8\x1b[0m\x1b=\x1b>\x1b(0q\x1b(B\x1b#8"},
 		{"cursor shape kept", "\x1b[2 q", "\x1b[2 q"},
 		{"sgr conceal dropped", "a\x1b[8mhidden\x1b[1;8;31mx\x1b[8;0m", "ahidden\x1b[1;31mx\x1b[0m"},
-		{"sgr 8 as a colour kept", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38:5:8m", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38:5:8m"},
+		{"sgr 8 as a colour kept", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38:5:8m", "\x1b[38;5;8mg\x1b[48;2;8;8;8mb\x1b[38;5;8m"},
 		{"osc title BEL", "a\x1b]0;evil title\x07b", "ab"},
 		{"osc title ST", "a\x1b]2;evil\x1b\\b", "ab"},
 		{"osc 52 clipboard", "a\x1b]52;c;cm0gLXJmIC8K\x07b", "ab"},
@@ -62,7 +62,7 @@ func TestSanitize(t *testing.T) {
 		{"csi aborted by esc", "\x1b[31\x1b[32m", "\x1b[32m"},
 		{"huge rep dropped", "x\x1b[99999bx\x1b[5b", "xx\x1b[5b"},
 		{"mouse highlight T dropped", "\x1b[1;2;3;4;5T\x1b[2T", "\x1b[2T"},
-		{"kitty keyboard query dropped", "\x1b[?u\x1b[=1u\x1b[u", "\x1b[u"},
+		{"kitty keyboard query dropped", "\x1b[?u\x1b[=1u\x1b[u", "\x1b[u\x1b[0m"},
 		{"unknown escape dropped", "\x1bl\x1bn\x1b%@x", "x"},
 		{"malformed csi dropped", "\x1b[1?2mx", "x"},
 	}
@@ -214,12 +214,14 @@ func safeSeqLen(b []byte) int {
 }
 
 func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{"plain", "\x1b]0;t\x07x", "\x9b6n", "\x1b[?1000;25h", "\u009d52;c;x\u009c", "\x1bP\x1b\\", "é\xc3", "\x1b[31m\x1b(0"} {
+	for _, s := range []string{"plain", "\x1b]0;t\x07x", "\x9b6n", "\x1b[?1000;25h", "\u009d52;c;x\u009c", "\x1bP\x1b\\", "é\xc3", "\x1b[31m\x1b(0",
+		"\x1b[1;08mx", "\x1b[30;40mx", "\x1b[38:2::1:2:3;48;5;16mx", "\x1b[40m\x1b7\x1b[0m\x1b8\x1b[30mx", "\x1b[2;38;5;244m\x1b[?1049h\x1b[48;5;236m\x1b[?1049lx"} {
 		f.Add([]byte(s), uint(len(s)/2))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint) {
 		out := Sanitize(nil, in)
 		checkSafe(t, in, out)
+		checkVisible(t, in, out)
 		// Idempotent: sanitized output is clean text.
 		if again := Sanitize(nil, out); !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
