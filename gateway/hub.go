@@ -105,10 +105,17 @@ type hub struct {
 	parts   []*participant
 	out     ring // what reviewers were sent (rendered), for late joiners
 	views   [numStreams]liveView
-	blind   blindDetector // the requester's typing the host does not echo (pty)
-	cols    uint32        // the requester's window
-	rows    uint32
-	end     *ending // set once
+	// shown is the stream whose Sanitizer's attributes reviewers'
+	// terminals have (streamOut at first); penDefault after the
+	// requester's stdin, which ends in a reset. Another stream's output
+	// is preceded by its own attributes: each Sanitizer judges colours
+	// against what it has sent, and must not have its text drawn on
+	// colours another stream set.
+	shown int
+	blind blindDetector // the requester's typing the host does not echo (pty)
+	cols  uint32        // the requester's window
+	rows  uint32
+	end   *ending // set once
 }
 
 // newHub returns a hub in stateAsking.
@@ -150,10 +157,39 @@ func (h *hub) recordLocked(t event.Type, actor string, meta map[string]string) {
 
 // announceLocked queues a notice for every participant.
 func (h *hub) announceLocked(msg string) {
-	b := []byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n")
+	b := h.noticeLocked(msg)
 	for _, p := range h.parts {
 		p.offer(b)
 	}
+}
+
+// penDefault is hub.shown when reviewers' terminals have the default
+// attributes.
+const penDefault = -1
+
+// noticeLocked returns a bastion notice for reviewers' terminals: on its
+// own line, in reverse video, then back to the attributes the host's
+// output has set (penLocked), not to the default: text after it is drawn
+// on the attributes the Sanitizer judged it against.
+func (h *hub) noticeLocked(msg string) []byte {
+	b := h.penLocked([]byte("\r\n\x1b[7m[foureyes: " + msg + "]"))
+	return append(b, "\r\n"...)
+}
+
+// notice is noticeLocked for callers without hub.mu.
+func (h *hub) notice(msg string) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.noticeLocked(msg)
+}
+
+// penLocked appends what sets a reviewer's terminal to the attributes
+// the host's output has set so far.
+func (h *hub) penLocked(dst []byte) []byte {
+	if h.shown == penDefault {
+		return append(dst, "\x1b[0m"...)
+	}
+	return h.views[h.shown].san.Repen(dst)
 }
 
 // readyLocked reports whether enough reviewers approved.
@@ -203,7 +239,7 @@ func (h *hub) admit(p *participant, grant bool) admitResult {
 	}
 	if h.state == stateActive || h.state == statePaused {
 		if b := safeReplay(h.out.snapshot(), h.out.full); len(b) > 0 {
-			p.offer(b) // the current screen, before any newer output
+			p.offer(h.penLocked(b)) // the current screen, before any newer output
 		}
 	}
 	h.parts = append(h.parts, p)
@@ -338,14 +374,28 @@ func (h *hub) pauseLocked(why string) {
 func (h *hub) broadcast(stream int, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := h.views[stream].render(make([]byte, 0, len(b)+16), b)
-	if !h.views[stream].crlf {
+	v := &h.views[stream]
+	var before []byte // the attributes before this chunk, for a watcher who skipped the last
+	if slices.ContainsFunc(h.parts, func(p *participant) bool { return p.lagging }) {
+		before = v.san.Repen(nil)
+	}
+	out := make([]byte, 0, len(b)+16)
+	if h.shown != stream {
+		out = v.san.Repen(out)
+	}
+	head := len(out)
+	out = v.render(out, b)
+	if len(out) == head {
+		return
+	}
+	h.shown = stream
+	if !v.crlf {
 		// The detector sees what reviewers see: typed keys hidden in
 		// output the sanitizer removes (a title or OSC string printed in
 		// the background) do not count as echoed.
-		h.typedBlindLocked(h.blind.output(out))
+		h.typedBlindLocked(h.blind.output(out[head:]))
 	}
-	h.fanOutLocked(out)
+	h.fanOutLocked(out, before)
 }
 
 // watchTyping feeds typing on a pty (the requester's or a peer's) to the
@@ -375,7 +425,10 @@ func (h *hub) typedBlindLocked(n int, by string) {
 
 // fanOutLocked keeps c, rendered, for late joiners and offers it to
 // every participant; c is shared by every queue and never modified.
-func (h *hub) fanOutLocked(c []byte) {
+//
+// before sets the attributes the chunk was judged against, for a
+// watcher that skipped what came before it (nil: nobody lags).
+func (h *hub) fanOutLocked(c, before []byte) {
 	if len(c) == 0 {
 		return
 	}
@@ -389,7 +442,7 @@ func (h *hub) fanOutLocked(c []byte) {
 				p.dropped += int64(len(c))
 				continue
 			}
-			p.offer(skippedNotice(p.dropped))
+			p.offer(append(skippedNotice(p.dropped), before...))
 			h.recordLocked(event.ParticipantLagged, p.user, map[string]string{"state": "caught_up", "dropped_bytes": strconv.FormatInt(p.dropped, 10)})
 			p.lagging, p.dropped = false, 0
 		}
@@ -417,7 +470,7 @@ func (h *hub) noticeSmallerLocked() {
 	}
 	for _, p := range h.parts {
 		if p.cols != 0 && p.rows != 0 && (p.cols < h.cols || p.rows < h.rows) {
-			p.offer([]byte(sizeNotice(h.owner, h.cols, h.rows, p.cols, p.rows)))
+			p.offer(h.penLocked([]byte(sizeNotice(h.owner, h.cols, h.rows, p.cols, p.rows))))
 		}
 	}
 }
@@ -597,10 +650,12 @@ func (h *hub) showInput(b []byte) {
 	if !v.crlf {
 		return
 	}
-	c := append(make([]byte, 0, len(b)+len(stdinStart)+len(stdinEnd)+8), stdinStart...)
+	c := append(v.san.Repen(make([]byte, 0, len(b)+64)), stdinStart...)
+	head := len(c)
 	c = v.render(c, b)
-	if len(c) == len(stdinStart) {
+	if len(c) == head {
 		return
 	}
-	h.fanOutLocked(append(c, stdinEnd...))
+	h.shown = penDefault
+	h.fanOutLocked(append(c, stdinEnd...), nil)
 }

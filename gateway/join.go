@@ -193,7 +193,7 @@ func (sess *clientSession) join(args string) exitResult {
 		if len(now.granted) < now.count {
 			msg = fmt.Sprintf("waiting for more approvals before connecting (%d of %d)", len(now.granted), now.count)
 		}
-		p.offer([]byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n"))
+		p.offer(hb.notice(msg))
 	}
 	ri.watching.Store(true)
 
@@ -355,7 +355,7 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 					case hotkeyPrefix:
 						fwd = append(fwd, b)
 					default:
-						p.offer([]byte("\r\n\x1b[7m[foureyes: " + hotkeyHelp + "]\x1b[0m\r\n"))
+						p.offer(hb.notice(hotkeyHelp))
 					}
 					continue
 				}
@@ -373,7 +373,7 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 					}
 				} else if !told {
 					told = true
-					p.offer([]byte("\r\n\x1b[7m[foureyes: observers cannot type; " + hotkeyHelp + "]\x1b[0m\r\n"))
+					p.offer(hb.notice("observers cannot type; " + hotkeyHelp))
 				}
 			}
 		}

@@ -15,10 +15,11 @@ const (
 )
 
 // Reviewer-view styling of the requester's stdin (exec without a pty):
-// dim, so that it is told apart from the host's output.
+// dim, so that it is told apart from the host's output. It ends in a
+// full reset (hub.shown is then penDefault).
 const (
 	stdinStart = "\x1b[2m"
-	stdinEnd   = "\x1b[22m"
+	stdinEnd   = "\x1b[0m"
 )
 
 // liveView turns one stream of a four-eyes session into what reviewers'

@@ -463,3 +463,15 @@ func sgrNum(p []byte) (v int, sep byte, rest []byte) {
 	}
 	return v, 0, nil
 }
+
+// Repen appends an SGR sequence that resets the terminal's colours and
+// attributes and sets those s has sent so far: for a viewer whose
+// terminal something else wrote to (another stream's Sanitizer, a notice
+// that resets attributes), so that what s lets through next is drawn on
+// the attributes s judged it against.
+func (s *Sanitizer) Repen(dst []byte) []byte {
+	forced := s.forced // what s sends next does not change
+	dst = s.repen(dst)
+	s.forced = forced
+	return dst
+}
