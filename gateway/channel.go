@@ -39,8 +39,14 @@ func clamp(v uint32) uint32 { return min(v, maxWindow) }
 // loop (serve) runs on the channel handler's goroutine; the command runs
 // on a second goroutine (run) started by the shell or exec request.
 type clientSession struct {
-	s      *Server
-	cs     *connState
+	s  *Server
+	cs *connState
+	// name is the person logged in, fixed for the channel: what other
+	// goroutines (revocation, kill) read.
+	name string
+	// user is name's entry in the configuration in force when the
+	// shell, exec or subsystem request came (beginStart), not when the
+	// channel opened: a channel may wait for it across a reload.
 	user   *config.User
 	ch     gossh.Channel
 	log    *slog.Logger
@@ -87,13 +93,18 @@ type clientSession struct {
 	// the channel open after the session ended (leftopen.go).
 	hostCh hostChannel
 
-	// Set by openChannel: the host closed the channel before it answered
+	// Set by startChannel: the host closed the channel before it answered
 	// the shell or exec request, so the command may have run.
 	startUnconfirmed bool
 
-	started   atomic.Bool   // shell or exec accepted
-	runDone   chan struct{} // closed when run returned
-	inputDone chan struct{} // closed when the client input copier returned (nil if none)
+	started atomic.Bool // shell or exec accepted
+	// winMember is the session's place in its approval window
+	// (underWindow), nil outside one.
+	winMember *windowMember
+	// startRefused: the user was gone when the start came (beginStart).
+	startRefused bool
+	runDone      chan struct{} // closed when run returned
+	inputDone    chan struct{} // closed when the client input copier returned (nil if none)
 }
 
 // envVar is one "env" request kept for the host.
@@ -178,6 +189,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	sess := &clientSession{
 		s:       s,
 		cs:      stateOf(ctx),
+		name:    user.Name,
 		user:    user,
 		target:  target,
 		ch:      ch,
@@ -260,8 +272,8 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 				}
 				sess.command = p.Command
 			}
-			started, ok = true, true
-			sess.started.Store(true)
+			ok = sess.beginStart()
+			started = ok
 		case "auth-agent-req@openssh.com":
 			sess.s.forwardDenied(sess.user.Name, sess.cs, "agent", "auth-agent-req@openssh.com")
 		case "x11-req":
@@ -282,8 +294,8 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 			if !started && p.Name == sftpSubsystem {
 				// Checked like any session once it runs (sftp_session.go).
 				sess.subsystem, sess.pty = p.Name, nil // a binary stream: no terminal
-				started, ok = true, true
-				sess.started.Store(true)
+				ok = sess.beginStart()
+				started = ok
 				break
 			}
 			sess.s.recordRefusal(sess.cs, event.AccessDenied, sess.user.Name, map[string]string{
@@ -292,6 +304,11 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		}
 		if req.WantReply {
 			req.Reply(ok, nil)
+		}
+		if sess.startRefused {
+			sess.ch.Stderr().Write([]byte("foureyes: access revoked\r\n"))
+			sess.ch.Close()
+			break
 		}
 		if started && !running {
 			// Only after the reply: a command that ends at once (help,
@@ -311,6 +328,26 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 	if sess.inputDone != nil {
 		<-sess.inputDone
 	}
+}
+
+// beginStart marks the channel started and takes the user's entry from
+// the configuration in force now: every decision of the command (which
+// hosts, which verbs, whether it may approve, audit or kill) is made on
+// the roles the user has when it starts, not when the channel opened.
+// The order closes the race with a reload (Reload stores the new
+// configuration, then sweeps started sessions): either the sweep sees
+// this channel started and checks it against the new configuration, or
+// the load below sees the new configuration. It reports false, and the
+// start fails, when the user is gone.
+func (sess *clientSession) beginStart() bool {
+	sess.started.Store(true)
+	user, ok := sess.s.cfg().User(sess.name)
+	if !ok {
+		sess.startRefused = true
+		return false
+	}
+	sess.user = user
+	return true
 }
 
 // run runs the shell or exec request, records its end and tells the

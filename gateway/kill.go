@@ -54,7 +54,10 @@ func (sess *clientSession) kill(rest string) exitResult {
 		meta["window"] = id
 	} else if target, ok := s.live.byID(id); ok {
 		s.endSession(target, o)
-		meta["user"] = target.user.Name
+		meta["user"] = target.name
+	} else if tun, ok := s.tunnels.byID(id); ok {
+		tun.cancel(o)
+		meta["user"], meta["tunnel"] = tun.user, tun.dest
 	} else {
 		return sess.refuse(userErrorf(nil, "no live session %s; `sessions` lists four-eyes ones, `audit sessions` all", printableID(id)))
 	}
@@ -122,10 +125,13 @@ func (sess *clientSession) listKillable() {
 			if remote != "" {
 				kind = "exec"
 			}
-			rows = append(rows, row{info.id, other.user.Name, host, kind})
+			rows = append(rows, row{info.id, other.name, host, kind})
 		}
 	}
 	s.live.mu.Unlock()
+	for id, t := range s.tunnels.named() {
+		rows = append(rows, row{id, t.user, t.host, "tunnel " + t.dest})
+	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 	w := newTextWriter(sess.ch, sess.pty != nil)
 	if len(rows) == 0 {

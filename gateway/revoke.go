@@ -178,14 +178,14 @@ func hostOf(remote string) string {
 // sessionRefusal says why pol no longer allows what sess does at t, or
 // "". What it does is read from its command line: a host, a verb.
 func (s *Server) sessionRefusal(pol *policy, sess *clientSession, t time.Time) string {
-	if why := pol.keyRefusal(sess.user.Name, sess.keyFP, sess.remote, t); why != "" {
+	if why := pol.keyRefusal(sess.name, sess.keyFP, sess.remote, t); why != "" {
 		return why
 	}
 	if !sess.started.Load() {
 		return ""
 	}
 	cfg := pol.cfg
-	user, _ := cfg.User(sess.user.Name)
+	user, _ := cfg.User(sess.name)
 	first, rest := sess.route()
 	switch first {
 	case "":
