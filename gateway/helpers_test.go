@@ -38,10 +38,18 @@ type spyRecorder struct {
 	mu sync.Mutex
 	// starts maps a session id to its StartInfo.
 	starts map[string]recorder.StartInfo
+	// hook, if set, runs before each Start (review tests).
+	hook func(recorder.StartInfo)
 }
 
 // Start records info and starts the real recording.
 func (s *spyRecorder) Start(info recorder.StartInfo) (*recorder.Session, error) {
+	s.mu.Lock()
+	hook := s.hook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(info)
+	}
 	sess, err := s.r.Start(info)
 	if err == nil {
 		s.mu.Lock()

@@ -165,6 +165,18 @@ func (sess *clientSession) join(args string) exitResult {
 		}
 		grant = true
 	}
+	if grant {
+		// The roles may have changed while the reviewer read: decide on
+		// the configuration in force now (a reload stores it before its
+		// sweep, which ends this seat if the role went away).
+		cfg := s.cfg()
+		u, okU := cfg.User(user)
+		h, okH := cfg.Host(hb.host.Name)
+		if !okU || !okH || !cfg.CanApproveSession(u, h, hb.pol) {
+			denied(hb, "reviewer role removed before the approval")
+			return sess.refuse(userErrorf(ErrAccessDenied, "approval refused: you may no longer approve session %s", id))
+		}
+	}
 	switch hb.admit(p, grant) {
 	case admittedLate:
 		fmt.Fprintf(w, "foureyes: session %s was approved by others meanwhile; you watch it, your approval was not needed.\n", id)

@@ -19,11 +19,17 @@ import (
 // Ending the session closes its own channel on up, never the connection
 // (upstreampool.go).
 func (sess *clientSession) proxy(rec *recorder.Session, up *upstreamLease, h *config.Host, remote string) (exitResult, map[string]string) {
-	uch, ureqs, uerr := sess.openChannel(up, h, sess.pty, remote)
+	uch, ureqs, uerr := sess.prepareChannel(up, h, sess.pty)
 	if uerr != nil {
 		return sess.refuse(uerr), map[string]string{"error": uerr.Err.Error()}
 	}
 	defer uch.Close()
+	if why := sess.commitStart(); why != "" {
+		return sess.refuse(userErrorf(ErrAccessDenied, "%s; nothing was run on %s", why, h.Name)), map[string]string{"error": why}
+	}
+	if uerr := sess.startChannel(uch, h, remote); uerr != nil {
+		return sess.refuse(uerr), map[string]string{"error": uerr.Err.Error()}
+	}
 	sess.s.active.Add(1)
 	defer sess.s.active.Add(-1)
 	upDone, exitOf := sess.watchExit(ureqs)
@@ -134,17 +140,29 @@ loop:
 	return res, meta
 }
 
-// openChannel opens a session channel on the host and starts the shell
-// or command in it (prepareChannel, then startChannel).
-func (sess *clientSession) openChannel(up *upstreamLease, h *config.Host, pty *ptyRequest, remote string) (gossh.Channel, <-chan *gossh.Request, *UserError) {
-	uch, ureqs, uerr := sess.prepareChannel(up, h, pty)
-	if uerr != nil {
-		return nil, nil, uerr
+// commitStart is the last check before the host is asked to run what a
+// session (not a four-eyes one: activate commits those) asked for, made
+// after the upstream login and the channel's preparation, which take
+// round trips: the session was not ended meanwhile (kill, revocation,
+// its window's end, the client leaving), its approval window, if any,
+// still holds it (window.commit, under the lock the window's end takes),
+// and the configuration in force now allows it, by the rule the reload's
+// sweep applies (a reload between connect's checks and here is met
+// either by that sweep or by this check). It returns why not, or "".
+func (sess *clientSession) commitStart() string {
+	if sess.ctx.Err() != nil {
+		if o, ok := context.Cause(sess.ctx).(*endOrder); ok {
+			return o.msg
+		}
+		return "session ended before it started (" + ctxReason(sess.ctx) + ")"
 	}
-	if uerr := sess.startChannel(uch, h, remote); uerr != nil {
-		return nil, nil, uerr
+	if m := sess.winMember; m != nil && !sess.hub.win.commit(m) {
+		return "approval window " + sess.hub.win.id + " has ended"
 	}
-	return uch, ureqs, nil
+	if why := sess.s.sessionRefusal(sess.s.pol.Load(), sess, now()); why != "" {
+		return "access revoked: " + why
+	}
+	return ""
 }
 
 // prepareChannel opens a session channel on the host and requests pty

@@ -42,6 +42,7 @@ type tunnel struct {
 	user, keyFP, remote, host, dest string
 	win                             *window
 	cancel                          context.CancelCauseFunc
+	id                              string // its recording's id, once started; guarded by tunnelSet.mu
 }
 
 // tunnelSet lists the live tunnels. Its lock is a leaf.
@@ -57,6 +58,38 @@ func (ts *tunnelSet) add(t *tunnel) {
 		ts.m = map[*tunnel]struct{}{}
 	}
 	ts.m[t] = struct{}{}
+}
+
+// name gives t its recording's id, for kill.
+func (ts *tunnelSet) name(t *tunnel, id string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t.id = id
+}
+
+// byID returns the live tunnel recorded as id.
+func (ts *tunnelSet) byID(id string) (*tunnel, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for t := range ts.m {
+		if t.id != "" && t.id == id {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// named returns the live tunnels that have a recording, with their ids.
+func (ts *tunnelSet) named() map[string]*tunnel {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := map[string]*tunnel{}
+	for t := range ts.m {
+		if t.id != "" {
+			out[t.id] = t
+		}
+	}
+	return out
 }
 
 func (ts *tunnelSet) remove(t *tunnel) {
@@ -189,6 +222,10 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 	t.cancel = cancel
 	stop := context.AfterFunc(connCtx, func() { cancel(errClientGone) })
 	defer stop()
+	// Registered before anything else: a reload's sweep either finds it
+	// here or stored its configuration before the check before the dial.
+	s.tunnels.add(t)
+	defer s.tunnels.remove(t)
 	info := recorder.StartInfo{
 		Kind: "tunnel", User: t.user, Host: h.Name, Login: h.Login, Remote: t.remote, KeyFingerprint: t.keyFP,
 		Class: h.Class, Retention: s.cfg().RetentionDays(h.Class), Meta: map[string]string{"dest": t.dest},
@@ -204,6 +241,7 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 		nc.Reject(gossh.ResourceShortage, "foureyes: recording unavailable; tunnel refused")
 		return
 	}
+	s.tunnels.name(t, rec.ID())
 	endMeta := map[string]string{}
 	status := 1
 	defer func() {
@@ -211,8 +249,9 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 			log.Error("end tunnel recording", "err", err)
 		}
 	}()
+	var m *windowMember
 	if t.win != nil {
-		m := &windowMember{stop: func(o *endOrder) { cancel(o) }}
+		m = &windowMember{stop: func(o *endOrder) { cancel(o) }}
 		if !t.win.join(m) {
 			endMeta["error"] = "approval window ended"
 			nc.Reject(gossh.Prohibited, "foureyes: approval window "+t.win.id+" has ended; request a new one")
@@ -220,8 +259,6 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 		}
 		defer t.win.leave(m)
 	}
-	s.tunnels.add(t)
-	defer s.tunnels.remove(t)
 
 	up, err := s.leaseUpstream(ctx, cs, h) // the client connection's login to h, kept or new
 	if err != nil {
@@ -231,6 +268,24 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 		return
 	}
 	defer up.release()
+	// The last check before the host connects to the destination, after
+	// the upstream login's round trips (see commitStart).
+	why := ""
+	switch {
+	case ctx.Err() != nil:
+		why = "tunnel ended before it opened (" + ctxReason(ctx) + ")"
+	case m != nil && !t.win.commit(m):
+		why = "approval window " + t.win.id + " has ended"
+	default:
+		if r := s.tunnelRefusal(s.pol.Load(), t, now()); r != "" {
+			why = "access revoked: " + r
+		}
+	}
+	if why != "" {
+		endMeta["error"] = why
+		nc.Reject(gossh.Prohibited, "foureyes: "+why)
+		return
+	}
 	var dst net.Conn
 	err = up.open(ctx, s, cs, func(c *gossh.Client) (err error) {
 		dst, err = c.Dial("tcp", t.dest)

@@ -150,6 +150,17 @@ func (w *window) join(m *windowMember) bool {
 	return true
 }
 
+// commit reports whether m, a member, may now have the host run what it
+// asked for: the window is still open and m still in it. Under w.mu, as
+// end is: an end either comes first (commit fails, nothing ran) or ends
+// a started session.
+func (w *window) commit(m *windowMember) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, member := w.members[m]
+	return member && w.state == windowOpen && now().Before(w.until)
+}
+
 // leave removes a live connection.
 func (w *window) leave(m *windowMember) {
 	w.mu.Lock()

@@ -30,6 +30,7 @@ func (sess *clientSession) underWindow(w *window, h *config.Host, pol *config.Ap
 	if !w.join(m) {
 		return nil, false
 	}
+	sess.winMember = m
 	hb := newHub(s, sess.user.Name, sess.keyFP, h, pol, remote)
 	hb.win, hb.stop = w, stop
 	hb.id, hb.reason, hb.since, hb.rec = rec.ID(), w.reason, now(), rec
