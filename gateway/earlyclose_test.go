@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/foureyes/foureyes/event"
-	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -23,49 +22,25 @@ import (
 //	vanish  closes the channel without a reply, an output or a status
 //	refuse  replies failure, as a host that will not run it
 type earlyCloser struct {
-	ln  net.Listener
-	key gossh.PublicKey
-	wg  sync.WaitGroup
+	addr string
+	key  gossh.PublicKey
 }
 
 // startEarlyCloser starts an earlyCloser admitting any key; it stops when
 // the test ends.
 func startEarlyCloser(t *testing.T) *earlyCloser {
 	t.Helper()
-	signer := sshtest.NewSigner(t)
-	cfg := &gossh.ServerConfig{PublicKeyCallback: func(gossh.ConnMetadata, gossh.PublicKey) (*gossh.Permissions, error) { return nil, nil }}
-	cfg.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &earlyCloser{ln: ln, key: signer.PublicKey()}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				e.serveConn(c, cfg)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); e.wg.Wait() })
+	e := &earlyCloser{}
+	e.addr, e.key = startTestHost(t, e.serveConn)
 	return e
 }
 
 // host returns the hosts: entry of the server for login.
 func (e *earlyCloser) host(name, login string) string {
-	return fmt.Sprintf(`{name: %s, address: "%s", login: %s, host_key: "%s"}`, name, e.ln.Addr(), login, authorizedKey(e.key))
+	return fmt.Sprintf(`{name: %s, address: "%s", login: %s, host_key: "%s"}`, name, e.addr, login, authorizedKey(e.key))
 }
 
 func (e *earlyCloser) serveConn(c net.Conn, cfg *gossh.ServerConfig) {
-	defer c.Close()
 	sc, chans, reqs, err := gossh.NewServerConn(c, cfg)
 	if err != nil {
 		return

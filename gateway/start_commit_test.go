@@ -1,141 +1,12 @@
 package gateway
 
 import (
-	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/foureyes/foureyes/internal/sshtest"
 	"github.com/foureyes/foureyes/recorder"
-	gossh "golang.org/x/crypto/ssh"
 )
-
-// gatedLoginHost holds every new SSH login (atOpen: every channel open)
-// until the test opens the gate, standing in for the round trips
-// between the bastion's checks at connect and its request to the host;
-// then it runs execs and accepts direct-tcpip channels at once, noting
-// each.
-type gatedLoginHost struct {
-	ln      net.Listener
-	key     gossh.PublicKey
-	atOpen  bool
-	gate    chan struct{}
-	waiting chan struct{} // one per login or channel held at the gate
-	mu      sync.Mutex
-	ran     []string
-}
-
-func startGatedLoginHost(t *testing.T, atOpen bool) *gatedLoginHost {
-	t.Helper()
-	signer := sshtest.NewSigner(t)
-	cfg := &gossh.ServerConfig{PublicKeyCallback: func(gossh.ConnMetadata, gossh.PublicKey) (*gossh.Permissions, error) { return nil, nil }}
-	cfg.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &gatedLoginHost{ln: ln, key: signer.PublicKey(), atOpen: atOpen, gate: make(chan struct{}), waiting: make(chan struct{}, 16)}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				if !h.atOpen {
-					h.waiting <- struct{}{}
-					<-h.gate
-				}
-				sc, chans, reqs, err := gossh.NewServerConn(c, cfg)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go gossh.DiscardRequests(reqs)
-				for nc := range chans {
-					if h.atOpen {
-						h.waiting <- struct{}{}
-						<-h.gate
-					}
-					ch, creqs, err := nc.Accept()
-					if err != nil {
-						continue
-					}
-					if nc.ChannelType() == "direct-tcpip" {
-						h.note("direct-tcpip")
-						go gossh.DiscardRequests(creqs)
-						ch.Close()
-						continue
-					}
-					go h.serve(ch, creqs)
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { h.open(); ln.Close(); wg.Wait() })
-	return h
-}
-
-func (h *gatedLoginHost) serve(ch gossh.Channel, reqs <-chan *gossh.Request) {
-	for req := range reqs {
-		if req.Type != "exec" {
-			req.Reply(true, nil)
-			continue
-		}
-		var cmd struct{ Command string }
-		gossh.Unmarshal(req.Payload, &cmd)
-		h.note(cmd.Command)
-		req.Reply(true, nil)
-		fmt.Fprintf(ch, "ran: %s\n", cmd.Command)
-		ch.SendRequest("exit-status", false, gossh.Marshal(&struct{ Status uint32 }{0}))
-		ch.Close()
-	}
-}
-
-func (h *gatedLoginHost) note(what string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.ran = append(h.ran, what)
-}
-
-func (h *gatedLoginHost) open() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	select {
-	case <-h.gate:
-	default:
-		close(h.gate)
-	}
-}
-
-func (h *gatedLoginHost) runs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.ran...)
-}
-
-func (h *gatedLoginHost) host(name string) string {
-	return fmt.Sprintf(`{name: %s, address: "%s", login: root, host_key: "%s", labels: {env: production}, class: production, tunnels: ["127.0.0.1:5432"]}`, name, h.ln.Addr(), authorizedKey(h.key))
-}
-
-// waitLogin waits until a login or channel open is held at the gate.
-func (h *gatedLoginHost) waitLogin(t *testing.T) {
-	t.Helper()
-	select {
-	case <-h.waiting:
-	case <-time.After(timeout): // bounds a hang; asserts no speed
-		t.Fatal("no login reached the host")
-	}
-}
 
 // TestWindowEndBeforeHostRuns: a session or tunnel under an approval
 // window passes connect's checks, then waits for the host (a session for
@@ -146,14 +17,14 @@ func (h *gatedLoginHost) waitLogin(t *testing.T) {
 // the exec was sent and the tunnel opened after the window had ended.
 func TestWindowEndBeforeHostRuns(t *testing.T) {
 	t.Run("exec", func(t *testing.T) {
-		gh := startGatedLoginHost(t, true)
+		gh := startGatedHost(t, gateOpen)
 		o := windowOptions()
 		o.extraHosts = []string{gh.host("gated-prod")}
 		f := newFixture(t, o)
 		id := f.openWindow(t, "gated-prod --for 30m --reason gated host")
 		alice := f.client("alice", false, "gated-prod", "--", "rm -rf /srv/data")
 		alice.Start(t)
-		gh.waitLogin(t)
+		gh.waitHeld(t)
 		if res := f.run("alice", "request", "--end", id, "--reason", "done"); res.Exit != 0 {
 			t.Fatalf("request --end: %+v", res)
 		}
@@ -168,7 +39,7 @@ func TestWindowEndBeforeHostRuns(t *testing.T) {
 		}
 	})
 	t.Run("tunnel", func(t *testing.T) {
-		gh := startGatedLoginHost(t, false)
+		gh := startGatedHost(t, gateLogin)
 		o := windowOptions()
 		o.extraHosts = []string{gh.host("gated-prod")}
 		f := newFixture(t, o)
@@ -182,7 +53,7 @@ func TestWindowEndBeforeHostRuns(t *testing.T) {
 			}
 			done <- err
 		}()
-		gh.waitLogin(t)
+		gh.waitHeld(t)
 		if res := f.run("alice", "request", "--end", id, "--reason", "done"); res.Exit != 0 {
 			t.Fatalf("request --end: %+v", res)
 		}
