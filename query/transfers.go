@@ -28,6 +28,9 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 		if h := m["handle"]; h != "" {
 			fmt.Fprintf(&b, " (handle %s)", printable(h))
 		}
+		if f := m["open_flags"]; f != "" {
+			fmt.Fprintf(&b, " [%s]", printable(f))
+		}
 		fmt.Fprintf(&b, ": up %s, down %s", streamText(m["bytes_up"], m["sha256_up"]), streamText(m["bytes_down"], m["sha256_down"]))
 		if o := m["out_of_order"]; o != "" {
 			// The content did not pass front to back: the hash is of the
