@@ -9,6 +9,7 @@ import (
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/gateway/sftp"
 	"github.com/foureyes/foureyes/recorder"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // sftpSubsystem is the one subsystem the bastion serves.
@@ -79,37 +80,99 @@ func (sess *clientSession) sftpUnparsable(r sftp.Record) {
 }
 
 // describeSFTP renders a record as the line reviewers of a four-eyes SFTP
-// session see ("" for none). The hub's view sanitizes it.
+// session see ("" for none). Every value in it is data, never terminal
+// text: paths and targets are quoted in ASCII (%+q), every other field
+// (the user, op, direction, flags, attributes, sizes, hashes, status)
+// goes through termsafe.Quote. The live view lets a shell's cursor
+// movement and erasing through, so a raw field (an unknown extension's
+// name is the client's) could rewrite the lines before it.
 func describeSFTP(user string, r sftp.Record) string {
 	m := r.Meta
 	switch r.Type {
 	case event.Transfer:
-		sha := m["sha256_up"]
-		if m["direction"] == "download" {
-			sha = m["sha256_down"]
+		var b strings.Builder
+		fmt.Fprintf(&b, "[sftp] %s %s %+q", termsafe.Quote(user), termsafe.Quote(m["direction"]), m["path"])
+		if f := m["open_flags"]; f != "" {
+			fmt.Fprintf(&b, " [%s]", termsafe.Quote(f))
 		}
-		size := m["bytes_up"]
-		if m["direction"] == "download" {
-			size = m["bytes_down"]
+		describeAttrs(&b, m)
+		b.WriteString(": ")
+		// Both sides of a handle that read and wrote; one side else.
+		switch m["direction"] {
+		case "both":
+			b.WriteString("up ")
+			describeSide(&b, m, "up")
+			b.WriteString("; down ")
+			describeSide(&b, m, "down")
+		case "download":
+			describeSide(&b, m, "down")
+		default:
+			describeSide(&b, m, "up")
 		}
-		if len(sha) > 16 {
-			sha = sha[:16] + "…"
+		if o := m["out_of_order"]; o != "" {
+			// The hash is of the bytes as they passed: a client can send
+			// a known file's bytes to offsets that permute them.
+			fmt.Fprintf(&b, ", OUT OF ORDER (%s): the hash is not the file's", termsafe.Quote(o))
 		}
-		return fmt.Sprintf("[sftp] %s %s %q: %s bytes, sha256 %s, %s\n", user, m["direction"], m["path"], size, sha, m["status"])
+		fmt.Fprintf(&b, ", %s", termsafe.Quote(m["status"]))
+		if e := m["error"]; e != "" {
+			fmt.Fprintf(&b, " (%s)", termsafe.Quote(e))
+		}
+		b.WriteString("\n")
+		return b.String()
 	case event.FileOp:
 		if r.Err != nil {
-			return fmt.Sprintf("[sftp] the SFTP stream could not be parsed: %s\n", m["reason"])
+			return fmt.Sprintf("[sftp] the SFTP stream could not be parsed: %s\n", termsafe.Text(m["reason"]))
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "[sftp] %s %s %q", user, m["op"], m["path"])
+		fmt.Fprintf(&b, "[sftp] %s %s %+q", termsafe.Quote(user), termsafe.Quote(m["op"]), m["path"])
 		if t := m["target"]; t != "" {
-			fmt.Fprintf(&b, " -> %q", t)
+			fmt.Fprintf(&b, " -> %+q", t)
 		}
+		if f := m["open_flags"]; f != "" {
+			fmt.Fprintf(&b, " [%s]", termsafe.Quote(f))
+		}
+		describeAttrs(&b, m)
 		if c := m["count"]; c != "" {
-			fmt.Fprintf(&b, " (%s entries)", c)
+			fmt.Fprintf(&b, " (%s entries)", termsafe.Quote(c))
 		}
-		fmt.Fprintf(&b, ": %s\n", m["status"])
+		fmt.Fprintf(&b, ": %s\n", termsafe.Quote(m["status"]))
 		return b.String()
 	}
 	return ""
+}
+
+// describeSide writes one side of a transfer: "93 bytes, sha256 0123…".
+func describeSide(b *strings.Builder, m map[string]string, side string) {
+	sha, more := m["sha256_"+side], ""
+	if sha == "" {
+		fmt.Fprintf(b, "%s bytes", termsafe.Quote(m["bytes_"+side]))
+		return
+	}
+	if len(sha) > 16 {
+		sha, more = sha[:16], "…"
+	}
+	fmt.Fprintf(b, "%s bytes, sha256 %s%s", termsafe.Quote(m["bytes_"+side]), termsafe.Quote(sha), more)
+}
+
+// sftpAttrs are the attributes a client set, in the order a reviewer
+// reads them.
+var sftpAttrs = [...]struct{ key, label string }{
+	{"attr_size", "size"}, {"attr_mode", "mode"}, {"attr_uid", "uid"}, {"attr_gid", "gid"},
+	{"attr_mtime", "mtime"}, {"attr_atime", "atime"}, {"attr_extended", "extended"},
+}
+
+// describeAttrs writes the attributes set, " (size 0, mode 0104755)",
+// nothing when none were.
+func describeAttrs(b *strings.Builder, m map[string]string) {
+	sep := " ("
+	for _, a := range sftpAttrs {
+		if v, ok := m[a.key]; ok {
+			fmt.Fprintf(b, "%s%s %s", sep, a.label, termsafe.Quote(v))
+			sep = ", "
+		}
+	}
+	if sep == ", " {
+		b.WriteString(")")
+	}
 }

@@ -43,39 +43,32 @@ func newTransferProtocol(c transfer.Command) transferProtocol {
 	return nil
 }
 
-// scpProtocol checks both directions of legacy scp: the data with its
-// files (each named in one more event.Transfer) and the answers.
+// scpProtocol follows both directions of legacy scp in step
+// (transfer.SCP): the data with its files, each named in one more
+// event.Transfer, and the receiving end's answers, which decide whether
+// a file's bytes follow its header.
 type scpProtocol struct {
-	data transfer.SCPStream // the data direction
-	acks transfer.SCPAcks   // the other direction, only answers
+	scp transfer.SCP
 }
 
 func (s *scpProtocol) follow(t *execTap, rec *recorder.Session, dir string, p []byte) (bool, string) {
-	data := dir == t.xfer.Direction
-	if dir == transfer.Upload && data && !s.acks.Answered() {
-		// scp sends nothing before the sink's first answer; a shell
-		// the host runs instead of `scp -t` never answers.
-		return false, "scp data sent before the host's first answer"
+	if dir == t.xfer.Direction {
+		t.recordFiles(rec, s.scp.Data(p))
+	} else {
+		t.recordFiles(rec, s.scp.Answers(p))
 	}
-	if data {
-		t.recordFiles(rec, s.data.Write(p))
-		if s.data.Broken() {
-			return false, "scp protocol broken (" + dir + ")"
-		}
-		return true, ""
-	}
-	if !s.acks.Write(p) {
-		return false, "scp protocol broken (" + dir + ")"
+	if broken, why := s.scp.Broken(); broken {
+		return false, why + " (" + dir + ")"
 	}
 	// An error message among the answers of an scp download's client
 	// is text a shell the host runs instead of `scp -f` would read as
 	// a command: a chunk with more than NUL answers is stored.
-	return dir != transfer.Upload || strings.Trim(string(p), "\x00") == "", ""
+	return dir == t.xfer.Direction || dir != transfer.Upload || strings.Trim(string(p), "\x00") == "", ""
 }
 
 func (s *scpProtocol) finish(t *execTap, rec *recorder.Session, meta map[string]string) {
-	t.recordFiles(rec, s.data.Close())
-	meta["files"] = strconv.Itoa(s.data.Seen())
+	t.recordFiles(rec, s.scp.Close())
+	meta["files"] = strconv.Itoa(s.scp.Seen())
 }
 
 // gitProtocol checks the pkt-line framing of both directions of git's

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -521,6 +522,135 @@ func TestSCPRecursiveFiles(t *testing.T) {
 	}
 }
 
+// TestSCPRefusedFileIsNotCreditedToTheNext: a stock scp upload whose
+// first file the host's sink refuses (a directory is in its place): the
+// refused file is recorded as refused with the sink's error, and the next
+// file with its own bytes (review finding F1: the second file's header
+// and content were counted as the refused file's bytes, and its name was
+// in no event).
+func TestSCPRefusedFileIsNotCreditedToTheNext(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	host, port, _ := net.SplitHostPort(f.addr)
+	local := t.TempDir()
+	keys := []byte("ssh-ed25519 AAAA not-a-real-key\n")
+	for name, b := range map[string][]byte{"report.pdf": payload(2000, 3), "authorized_keys": keys} {
+		if err := os.WriteFile(filepath.Join(local, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(f.dir, "home", "in", "report.pdf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "scp", "-O", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-P", port, "-i", f.keys["alice"],
+		"report.pdf", "authorized_keys", "alice+demo@"+host+":in")
+	cmd.Dir = local
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Is a directory") {
+		t.Fatalf("scp = %v, %q; want the sink's refusal of report.pdf", err, out)
+	}
+	if got, err := os.ReadFile(filepath.Join(f.dir, "home", "in", "authorized_keys")); err != nil || !bytes.Equal(got, keys) {
+		t.Fatalf("authorized_keys on the host: %v %q", err, got)
+	}
+	evs, x := f.transferOf(t, "scp -d -t ")
+	if x.Meta["stored"] != "" {
+		t.Errorf("stream stored = %q; want it followed", x.Meta["stored"])
+	}
+	refused := requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "path": "report.pdf", "status": "refused", "bytes_up": "0", "size": "2000"})
+	if !strings.Contains(refused.Meta["error"], "report.pdf: Is a directory") {
+		t.Errorf("refused error = %q; want the sink's", refused.Meta["error"])
+	}
+	requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "path": "authorized_keys", "status": "ok",
+		"bytes_up": strconv.Itoa(len(keys)), "sha256_up": hexSum(keys)})
+}
+
+// TestSCPSmuggleAfterRefusedHeader is the review's probe: a client of
+// its own sends a header the sink refuses, sized so that the next header
+// and its content would pass for the refused file's bytes. The record
+// names the file the sink wrote, with its bytes; content sent before the
+// sink's answer is stored, not credited to a name.
+func TestSCPSmuggleAfterRefusedHeader(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	home := filepath.Join(f.dir, "home")
+	if err := os.Mkdir(filepath.Join(home, "report.pdf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEVIL evil\n"
+	hidden := fmt.Sprintf("C0600 %d authorized_keys\n", len(secret)) + secret
+	for _, tc := range []struct {
+		name   string
+		wait   bool // the client waits for each answer, as scp does
+		target string
+		stored string
+	}{
+		{"in step", true, ".", ""},
+		{"pipelined", false, "./", "scp data sent before the answer to the last record (upload)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(filepath.Join(home, "authorized_keys"))
+			c, s := f.sessionAs(t, "alice+demo")
+			defer c.Close()
+			in, _ := s.StdinPipe()
+			outp, _ := s.StdoutPipe()
+			out := bufio.NewReader(outp)
+			cmd := "scp -t " + tc.target // one session per case
+			if err := s.Start(cmd); err != nil {
+				t.Fatal(err)
+			}
+			ack := func() string {
+				b, err := out.ReadByte()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b == 0 {
+					return ""
+				}
+				l, _ := out.ReadString('\n')
+				return string(b) + l
+			}
+			ack()
+			fmt.Fprintf(in, "C0644 %d report.pdf\n", len(hidden))
+			if tc.wait {
+				if a := ack(); !strings.Contains(a, "Is a directory") {
+					t.Fatalf("sink answered the decoy %q", a)
+				}
+				io.WriteString(in, hidden[:strings.IndexByte(hidden, '\n')+1])
+				ack()
+				io.WriteString(in, secret+"\x00")
+				ack()
+			} else {
+				io.WriteString(in, hidden+"\x00")
+			}
+			in.Close()
+			s.Wait()
+			evs, x := f.transferOf(t, cmd)
+			if x.Meta["stored"] != tc.stored {
+				t.Errorf("stream stored = %q; want %q", x.Meta["stored"], tc.stored)
+			}
+			requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "path": "report.pdf", "bytes_up": "0"})
+			for _, e := range evs {
+				if e.Type == event.Transfer && e.Meta["path"] == "report.pdf" && e.Meta["status"] == "ok" {
+					t.Errorf("report.pdf recorded as received: %v", e.Meta)
+				}
+			}
+			if tc.wait {
+				requireEvent(t, evs, event.Transfer, "alice", map[string]string{"scope": "file", "path": "authorized_keys", "status": "ok", "sha256_up": hexSum([]byte(secret))})
+				return
+			}
+			var typed []byte
+			for _, e := range evs {
+				if e.Type == event.Input {
+					typed = append(typed, e.Data...)
+				}
+			}
+			if !strings.Contains(string(typed), "authorized_keys") {
+				t.Errorf("input stored = %q; want the pipelined header", typed)
+			}
+		})
+	}
+}
+
 // TestExecTransfersStore: with exec_transfers: store (hosts where a
 // user's shell startup files could turn "scp -t" into something else),
 // a transfer is recorded like any command: every byte typed into it.
@@ -723,8 +853,8 @@ func TestHijackedSCPSilent(t *testing.T) {
 	addr, key := hijackedHost(t)
 	f := newFixture(t, fixtureOptions{extraHosts: []string{`{name: hijacked, address: "` + addr + `", host_key: "` + authorizedKey(key) + `"}`}})
 	for _, tc := range []struct{ cmd, typed, stored string }{
-		{"scp -t up", "C0644 37 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the host's first answer"},
-		{"scp -f down", "\x00\x01;echo hidden-$((6*7)) >/dev/null 2>&1\n", ""},
+		{"scp -t up", "C0644 37 x\necho hidden-$((6*7)) >/dev/null 2>&1\n\x00", "scp data sent before the receiving end's first answer (upload)"},
+		{"scp -f down", "\x00\x01;echo hidden-$((6*7)) >/dev/null 2>&1\n", "scp answer to no record (upload)"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			res := runClient(t, &sshtest.Client{Addr: f.addr, User: "alice+hijacked", Key: f.keys["alice"], Args: []string{tc.cmd}, Stdin: tc.typed})

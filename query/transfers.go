@@ -20,13 +20,16 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 	m := e.Meta
 	switch e.Type {
 	case event.Transfer:
-		if m["scope"] == "file" {
+		if m["scope"] == "file" || m["scope"] == "dir" {
 			return "transfer", fileText(m), true
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s %s", printable(m["via"]), printable(m["direction"]), quoted(m["path"]))
 		if h := m["handle"]; h != "" {
 			fmt.Fprintf(&b, " (handle %s)", printable(h))
+		}
+		if f := m["open_flags"]; f != "" {
+			fmt.Fprintf(&b, " [%s]", printable(f))
 		}
 		fmt.Fprintf(&b, ": up %s, down %s", streamText(m["bytes_up"], m["sha256_up"]), streamText(m["bytes_down"], m["sha256_down"]))
 		if o := m["out_of_order"]; o != "" {
@@ -66,7 +69,11 @@ func fileText(m map[string]string) string {
 	if m["direction"] == "download" {
 		side = "down"
 	}
-	d := fmt.Sprintf("%s %s file %s", printable(m["via"]), printable(m["direction"]), quoted(m["path"]))
+	kind := "file"
+	if m["scope"] == "dir" {
+		kind = "directory"
+	}
+	d := fmt.Sprintf("%s %s %s %s", printable(m["via"]), printable(m["direction"]), kind, quoted(m["path"]))
 	if t := m["target"]; t != "" {
 		if side == "up" {
 			d += " → " + quoted(t)
@@ -77,11 +84,18 @@ func fileText(m map[string]string) string {
 	if mode := m["mode"]; mode != "" {
 		d += " (mode " + printable(mode) + ")"
 	}
-	d += ": " + streamText(m["bytes_"+side], m["sha256_"+side])
-	if m["size"] != "" && m["size"] != m["bytes_"+side] {
-		d += " of " + printable(m["size"]) + " announced"
+	if m["scope"] != "dir" {
+		d += ": " + streamText(m["bytes_"+side], m["sha256_"+side])
+		if m["size"] != "" && m["size"] != m["bytes_"+side] {
+			d += " of " + printable(m["size"]) + " announced"
+		}
 	}
-	return d + "; " + printable(m["status"])
+	d += "; " + printable(m["status"])
+	if e := m["error"]; e != "" {
+		// The receiving end's (or the sender's) error text: data.
+		d += " (" + quoted(e) + ")"
+	}
+	return d
 }
 
 // summaryText says what an output.summary stands for:

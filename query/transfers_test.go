@@ -180,3 +180,23 @@ func TestTransferItemOutOfOrder(t *testing.T) {
 		t.Fatalf("in-order transfer marked: %q", d)
 	}
 }
+
+// An scp file the host refused reads as refused, with the host's error
+// as data; a refused directory as a directory without bytes.
+func TestTransferItemRefused(t *testing.T) {
+	for _, tc := range []struct {
+		meta map[string]string
+		want string
+	}{
+		{map[string]string{"via": "scp", "scope": "file", "direction": "upload", "path": "report.pdf", "mode": "0644", "size": "72",
+			"bytes_up": "0", "status": "refused", "error": "scp: ./report.pdf: Is a directory\x1b[2A"},
+			`scp upload file "report.pdf" (mode 0644): 0 bytes of 72 announced; refused ("scp: ./report.pdf: Is a directory\x1b[2A")`},
+		{map[string]string{"via": "scp", "scope": "dir", "direction": "upload", "path": "locked", "mode": "0755", "status": "refused", "error": "no"},
+			`scp upload directory "locked" (mode 0755); refused ("no")`},
+	} {
+		e := event.Event{Type: event.Transfer, Meta: tc.meta}
+		if _, d, ok := transferItem(&e); !ok || d != tc.want {
+			t.Errorf("transferItem = %q; want %q", d, tc.want)
+		}
+	}
+}

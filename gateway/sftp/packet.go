@@ -39,9 +39,115 @@ const (
 
 // Open flags (pflags) of SSH_FXP_OPEN.
 const (
-	flagRead  = 0x01
-	flagWrite = 0x02
+	flagRead   = 0x01
+	flagWrite  = 0x02
+	flagAppend = 0x04
+	flagCreat  = 0x08
+	flagTrunc  = 0x10
+	flagExcl   = 0x20
+	// flagsChange are the flags that change the file when it is opened,
+	// whatever is written to it: sftp-server passes them to open(2), and
+	// O_TRUNC empties a file even opened only for reading.
+	flagsChange = flagCreat | flagTrunc
+	// flagsWrite are the flags of a handle recorded as a write when no
+	// byte passed.
+	flagsWrite = flagWrite | flagAppend | flagsChange
 )
+
+// flagNames name the open flags in meta "open_flags", in bit order.
+var flagNames = [...]struct {
+	bit  uint32
+	name string
+}{{flagRead, "read"}, {flagWrite, "write"}, {flagAppend, "append"}, {flagCreat, "creat"}, {flagTrunc, "trunc"}, {flagExcl, "excl"}}
+
+// openFlags renders pflags as meta "open_flags": "write,creat,trunc";
+// bits SFTP v3 does not define as one "0x…" word, no flag as "none".
+func openFlags(pflags uint32) string {
+	var b []byte
+	for _, f := range flagNames {
+		if pflags&f.bit != 0 {
+			b = append(b, f.name...)
+			b = append(b, ',')
+			pflags &^= f.bit
+		}
+	}
+	if pflags != 0 {
+		b = append(b, "0x"...)
+		b = strconv.AppendUint(b, uint64(pflags), 16)
+		b = append(b, ',')
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b[:len(b)-1])
+}
+
+// Attribute flags of an SFTP v3 ATTRS.
+const (
+	attrSize     = 0x00000001
+	attrUIDGID   = 0x00000002
+	attrPerms    = 0x00000004
+	attrTimes    = 0x00000008
+	attrExtended = 0x80000000
+)
+
+// attrs are the file attributes a client asks the host to set (OPEN,
+// MKDIR, SETSTAT, FSETSTAT, lsetstat): recorded because a setstat of
+// size 0 truncates and one of mode 04755 makes a setuid program.
+type attrs struct {
+	flags                 uint32
+	size                  uint64
+	uid, gid, perm        uint32
+	atime, mtime, nExtend uint32
+}
+
+// readAttrs decodes an ATTRS; extended pairs are counted, not kept.
+func readAttrs(r *reader) attrs {
+	a := attrs{flags: r.u32()}
+	if a.flags&attrSize != 0 {
+		a.size = r.u64()
+	}
+	if a.flags&attrUIDGID != 0 {
+		a.uid, a.gid = r.u32(), r.u32()
+	}
+	if a.flags&attrPerms != 0 {
+		a.perm = r.u32()
+	}
+	if a.flags&attrTimes != 0 {
+		a.atime, a.mtime = r.u32(), r.u32()
+	}
+	if a.flags&attrExtended != 0 {
+		a.nExtend = r.u32()
+		for i := uint32(0); i < a.nExtend && r.err == nil; i++ {
+			r.str()
+			r.str()
+		}
+	}
+	return a
+}
+
+// addMeta adds the attributes set to m: attr_size, attr_uid, attr_gid,
+// attr_mode (octal, file type bits included), attr_atime, attr_mtime
+// (Unix seconds), attr_extended (how many extended pairs).
+func (a attrs) addMeta(m map[string]string) {
+	if a.flags&attrSize != 0 {
+		m["attr_size"] = strconv.FormatUint(a.size, 10)
+	}
+	if a.flags&attrUIDGID != 0 {
+		m["attr_uid"] = strconv.FormatUint(uint64(a.uid), 10)
+		m["attr_gid"] = strconv.FormatUint(uint64(a.gid), 10)
+	}
+	if a.flags&attrPerms != 0 {
+		m["attr_mode"] = "0" + strconv.FormatUint(uint64(a.perm), 8)
+	}
+	if a.flags&attrTimes != 0 {
+		m["attr_atime"] = strconv.FormatUint(uint64(a.atime), 10)
+		m["attr_mtime"] = strconv.FormatUint(uint64(a.mtime), 10)
+	}
+	if a.flags&attrExtended != 0 {
+		m["attr_extended"] = strconv.FormatUint(uint64(a.nExtend), 10)
+	}
+}
 
 // Bounds of what the tap reads and holds.
 const (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foureyes/foureyes/event"
+	"github.com/foureyes/foureyes/termsafe"
 )
 
 // ErrUnparsable marks the record a Tap emits when it stopped parsing:
@@ -73,6 +74,7 @@ type request struct {
 	other  string // copy-data: the destination handle
 	offset uint64 // READ
 	flags  uint32 // OPEN
+	attrs  attrs  // OPEN, MKDIR, SETSTAT, FSETSTAT, lsetstat
 	size   int    // against memBudget
 }
 
@@ -81,7 +83,8 @@ type handle struct {
 	id       string
 	path     string
 	dir      bool
-	flags    uint32
+	flags    uint32 // OPEN's pflags
+	attrs    attrs  // OPEN's attributes
 	started  time.Time
 	up, down flow
 	count    uint64 // entries listed (directories)
@@ -233,6 +236,7 @@ func (t *Tap) request(body []byte) error {
 	case typeOpen:
 		q.op, q.path = "open", string(r.str())
 		q.flags = r.u32()
+		q.attrs = readAttrs(&r)
 	case typeClose:
 		q.handle = string(r.str())
 		if h := t.handles[q.handle]; h != nil {
@@ -242,11 +246,15 @@ func (t *Tap) request(body []byte) error {
 		q.handle = string(r.str())
 	case typeFsetstat:
 		q.op, q.handle = "setstat", string(r.str())
+		q.attrs = readAttrs(&r)
 	case typeRead:
 		q.handle = string(r.str())
 		q.offset = r.u64()
 	case typeLstat, typeStat, typeSetstat, typeOpendir, typeRemove, typeMkdir, typeRmdir, typeRealpath, typeReadlink:
 		q.op, q.path = pathOps[typ], string(r.str())
+		if typ == typeSetstat || typ == typeMkdir {
+			q.attrs = readAttrs(&r)
+		}
 	case typeRename:
 		q.op, q.path = "rename", string(r.str())
 		q.target = string(r.str())
@@ -287,6 +295,7 @@ func (t *Tap) extended(q *request, r *reader) {
 		q.path = string(r.str())
 	case "lsetstat@openssh.com":
 		q.op, q.path = "setstat", string(r.str())
+		q.attrs = readAttrs(r)
 	case "statvfs@openssh.com":
 		q.op, q.path = "statvfs", string(r.str())
 	case "expand-path@openssh.com":
@@ -304,7 +313,10 @@ func (t *Tap) extended(q *request, r *reader) {
 		if len(name) > maxExtName {
 			name = name[:maxExtName]
 		}
-		q.op = "extended:" + name
+		// The name is the client's: a reviewer's line and the audit
+		// tools show op as it is, so what is not plain ASCII is quoted
+		// ($'\x1b[2A…'), never passed on as terminal text.
+		q.op = "extended:" + termsafe.Quote(name)
 	}
 }
 
@@ -426,7 +438,7 @@ func (t *Tap) opened(q *request, id string) error {
 		return fmt.Errorf("open handles hold more than %d bytes", memBudget)
 	}
 	t.mem += size
-	t.handles[id] = &handle{id: id, path: q.path, dir: q.typ == typeOpendir, flags: q.flags, started: t.now()}
+	t.handles[id] = &handle{id: id, path: q.path, dir: q.typ == typeOpendir, flags: q.flags, attrs: q.attrs, started: t.now()}
 	return nil
 }
 
@@ -479,6 +491,10 @@ func (t *Tap) fileOp(q *request, status, count string) {
 	if count != "" {
 		meta["count"] = count
 	}
+	if q.typ == typeOpen {
+		meta["open_flags"] = openFlags(q.flags)
+	}
+	q.attrs.addMeta(meta)
 	t.opts.Emit(Record{Type: event.FileOp, Meta: meta})
 }
 
@@ -504,18 +520,24 @@ func (t *Tap) finish(h *handle, status string) {
 	if status == "ok" && h.err != "" {
 		status = "error"
 	}
+	// The direction says what the handle did to the file: content
+	// written, or an open that creates or truncates it (a truncation is
+	// a write even when the handle then only reads), is a write.
 	dir := "download"
 	switch {
 	case h.up.bytes > 0 && h.down.bytes > 0:
 		dir = "both"
 	case h.up.bytes > 0:
 		dir = "upload"
-	case h.down.bytes == 0 && h.flags&flagWrite != 0:
+	case h.down.bytes > 0 && h.flags&flagsChange != 0:
+		dir = "both"
+	case h.down.bytes == 0 && h.flags&flagsWrite != 0:
 		dir = "upload"
 	}
 	meta := map[string]string{
 		"via": "sftp", "path": h.path, "direction": dir, "handle": hex.EncodeToString([]byte(h.id)),
-		"bytes_up": strconv.FormatInt(h.up.bytes, 10), "bytes_down": strconv.FormatInt(h.down.bytes, 10),
+		"open_flags": openFlags(h.flags),
+		"bytes_up":   strconv.FormatInt(h.up.bytes, 10), "bytes_down": strconv.FormatInt(h.down.bytes, 10),
 		"started_ns":  strconv.FormatInt(h.started.UnixNano(), 10),
 		"duration_ms": strconv.FormatInt(t.now().Sub(h.started).Milliseconds(), 10),
 		"status":      status,
@@ -529,6 +551,7 @@ func (t *Tap) finish(h *handle, status string) {
 	if h.err != "" {
 		meta["error"] = h.err
 	}
+	h.attrs.addMeta(meta)
 	switch {
 	case h.up.outOfOrder && h.down.outOfOrder:
 		meta["out_of_order"] = "up,down"

@@ -88,18 +88,25 @@ func TestFileOps(t *testing.T) {
 		{"posix-rename", pkt(typeExtended, 5, "posix-rename@openssh.com", "/a", "/b"), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "rename", "path": "/a", "target": "/b", "status": "ok"}},
 		{"mkdir", pkt(typeMkdir, 5, "/d", 0), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "mkdir", "path": "/d", "status": "ok"}},
 		{"rmdir", pkt(typeRmdir, 5, "/d"), pkt(typeStatus, 5, 2, "", ""), map[string]string{"op": "rmdir", "path": "/d", "status": "no_such_file"}},
-		{"setstat", pkt(typeSetstat, 5, "/a", uint32(4), uint32(0o600)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/a", "status": "ok"}},
+		{"setstat", pkt(typeSetstat, 5, "/a", uint32(4), uint32(0o600)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/a", "status": "ok", "attr_mode": "0600"}},
+		{"setstat truncates and makes setuid", pkt(typeSetstat, 5, "/a", uint32(attrSize|attrUIDGID|attrPerms|attrTimes|attrExtended), uint64(0), 0, 0, uint32(0o104755), 1, 2, 1, "k", "v"), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/a", "status": "ok", "attr_size": "0", "attr_uid": "0", "attr_gid": "0", "attr_mode": "0104755", "attr_atime": "1", "attr_mtime": "2", "attr_extended": "1"}},
+		{"fsetstat of a handle not open", pkt(typeFsetstat, 5, "H", uint32(attrSize), uint64(0)), pkt(typeStatus, 5, 4, "", ""), map[string]string{"op": "setstat", "path": "handle:48", "status": "failure", "attr_size": "0"}},
+		{"mkdir with mode", pkt(typeMkdir, 5, "/d", uint32(attrPerms), uint32(0o777)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "mkdir", "path": "/d", "status": "ok", "attr_mode": "0777"}},
+		{"create refused", pkt(typeOpen, 5, "/etc/x", uint32(flagWrite|flagCreat|flagExcl|0x100), uint32(attrPerms), uint32(0o4755)), pkt(typeStatus, 5, 3, "", ""), map[string]string{"op": "open", "path": "/etc/x", "status": "permission_denied", "open_flags": "write,creat,excl,0x100", "attr_mode": "04755"}},
 		{"symlink", pkt(typeSymlink, 5, "/target", "/link"), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "symlink", "path": "/link", "target": "/target", "status": "ok"}},
 		{"readlink", pkt(typeReadlink, 5, "/link"), pkt(typeName, 5, 1, "/target", "/target", 0), map[string]string{"op": "readlink", "path": "/link", "target": "/target", "status": "ok"}},
 		{"realpath", pkt(typeRealpath, 5, "."), pkt(typeName, 5, 1, "/home/x", "/home/x", 0), map[string]string{"op": "realpath", "path": ".", "target": "/home/x", "status": "ok"}},
 		{"stat", pkt(typeStat, 5, "/a"), pkt(typeAttrs, 5, 0), map[string]string{"op": "stat", "path": "/a", "status": "ok"}},
 		{"lstat missing", pkt(typeLstat, 5, "/a"), pkt(typeStatus, 5, 2, "", ""), map[string]string{"op": "lstat", "path": "/a", "status": "no_such_file"}},
-		{"open refused", pkt(typeOpen, 5, "/etc/shadow", uint32(1), 0), pkt(typeStatus, 5, 3, "", ""), map[string]string{"op": "open", "path": "/etc/shadow", "status": "permission_denied"}},
+		{"open refused", pkt(typeOpen, 5, "/etc/shadow", uint32(1), 0), pkt(typeStatus, 5, 3, "", ""), map[string]string{"op": "open", "path": "/etc/shadow", "status": "permission_denied", "open_flags": "read"}},
 		{"hardlink", pkt(typeExtended, 5, "hardlink@openssh.com", "/old", "/new"), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "hardlink", "path": "/new", "target": "/old", "status": "ok"}},
 		{"unknown extension", pkt(typeExtended, 5, "x@example.com", "zz"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": "extended:x@example.com", "path": "", "status": "op_unsupported"}},
 		{"unknown type", pkt(77, 5, "zz"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": "type-77", "path": "", "status": "op_unsupported"}},
 		{"statvfs", pkt(typeExtended, 5, "statvfs@openssh.com", "/"), pkt(typeExtReply, 5), map[string]string{"op": "statvfs", "path": "/", "status": "ok"}},
 		{"lsetstat", pkt(typeExtended, 5, "lsetstat@openssh.com", "/l", uint32(0)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/l", "status": "ok"}},
+		{"lsetstat with mode", pkt(typeExtended, 5, "lsetstat@openssh.com", "/l", uint32(attrPerms), uint32(0o2755)), pkt(typeStatus, 5, 0, "", ""), map[string]string{"op": "setstat", "path": "/l", "status": "ok", "attr_mode": "02755"}},
+		{"unknown extension with terminal controls", pkt(typeExtended, 5, "\x1b[2A\x1b[J\r[sftp] alice stat \".\": ok\x1b[K\n"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": `extended:$'\E[2A\E[J\r[sftp] alice stat ".": ok\E[K\n'`, "path": "", "status": "op_unsupported"}},
+		{"unknown extension not ASCII", pkt(typeExtended, 5, "x\u202e@example.com"), pkt(typeStatus, 5, 8, "", ""), map[string]string{"op": `extended:$'x\u202e@example.com'`, "path": "", "status": "op_unsupported"}},
 		{"expand-path", pkt(typeExtended, 5, "expand-path@openssh.com", "~/x"), pkt(typeName, 5, 1, "/home/x/x", "/home/x/x", 0), map[string]string{"op": "realpath", "path": "~/x", "target": "/home/x/x", "status": "ok"}},
 		{"home-directory", pkt(typeExtended, 5, "home-directory", "bob"), pkt(typeName, 5, 1, "/home/bob", "/home/bob", 0), map[string]string{"op": "home-directory", "path": "bob", "target": "/home/bob", "status": "ok"}},
 		{"copy-data between handles not open", pkt(typeExtended, 5, "copy-data", "R", uint64(0), uint64(0), "W", uint64(0)), pkt(typeStatus, 5, 4, "", ""), map[string]string{"op": "copy-data", "path": "handle:52", "target": "handle:57", "status": "failure"}},
@@ -325,6 +332,61 @@ func TestOutOfOrderMarked(t *testing.T) {
 			m := c.recs[0].Meta
 			if m["sha256_up"] != sum(known) || m["out_of_order"] != tt.want {
 				t.Errorf("transfer %v; want the known hash and out_of_order %q", m, tt.want)
+			}
+		})
+	}
+}
+
+// TestOpenFlagsDecideDirection: an open that creates, truncates or
+// appends is a write whatever then passes; a truncation is never
+// recorded as a read (review finding F2: an OPEN with only TRUNC emptied
+// the file and was recorded as "download", 0 bytes).
+func TestOpenFlagsDecideDirection(t *testing.T) {
+	tests := []struct {
+		name      string
+		flags     uint32
+		attrs     []any // after the flags word of ATTRS
+		read      bool  // the handle reads 5 bytes
+		wantDir   string
+		wantFlags string
+	}{
+		{"trunc only", flagTrunc, nil, false, "upload", "trunc"},
+		{"read and trunc, then read", flagRead | flagTrunc, nil, true, "both", "read,trunc"},
+		{"creat only", flagCreat, nil, false, "upload", "creat"},
+		{"creat excl with mode", flagCreat | flagExcl, []any{uint32(0o4755)}, false, "upload", "creat,excl"},
+		{"append", flagAppend, nil, false, "upload", "append"},
+		{"write", flagWrite, nil, false, "upload", "write"},
+		{"read", flagRead, nil, true, "download", "read"},
+		{"read, nothing read", flagRead, nil, false, "download", "read"},
+		{"read write, only read", flagRead | flagWrite, nil, true, "download", "read,write"},
+		{"no flag", 0, nil, false, "download", "none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCollector(0)
+			c.tap.Up(helloUp)
+			c.tap.Down(helloDown)
+			af := uint32(0)
+			if tt.attrs != nil {
+				af = attrPerms
+			}
+			c.tap.Up(pkt(typeOpen, append([]any{1, "/f", tt.flags, af}, tt.attrs...)...))
+			c.tap.Down(pkt(typeHandle, 1, "H"))
+			if tt.read {
+				c.tap.Up(pkt(typeRead, 2, "H", uint64(0), 5))
+				c.tap.Down(pkt(typeData, 2, "hello"))
+			}
+			c.tap.Up(pkt(typeClose, 3, "H"))
+			c.tap.Down(pkt(typeStatus, 3, 0, "", ""))
+			if len(c.recs) != 1 || c.recs[0].Type != event.Transfer {
+				t.Fatalf("got %v; want one transfer", c.recs)
+			}
+			m := c.recs[0].Meta
+			if m["direction"] != tt.wantDir || m["open_flags"] != tt.wantFlags {
+				t.Errorf("direction = %q, open_flags = %q; want %q, %q", m["direction"], m["open_flags"], tt.wantDir, tt.wantFlags)
+			}
+			if tt.attrs != nil && m["attr_mode"] != "04755" {
+				t.Errorf("attr_mode = %q; want 04755", m["attr_mode"])
 			}
 		})
 	}

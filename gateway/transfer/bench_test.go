@@ -28,10 +28,12 @@ func BenchmarkCappedPastCap(b *testing.B) {
 // data stream (one large file: hash of the file's bytes).
 func BenchmarkSCPStream(b *testing.B) {
 	p := make([]byte, 32<<10)
-	var s SCPStream
-	s.Write([]byte("C0644 1099511627776 big\n"))
+	var s SCP
+	s.Answers([]byte{0})
+	s.Data([]byte("C0644 1099511627776 big\n"))
+	s.Answers([]byte{0})
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
-		s.Write(p)
+		s.Data(p)
 	}
 }

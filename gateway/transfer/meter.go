@@ -94,6 +94,7 @@ func (t *Transfer) add(m *Meter, p []byte) {
 const (
 	ScopeStream = "stream" // the whole byte stream of the command
 	ScopeFile   = "file"   // one file in it (scp's headers)
+	ScopeDir    = "dir"    // a directory in it the receiving end refused (scp -r)
 )
 
 // Transfer statuses (event.Transfer meta "status").
@@ -101,6 +102,7 @@ const (
 	StatusOK         = "ok"         // the program exited 0
 	StatusError      = "error"      // it exited otherwise
 	StatusIncomplete = "incomplete" // the session ended without its exit status
+	StatusRefused    = "refused"    // scp: the receiving end refused the file's header
 )
 
 // Meta returns the event.Transfer meta at the end of the transfer:
