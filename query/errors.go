@@ -33,3 +33,8 @@ func (e *ExpiredError) message() string {
 
 // Is reports whether target is ErrNotFound.
 func (e *ExpiredError) Is(target error) bool { return target == ErrNotFound }
+
+// ErrUnverifiedHold refuses a hold whose bounds nothing authenticates: the
+// recording does not vouch for the session's class and no retention
+// classes are configured to bound it instead (Store.Hold).
+var ErrUnverifiedHold = errors.New("query: the recording does not authenticate the session's class")

@@ -8,25 +8,41 @@ import (
 	"github.com/foureyes/foureyes/ingest/retention"
 )
 
+// PlacedHold is a hold just placed, as stored, with what the auditor
+// must know of its bounds.
+type PlacedHold struct {
+	retention.Hold
+	// Unverified says why the recording could not authenticate the
+	// session's class, retention or start; the hold's bounds then come
+	// from the longest configured class from today. Empty otherwise.
+	Unverified string
+}
+
 // Hold places a hold on session id on behalf of by, keeping it beyond its
 // retention class until until (zero: the longest retention.max_hold
-// allows). It returns ErrNotFound (or *ExpiredError) for an absent session
-// and the retention package's errors for a refused hold: no reason, no
-// author, an until in the past or too far.
-func (s *Store) Hold(ctx context.Context, id, by, reason string, until, now time.Time) (retention.Hold, error) {
-	sess, err := s.Session(ctx, id)
+// allows). The bounds come from the recording (holdBasis), never from the
+// sessions row. It returns ErrNotFound (or *ExpiredError) for an absent
+// session, ErrUnverifiedHold when nothing bounds the hold, and the
+// retention package's errors for a refused hold: no reason, no author, an
+// until in the past or too far.
+func (s *Store) Hold(ctx context.Context, id, by, reason string, until, now time.Time) (PlacedHold, error) {
+	b, err := s.holdBasis(ctx, id, now)
 	if err != nil {
-		return retention.Hold{}, err
+		return PlacedHold{}, fmt.Errorf("query: hold %s: %w", id, err)
 	}
 	h, err := retention.PlaceHold(ctx, s.holdsWriter(), retention.HoldRequest{
 		Session: id, By: by, Reason: reason, Until: until,
-		Class: sess.Class, RetentionDays: sess.RetentionDays, Started: sess.Started, MaxHold: s.maxHold,
+		Class: b.class, RetentionDays: b.days, Started: b.started, MaxHold: s.maxHold,
 	}, now)
 	if err != nil {
-		return h, fmt.Errorf("query: hold %s: %w", id, err)
+		return PlacedHold{Hold: h}, fmt.Errorf("query: hold %s: %w", id, err)
+	}
+	if b.unverified != "" {
+		s.log.WarnContext(ctx, "hold bounded by the longest class: the recording does not authenticate the session's class",
+			"session", id, "class", b.class, "retention_days", b.days, "why", b.unverified)
 	}
 	s.log.InfoContext(ctx, "hold placed", "session", id, "by", by, "until", h.Until, "reason", h.Reason)
-	return h, nil
+	return PlacedHold{Hold: h, Unverified: b.unverified}, nil
 }
 
 // Release acts on the active holds of session id on behalf of by, with

@@ -68,11 +68,12 @@ func parseUntil(s string) (time.Time, error) {
 
 // holdError prints a refused hold or release and returns the exit status.
 func (c *cli) holdError(verb, id string, err error) int {
-	for _, e := range []error{retention.ErrNoReason, retention.ErrHoldTooLong, retention.ErrUntilPast, retention.ErrNoIdentity, retention.ErrNoHold, retention.ErrSecondAuditor} {
+	for _, e := range []error{retention.ErrNoReason, retention.ErrHoldTooLong, retention.ErrUntilPast, retention.ErrNoIdentity, retention.ErrNoHold, retention.ErrSecondAuditor, ErrUnverifiedHold} {
 		if errors.Is(err, e) {
 			msg := strings.TrimPrefix(err.Error(), "query: ")
 			msg = strings.TrimPrefix(msg, verb+" "+id+": ")
-			fmt.Fprintf(c.stderr, "audit %s: refused: %s\n", verb, printable(strings.TrimPrefix(msg, "retention: ")))
+			msg = strings.TrimPrefix(strings.TrimPrefix(msg, "query: "), "retention: ")
+			fmt.Fprintf(c.stderr, "audit %s: refused: %s\n", verb, printable(msg))
 			return ExitFailure
 		}
 	}
@@ -102,6 +103,10 @@ func (c *cli) hold(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "held session %s (class %s) until %s by %s: %s\n", printable(id), printable(h.Class),
 		h.Until.UTC().Format(time.RFC3339), printable(h.PlacedBy), printable(h.Reason))
+	if h.Unverified != "" {
+		fmt.Fprintf(c.stderr, "audit hold: warning: the recording does not authenticate the session's class (%s); the hold is bounded by the longest class, %s, from today (run audit verify %s)\n",
+			printable(h.Unverified), printable(h.Class), printable(id))
+	}
 	return ExitOK
 }
 

@@ -10,3 +10,7 @@ var (
 
 // Session is the exported name of the test session type.
 type Session = session
+
+// BeforeDrop makes j call f with the table's name right before each DROP
+// PARTITION of a main or held table.
+func BeforeDrop(j *Job, f func(table string)) { j.beforeDrop = f }

@@ -37,8 +37,9 @@ func (h Hold) Active(now time.Time) bool {
 	return (h.Released.IsZero() || !h.validRelease()) && now.Before(h.Until)
 }
 
-// HoldRequest asks for a hold on a session. The session's facts come from
-// its summary row.
+// HoldRequest asks for a hold on a session. The session's facts must come
+// from data the caller authenticated (query.Store.Hold): the summary row
+// is a database writer's to choose.
 type HoldRequest struct {
 	Session string
 	By      string // the auditor; required
@@ -73,11 +74,17 @@ func checkReason(reason string) error {
 	return nil
 }
 
-// PlaceHold records a hold at now and returns it. It refuses a request
-// without an author (ErrNoIdentity) or reason (ErrNoReason), an Until not
-// after now (ErrUntilPast) and one beyond the day the class would drop the
-// session plus MaxHold (ErrHoldTooLong, whose message names the latest
-// allowed time).
+// lastDateTime is the last time a DateTime column holds (UInt32 seconds);
+// a later one wraps around to the 20th century.
+var lastDateTime = time.Unix(1<<32-1, 0)
+
+// PlaceHold records a hold at now and returns it as stored (Until in
+// whole seconds). It refuses a request without an author (ErrNoIdentity)
+// or reason (ErrNoReason), an Until not after now (ErrUntilPast) and one
+// beyond the day the class would drop the session plus MaxHold, or beyond
+// what holds.until can store (ErrHoldTooLong, whose message names the
+// latest allowed time). The caller vouches for the session's Class,
+// RetentionDays and Started: they bound the hold.
 func PlaceHold(ctx context.Context, conn driver.Conn, req HoldRequest, now time.Time) (Hold, error) {
 	if strings.TrimSpace(req.By) == "" {
 		return Hold{}, ErrNoIdentity
@@ -93,7 +100,12 @@ func PlaceHold(ctx context.Context, conn driver.Conn, req HoldRequest, now time.
 		return Hold{}, err
 	}
 	y, m, d := req.Started.In(loc).Date()
-	latest := DropTime(time.Date(y, m, d, 0, 0, 0, 0, loc), req.RetentionDays).Add(req.MaxHold)
+	drop := DropTime(time.Date(y, m, d, 0, 0, 0, 0, loc), req.RetentionDays)
+	latest := drop.Add(req.MaxHold)
+	limit := fmt.Sprintf("class %s keeps it until %s, plus max_hold %s", req.Class, drop.UTC().Format(time.RFC3339), days(req.MaxHold))
+	if latest.After(lastDateTime) {
+		latest, limit = lastDateTime, "the last time holds.until can store"
+	}
 	until := req.Until
 	if until.IsZero() {
 		until = latest
@@ -102,10 +114,10 @@ func PlaceHold(ctx context.Context, conn driver.Conn, req HoldRequest, now time.
 	case !until.After(now):
 		return Hold{}, fmt.Errorf("%w: %s", ErrUntilPast, until.UTC().Format(time.RFC3339))
 	case until.After(latest):
-		return Hold{}, fmt.Errorf("%w: the latest allowed for this session is %s (class %s keeps it until %s, plus max_hold %s)",
-			ErrHoldTooLong, latest.UTC().Format(time.RFC3339), req.Class,
-			DropTime(time.Date(y, m, d, 0, 0, 0, 0, loc), req.RetentionDays).UTC().Format(time.RFC3339), days(req.MaxHold))
+		return Hold{}, fmt.Errorf("%w: the latest allowed for this session is %s (%s)", ErrHoldTooLong, latest.UTC().Format(time.RFC3339), limit)
 	}
+	// Returned as stored: holds.until keeps whole seconds.
+	until = time.Unix(until.Unix(), 0)
 	h := Hold{Session: req.Session, PlacedBy: req.By, Placed: now, Reason: strings.TrimSpace(req.Reason), Until: until, Class: req.Class}
 	if err := writeHold(ctx, conn, h, uint64(now.UnixNano())); err != nil {
 		return Hold{}, err

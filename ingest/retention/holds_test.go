@@ -244,3 +244,46 @@ func TestReleaseNeedsSecondAuditor(t *testing.T) {
 		t.Fatalf("Events(held) after two auditors released it = %v; want expired", err)
 	}
 }
+
+// TestHoldUntilInDateTimeRange: holds.until is a DateTime (UInt32
+// seconds), which wraps past 2106-02-07: a class of 65535 days, which the
+// configuration allows, gave a hold printed "until 2205" and stored as
+// 2069. The until a hold is placed with, and returns, is the one stored.
+func TestHoldUntilInDateTimeRange(t *testing.T) {
+	ctx := context.Background()
+	conn := retention.TestDB(t)
+	now := day0.Add(time.Hour)
+	last := time.Unix(1<<32-1, 0)
+	req := retention.HoldRequest{Session: "s1", By: "carol", Reason: "legal request 2026-17 from the board",
+		Class: "forever", RetentionDays: 65535, Started: day0, MaxHold: 365 * 24 * time.Hour}
+	h, err := retention.PlaceHold(ctx, conn, req, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Until.Equal(last) {
+		t.Errorf("default until = %v; want %v (the last DateTime)", h.Until.UTC(), last.UTC())
+	}
+	req.Until = time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := retention.PlaceHold(ctx, conn, req, now); !errors.Is(err, retention.ErrHoldTooLong) {
+		t.Errorf("until 2107 = %v; want ErrHoldTooLong", err)
+	}
+	// A sub-second until is stored in whole seconds.
+	req.Session, req.Until = "s2", now.Add(48*time.Hour+500*time.Millisecond)
+	h2, err := retention.PlaceHold(ctx, conn, req, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := retention.ListHolds(ctx, conn, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{"s1": h.Until, "s2": h2.Until}
+	if len(stored) != len(want) {
+		t.Fatalf("stored %d holds; want %d", len(stored), len(want))
+	}
+	for _, s := range stored {
+		if !s.Until.Equal(want[s.Session]) || !s.Active(now) {
+			t.Errorf("hold %s stored until %v (active %v); PlaceHold said %v", s.Session, s.Until.UTC(), s.Active(now), want[s.Session].UTC())
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Job struct {
 	now func() time.Time
 	// chain is the head of the signed log chain during Apply.
 	chain logChain
+	// beforeDrop, set by tests, is called with the table's name right
+	// before each DROP PARTITION.
+	beforeDrop func(table string)
 }
 
 // New returns a Job working through conn.

@@ -18,7 +18,9 @@ type Plan struct {
 	Drops []Drop
 	// Releases are the held copies whose hold has ended.
 	Releases []Release
-	// Holds are the holds active at At; their sessions survive the drops.
+	// Holds are the holds active when the plan was made, for the report:
+	// Apply reads the holds again at each step, so a session held since
+	// survives too.
 	Holds []Hold
 
 	loc *time.Location
