@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,6 +49,10 @@ type searchState struct {
 	seen             map[string]bool // name + "\x00" + role recorded
 	used             uint64          // the deriver's batch number when last fed
 	ended            bool
+	// unusable: rebuilding the session from the store failed on its
+	// content (not an outage); nothing more is derived from it until it
+	// is forgotten (evicted, or ingest restarts).
+	unusable bool
 }
 
 // deriver fills the commands and participants rows of each batch from its
@@ -65,6 +70,10 @@ type deriver struct {
 	// rebuild reads the earlier search events of sessions (seq below
 	// before[session]) and calls feed for each, in session and seq order.
 	rebuild func(ctx context.Context, before map[string]uint64, feed func(e *event.Event)) error
+	// gaveUp, if set, is told of a session made unusable and why.
+	gaveUp func(session string, err error)
+	// skipped counts the events whose search rows were not derived.
+	skipped uint64
 }
 
 func newDeriver(max int) *deriver {
@@ -88,6 +97,9 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 		}
 		checked[id] = true
 		st := d.sessions[id]
+		if st != nil && st.unusable {
+			continue
+		}
 		if (st == nil && c.seq[i] > 0) || (st != nil && c.seq[i] > st.next) {
 			if before == nil {
 				before = map[string]uint64{}
@@ -106,6 +118,11 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 	for i := range c.session {
 		if i == 0 || c.session[i] != c.session[i-1] {
 			st = d.state(c.session[i])
+		}
+		if st.unusable {
+			st.used = d.batch
+			d.skipped++
+			continue
 		}
 		seq := c.seq[i]
 		if seq < st.next && st.next > 0 {
@@ -194,8 +211,67 @@ func (d *deriver) participant(st *searchState, e *event.Event, b *batch, name, r
 }
 
 // rebuildStates rebuilds the state of the sessions in before from their
-// stored events.
+// stored events. An outage's error is returned (the caller retries the
+// batch); a failure caused by what a session holds is not: the sessions
+// are rebuilt one by one and each one whose own rebuild fails that way
+// is made unusable, so that one session's content never stops ingest.
 func (d *deriver) rebuildStates(ctx context.Context, before map[string]uint64) error {
+	err := d.rebuildSome(ctx, before)
+	if err == nil || !contentError(err) {
+		return err
+	}
+	if len(before) == 1 {
+		for id := range before {
+			d.giveUp(id, err)
+		}
+		return nil
+	}
+	for id, seq := range before {
+		err := d.rebuildSome(ctx, map[string]uint64{id: seq})
+		switch {
+		case err == nil:
+		case contentError(err):
+			d.giveUp(id, err)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// giveUp makes the state of session id unusable.
+func (d *deriver) giveUp(id string, err error) {
+	st := d.state(id)
+	st.unusable, st.used = true, d.batch
+	if d.gaveUp != nil {
+		d.gaveUp(id, err)
+	}
+}
+
+// contentError reports whether err is the server refusing a query for
+// what it carries or reads (a query too large, a value it cannot parse),
+// which retrying cannot fix. Every other error — the connection, a
+// timeout, the server short of memory, parts, permissions or tables — is
+// an outage, retried until it passes.
+func contentError(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 60, 81, // UNKNOWN_TABLE, UNKNOWN_DATABASE: migrations pending
+		159, 209, 210, 394, // timeouts, network, the query cancelled
+		164, 242, // READONLY, TABLE_IS_READ_ONLY
+		192, 193, 497, 516, // users, passwords, access
+		201, 202, 203, // quota, too many queries, no free connection
+		241, 252, 285, 425: // memory, parts, replicas, system errors
+		return false
+	}
+	return true
+}
+
+// rebuildSome rebuilds the sessions in before, all or none.
+func (d *deriver) rebuildSome(ctx context.Context, before map[string]uint64) error {
 	for id, seq := range before {
 		st := d.state(id)
 		st.next = seq

@@ -95,8 +95,8 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 	rec := record{partition: m.Partition, offset: m.Offset, size: int64(len(m.Value) + len(m.Key))}
 	var e event.Event
 	err := event.UnmarshalShared(m.Value, &e) // the wire form, or JSON of an earlier build
-	if err == nil && e.Time/1e9 > maxDateTime {
-		err = fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
+	if err == nil {
+		err = checkFields(&e)
 	}
 	if err != nil {
 		rec.rejected = &rejectedRow{
@@ -130,4 +130,57 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 		*rec.session = row
 	}
 	return rec
+}
+
+// Bounds of the fields a Kafka writer chooses freely (the events are not
+// signed one by one). Anything past them could not have come from a
+// gateway; such a record goes to the rejected table like one that does
+// not decode, so that no later step (the search rebuild's query, the line
+// editors keyed by actor) ever sees it.
+const (
+	maxNameBytes = 255  // gateway, type, class: names from the configuration or the code
+	maxActorLen  = 1024 // actor: a user or reviewer name, "gateway", a host's key line at most
+)
+
+// checkFields reports why e's fields are not what a gateway produces.
+func checkFields(e *event.Event) error {
+	switch {
+	case !isSessionID(e.Session):
+		return fmt.Errorf("%w: session id %.40q is not a UUID", event.ErrInvalid, e.Session)
+	case e.Time/1e9 > maxDateTime:
+		return fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
+	case len(e.Gateway) > maxNameBytes:
+		return fmt.Errorf("%w: gateway of %d bytes (at most %d)", event.ErrInvalid, len(e.Gateway), maxNameBytes)
+	case len(e.Type) > maxNameBytes:
+		return fmt.Errorf("%w: type of %d bytes (at most %d)", event.ErrInvalid, len(e.Type), maxNameBytes)
+	case len(e.Class) > maxNameBytes:
+		return fmt.Errorf("%w: class of %d bytes (at most %d)", event.ErrInvalid, len(e.Class), maxNameBytes)
+	case len(e.Actor) > maxActorLen:
+		return fmt.Errorf("%w: actor of %d bytes (at most %d)", event.ErrInvalid, len(e.Actor), maxActorLen)
+	}
+	return nil
+}
+
+// isSessionID reports whether id has the form of the session ids the
+// recorder makes (uuid.NewString): 36 bytes, lower-case hexadecimal
+// digits in groups of 8-4-4-4-12. Every recording the product writes,
+// gateway streams and approval windows included, has such an id.
+func isSessionID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }

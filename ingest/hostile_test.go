@@ -1,0 +1,128 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/foureyes/foureyes/event"
+)
+
+// TestHostileRecordsNextToGenuineTraffic: a Kafka writer without signing
+// keys produces records no gateway makes — a 300 KB session id (whose
+// rebuild query once exceeded max_query_size and stopped ingest for
+// good), ids of other forms, oversized names — between genuine events.
+// The hostile records land in rejected; every genuine event arrives.
+func TestHostileRecordsNextToGenuineTraffic(t *testing.T) {
+	f := newFixture(t, 1)
+	hostile := map[string]event.Event{
+		"300 KB session id": {Session: strings.Repeat("a", 300<<10), Seq: 1},
+		"530-byte id":       {Session: strings.Repeat("b", 530), Seq: 1},
+		"upper-case UUID":   {Session: "0B0F6A8E-1C1E-4A57-9D53-000000000042", Seq: 1},
+		"UUID in braces":    {Session: "{0b0f6a8e-1c1e-4a57-9d53-000000000042}", Seq: 1},
+		"long actor":        {Session: sid("x1"), Seq: 1, Actor: strings.Repeat("m", 2000)},
+		"long gateway":      {Session: sid("x2"), Seq: 1, Gateway: strings.Repeat("g", 300)},
+		"long class":        {Session: sid("x3"), Seq: 1, Class: strings.Repeat("c", 300)},
+	}
+	var keys []string
+	var values [][]byte
+	for _, e := range hostile {
+		e.V, e.Time, e.Type, e.Data = event.Version, baseTime, event.Output, []byte("x")
+		if e.Gateway == "" {
+			e.Gateway = "gw1"
+		}
+		if e.Class == "" {
+			e.Class, e.Retention = "production", 90
+		}
+		e.Hash = event.ComputeHash(&e)
+		keys, values = append(keys, "k"), append(values, mustMarshal(t, &e))
+	}
+	produce(t, f.addr, testTopic, keys, values)
+	evs, _ := workload("hostile", 3, 1, 30)
+	produceEvents(t, f.addr, testTopic, evs)
+	in := New(f.conn, f.cfg)
+	startIngester(t, in)
+	waitFor(t, "genuine events stored", 60*time.Second, func() bool { return f.distinctEvents(t) == uint64(len(evs)) })
+	waitFor(t, "hostile records rejected", 30*time.Second, func() bool {
+		return count(t, f.conn, "SELECT count() FROM "+f.db+".rejected") == uint64(len(hostile))
+	})
+	if got := in.Stats().Rejected; got != uint64(len(hostile)) {
+		t.Errorf("Stats().Rejected = %d; want %d", got, len(hostile))
+	}
+}
+
+// TestRebuildContentFailureDoesNotBlock: when rebuilding one session's
+// search state fails because of what the session holds (the server
+// refuses the query), derive goes on: that session derives nothing, is
+// reported, and the other sessions of the batch are derived. An outage
+// is still returned, to be retried.
+func TestRebuildContentFailureDoesNotBlock(t *testing.T) {
+	good, bad := &searchStream{id: sid("good")}, &searchStream{id: sid("bad")}
+	for _, s := range []*searchStream{good, bad} {
+		s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
+		s.add(event.Input, "alice", "uptime\r", nil)
+	}
+	tooBig := &clickhouse.Exception{Code: 62, Message: "Max query size exceeded"}
+	outage := errors.New("read: connection reset by peer")
+	var fail error
+	d := newDeriver(16)
+	d.rebuild = func(_ context.Context, before map[string]uint64, feed func(e *event.Event)) error {
+		if _, ok := before[bad.id]; ok && fail != nil {
+			return fail
+		}
+		for i := range good.evs[:before[good.id]] {
+			feed(&good.evs[i])
+		}
+		return nil
+	}
+	var gaveUp []string
+	d.gaveUp = func(id string, _ error) { gaveUp = append(gaveUp, id) }
+	batchOf := func(evs ...event.Event) *batch {
+		b := newBatch(len(evs))
+		for i := range evs {
+			rec := decode(kafka.Message{Value: mustMarshal(t, &evs[i])}, time.Time{})
+			if rec.rejected != nil {
+				t.Fatalf("rejected: %s", rec.rejected.err)
+			}
+			b.add(&rec)
+		}
+		return b
+	}
+	ctx := context.Background()
+
+	fail = outage
+	if err := d.derive(ctx, batchOf(good.evs[1], bad.evs[1])); !errors.Is(err, outage) {
+		t.Fatalf("derive during an outage = %v; want the outage", err)
+	}
+	d = newDeriver(16)
+	d.rebuild = func(_ context.Context, before map[string]uint64, feed func(e *event.Event)) error {
+		if _, ok := before[bad.id]; ok {
+			return tooBig
+		}
+		for i := range good.evs[:before[good.id]] {
+			feed(&good.evs[i])
+		}
+		return nil
+	}
+	d.gaveUp = func(id string, _ error) { gaveUp = append(gaveUp, id) }
+	b := batchOf(good.evs[1], bad.evs[1])
+	if err := d.derive(ctx, b); err != nil {
+		t.Fatalf("derive = %v; want nil (the failure is the session's content)", err)
+	}
+	if len(b.commands) != 1 || b.commands[0].session != good.id || b.commands[0].line != "uptime" {
+		t.Errorf("commands = %+v; want uptime of the good session only", b.commands)
+	}
+	if len(gaveUp) != 1 || gaveUp[0] != bad.id {
+		t.Errorf("gave up on %v; want [%s]", gaveUp, bad.id)
+	}
+	bad.add(event.Input, "alice", "id\r", nil)
+	b = batchOf(bad.evs[2])
+	if err := d.derive(ctx, b); err != nil || len(b.commands) != 0 || len(gaveUp) != 1 {
+		t.Errorf("later event of the unusable session: err %v, commands %+v, gave up %v; want nothing derived, no new rebuild", err, b.commands, gaveUp)
+	}
+}
