@@ -305,3 +305,42 @@ func benchBatchInterval() time.Duration {
 
 // benchBatchRows is the batch size BenchmarkIngest runs with: the default.
 var benchBatchRows = DefaultBatchRows
+
+// BenchmarkDerive measures the Run goroutine's search derivation per
+// event (1000 sessions' streams as BenchmarkIngest makes them, in batches
+// of 10000 sorted by session), without the store: every session starts
+// at seq 0 in the benchmark's events.
+func BenchmarkDerive(b *testing.B) {
+	const n = 100000
+	_, values := benchEvents(n)
+	var dec decoder
+	recs := make([]record, n)
+	for i := range values {
+		recs[i] = dec.decode(kafka.Message{Value: values[i]}, time.Time{})
+	}
+	var spare eventCols
+	batches := make([]*batch, 0, n/10000)
+	for lo := 0; lo < n; lo += 10000 {
+		bt := newBatch(10000)
+		for i := lo; i < lo+10000; i++ {
+			bt.add(&recs[i])
+		}
+		bt.events.sortBySession(&spare)
+		batches = append(batches, bt)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := newDeriver(DefaultSearchSessions)
+		for _, bt := range batches {
+			bt.commands, bt.participants = bt.commands[:0], bt.participants[:0]
+			if err := d.derive(ctx, bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(batches[len(batches)-1].commands) == 0 {
+			b.Fatal("no commands derived")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}

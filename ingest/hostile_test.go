@@ -1,8 +1,12 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +128,80 @@ func TestRebuildContentFailureDoesNotBlock(t *testing.T) {
 	b = batchOf(bad.evs[2])
 	if err := d.derive(ctx, b); err != nil || len(b.commands) != 0 || len(gaveUp) != 1 {
 		t.Errorf("later event of the unusable session: err %v, commands %+v, gave up %v; want nothing derived, no new rebuild", err, b.commands, gaveUp)
+	}
+}
+
+// TestForgedSeqDoesNotMoveSearchState: events are not signed one by one,
+// so the deriver follows each session's hash chain: an event whose seq
+// skips ahead (2^62, MaxUint64, which once overflowed next) or whose prev
+// is not the last event's hash derives nothing and moves nothing, a
+// forged end does not end the state, and the genuine events after it are
+// all derived — in the same batch or the next, with the session's state
+// in memory or rebuilt from the store.
+func TestForgedSeqDoesNotMoveSearchState(t *testing.T) {
+	s := &searchStream{id: sid("forged-seq")}
+	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
+	s.add(event.Input, "alice", "ls\r", nil)
+	s.add(event.Input, "alice", "cat /etc/shadow\r", nil)
+	s.add(event.Input, "alice", "id\r", nil)
+	forge := func(seq uint64, typ event.Type, data string) event.Event {
+		e := event.Event{V: event.Version, Session: s.id, Seq: seq, Time: baseTime, Type: typ, Actor: "mallory",
+			Gateway: "gw1", Class: "production", Retention: 90, Data: []byte(data), Prev: s.evs[0].Hash}
+		e.Hash = event.ComputeHash(&e)
+		return e
+	}
+	tests := []struct {
+		name   string
+		forged event.Event
+	}{
+		{"seq 2^62", forge(1<<62, event.Output, "x")},
+		{"seq MaxUint64", forge(math.MaxUint64, event.Input, "rm -rf /\r")},
+		{"next seq, wrong prev", forge(2, event.Input, "rm -rf /\r")},
+		{"end at next seq, wrong prev", forge(2, event.SessionEnd, "")},
+	}
+	for _, tt := range tests {
+		for _, rebuilt := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/rebuilt=%v", tt.name, rebuilt), func(t *testing.T) {
+				stored := []event.Event{}
+				d := newDeriver(16)
+				d.rebuild = func(_ context.Context, before map[string]uint64, feed func(e *event.Event)) error {
+					evs := slices.Clone(stored)
+					slices.SortStableFunc(evs, func(a, b event.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+					for i := range evs {
+						if evs[i].Seq < before[evs[i].Session] {
+							feed(&evs[i])
+						}
+					}
+					return nil
+				}
+				var spare eventCols
+				run := func(evs ...event.Event) []string {
+					b := newBatch(len(evs))
+					for i := range evs {
+						rec := decode(kafka.Message{Value: mustMarshal(t, &evs[i])}, time.Time{})
+						b.add(&rec)
+					}
+					b.events.sortBySession(&spare)
+					if err := d.derive(context.Background(), b); err != nil {
+						t.Fatal(err)
+					}
+					stored = append(stored, evs...)
+					var lines []string
+					for _, c := range b.commands {
+						lines = append(lines, c.line)
+					}
+					return lines
+				}
+				got := run(s.evs[0], s.evs[1], tt.forged)
+				if rebuilt {
+					d.sessions = map[string]*searchState{} // as after a restart
+				}
+				got = append(got, run(s.evs[2])...)
+				got = append(got, run(s.evs[3])...)
+				if want := []string{"ls", "cat /etc/shadow", "id"}; !slices.Equal(got, want) {
+					t.Errorf("commands = %q; want %q", got, want)
+				}
+			})
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/foureyes/foureyes/event"
 )
 
@@ -163,8 +165,7 @@ func TestDeriverEvictsAndRebuilds(t *testing.T) {
 	batchOf := func(evs ...event.Event) *batch {
 		b := newBatch(len(evs))
 		for i := range evs {
-			rec := record{ev: eventRow{session: evs[i].Session, seq: evs[i].Seq, tsNs: evs[i].Time, typ: string(evs[i].Type),
-				actor: evs[i].Actor, data: evs[i].Data, meta: evs[i].MetaText(), class: evs[i].Class, retention: evs[i].Retention}}
+			rec := decode(kafka.Message{Value: mustMarshal(t, &evs[i])}, time.Time{})
 			b.add(&rec)
 		}
 		return b
