@@ -213,11 +213,20 @@ func (d *deriver) feed(st *searchState, e *event.Event, b *batch) {
 	}
 }
 
+// maxSeen bounds the (name, role) pairs a session's state remembers,
+// and so its participants rows: a real session has an owner, a few peers
+// and reviewers, each in a few roles.
+const maxSeen = 256
+
 // participant appends the participants row of (name, role) for e's
 // session, once per session.
 func (d *deriver) participant(st *searchState, e *event.Event, b *batch, name, role string) {
 	k := name + "\x00" + role
 	if st.seen[k] {
+		return
+	}
+	if len(st.seen) >= maxSeen {
+		d.skipped++ // a session naming this many people is forged: no more rows, no more memory
 		return
 	}
 	st.seen[k] = true

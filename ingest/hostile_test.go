@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/foureyes/foureyes/cmdline"
 	"github.com/foureyes/foureyes/event"
 )
 
@@ -203,5 +204,35 @@ func TestForgedSeqDoesNotMoveSearchState(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestManyTypistsBounded: a session whose input names a new actor in every
+// event keeps a bounded state in the deriver: line buffers
+// (cmdline.MaxTypists) and remembered participants (maxSeen).
+func TestManyTypistsBounded(t *testing.T) {
+	s := &searchStream{id: sid("typists")}
+	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
+	for i := 0; i < 2000; i++ {
+		s.add(event.Input, fmt.Sprintf("u%d", i), "a", nil)
+	}
+	s.add(event.Input, "alice", "\r", nil)
+	d := newDeriver(16)
+	b := newBatch(len(s.evs))
+	for i := range s.evs {
+		rec := decode(kafka.Message{Value: mustMarshal(t, &s.evs[i])}, time.Time{})
+		b.add(&rec)
+	}
+	if err := d.derive(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.sessions[s.id].seen); n > maxSeen {
+		t.Errorf("participants remembered = %d; want at most %d", n, maxSeen)
+	}
+	if len(b.participants) > maxSeen {
+		t.Errorf("participants rows = %d; want at most %d", len(b.participants), maxSeen)
+	}
+	if len(b.commands) != 1 || b.commands[0].approximate != 1 || !slices.Contains(b.commands[0].typists, cmdline.OthersTypist) {
+		t.Errorf("commands = %+v; want one approximate line listing the other typists", b.commands)
 	}
 }
