@@ -277,15 +277,26 @@ func BenchmarkDecode(b *testing.B) {
 		name  string
 		value []byte
 	}{{"start", values[0]}, {"output", values[1000]}} {
-		b.Run(c.name, func(b *testing.B) {
-			m := kafka.Message{Value: c.value}
-			now := time.Now()
-			var d decoder
-			b.ReportAllocs()
-			for b.Loop() {
-				d.decode(m, now)
+		for _, checked := range []bool{false, true} {
+			name := c.name
+			if checked {
+				name += "-classes" // with the retention checks of a configured ingest
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				m := kafka.Message{Value: c.value}
+				now := time.Now()
+				var d decoder
+				if checked {
+					d.limits = newLimits(map[string]uint16{"production": 90, "logs": 3}, func() time.Time { return time.Unix(0, baseTime) })
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if rec := d.decode(m, now); rec.rejected != nil {
+						b.Fatal(rec.rejected.err)
+					}
+				}
+			})
+		}
 	}
 }
 

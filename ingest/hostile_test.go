@@ -236,3 +236,94 @@ func TestManyTypistsBounded(t *testing.T) {
 		t.Errorf("commands = %+v; want one approximate line listing the other typists", b.commands)
 	}
 }
+
+// TestRetentionChecked: with the retention classes configured, a record
+// whose class and retention_days are not a configured pair, or whose time
+// lies outside what the classes keep (give or take a day), is rejected:
+// a Kafka writer could otherwise make a partition per (retention_days,
+// day), kept forever. A window gone stale while ingest sat idle refuses
+// no genuine event.
+func TestRetentionChecked(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := now
+	d := decoder{limits: newLimits(map[string]uint16{"production": 90, "logs": 3}, func() time.Time { return clock })}
+	day := 24 * time.Hour
+	tests := []struct {
+		name      string
+		class     string
+		retention uint16
+		at        time.Time
+		ok        bool
+	}{
+		{"configured", "production", 90, now, true},
+		{"other class", "logs", 3, now.Add(-time.Hour), true},
+		{"wrong days", "production", 65535, now, false},
+		{"days of another class", "logs", 90, now, false},
+		{"unknown class", "x", 90, now, false},
+		{"empty class", "", 0, now, false},
+		{"90 days old", "production", 90, now.Add(-90 * day), true},
+		{"within the slack", "logs", 3, now.Add(-90*day - 12*time.Hour), true},
+		{"older than every class", "production", 90, now.Add(-92 * day), false},
+		{"clock skew", "production", 90, now.Add(12 * time.Hour), true},
+		{"future", "production", 90, now.Add(2 * day), false},
+		{"year 2100", "production", 90, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := event.Event{V: event.Version, Session: sid("ret"), Time: tt.at.UnixNano(), Type: event.Output,
+				Gateway: "gw1", Class: tt.class, Retention: tt.retention, Data: []byte("x")}
+			e.Hash = event.ComputeHash(&e)
+			rec := d.decode(kafka.Message{Value: mustMarshal(t, &e)}, now)
+			if got := rec.rejected == nil; got != tt.ok {
+				t.Errorf("stored = %v; want %v (rejected %+v)", got, tt.ok, rec.rejected)
+			}
+		})
+	}
+	// Ingest idle for three days: the first event after is genuine and new.
+	clock = now.Add(3 * day)
+	e := event.Event{V: event.Version, Session: sid("ret"), Time: clock.Add(23 * time.Hour).UnixNano(), Type: event.Output,
+		Gateway: "gw1", Class: "production", Retention: 90}
+	e.Hash = event.ComputeHash(&e)
+	if rec := d.decode(kafka.Message{Value: mustMarshal(t, &e)}, clock); rec.rejected != nil {
+		t.Errorf("an event after an idle spell was rejected: %s", rec.rejected.err)
+	}
+}
+
+// TestForgedRetentionRejected: records with made-up retention_days next
+// to genuine traffic: with the classes configured the forged ones go to
+// rejected and make no partition; the genuine ones all arrive.
+func TestForgedRetentionRejected(t *testing.T) {
+	f := newFixture(t, 1)
+	f.cfg.Classes = map[string]uint16{"production": 90}
+	now := time.Now().UnixNano()
+	var evs []event.Event
+	const forged = 200
+	for i := 0; i < forged; i++ {
+		e := event.Event{V: event.Version, Session: sid("forged-ret"), Seq: uint64(i), Time: now, Type: event.Output,
+			Gateway: "gw1", Class: "production", Retention: uint16(65535 - i), Data: []byte("x")}
+		if i%2 == 1 {
+			e.Retention, e.Time = 90, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()-int64(i)*int64(24*time.Hour)
+		}
+		e.Hash = event.ComputeHash(&e)
+		evs = append(evs, e)
+	}
+	genuine := sessionEvents("genuine-ret", 40, true)
+	for i := range genuine { // recorded now, chained again
+		genuine[i].Time = now + int64(i)
+	}
+	var c event.Chain
+	for i := range genuine {
+		c.Seal(&genuine[i])
+	}
+	produceEvents(t, f.addr, testTopic, append(evs, genuine...))
+	in := New(f.conn, f.cfg)
+	startIngester(t, in)
+	waitFor(t, "genuine stored", 60*time.Second, func() bool { return f.distinctEvents(t) >= uint64(len(genuine)) })
+	waitFor(t, "forged rejected", 30*time.Second, func() bool { return in.Stats().Rejected == forged })
+	if n := f.distinctEvents(t); n != uint64(len(genuine)) {
+		t.Errorf("events stored = %d; want the %d genuine ones", n, len(genuine))
+	}
+	if n := count(t, f.conn, "SELECT count(DISTINCT partition) FROM system.parts WHERE database = ? AND table = 'events' AND active", f.db); n != 1 {
+		t.Errorf("events partitions = %d; want 1", n)
+	}
+}

@@ -272,7 +272,7 @@ func (in *Ingester) prepare(ctx context.Context, b *batch) bool {
 // fetch reads messages, decodes them and sends the records to out until
 // ctx is done or the reader is closed.
 func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- record) {
-	var d decoder
+	d := decoder{limits: newLimits(in.cfg.Classes, time.Now)}
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {

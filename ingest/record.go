@@ -62,7 +62,66 @@ const maxDateTime = math.MaxUint32
 // a batch may hold these strings; the deriver copies what it keeps. One
 // goroutine uses a decoder.
 type decoder struct {
-	hashes []byte // arena of stored hashes; a new one when full, the old one lives while its strings do
+	hashes []byte  // arena of stored hashes; a new one when full, the old one lives while its strings do
+	limits *limits // nil: class, retention_days and time unchecked
+}
+
+// limits is what a decoder checks of an event's retention: its class and
+// retention_days a configured pair, its time within the window the
+// classes keep, give or take the clocks' skew. The window is computed
+// from the clock every limitsEvery events, and again before an event is
+// refused for its time (a window gone stale while ingest sat idle must not
+// refuse genuine events).
+type limits struct {
+	classes map[string]uint16
+	longest time.Duration // the longest class, plus a day of slack
+	now     func() time.Time
+	lo, hi  int64 // the window, unix nanoseconds
+	n       int   // events since the window was computed
+}
+
+// Retention checks' bounds.
+const (
+	maxClockSkew = 24 * time.Hour // how far ahead of ingest's clock an event may be
+	limitsEvery  = 256
+)
+
+// newLimits returns the limits of classes (nil for none).
+func newLimits(classes map[string]uint16, now func() time.Time) *limits {
+	if len(classes) == 0 {
+		return nil
+	}
+	var longest uint16
+	for _, days := range classes {
+		longest = max(longest, days)
+	}
+	l := &limits{classes: classes, longest: time.Duration(longest)*24*time.Hour + 24*time.Hour, now: now}
+	l.refresh()
+	return l
+}
+
+func (l *limits) refresh() {
+	now := l.now()
+	l.lo, l.hi, l.n = now.Add(-l.longest).UnixNano(), now.Add(maxClockSkew).UnixNano(), 0
+}
+
+// check reports why e's retention is not one ingest stores.
+func (l *limits) check(e *event.Event) error {
+	if days, ok := l.classes[e.Class]; !ok || days != e.Retention {
+		return fmt.Errorf("%w: class %.64q with retention_days %d is not a configured class", event.ErrInvalid, e.Class, e.Retention)
+	}
+	if l.n++; l.n >= limitsEvery {
+		l.refresh()
+	}
+	if e.Time < l.lo || e.Time > l.hi {
+		l.refresh()
+		if e.Time < l.lo || e.Time > l.hi {
+			return fmt.Errorf("%w: time %s is outside what the classes keep (%s to %s)", event.ErrInvalid,
+				time.Unix(0, e.Time).UTC().Format(time.RFC3339), time.Unix(0, l.lo).UTC().Format(time.RFC3339),
+				time.Unix(0, l.hi).UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // hashArenaSize is the size of one arena of hashes: 2048 hashes.
@@ -97,6 +156,9 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 	err := event.UnmarshalShared(m.Value, &e) // the wire form, or JSON of an earlier build
 	if err == nil {
 		err = checkFields(&e)
+	}
+	if err == nil && d.limits != nil {
+		err = d.limits.check(&e)
 	}
 	if err != nil {
 		rec.rejected = &rejectedRow{
