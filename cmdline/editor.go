@@ -23,6 +23,7 @@ type lineEditor struct {
 	actor  string
 	order  *uint64 // shared first-keystroke counter of the session
 	line   []rune
+	room   int // the most runes line may hold now (set before each event)
 	cursor int
 	approx bool
 	first  uint64 // order of the first keystroke of the current line
@@ -35,6 +36,9 @@ type lineEditor struct {
 }
 
 func (ed *lineEditor) reset() {
+	if cap(ed.line) > keptRunes {
+		ed.line = nil // a long line's buffer is not kept for the session
+	}
 	ed.line = ed.line[:0]
 	ed.cursor = 0
 	ed.approx = false
@@ -256,8 +260,11 @@ func (ed *lineEditor) touch() {
 	}
 }
 
+// keptRunes is the largest line buffer an editor keeps once its line is done.
+const keptRunes = 1024
+
 func (ed *lineEditor) insert(r rune) {
-	if len(ed.line) >= MaxLineRunes {
+	if len(ed.line) >= ed.room {
 		ed.approx = true
 		return
 	}

@@ -13,6 +13,22 @@ import (
 // approximate instead of growing memory.
 const MaxLineRunes = 1 << 16
 
+// MaxTypists bounds the typists of a session that get a line buffer of
+// their own; real sessions have an owner and a few peers. The input of
+// every actor past them shares one more buffer, whose commands are marked
+// Approximate and list OthersTypist in Typists. A session's events name
+// whoever a Kafka writer likes: without the bound each new actor cost a
+// buffer kept for the session and a scan on every Enter.
+const MaxTypists = 16
+
+// OthersTypist stands, in Command.Typists, for the typists past
+// MaxTypists.
+const OthersTypist = "(other typists)"
+
+// MaxSessionRunes bounds the runes a session's line buffers hold
+// together; input past it marks its line approximate.
+const MaxSessionRunes = 2 * MaxLineRunes
+
 // Command is a command line reconstructed from recorded input (or the
 // command of an exec session).
 type Command struct {
@@ -47,10 +63,12 @@ type Command struct {
 // Reconstructor replays the input of one session, event by event, and
 // yields the commands as they complete. The zero value is ready to use.
 // Feed the session's events in seq order; events of other types are
-// ignored. It keeps one line buffer per typist (at most MaxLineRunes each)
-// and the last command of each typist, nothing else.
+// ignored. It keeps one line buffer per typist (at most MaxTypists of
+// them and one for the others; at most MaxLineRunes each and
+// MaxSessionRunes together) and the last command of each, nothing else.
 type Reconstructor struct {
-	editors []*lineEditor // in order of first appearance
+	editors []*lineEditor // in order of first appearance; others last
+	others  *lineEditor   // the typists past MaxTypists
 	order   uint64        // counter for first-keystroke order
 	last    map[string]Command
 	cont    string // the unfinished multi-line command, so far
@@ -91,6 +109,9 @@ func (r *Reconstructor) Feed(e *event.Event, out []Command) []Command {
 func (r *Reconstructor) remember(c Command) {
 	if r.last == nil {
 		r.last = map[string]Command{}
+	}
+	if _, ok := r.last[c.Actor]; !ok && len(r.last) > MaxTypists {
+		return // a typist past the bound: no blind mark for them
 	}
 	r.last[c.Actor] = c
 }
@@ -135,14 +156,28 @@ func (r *Reconstructor) editor(actor string) *lineEditor {
 			return ed
 		}
 	}
-	ed := &lineEditor{actor: actor, order: &r.order}
-	r.editors = append(r.editors, ed)
-	return ed
+	if len(r.editors) < MaxTypists {
+		ed := &lineEditor{actor: actor, order: &r.order}
+		r.editors = append(r.editors, ed)
+		return ed
+	}
+	if r.others == nil {
+		r.others = &lineEditor{actor: OthersTypist, order: &r.order}
+		r.editors = append(r.editors, r.others)
+	}
+	return r.others
 }
 
 // input feeds one input event to its typist's editor.
 func (r *Reconstructor) input(e *event.Event, out []Command) []Command {
 	ed := r.editor(e.Actor)
+	held := 0
+	for _, o := range r.editors {
+		if o != ed {
+			held += len(o.line)
+		}
+	}
+	ed.room = min(MaxLineRunes, MaxSessionRunes-held)
 	idx := 0
 	for _, b := range e.Data {
 		switch ed.feed(b) {
@@ -174,7 +209,7 @@ func (r *Reconstructor) enter(ed *lineEditor, e *event.Event) (Command, bool) {
 			pending = append(pending, o)
 		}
 	}
-	cmd := Command{Seq: e.Seq, Time: e.Timestamp().UTC(), Actor: ed.actor}
+	cmd := Command{Seq: e.Seq, Time: e.Timestamp().UTC(), Actor: e.Actor}
 	switch len(pending) {
 	case 0:
 	case 1:
@@ -196,6 +231,12 @@ func (r *Reconstructor) enter(ed *lineEditor, e *event.Event) (Command, bool) {
 			cmd.Typists = append(cmd.Typists, ed.actor)
 		}
 		cmd.Line = string(line)
+	}
+	if r.others != nil && (ed == r.others || slices.Contains(pending, r.others)) {
+		cmd.Approximate = true
+		if !slices.Contains(cmd.Typists, OthersTypist) {
+			cmd.Typists = append(cmd.Typists, OthersTypist)
+		}
 	}
 	for _, o := range pending {
 		o.reset()

@@ -277,15 +277,26 @@ func BenchmarkDecode(b *testing.B) {
 		name  string
 		value []byte
 	}{{"start", values[0]}, {"output", values[1000]}} {
-		b.Run(c.name, func(b *testing.B) {
-			m := kafka.Message{Value: c.value}
-			now := time.Now()
-			var d decoder
-			b.ReportAllocs()
-			for b.Loop() {
-				d.decode(m, now)
+		for _, checked := range []bool{false, true} {
+			name := c.name
+			if checked {
+				name += "-classes" // with the retention checks of a configured ingest
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				m := kafka.Message{Value: c.value}
+				now := time.Now()
+				var d decoder
+				if checked {
+					d.limits = newLimits(map[string]uint16{"production": 90, "logs": 3}, func() time.Time { return time.Unix(0, baseTime) })
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if rec := d.decode(m, now); rec.rejected != nil {
+						b.Fatal(rec.rejected.err)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -305,3 +316,42 @@ func benchBatchInterval() time.Duration {
 
 // benchBatchRows is the batch size BenchmarkIngest runs with: the default.
 var benchBatchRows = DefaultBatchRows
+
+// BenchmarkDerive measures the Run goroutine's search derivation per
+// event (1000 sessions' streams as BenchmarkIngest makes them, in batches
+// of 10000 sorted by session), without the store: every session starts
+// at seq 0 in the benchmark's events.
+func BenchmarkDerive(b *testing.B) {
+	const n = 100000
+	_, values := benchEvents(n)
+	var dec decoder
+	recs := make([]record, n)
+	for i := range values {
+		recs[i] = dec.decode(kafka.Message{Value: values[i]}, time.Time{})
+	}
+	var spare eventCols
+	batches := make([]*batch, 0, n/10000)
+	for lo := 0; lo < n; lo += 10000 {
+		bt := newBatch(10000)
+		for i := lo; i < lo+10000; i++ {
+			bt.add(&recs[i])
+		}
+		bt.events.sortBySession(&spare)
+		batches = append(batches, bt)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := newDeriver(DefaultSearchSessions)
+		for _, bt := range batches {
+			bt.commands, bt.participants = bt.commands[:0], bt.participants[:0]
+			if err := d.derive(ctx, bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(batches[len(batches)-1].commands) == 0 {
+			b.Fatal("no commands derived")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}

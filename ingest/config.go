@@ -44,6 +44,13 @@ type Config struct {
 	// ingest keeps in memory for the search tables; an evicted session is
 	// rebuilt from its stored events when it goes on. Default: 4096.
 	SearchSessions int
+	// Classes maps each retention class to its days (retention.classes).
+	// With it, an event whose class and retention_days are not a pair of
+	// it, or whose time lies outside [now − the longest class − 1 day,
+	// now + 1 day], goes to the rejected table: each distinct
+	// (retention_days, day) is a partition of its own, and a forged one
+	// is never dropped. Default: none, and neither is checked.
+	Classes map[string]uint16
 	// Database holds the tables written by Migrate. Default: foureyes.
 	Database string
 	// TLS and SASL secure the connections to the brokers (kafka.tls,
@@ -75,11 +82,25 @@ func FromConfig(c *config.Config, logger *slog.Logger) Config {
 		BatchRows:     c.Ingest.BatchRows,
 		BatchBytes:    c.Ingest.BatchBytes,
 		BatchInterval: c.Ingest.BatchInterval,
+		Classes:       classDays(c.Retention),
 		Database:      c.ClickHouse.Database,
 		TLS:           c.Kafka.TLS,
 		SASL:          c.Kafka.SASL,
 		Logger:        logger,
 	}
+}
+
+// classDays returns the days of each class of r as the gateway stamps
+// them on events (config.Config.RetentionDays), or nil for no classes.
+func classDays(r config.Retention) map[string]uint16 {
+	if len(r.Classes) == 0 {
+		return nil
+	}
+	m := make(map[string]uint16, len(r.Classes))
+	for name, d := range r.Classes {
+		m[name] = uint16(d.Days())
+	}
+	return m
 }
 
 // withDefaults returns c with every zero field set to its default.

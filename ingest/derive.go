@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,14 +41,29 @@ func init() {
 }
 
 // searchState is what ingest remembers of one session to fill the search
-// tables: the line editors and the participant roles already recorded.
+// tables: where its hash chain stands, the line editors and the
+// participant roles already recorded.
 type searchState struct {
-	next             uint64 // the seq expected next
+	// next is the seq expected next and last the hash of the event before
+	// it (zeros at seq 0). Only an event with seq next and prev last is
+	// derived from: the events are not signed one by one, and a forged
+	// seq must not move the state (a seq far ahead once made every later
+	// genuine event look delivered again).
+	next uint64
+	last event.Hash
+	// triedAt is next+1 when a rebuild last ended short of the seq it was
+	// asked for (the stored chain stops there); 0 otherwise. A gap at the
+	// same place is not rebuilt again: the store would answer the same.
+	triedAt          uint64
 	rec              cmdline.Reconstructor
 	host, user, kind string
 	seen             map[string]bool // name + "\x00" + role recorded
 	used             uint64          // the deriver's batch number when last fed
 	ended            bool
+	// unusable: rebuilding the session from the store failed on its
+	// content (not an outage); nothing more is derived from it until it
+	// is forgotten (evicted, or ingest restarts).
+	unusable bool
 }
 
 // deriver fills the commands and participants rows of each batch from its
@@ -62,9 +78,15 @@ type deriver struct {
 	sessions map[string]*searchState
 	batch    uint64
 	scratch  []cmdline.Command
-	// rebuild reads the earlier search events of sessions (seq below
-	// before[session]) and calls feed for each, in session and seq order.
+	// rebuild reads the stored events of sessions with a seq below
+	// before[session] and calls feed for each, in session and seq order,
+	// copies included, with Seq, Prev and Hash set; the other fields are
+	// needed for the searchTypes only.
 	rebuild func(ctx context.Context, before map[string]uint64, feed func(e *event.Event)) error
+	// gaveUp, if set, is told of a session made unusable and why.
+	gaveUp func(session string, err error)
+	// skipped counts the events whose search rows were not derived.
+	skipped uint64
 }
 
 func newDeriver(max int) *deriver {
@@ -88,7 +110,10 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 		}
 		checked[id] = true
 		st := d.sessions[id]
-		if (st == nil && c.seq[i] > 0) || (st != nil && c.seq[i] > st.next) {
+		if st != nil && st.unusable {
+			continue
+		}
+		if (st == nil && c.seq[i] > 0) || (st != nil && c.seq[i] > st.next && st.triedAt != st.next+1) {
 			if before == nil {
 				before = map[string]uint64{}
 			}
@@ -107,12 +132,22 @@ func (d *deriver) derive(ctx context.Context, b *batch) error {
 		if i == 0 || c.session[i] != c.session[i-1] {
 			st = d.state(c.session[i])
 		}
+		if st.unusable {
+			st.used = d.batch
+			d.skipped++
+			continue
+		}
 		seq := c.seq[i]
-		if seq < st.next && st.next > 0 {
+		st.used = d.batch
+		if seq < st.next {
 			continue // delivered again: its rows were made already
 		}
+		if seq != st.next || c.prevHash[i] != string(st.last[:]) {
+			d.skipped++ // does not follow the chain (forged, or after a gap): derive nothing, move nothing
+			continue
+		}
 		st.next = seq + 1
-		st.used = d.batch
+		copy(st.last[:], c.hash[i])
 		if c.typ[i] == string(event.SessionEnd) {
 			st.ended = true
 		}
@@ -178,11 +213,20 @@ func (d *deriver) feed(st *searchState, e *event.Event, b *batch) {
 	}
 }
 
+// maxSeen bounds the (name, role) pairs a session's state remembers,
+// and so its participants rows: a real session has an owner, a few peers
+// and reviewers, each in a few roles.
+const maxSeen = 256
+
 // participant appends the participants row of (name, role) for e's
 // session, once per session.
 func (d *deriver) participant(st *searchState, e *event.Event, b *batch, name, role string) {
 	k := name + "\x00" + role
 	if st.seen[k] {
+		return
+	}
+	if len(st.seen) >= maxSeen {
+		d.skipped++ // a session naming this many people is forged: no more rows, no more memory
 		return
 	}
 	st.seen[k] = true
@@ -194,18 +238,84 @@ func (d *deriver) participant(st *searchState, e *event.Event, b *batch, name, r
 }
 
 // rebuildStates rebuilds the state of the sessions in before from their
-// stored events.
+// stored events. An outage's error is returned (the caller retries the
+// batch); a failure caused by what a session holds is not: the sessions
+// are rebuilt one by one and each one whose own rebuild fails that way
+// is made unusable, so that one session's content never stops ingest.
 func (d *deriver) rebuildStates(ctx context.Context, before map[string]uint64) error {
+	err := d.rebuildSome(ctx, before)
+	if err == nil || !contentError(err) {
+		return err
+	}
+	if len(before) == 1 {
+		for id := range before {
+			d.giveUp(id, err)
+		}
+		return nil
+	}
 	for id, seq := range before {
+		err := d.rebuildSome(ctx, map[string]uint64{id: seq})
+		switch {
+		case err == nil:
+		case contentError(err):
+			d.giveUp(id, err)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// giveUp makes the state of session id unusable.
+func (d *deriver) giveUp(id string, err error) {
+	st := d.state(id)
+	st.unusable, st.used = true, d.batch
+	if d.gaveUp != nil {
+		d.gaveUp(id, err)
+	}
+}
+
+// contentError reports whether err is the server refusing a query for
+// what it carries or reads (a query too large, a value it cannot parse),
+// which retrying cannot fix. Every other error — the connection, a
+// timeout, the server short of memory, parts, permissions or tables — is
+// an outage, retried until it passes.
+func contentError(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 60, 81, // UNKNOWN_TABLE, UNKNOWN_DATABASE: migrations pending
+		159, 209, 210, 394, // timeouts, network, the query cancelled
+		164, 242, // READONLY, TABLE_IS_READ_ONLY
+		192, 193, 497, 516, // users, passwords, access
+		201, 202, 203, // quota, too many queries, no free connection
+		241, 252, 285, 425: // memory, parts, replicas, system errors
+		return false
+	}
+	return true
+}
+
+// rebuildSome rebuilds the sessions in before, all or none.
+func (d *deriver) rebuildSome(ctx context.Context, before map[string]uint64) error {
+	for id := range before {
 		st := d.state(id)
-		st.next = seq
 		st.used = d.batch
 	}
 	if d.rebuild == nil {
 		return nil
 	}
+	// The state follows the stored chain from seq 0 as derive follows a
+	// live one: a stored copy that does not chain is passed over, and the
+	// state stops where the chain does.
 	err := d.rebuild(ctx, before, func(e *event.Event) {
-		if st := d.sessions[e.Session]; st != nil && e.Seq < before[e.Session] {
+		st := d.sessions[e.Session]
+		if st == nil || e.Seq >= before[e.Session] || e.Seq != st.next || e.Prev != st.last {
+			return
+		}
+		st.next, st.last = e.Seq+1, e.Hash
+		if searchTypes[string(e.Type)] {
 			d.feed(st, e, nil)
 		}
 	})
@@ -214,8 +324,14 @@ func (d *deriver) rebuildStates(ctx context.Context, before map[string]uint64) e
 		for id := range before {
 			delete(d.sessions, id)
 		}
+		return err
 	}
-	return err
+	for id, seq := range before {
+		if st := d.sessions[id]; st.next < seq {
+			st.triedAt = st.next + 1
+		}
+	}
+	return nil
 }
 
 // evict forgets ended sessions and, over max, the least recently fed.
@@ -246,8 +362,9 @@ func (d *deriver) evict() {
 // rebuildChunk bounds the session ids of one rebuild query.
 const rebuildChunk = 500
 
-// rebuildFromStore reads the search events of the sessions in before with
-// a seq below their entry, in session and seq order, deduplicated.
+// rebuildFromStore reads the events of the sessions in before with a seq
+// below their entry, in session and seq order, every stored copy: the
+// chain's columns of all, the content of the search types only.
 func (in *Ingester) rebuildFromStore(ctx context.Context, before map[string]uint64, feed func(e *event.Event)) error {
 	ids := make([]string, 0, len(before))
 	for id := range before {
@@ -266,8 +383,9 @@ func (in *Ingester) rebuildFromStore(ctx context.Context, before map[string]uint
 }
 
 func (in *Ingester) rebuildChunk(ctx context.Context, ids []string, feed func(e *event.Event)) error {
-	q := "SELECT session, seq, ts_ns, type, actor, data, meta, class, retention_days FROM " + in.cfg.Database +
-		".events WHERE session IN ? AND type IN (" + searchTypesSQL + ") ORDER BY session, seq LIMIT 1 BY session, seq"
+	search := "type IN (" + searchTypesSQL + ")"
+	q := "SELECT session, seq, ts_ns, type, if(" + search + ", actor, ''), if(" + search + ", data, ''), if(" + search +
+		", meta, ''), class, retention_days, prev_hash, hash FROM " + in.cfg.Database + ".events WHERE session IN ? ORDER BY session, seq"
 	set := clickhouse.GroupSet{Value: make([]any, len(ids))}
 	for i, id := range ids {
 		set.Value[i] = id
@@ -279,18 +397,25 @@ func (in *Ingester) rebuildChunk(ctx context.Context, ids []string, feed func(e 
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			e         event.Event
-			typ, meta string
-			data      string
-			retention uint16
+			e          event.Event
+			typ, meta  string
+			data       string
+			retention  uint16
+			prev, hash string
 		)
-		if err := rows.Scan(&e.Session, &e.Seq, &e.Time, &typ, &e.Actor, &data, &meta, &e.Class, &retention); err != nil {
+		if err := rows.Scan(&e.Session, &e.Seq, &e.Time, &typ, &e.Actor, &data, &meta, &e.Class, &retention, &prev, &hash); err != nil {
 			return fmt.Errorf("ingest: rebuild search state: %w", err)
 		}
 		e.Type, e.Data, e.Retention = event.Type(typ), []byte(data), retention
+		if e.Prev, err = event.ParseStoredHash(prev); err != nil {
+			continue // not a stored hash: the chain stops before it
+		}
+		if e.Hash, err = event.ParseStoredHash(hash); err != nil {
+			continue
+		}
 		if meta != "{}" && meta != "" {
 			if e.Meta, err = event.ParseMeta(meta); err != nil {
-				continue
+				e.Type = "" // chained, but no search rows (as derive does)
 			}
 		}
 		feed(&e)

@@ -13,9 +13,15 @@
 // loss. Redelivered events are inserted again; the tables are
 // ReplacingMergeTree and every reader deduplicates at query time
 // (LIMIT 1 BY session, seq for events; FINAL or argMax for sessions).
-// A message that does not decode goes to the rejected table, is counted and
-// committed with the rest: garbage never stalls the pipeline and is never
-// silently dropped.
+// A message that does not decode, or whose fields no gateway writes (a
+// session id that is not a UUID, oversized names, with Config.Classes a
+// class, retention or time no configured class keeps), goes to the
+// rejected table, is counted and committed with the rest: garbage never
+// stalls the pipeline and is never silently dropped. Events are not signed
+// one by one, so the search tables are derived only from events that
+// follow their session's hash chain, and only an outage is retried
+// forever: a session whose stored content the server refuses derives no
+// search rows, and its events are stored regardless.
 //
 // Usage:
 //

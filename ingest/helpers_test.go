@@ -17,6 +17,7 @@ import (
 	"github.com/foureyes/foureyes/event"
 	"github.com/foureyes/foureyes/internal/broker"
 	"github.com/foureyes/foureyes/internal/chserver"
+	"github.com/google/uuid"
 )
 
 // shared is the ClickHouse server most tests use, each in a database of
@@ -130,12 +131,22 @@ func produceEvents(tb testing.TB, addr, topic string, evs []event.Event) {
 	produce(tb, addr, topic, keys, values)
 }
 
+// sid returns the session id tests name name: a UUID made from it
+// (ingest rejects ids of any other form), or name if it is one.
+func sid(name string) string {
+	if isSessionID(name) {
+		return name
+	}
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(name)).String()
+}
+
 // baseTime is a fixed event time: tests never depend on the wall clock.
 var baseTime = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC).UnixNano()
 
 // sessionEvents returns a sealed stream: session.start, n-2 output, input
 // and resize events, and session.end when closed.
 func sessionEvents(id string, n int, closed bool) []event.Event {
+	id = sid(id)
 	var c event.Chain
 	evs := make([]event.Event, 0, n)
 	add := func(e event.Event) {

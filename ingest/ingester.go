@@ -80,6 +80,11 @@ func New(conn driver.Conn, cfg Config) *Ingester {
 func (in *Ingester) newDeriver() *deriver {
 	d := newDeriver(in.cfg.SearchSessions)
 	d.rebuild = in.rebuildFromStore
+	d.gaveUp = func(id string, err error) {
+		in.counters.searchUnusable.Add(1)
+		in.log.Warn("search rows not derived for a session: rebuilding it from its stored events fails on their content; its events are still stored",
+			"session", id, "err", err)
+	}
 	return d
 }
 
@@ -246,7 +251,9 @@ func (in *Ingester) prepare(ctx context.Context, b *batch) bool {
 	in.spare.reset() // drop the references to the messages
 	wait := in.backoffMin
 	for {
+		skipped := in.derive.skipped
 		err := in.derive.derive(ctx, b)
+		in.counters.searchSkipped.Add(in.derive.skipped - skipped)
 		if err == nil {
 			return true
 		}
@@ -265,7 +272,7 @@ func (in *Ingester) prepare(ctx context.Context, b *batch) bool {
 // fetch reads messages, decodes them and sends the records to out until
 // ctx is done or the reader is closed.
 func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader, out chan<- record) {
-	var d decoder
+	d := decoder{limits: newLimits(in.cfg.Classes, time.Now)}
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {

@@ -19,7 +19,7 @@ func TestIngestBoundsMemoryByBytes(t *testing.T) {
 	var c event.Chain
 	evs := make([]event.Event, 64)
 	for i := range evs {
-		evs[i] = event.Event{V: event.Version, Session: "big", Time: baseTime + int64(i), Type: event.Output, Gateway: "gw1",
+		evs[i] = event.Event{V: event.Version, Session: sid("big"), Time: baseTime + int64(i), Type: event.Output, Gateway: "gw1",
 			Data: bytes.Repeat([]byte{byte(i)}, 256<<10), Class: "production", Retention: 90}
 		c.Seal(&evs[i])
 	}
@@ -29,7 +29,7 @@ func TestIngestBoundsMemoryByBytes(t *testing.T) {
 	in := New(f.conn, f.cfg)
 	startIngester(t, in)
 	waitFor(t, "all events inserted", 60*time.Second, func() bool { return f.distinctEvents(t) == uint64(len(evs)) })
-	if brk := event.Verify(readEvents(t, f.conn, f.db, "big")); brk != nil {
+	if brk := event.Verify(readEvents(t, f.conn, f.db, sid("big"))); brk != nil {
 		t.Fatalf("stored chain does not verify: %v", brk)
 	}
 	st := in.Stats()

@@ -35,7 +35,7 @@ func TestCommitsInBatchOrder(t *testing.T) {
 		commitAtRelease  int64
 		laterAcknowledge uint64
 	)
-	first := failInserts(in, func(b *batch) bool { return hasSession(b, "first") })
+	first := failInserts(in, func(b *batch) bool { return hasSession(b, sid("first")) })
 	// Failing until a later batch is acknowledged, and three attempts
 	// more: time for a wrong commit to happen.
 	first.releaseAfter(func() bool { return in.counters.batches.Load() > 0 }, 3, func() {
@@ -103,7 +103,7 @@ func TestBudgetCoversBatchesInFlight(t *testing.T) {
 	var c event.Chain
 	evs := make([]event.Event, 64)
 	for i := range evs {
-		evs[i] = event.Event{V: event.Version, Session: "big", Time: baseTime + int64(i), Type: event.Output, Gateway: "gw1",
+		evs[i] = event.Event{V: event.Version, Session: sid("big"), Time: baseTime + int64(i), Type: event.Output, Gateway: "gw1",
 			Data: bytes.Repeat([]byte{byte(i)}, 64<<10), Class: "production", Retention: 90}
 		c.Seal(&evs[i])
 	}
@@ -157,7 +157,7 @@ func TestRebuildWaitsForBatchesInFlight(t *testing.T) {
 	in := New(f.conn, f.cfg)
 	in.insertWorkers = 2
 	in.backoffMin, in.backoffMax = 10*time.Millisecond, 20*time.Millisecond
-	batch1 := failInserts(in, func(b *batch) bool { return hasSession(b, "a") && b.events.seq[0] == 0 })
+	batch1 := failInserts(in, func(b *batch) bool { return hasSession(b, sid("a")) && b.events.seq[0] == 0 })
 	// Held until batch 2 is in and batch 3 fetched, and a few attempts
 	// more: time for batch 3 to be derived.
 	batch1.releaseAfter(func() bool {
@@ -167,11 +167,11 @@ func TestRebuildWaitsForBatchesInFlight(t *testing.T) {
 	waitFor(t, "all offsets committed", 60*time.Second, func() bool {
 		return committed(t, f.addr, f.cfg.Group, testTopic, 1) == int64(len(evs))
 	})
-	later := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = 'a' AND seq >= 100")
+	later := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = ? AND seq >= 100", sid("a"))
 	if later == 0 {
 		t.Fatal("no commands rows for a's later events")
 	}
-	if n := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = 'a' AND seq >= 100 AND (host != 'db1' OR user != 'alice')"); n != 0 {
+	if n := count(t, f.conn, "SELECT count() FROM "+f.db+".commands WHERE session = ? AND seq >= 100 AND (host != 'db1' OR user != 'alice')", sid("a")); n != 0 {
 		t.Errorf("%d of %d later commands rows lack the host and user of a's session.start: rebuilt before its batch was stored", n, later)
 	}
 	if !batch1.isReleased() {

@@ -62,7 +62,66 @@ const maxDateTime = math.MaxUint32
 // a batch may hold these strings; the deriver copies what it keeps. One
 // goroutine uses a decoder.
 type decoder struct {
-	hashes []byte // arena of stored hashes; a new one when full, the old one lives while its strings do
+	hashes []byte  // arena of stored hashes; a new one when full, the old one lives while its strings do
+	limits *limits // nil: class, retention_days and time unchecked
+}
+
+// limits is what a decoder checks of an event's retention: its class and
+// retention_days a configured pair, its time within the window the
+// classes keep, give or take the clocks' skew. The window is computed
+// from the clock every limitsEvery events, and again before an event is
+// refused for its time (a window gone stale while ingest sat idle must not
+// refuse genuine events).
+type limits struct {
+	classes map[string]uint16
+	longest time.Duration // the longest class, plus a day of slack
+	now     func() time.Time
+	lo, hi  int64 // the window, unix nanoseconds
+	n       int   // events since the window was computed
+}
+
+// Retention checks' bounds.
+const (
+	maxClockSkew = 24 * time.Hour // how far ahead of ingest's clock an event may be
+	limitsEvery  = 256
+)
+
+// newLimits returns the limits of classes (nil for none).
+func newLimits(classes map[string]uint16, now func() time.Time) *limits {
+	if len(classes) == 0 {
+		return nil
+	}
+	var longest uint16
+	for _, days := range classes {
+		longest = max(longest, days)
+	}
+	l := &limits{classes: classes, longest: time.Duration(longest)*24*time.Hour + 24*time.Hour, now: now}
+	l.refresh()
+	return l
+}
+
+func (l *limits) refresh() {
+	now := l.now()
+	l.lo, l.hi, l.n = now.Add(-l.longest).UnixNano(), now.Add(maxClockSkew).UnixNano(), 0
+}
+
+// check reports why e's retention is not one ingest stores.
+func (l *limits) check(e *event.Event) error {
+	if days, ok := l.classes[e.Class]; !ok || days != e.Retention {
+		return fmt.Errorf("%w: class %.64q with retention_days %d is not a configured class", event.ErrInvalid, e.Class, e.Retention)
+	}
+	if l.n++; l.n >= limitsEvery {
+		l.refresh()
+	}
+	if e.Time < l.lo || e.Time > l.hi {
+		l.refresh()
+		if e.Time < l.lo || e.Time > l.hi {
+			return fmt.Errorf("%w: time %s is outside what the classes keep (%s to %s)", event.ErrInvalid,
+				time.Unix(0, e.Time).UTC().Format(time.RFC3339), time.Unix(0, l.lo).UTC().Format(time.RFC3339),
+				time.Unix(0, l.hi).UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // hashArenaSize is the size of one arena of hashes: 2048 hashes.
@@ -95,8 +154,11 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 	rec := record{partition: m.Partition, offset: m.Offset, size: int64(len(m.Value) + len(m.Key))}
 	var e event.Event
 	err := event.UnmarshalShared(m.Value, &e) // the wire form, or JSON of an earlier build
-	if err == nil && e.Time/1e9 > maxDateTime {
-		err = fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
+	if err == nil {
+		err = checkFields(&e)
+	}
+	if err == nil && d.limits != nil {
+		err = d.limits.check(&e)
 	}
 	if err != nil {
 		rec.rejected = &rejectedRow{
@@ -130,4 +192,57 @@ func (d *decoder) decode(m kafka.Message, now time.Time) record {
 		*rec.session = row
 	}
 	return rec
+}
+
+// Bounds of the fields a Kafka writer chooses freely (the events are not
+// signed one by one). Anything past them could not have come from a
+// gateway; such a record goes to the rejected table like one that does
+// not decode, so that no later step (the search rebuild's query, the line
+// editors keyed by actor) ever sees it.
+const (
+	maxNameBytes = 255  // gateway, type, class: names from the configuration or the code
+	maxActorLen  = 1024 // actor: a user or reviewer name, "gateway", a host's key line at most
+)
+
+// checkFields reports why e's fields are not what a gateway produces.
+func checkFields(e *event.Event) error {
+	switch {
+	case !isSessionID(e.Session):
+		return fmt.Errorf("%w: session id %.40q is not a UUID", event.ErrInvalid, e.Session)
+	case e.Time/1e9 > maxDateTime:
+		return fmt.Errorf("%w: time %d is after 2106", event.ErrInvalid, e.Time)
+	case len(e.Gateway) > maxNameBytes:
+		return fmt.Errorf("%w: gateway of %d bytes (at most %d)", event.ErrInvalid, len(e.Gateway), maxNameBytes)
+	case len(e.Type) > maxNameBytes:
+		return fmt.Errorf("%w: type of %d bytes (at most %d)", event.ErrInvalid, len(e.Type), maxNameBytes)
+	case len(e.Class) > maxNameBytes:
+		return fmt.Errorf("%w: class of %d bytes (at most %d)", event.ErrInvalid, len(e.Class), maxNameBytes)
+	case len(e.Actor) > maxActorLen:
+		return fmt.Errorf("%w: actor of %d bytes (at most %d)", event.ErrInvalid, len(e.Actor), maxActorLen)
+	}
+	return nil
+}
+
+// isSessionID reports whether id has the form of the session ids the
+// recorder makes (uuid.NewString): 36 bytes, lower-case hexadecimal
+// digits in groups of 8-4-4-4-12. Every recording the product writes,
+// gateway streams and approval windows included, has such an id.
+func isSessionID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/foureyes/foureyes/event"
 )
 
@@ -63,7 +65,7 @@ func searchCommands(t *testing.T, f *fixture, id string) []commandHit {
 // completes the command, and redelivered events make no second rows.
 func TestSearchRowsSurviveRestart(t *testing.T) {
 	f := newFixture(t, 2)
-	s := &searchStream{id: "search-1"}
+	s := &searchStream{id: sid("search-1")}
 	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
 	s.add(event.ApprovalRequest, "alice", "", map[string]string{"host": "db1"})
 	s.add(event.ApprovalView, "carol", "", nil)
@@ -143,10 +145,11 @@ func TestSearchRowsSurviveRestart(t *testing.T) {
 // bound is rebuilt when it goes on, and that an ended session is
 // forgotten.
 func TestDeriverEvictsAndRebuilds(t *testing.T) {
-	streams := map[string]*searchStream{"a": {id: "a"}, "b": {id: "b"}}
-	for _, s := range streams {
-		s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "h-" + s.id})
-		s.add(event.Input, "alice", "echo "+s.id, nil)
+	streams := map[string]*searchStream{sid("a"): {id: sid("a")}, sid("b"): {id: sid("b")}}
+	for _, name := range []string{"a", "b"} {
+		s := streams[sid(name)]
+		s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "h-" + name})
+		s.add(event.Input, "alice", "echo "+name, nil)
 	}
 	var rebuilt []string
 	d := newDeriver(1)
@@ -162,35 +165,34 @@ func TestDeriverEvictsAndRebuilds(t *testing.T) {
 	batchOf := func(evs ...event.Event) *batch {
 		b := newBatch(len(evs))
 		for i := range evs {
-			rec := record{ev: eventRow{session: evs[i].Session, seq: evs[i].Seq, tsNs: evs[i].Time, typ: string(evs[i].Type),
-				actor: evs[i].Actor, data: evs[i].Data, meta: evs[i].MetaText(), class: evs[i].Class, retention: evs[i].Retention}}
+			rec := decode(kafka.Message{Value: mustMarshal(t, &evs[i])}, time.Time{})
 			b.add(&rec)
 		}
 		return b
 	}
 	ctx := context.Background()
-	if err := d.derive(ctx, batchOf(streams["a"].evs...)); err != nil {
+	if err := d.derive(ctx, batchOf(streams[sid("a")].evs...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.derive(ctx, batchOf(streams["b"].evs...)); err != nil {
+	if err := d.derive(ctx, batchOf(streams[sid("b")].evs...)); err != nil {
 		t.Fatal(err)
 	}
 	if len(d.sessions) > 1 {
 		t.Fatalf("deriver holds %d sessions; bound 1", len(d.sessions))
 	}
-	streams["a"].add(event.Input, "alice", "\r", nil)
-	streams["a"].add(event.SessionEnd, "", "", nil)
-	b := batchOf(streams["a"].evs[2:]...)
+	streams[sid("a")].add(event.Input, "alice", "\r", nil)
+	streams[sid("a")].add(event.SessionEnd, "", "", nil)
+	b := batchOf(streams[sid("a")].evs[2:]...)
 	if err := d.derive(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rebuilt, []string{"a"}) {
+	if !slices.Equal(rebuilt, []string{sid("a")}) {
 		t.Errorf("rebuilt = %v; want [a]", rebuilt)
 	}
 	if len(b.commands) != 1 || b.commands[0].line != "echo a" || b.commands[0].host != "h-a" {
 		t.Fatalf("commands = %+v; want echo a on h-a", b.commands)
 	}
-	if _, ok := d.sessions["a"]; ok {
+	if _, ok := d.sessions[sid("a")]; ok {
 		t.Error("an ended session is still held")
 	}
 }
@@ -199,7 +201,7 @@ func TestDeriverEvictsAndRebuilds(t *testing.T) {
 // existed are found after a backfill, with the rows ingest would make.
 func TestBackfillSearch(t *testing.T) {
 	f := newFixture(t, 1)
-	s := &searchStream{id: "old-1"}
+	s := &searchStream{id: sid("old-1")}
 	s.add(event.SessionStart, "alice", "", map[string]string{"user": "alice", "host": "db1", "kind": "shell"})
 	s.add(event.ApprovalGrant, "bob", "", nil)
 	s.add(event.Input, "alice", "rm -rf /var/lib/old\r", nil)

@@ -20,6 +20,13 @@ type Stats struct {
 	// Rejected is the number of messages that did not decode and went to
 	// the rejected table.
 	Rejected uint64
+	// SearchUnusable is the number of sessions whose search rows ingest
+	// stopped deriving because rebuilding them from their stored events
+	// failed on what those events hold (not an outage); SearchSkipped the
+	// number of events whose search rows were not derived (events of such
+	// sessions, and events that do not follow their session's hash chain).
+	// The events themselves are stored.
+	SearchUnusable, SearchSkipped uint64
 	// Batches is the number of batches fully inserted.
 	Batches uint64
 	// InsertErrors is the number of failed insert attempts (each retried).
@@ -47,6 +54,7 @@ type Stats struct {
 type counters struct {
 	fetched, events, sessions, rejected, batches atomic.Uint64
 	commands, participants                       atomic.Uint64
+	searchUnusable, searchSkipped                atomic.Uint64
 	insertErrors, commitErrors, fetchErrors      atomic.Uint64
 	pending                                      atomic.Int64
 	lastCommit                                   atomic.Int64 // unix ns
@@ -56,17 +64,19 @@ type counters struct {
 func (in *Ingester) Stats() Stats {
 	c := &in.counters
 	s := Stats{
-		Fetched:      c.fetched.Load(),
-		Events:       c.events.Load(),
-		Sessions:     c.sessions.Load(),
-		Rejected:     c.rejected.Load(),
-		Commands:     c.commands.Load(),
-		Participants: c.participants.Load(),
-		Batches:      c.batches.Load(),
-		InsertErrors: c.insertErrors.Load(),
-		CommitErrors: c.commitErrors.Load(),
-		FetchErrors:  c.fetchErrors.Load(),
-		Pending:      c.pending.Load(),
+		Fetched:        c.fetched.Load(),
+		Events:         c.events.Load(),
+		Sessions:       c.sessions.Load(),
+		Rejected:       c.rejected.Load(),
+		Commands:       c.commands.Load(),
+		Participants:   c.participants.Load(),
+		Batches:        c.batches.Load(),
+		SearchUnusable: c.searchUnusable.Load(),
+		SearchSkipped:  c.searchSkipped.Load(),
+		InsertErrors:   c.insertErrors.Load(),
+		CommitErrors:   c.commitErrors.Load(),
+		FetchErrors:    c.fetchErrors.Load(),
+		Pending:        c.pending.Load(),
 	}
 	if ns := c.lastCommit.Load(); ns != 0 {
 		s.LastCommit = time.Unix(0, ns)
