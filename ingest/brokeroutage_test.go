@@ -63,8 +63,11 @@ const (
 	outagePartitions = 4
 	outageSessions   = 16
 	outagePerSession = 1500
-	// A fetch response at least this large is cut (a fetch of a backlog).
-	outageCutSize = 256 << 10
+	// A fetch response at least this large is cut (a fetch of a backlog,
+	// many TCP segments long). Not the 1 MiB of MaxBytes: on a loaded
+	// machine ingest was seen to take the whole backlog in responses
+	// under 256 KiB.
+	outageCutSize = 64 << 10
 	// outageCutSkip large responses go through whole first: the cut
 	// comes with ingest mid-stream, not at its first fetch.
 	outageCutSkip = 2
@@ -108,7 +111,7 @@ func committedSoFar(addr, group string) int64 {
 // long as ingest makes progress (a loaded machine may be slow to fetch),
 // and fails when the whole backlog went through without a response that
 // large, or when ingest fetched nothing for a minute.
-func waitHit(t *testing.T, f *proxyFault, in *Ingester, total uint64) {
+func waitHit(t *testing.T, pb *proxiedBroker, f *proxyFault, in *Ingester, total uint64) {
 	t.Helper()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -122,7 +125,7 @@ func waitHit(t *testing.T, f *proxyFault, in *Ingester, total uint64) {
 		n := in.Stats().Fetched
 		switch {
 		case n >= total:
-			t.Fatalf("all %d messages fetched without a fetch response of %d bytes or more to cut: the backlog was not fetched in large responses", total, f.minSize)
+			t.Fatalf("all %d messages fetched without a fetch response of %d bytes or more to cut (largest %d): the backlog was not fetched in large responses", total, f.minSize, pb.proxy.largest.Load())
 		case n != last:
 			last, lastMove = n, time.Now()
 		case time.Since(lastMove) > time.Minute: // bounds a hang; asserts no speed
@@ -172,7 +175,7 @@ func TestBrokerRestartMidFetch(t *testing.T) {
 
 	cut := pb.proxy.breakResponse(outageCutSize, outageCutSkip, breakHold)
 	startIngester(t, in)
-	waitHit(t, cut, in, total)
+	waitHit(t, pb, cut, in, total)
 	t.Logf("stopping the broker: committed %d, fetched %d of %d", committedSoFar(pb.addr, in.cfg.Group), in.Stats().Fetched, total)
 	pb.b.Close()
 	refusedAtStop := pb.proxy.refused.Load()
@@ -231,7 +234,7 @@ func TestConnectionBreaksMidFetch(t *testing.T) {
 
 			brk := pb.proxy.breakResponse(outageCutSize, outageCutSkip, tc.mode)
 			startIngester(t, in)
-			waitHit(t, brk, in, total)
+			waitHit(t, pb, brk, in, total)
 			waitFor(t, "every event stored after the "+tc.name, 120*time.Second, func() bool {
 				return count(t, conn, "SELECT count() FROM (SELECT session, seq FROM "+db+".events LIMIT 1 BY session, seq)") == total
 			})

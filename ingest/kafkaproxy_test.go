@@ -25,6 +25,9 @@ type kafkaProxy struct {
 	// accepted counts client connections; refused counts those whose
 	// broker could not be reached (it was down) and were closed.
 	accepted, refused atomic.Int64
+	// largest is the largest response frame relayed, for the message
+	// of a fault that never found its response.
+	largest atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // both ends of every relayed connection
@@ -180,6 +183,9 @@ func (p *kafkaProxy) responses(c, u net.Conn) {
 			return
 		}
 		size := int(binary.BigEndian.Uint32(head[:]))
+		if int64(size) > p.largest.Load() {
+			p.largest.Store(int64(size)) // one writer per connection; a lost race only blurs a message
+		}
 		f := p.take(size)
 		body := size
 		if f != nil {
