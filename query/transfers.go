@@ -31,6 +31,7 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 		if f := m["open_flags"]; f != "" {
 			fmt.Fprintf(&b, " [%s]", printable(f))
 		}
+		b.WriteString(attrText(m))
 		fmt.Fprintf(&b, ": up %s, down %s", streamText(m["bytes_up"], m["sha256_up"]), streamText(m["bytes_down"], m["sha256_down"]))
 		if o := m["out_of_order"]; o != "" {
 			// The content did not pass front to back: the hash is of the
@@ -54,11 +55,37 @@ func transferItem(e *event.Event) (what, detail string, ok bool) {
 		if t := m["target"]; t != "" {
 			d += " → " + quoted(t)
 		}
-		return "file", d + ": " + printable(m["status"]), true
+		if f := m["open_flags"]; f != "" {
+			d += " [" + printable(f) + "]"
+		}
+		return "file", d + attrText(m) + ": " + printable(m["status"]), true
 	case event.OutputSummary:
 		return "summary", summaryText(m), true
 	}
 	return "", "", false
+}
+
+// attrNames are the attributes an SFTP client asked to set, in the
+// order show prints them, with their labels.
+var attrNames = [...]struct{ key, label string }{
+	{"attr_size", "size"}, {"attr_mode", "mode"}, {"attr_uid", "uid"}, {"attr_gid", "gid"},
+	{"attr_atime", "atime"}, {"attr_mtime", "mtime"}, {"attr_extended", "extended attributes"},
+}
+
+// attrText renders the attributes a file.op or transfer asked to set:
+// " (set size 0, mode 0104755)", or "" when none was sent. A size of 0
+// truncates, a mode may add setuid: what an auditor looks for.
+func attrText(m map[string]string) string {
+	var parts []string
+	for _, a := range attrNames {
+		if v, ok := m[a.key]; ok {
+			parts = append(parts, a.label+" "+printable(v))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (set " + strings.Join(parts, ", ") + ")"
 }
 
 // fileText renders one file of an exec transfer (scp's headers):

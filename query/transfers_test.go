@@ -200,3 +200,30 @@ func TestTransferItemRefused(t *testing.T) {
 		}
 	}
 }
+
+// The attributes an SFTP client asked to set, and an open's flags, are
+// shown on file and transfer lines, escaped: a setstat of size 0
+// truncates, a mode may add setuid.
+func TestTransferItemAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		e    event.Event
+		want string
+	}{
+		{event.Event{Type: event.FileOp, Meta: map[string]string{"op": "setstat", "path": "/srv/db", "attr_size": "0", "attr_mode": "0104755", "status": "ok"}},
+			`setstat "/srv/db" (set size 0, mode 0104755): ok`},
+		{event.Event{Type: event.FileOp, Meta: map[string]string{"op": "open", "path": "x", "open_flags": "trunc", "attr_uid": "0\x1b[2J", "status": "permission_denied"}},
+			`open "x" [trunc] (set uid $'0\E[2J'): permission_denied`},
+		{event.Event{Type: event.FileOp, Meta: map[string]string{"op": "remove", "path": "y", "status": "ok"}},
+			`remove "y": ok`},
+		{event.Event{Type: event.Transfer, Meta: map[string]string{"via": "sftp", "direction": "upload", "path": "z", "open_flags": "write,creat,trunc", "attr_mode": "0600", "status": "ok"}},
+			`sftp upload "z" [write,creat,trunc] (set mode 0600): up 0 bytes, down 0 bytes; ok`},
+	} {
+		_, d, ok := transferItem(&tc.e)
+		if !ok || strings.ContainsRune(d, 0x1b) {
+			t.Errorf("transferItem = %q (ok %v): not shown, or not escaped", d, ok)
+		}
+		if d != tc.want {
+			t.Errorf("transferItem = %q; want %q", d, tc.want)
+		}
+	}
+}
