@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
 )
 
@@ -104,6 +105,9 @@ func (j *Job) drop(ctx context.Context, rep *Report, at time.Time, d Drop) error
 	if err := j.conn.Exec(ctx, q, sec); err != nil {
 		return fmt.Errorf("retention: copy held rows of %s %s: %w", t.name, d.key, err)
 	}
+	if j.afterCopy != nil {
+		j.afterCopy(t.name)
+	}
 	for range maxRecopies {
 		missing, err := j.heldMissing(ctx, t, cond, sec)
 		if err != nil || len(missing) == 0 {
@@ -113,8 +117,12 @@ func (j *Job) drop(ctx context.Context, rep *Report, at time.Time, d Drop) error
 			break
 		}
 		j.log.WarnContext(ctx, "retention: sessions held during the run; copying them before the drop", "table", t.name, "partition", d.key.String(), "sessions", missing)
-		q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s AND session IN (?)", t.held, t.cols, t.cols, t.name, cond)
-		if err := j.conn.Exec(ctx, q, missing); err != nil {
+		set := clickhouse.GroupSet{Value: make([]any, len(missing))} // ('a', 'b'): a slice would bind as an array
+		for i, id := range missing {
+			set.Value[i] = id
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s AND session IN ?", t.held, t.cols, t.cols, t.name, cond)
+		if err := j.conn.Exec(ctx, q, set); err != nil {
 			return fmt.Errorf("retention: copy held rows of %s %s: %w", t.name, d.key, err)
 		}
 	}

@@ -23,6 +23,10 @@ type Job struct {
 	// beforeDrop, set by tests, is called with the table's name right
 	// before each DROP PARTITION.
 	beforeDrop func(table string)
+	// afterCopy, set by tests, is called with the table's name after a
+	// partition's held rows were copied, before the check for sessions
+	// held since (the re-copy).
+	afterCopy func(table string)
 }
 
 // New returns a Job working through conn.

@@ -117,3 +117,42 @@ func TestHoldPlacedAtDrop(t *testing.T) {
 		t.Errorf("no %s row for s in retention_log: %+v", retention.ActionHoldLate, rows)
 	}
 }
+
+// TestHoldPlacedAfterCopy: a hold placed after a partition's held rows
+// were copied and before its drop is found by the re-check, and the
+// session's rows are copied then: it stays readable, and no hold_late
+// row is written.
+func TestHoldPlacedAfterCopy(t *testing.T) {
+	ctx := context.Background()
+	conn := retention.TestDB(t)
+	retention.Insert(t, conn, retention.Record("s", "logs", 3, day0, 6, 20*time.Minute))
+	st := query.NewStore(conn)
+	j := retention.New(conn, retention.Config{Classes: map[string]int{"logs": 3}, Logger: retention.TestLog(t)})
+	at := time.Date(2026, 3, 14, 1, 0, 0, 0, time.UTC)
+	held := false
+	retention.AfterCopy(j, func(table string) {
+		if held {
+			return
+		}
+		held = true
+		if _, err := st.Hold(ctx, "s", "carol", lateReason, time.Time{}, at); err != nil {
+			t.Error(err)
+		}
+	})
+	run(t, j, at)
+	if !held {
+		t.Fatal("no partition was dropped: the hook never ran")
+	}
+	if _, err := st.Events(ctx, "s"); err != nil {
+		t.Errorf("session held after the copy, before the drop: %v; want it kept", err)
+	}
+	rows, err := retention.ReadLog(ctx, conn, at.Add(-time.Hour), at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Action == retention.ActionHoldLate {
+			t.Errorf("hold_late row %+v; the re-check should have copied the session in time", r)
+		}
+	}
+}
