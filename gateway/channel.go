@@ -101,10 +101,8 @@ type clientSession struct {
 	// winMember is the session's place in its approval window
 	// (underWindow), nil outside one.
 	winMember *windowMember
-	// startRefused: the user was gone when the start came (beginStart).
-	startRefused bool
-	runDone      chan struct{} // closed when run returned
-	inputDone    chan struct{} // closed when the client input copier returned (nil if none)
+	runDone   chan struct{} // closed when run returned
+	inputDone chan struct{} // closed when the client input copier returned (nil if none)
 }
 
 // envVar is one "env" request kept for the host.
@@ -221,7 +219,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 // serve answers the channel's requests until the channel closes, then
 // waits for the command goroutine.
 func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
-	started, running := false, false
+	started, running, refused := false, false, false
 	for req := range reqs {
 		ok := false
 		switch req.Type {
@@ -273,7 +271,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 				sess.command = p.Command
 			}
 			ok = sess.beginStart()
-			started = ok
+			started, refused = ok, !ok
 		case "auth-agent-req@openssh.com":
 			sess.s.forwardDenied(sess.user.Name, sess.cs, "agent", "auth-agent-req@openssh.com")
 		case "x11-req":
@@ -295,7 +293,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 				// Checked like any session once it runs (sftp_session.go).
 				sess.subsystem, sess.pty = p.Name, nil // a binary stream: no terminal
 				ok = sess.beginStart()
-				started = ok
+				started, refused = ok, !ok
 				break
 			}
 			sess.s.recordRefusal(sess.cs, event.AccessDenied, sess.user.Name, map[string]string{
@@ -305,7 +303,7 @@ func (sess *clientSession) serve(reqs <-chan *gossh.Request) {
 		if req.WantReply {
 			req.Reply(ok, nil)
 		}
-		if sess.startRefused {
+		if refused {
 			sess.ch.Stderr().Write([]byte("foureyes: access revoked\r\n"))
 			sess.ch.Close()
 			break
@@ -343,7 +341,6 @@ func (sess *clientSession) beginStart() bool {
 	sess.started.Store(true)
 	user, ok := sess.s.cfg().User(sess.name)
 	if !ok {
-		sess.startRefused = true
 		return false
 	}
 	sess.user = user

@@ -150,16 +150,31 @@ loop:
 // sweep applies (a reload between connect's checks and here is met
 // either by that sweep or by this check). It returns why not, or "".
 func (sess *clientSession) commitStart() string {
-	if sess.ctx.Err() != nil {
-		if o, ok := context.Cause(sess.ctx).(*endOrder); ok {
+	var w *window
+	if sess.winMember != nil {
+		w = sess.hub.win
+	}
+	return lastCheck(sess.ctx, "session", w, sess.winMember, func() string {
+		return sess.s.sessionRefusal(sess.s.pol.Load(), sess, now())
+	})
+}
+
+// lastCheck is the check right before the host is asked to act for a
+// session or a tunnel (what names it): ctx not ended, its window (w, nil
+// outside one) still holding its member m, and refusal, the reload
+// sweep's rule applied to the configuration in force, finding nothing.
+// It returns why not, or "".
+func lastCheck(ctx context.Context, what string, w *window, m *windowMember, refusal func() string) string {
+	if ctx.Err() != nil {
+		if o, ok := context.Cause(ctx).(*endOrder); ok {
 			return o.msg
 		}
-		return "session ended before it started (" + ctxReason(sess.ctx) + ")"
+		return what + " ended before it started (" + ctxReason(ctx) + ")"
 	}
-	if m := sess.winMember; m != nil && !sess.hub.win.commit(m) {
-		return "approval window " + sess.hub.win.id + " has ended"
+	if w != nil && !w.commit(m) {
+		return "approval window " + w.id + " has ended"
 	}
-	if why := sess.s.sessionRefusal(sess.s.pol.Load(), sess, now()); why != "" {
+	if why := refusal(); why != "" {
 		return "access revoked: " + why
 	}
 	return ""

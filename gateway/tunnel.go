@@ -69,14 +69,8 @@ func (ts *tunnelSet) name(t *tunnel, id string) {
 
 // byID returns the live tunnel recorded as id.
 func (ts *tunnelSet) byID(id string) (*tunnel, bool) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	for t := range ts.m {
-		if t.id != "" && t.id == id {
-			return t, true
-		}
-	}
-	return nil, false
+	t, ok := ts.named()[id]
+	return t, ok
 }
 
 // named returns the live tunnels that have a recording, with their ids.
@@ -270,18 +264,11 @@ func (s *Server) runTunnel(connCtx context.Context, cs *connState, nc gossh.NewC
 	defer up.release()
 	// The last check before the host connects to the destination, after
 	// the upstream login's round trips (see commitStart).
-	why := ""
-	switch {
-	case ctx.Err() != nil:
-		why = "tunnel ended before it opened (" + ctxReason(ctx) + ")"
-	case m != nil && !t.win.commit(m):
-		why = "approval window " + t.win.id + " has ended"
-	default:
-		if r := s.tunnelRefusal(s.pol.Load(), t, now()); r != "" {
-			why = "access revoked: " + r
-		}
+	var w *window
+	if m != nil {
+		w = t.win
 	}
-	if why != "" {
+	if why := lastCheck(ctx, "tunnel", w, m, func() string { return s.tunnelRefusal(s.pol.Load(), t, now()) }); why != "" {
 		endMeta["error"] = why
 		nc.Reject(gossh.Prohibited, "foureyes: "+why)
 		return
