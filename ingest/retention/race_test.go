@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/foureyes/foureyes/config"
 	"github.com/foureyes/foureyes/ingest/retention"
 	"github.com/foureyes/foureyes/query"
@@ -103,18 +104,8 @@ func TestHoldPlacedAtDrop(t *testing.T) {
 	if _, err := st.Events(ctx, "s"); !errors.As(err, new(*query.ExpiredError)) {
 		t.Errorf("session held at the drop: %v; want expired", err)
 	}
-	rows, err := retention.ReadLog(ctx, conn, at.Add(-time.Hour), at.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := 0
-	for _, r := range rows {
-		if r.Action == retention.ActionHoldLate && r.Session == "s" {
-			late++
-		}
-	}
-	if late == 0 {
-		t.Errorf("no %s row for s in retention_log: %+v", retention.ActionHoldLate, rows)
+	if late := holdLateRows(t, conn, at); len(late) == 0 {
+		t.Errorf("no %s row for s in retention_log", retention.ActionHoldLate)
 	}
 }
 
@@ -146,13 +137,24 @@ func TestHoldPlacedAfterCopy(t *testing.T) {
 	if _, err := st.Events(ctx, "s"); err != nil {
 		t.Errorf("session held after the copy, before the drop: %v; want it kept", err)
 	}
-	rows, err := retention.ReadLog(ctx, conn, at.Add(-time.Hour), at.Add(time.Hour))
+	if late := holdLateRows(t, conn, at); len(late) != 0 {
+		t.Errorf("%s rows %+v; the re-check should have copied the session in time", retention.ActionHoldLate, late)
+	}
+}
+
+// holdLateRows returns the retention_log rows of the run at at that say
+// a hold came too late for session s.
+func holdLateRows(t *testing.T, conn driver.Conn, at time.Time) []retention.LogRow {
+	t.Helper()
+	rows, err := retention.ReadLog(context.Background(), conn, at.Add(-time.Hour), at.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var late []retention.LogRow
 	for _, r := range rows {
-		if r.Action == retention.ActionHoldLate {
-			t.Errorf("hold_late row %+v; the re-check should have copied the session in time", r)
+		if r.Action == retention.ActionHoldLate && r.Session == "s" {
+			late = append(late, r)
 		}
 	}
+	return late
 }
