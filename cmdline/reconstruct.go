@@ -110,7 +110,7 @@ func (r *Reconstructor) remember(c Command) {
 	if r.last == nil {
 		r.last = map[string]Command{}
 	}
-	if _, ok := r.last[c.Actor]; !ok && len(r.last) > MaxTypists {
+	if _, ok := r.last[c.Actor]; !ok && len(r.last) >= MaxTypists {
 		return // a typist past the bound: no blind mark for them
 	}
 	r.last[c.Actor] = c

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -247,12 +246,6 @@ func (d *deriver) rebuildStates(ctx context.Context, before map[string]uint64) e
 	if err == nil || !contentError(err) {
 		return err
 	}
-	if len(before) == 1 {
-		for id := range before {
-			d.giveUp(id, err)
-		}
-		return nil
-	}
 	for id, seq := range before {
 		err := d.rebuildSome(ctx, map[string]uint64{id: seq})
 		switch {
@@ -276,25 +269,13 @@ func (d *deriver) giveUp(id string, err error) {
 }
 
 // contentError reports whether err is the server refusing a query for
-// what it carries or reads (a query too large, a value it cannot parse),
-// which retrying cannot fix. Every other error — the connection, a
-// timeout, the server short of memory, parts, permissions or tables — is
-// an outage, retried until it passes.
+// what it carries (the query too large, a value it cannot parse or
+// type), which retrying cannot fix. Every other error — the connection, a
+// timeout, access, memory, parts, a code this list does not name — is
+// taken for an outage and retried until it passes: the safe side, since
+// content errors stop a session's search rows for good.
 func contentError(err error) bool {
-	var ex *clickhouse.Exception
-	if !errors.As(err, &ex) {
-		return false
-	}
-	switch ex.Code {
-	case 60, 81, // UNKNOWN_TABLE, UNKNOWN_DATABASE: migrations pending
-		159, 209, 210, 394, // timeouts, network, the query cancelled
-		164, 242, // READONLY, TABLE_IS_READ_ONLY
-		192, 193, 497, 516, // users, passwords, access
-		201, 202, 203, // quota, too many queries, no free connection
-		241, 252, 285, 425: // memory, parts, replicas, system errors
-		return false
-	}
-	return true
+	return hasCode(err, codeCannotParseText, codeTypeMismatch, codeSyntaxError, codeCannotParseNumber, codeTooLargeStringSize)
 }
 
 // rebuildSome rebuilds the sessions in before, all or none.

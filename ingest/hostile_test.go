@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -325,5 +326,29 @@ func TestForgedRetentionRejected(t *testing.T) {
 	}
 	if n := count(t, f.conn, "SELECT count(DISTINCT partition) FROM system.parts WHERE database = ? AND table = 'events' AND active", f.db); n != 1 {
 		t.Errorf("events partitions = %d; want 1", n)
+	}
+}
+
+// TestContentErrorIsNarrow: only the server's refusals of what a query
+// carries stop a session's search rows for good; access, network,
+// memory, unknown codes and errors that are no server exception are
+// outages, retried.
+func TestContentErrorIsNarrow(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&clickhouse.Exception{Code: 62, Message: "Max query size exceeded"}, true},
+		{fmt.Errorf("rebuild: %w", &clickhouse.Exception{Code: 53}), true},
+		{&clickhouse.Exception{Code: 291}, false}, // DATABASE_ACCESS_DENIED
+		{&clickhouse.Exception{Code: 194}, false}, // REQUIRED_PASSWORD
+		{&clickhouse.Exception{Code: 210}, false}, // NETWORK_ERROR
+		{&clickhouse.Exception{Code: 241}, false}, // MEMORY_LIMIT_EXCEEDED
+		{&clickhouse.Exception{Code: 999}, false}, // a code the list does not name
+		{io.ErrUnexpectedEOF, false},
+	} {
+		if got := contentError(tc.err); got != tc.want {
+			t.Errorf("contentError(%v) = %v; want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -17,6 +17,11 @@ type step interface {
 // Server error codes ingest acts on. The "already exists" ones mean that a
 // concurrent migrator did it first.
 const (
+	codeCannotParseText       = 6
+	codeTypeMismatch          = 53
+	codeSyntaxError           = 62 // also "Max query size exceeded"
+	codeCannotParseNumber     = 72
+	codeTooLargeStringSize    = 131
 	codeIllegalColumn         = 44 // 18.16: "column with this name already exists"
 	codeDuplicateColumn       = 15 // newer servers, same meaning
 	codeTableAlreadyExists    = 57
