@@ -156,7 +156,7 @@ func (s *Store) openRowProblems(row *Session, end *event.Event, badEnd string, h
 			return append(out, "the stored start was altered (its hash does not match)")
 		}
 		if c.Hash != start.Hash {
-			return append(out, "seq 0 stored twice with different hashes (conflicting copies)")
+			return append(out, "seq 0 stored twice with different content (conflicting copies)")
 		}
 	}
 	if start.Type != event.SessionStart {
