@@ -236,7 +236,7 @@ func (sess *clientSession) banner(msg string) {
 		sess.say(msg)
 		return
 	}
-	sess.ch.Write([]byte("\r\n\x1b[7m[foureyes: " + msg + "]\x1b[0m\r\n"))
+	sess.ch.Write([]byte(noticeStart + msg + "]\x1b[0m\r\n"))
 }
 
 // superviseFourEyes waits for the decision, then runs the approved

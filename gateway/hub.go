@@ -172,15 +172,26 @@ const penDefault = -1
 // output has set (penLocked), not to the default: text after it is drawn
 // on the attributes the Sanitizer judged it against.
 func (h *hub) noticeLocked(msg string) []byte {
-	b := h.penLocked([]byte("\r\n\x1b[7m[foureyes: " + msg + "]"))
+	b := h.penLocked([]byte(noticeStart + msg + "]"))
 	return append(b, "\r\n"...)
 }
 
-// notice is noticeLocked for callers without hub.mu.
-func (h *hub) notice(msg string) []byte {
+// offerNotice queues a notice for p alone. It is built and queued under
+// hub.mu, as output is, so no chunk of another stream comes between the
+// attributes it ends in and the output after it.
+func (h *hub) offerNotice(p *participant, msg string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.noticeLocked(msg)
+	p.offer(h.noticeLocked(msg))
+}
+
+// offerFramed queues b, a notice framed by its caller (it ends in a
+// reset), for p alone, followed by the attributes the output has set;
+// under hub.mu as offerNotice.
+func (h *hub) offerFramed(p *participant, b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p.offer(h.penLocked(b))
 }
 
 // penLocked appends what sets a reviewer's terminal to the attributes
@@ -376,7 +387,7 @@ func (h *hub) broadcast(stream int, b []byte) {
 	defer h.mu.Unlock()
 	v := &h.views[stream]
 	var before []byte // the attributes before this chunk, for a watcher who skipped the last
-	if slices.ContainsFunc(h.parts, func(p *participant) bool { return p.lagging }) {
+	if h.shown == stream && slices.ContainsFunc(h.parts, func(p *participant) bool { return p.lagging }) {
 		before = v.san.Repen(nil)
 	}
 	out := make([]byte, 0, len(b)+16)
@@ -484,7 +495,7 @@ func sizeMismatch(owner string, cols, rows, pc, pr uint32) string {
 	case cols == 0 || rows == 0: // the requester has no terminal
 		return ""
 	case pc == 0 || pr == 0:
-		return "\r\n\x1b[7m[foureyes: " + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
+		return noticeStart + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
 			"; yours did not report its size]\x1b[0m\r\n"
 	case pc < cols || pr < rows:
 		return sizeNotice(owner, cols, rows, pc, pr)
@@ -494,7 +505,7 @@ func sizeMismatch(owner string, cols, rows, pc, pr uint32) string {
 
 // sizeNotice tells a reviewer their window is smaller than the host's.
 func sizeNotice(owner string, cols, rows, pc, pr uint32) string {
-	return "\r\n\x1b[7m[foureyes: " + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
+	return noticeStart + owner + "'s terminal is " + strconv.Itoa(int(cols)) + "x" + strconv.Itoa(int(rows)) +
 		", yours is " + strconv.Itoa(int(pc)) + "x" + strconv.Itoa(int(pr)) + "; enlarge yours for an exact picture]\x1b[0m\r\n"
 }
 

@@ -195,7 +195,7 @@ func (sess *clientSession) join(args string) exitResult {
 	fmt.Fprintf(w, "foureyes: watching as %s. %s.\n", mode, hotkeyHelp)
 	if in.state != statePending && sess.pty != nil {
 		if msg := sizeMismatch(in.owner, in.cols, in.rows, p.cols, p.rows); msg != "" {
-			p.offer([]byte(msg))
+			hb.offerFramed(p, []byte(msg))
 		}
 	}
 	if now := hb.info(); now.state == statePending {
@@ -205,7 +205,7 @@ func (sess *clientSession) join(args string) exitResult {
 		if len(now.granted) < now.count {
 			msg = fmt.Sprintf("waiting for more approvals before connecting (%d of %d)", len(now.granted), now.count)
 		}
-		p.offer(hb.notice(msg))
+		hb.offerNotice(p, msg)
 	}
 	ri.watching.Store(true)
 
@@ -367,7 +367,7 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 					case hotkeyPrefix:
 						fwd = append(fwd, b)
 					default:
-						p.offer(hb.notice(hotkeyHelp))
+						hb.offerNotice(p, hotkeyHelp)
 					}
 					continue
 				}
@@ -385,7 +385,7 @@ func (sess *clientSession) readReviewerInput(hb *hub, p *participant, ri *review
 					}
 				} else if !told {
 					told = true
-					p.offer(hb.notice("observers cannot type; " + hotkeyHelp))
+					hb.offerNotice(p, "observers cannot type; "+hotkeyHelp)
 				}
 			}
 		}

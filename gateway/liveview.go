@@ -14,6 +14,11 @@ const (
 	numStreams
 )
 
+// noticeStart opens a bastion notice on its own line, in reverse video
+// on the terminal's own colours (a reset first: reverse over colours the
+// host set could draw the notice in its own background).
+const noticeStart = "\r\n\x1b[0;7m[foureyes: "
+
 // Reviewer-view styling of the requester's stdin (exec without a pty):
 // dim, so that it is told apart from the host's output. It ends in a
 // full reset (hub.shown is then penDefault).

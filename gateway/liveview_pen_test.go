@@ -9,10 +9,12 @@ import (
 )
 
 // drawnHidden returns the printable characters of b a terminal would draw
-// in their own background colour (explicit basic colours; reverse
-// swaps), reading SGR sequences as the sanitized view writes them.
+// in their own background colour (basic colours; reverse swaps), reading
+// SGR sequences as the sanitized view writes them. The terminal's own
+// colours are taken as a dark theme's: white (7) on black (0).
 func drawnHidden(b []byte) string {
-	fg, bg, rev := -1, -1, false
+	const defFg, defBg = 7, 0
+	fg, bg, rev := defFg, defBg, false
 	var hidden strings.Builder
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -26,7 +28,7 @@ func drawnHidden(b []byte) string {
 					n, _ := strconv.Atoi(f)
 					switch {
 					case n == 0:
-						fg, bg, rev = -1, -1, false
+						fg, bg, rev = defFg, defBg, false
 					case n == 7:
 						rev = true
 					case n == 27:
@@ -34,11 +36,11 @@ func drawnHidden(b []byte) string {
 					case n >= 30 && n <= 37:
 						fg = n - 30
 					case n == 39:
-						fg = -1
+						fg = defFg
 					case n >= 40 && n <= 47:
 						bg = n - 40
 					case n == 49:
-						bg = -1
+						bg = defBg
 					}
 				}
 			}
@@ -49,7 +51,7 @@ func drawnHidden(b []byte) string {
 		if rev {
 			f, g = g, f
 		}
-		if c > ' ' && c < 0x7f && f >= 0 && f == g {
+		if c > ' ' && c < 0x7f && f == g {
 			hidden.WriteByte(c)
 		}
 	}
@@ -80,11 +82,16 @@ func TestLiveViewStreamsShareOnePen(t *testing.T) {
 			h.broadcast(streamOut, []byte("HIDDEN\r\n"))
 		}},
 		{"stdout fg, notice, stdout", func(h *hub) {
-			h.broadcast(streamOut, []byte("\x1b[32m"))
+			h.broadcast(streamOut, []byte("\x1b[30m"))
 			h.mu.Lock()
 			h.announceLocked("dave joined")
 			h.mu.Unlock()
-			h.broadcast(streamErr, []byte("\x1b[42mHIDDEN\r\n"))
+			h.broadcast(streamOut, []byte("\x1b[47mHIDDEN\r\n"))
+		}},
+		{"stdout fg, one watcher's notice, stdout", func(h *hub) {
+			h.broadcast(streamOut, []byte("\x1b[30m"))
+			h.offerNotice(h.parts[0], "observers cannot type")
+			h.broadcast(streamOut, []byte("\x1b[47mHIDDEN\r\n"))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,5 +89,5 @@ func (p *participant) writeOutput(w io.Writer, stop <-chan struct{}) {
 
 // skippedNotice is what a watcher sees where output was dropped for it.
 func skippedNotice(n int64) []byte {
-	return []byte("\r\n\x1b[7m[foureyes: you fell behind; " + strconv.FormatInt(n, 10) + " bytes of output skipped]\x1b[0m\r\n")
+	return []byte(noticeStart + "you fell behind; " + strconv.FormatInt(n, 10) + " bytes of output skipped]\x1b[0m\r\n")
 }
