@@ -72,7 +72,10 @@ func (h *hub) restoreSequences() []byte {
 	h.mu.Lock()
 	san := h.views[streamOut].san
 	h.mu.Unlock()
-	return san.Restore(nil)
+	// The output view's Sanitizer knows only its own attributes; stderr
+	// or stdin may have set others, and its SGR 0 is dropped when it
+	// believes nothing is set: reset them whatever it believes.
+	return append(san.Restore(nil), "\x1b[0m"...)
 }
 
 // safeReplay returns a late joiner's replay of ring contents b: when the
